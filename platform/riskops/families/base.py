@@ -1,0 +1,116 @@
+"""The contract every model family implements, so that one lifecycle trains them all.
+
+A family (credit, var, volatility, anomaly) knows how to load its data, fit one of its
+estimators, evaluate any estimator of its kind on an evaluation window, and describe
+the features and outputs that drift checks compare. Everything else (logging,
+registering, gating, promoting, auditing, serving) is generic and lives elsewhere.
+
+Estimators follow the scikit-learn contract: ``__init__`` stores hyperparameters,
+``fit`` returns ``self``, learned state ends in ``_``, ``check_is_fitted`` guards
+prediction, and ``sklearn.base.clone`` gives back the unfitted specification.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What a user can ask of ``riskops train FAMILY``; unknown keys are a family's ``extra``."""
+
+    model: str | None = None
+    dist: str | None = None
+    level: float = 0.99
+    tune: int = 0
+    tune_timeout_s: float = 60.0
+    seed: int = 42
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingOutcome:
+    """Everything a fit produced that the lifecycle must log, register and gate.
+
+    Attributes
+    ----------
+    estimator
+        The fitted estimator to register (scikit-learn contract, picklable).
+    model_kind
+        Short name of the estimator kind, e.g. ``"lightgbm"`` or ``"garch"``.
+    params
+        Hyperparameters, logged as MLflow params.
+    metrics
+        Flat numeric metrics on held-out data, logged as MLflow metrics. Names are
+        the family's (``auc``, ``qlike``, ``kupiec_pvalue``...); gates read them.
+    evidence
+        JSON-serialisable facts the gates need beyond flat metrics (backtest tables
+        as records, event lists, grade tables...). Logged as ``evidence.json``.
+    artifact_dir
+        A folder of files (plots, SHAP Parquet, HTML) logged under the run as-is.
+    input_example
+        A few rows of model input, for the MLflow signature and the service schema.
+    reference
+        Feature frame the model was trained on (model inputs, one row per
+        observation): the reference for data drift.
+    evaluation
+        The held-out dataset ``evaluate`` runs on, so that the current champion can
+        be scored on exactly the same window.
+    """
+
+    estimator: Any
+    model_kind: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    evidence: dict[str, Any]
+    artifact_dir: Path
+    input_example: pd.DataFrame
+    reference: pd.DataFrame
+    evaluation: Any
+
+
+class Family(ABC):
+    """One model family. Subclasses are stateless; instances are cheap."""
+
+    name: ClassVar[str]
+    """``credit``, ``var``, ``volatility`` or ``anomaly``."""
+    registered_name: ClassVar[str]
+    """Default registered model name, e.g. ``credit_pd``."""
+    domain: ClassVar[str]
+    """Data domain: ``credit`` or ``market``."""
+    models: ClassVar[tuple[str, ...]]
+    """Choices for ``--model``; the first is the default."""
+    pyfunc_predict_fn: ClassVar[str] = "predict"
+    """Method that MLflow's generic pyfunc (``mlflow models serve``) calls."""
+    primary_metric: ClassVar[str]
+    """Metric that summarises the model in ``riskops models`` (``auc``, ``qlike``...)."""
+
+    @abstractmethod
+    def fit(self, dataset: Any, options: TrainOptions, workdir: Path) -> TrainingOutcome:
+        """Split, fit, evaluate on held-out data, explain, and write artifacts to ``workdir``."""
+
+    @abstractmethod
+    def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
+        """Metrics of ``estimator`` (fitted, e.g. the champion) on an evaluation window.
+
+        Must return the same metric names as ``fit`` reports for the challenger, so
+        that the champion comparison compares like with like.
+        """
+
+    @abstractmethod
+    def features(self, dataset: Any) -> pd.DataFrame:
+        """Model-input features of a dataset, one row per observation, for drift checks."""
+
+    @abstractmethod
+    def score(self, estimator: Any, features: pd.DataFrame) -> pd.Series:
+        """The model's headline output on ``features`` (PD, VaR, variance, anomaly score),
+        compared between challenger and champion for prediction drift."""
+
+    def recent_window(self, dataset: Any) -> Any:
+        """The most recent slice of a dataset, for drift checks. Default: the whole of it."""
+        return dataset

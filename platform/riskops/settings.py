@@ -1,0 +1,138 @@
+"""Configuration: one frozen settings object, read from ``RISKOPS_*`` environment variables.
+
+Everything local lives under ``RISKOPS_HOME`` (default ``./mlruns``): the SQLite MLflow
+database, artifacts, the audit trail, inference logs and BentoML's store. Pointing
+``MLFLOW_TRACKING_URI`` (and ``RISKOPS_AUDIT_URL``, ``PREFECT_API_URL``) at servers switches
+to the production stack without a code change.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # containers without a passwd entry
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """RiskOps settings. Construct with ``Settings()``; it is immutable afterwards."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKOPS_", frozen=True, extra="forbid")
+
+    home: Path = Field(default=Path("mlruns"), description="Root of all local state.")
+    tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RISKOPS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server; default: SQLite under home.",
+    )
+    registry_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RISKOPS_REGISTRY_URI", "MLFLOW_REGISTRY_URI"),
+        description="MLflow registry, when it differs from the tracking store.",
+    )
+    audit_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the audit trail; default: SQLite under home."
+    )
+    policy_file: Path = Field(
+        default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
+    )
+    actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    api_key: SecretStr | None = Field(default=None, description="Required by the service if set.")
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(default=3000, ge=1, le=65535)
+    swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
+    inference_log_batch: int = Field(default=256, ge=1)
+    inference_log_flush_seconds: float = Field(default=1.0, gt=0)
+    dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
+    experiment_prefix: str = "riskops"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_environment(cls, data: Any) -> Any:
+        # pydantic-settings ignores unknown prefixed variables; a typo such as
+        # RISKOPS_HOMEE would otherwise silently fall back to the default.
+        known = {f"RISKOPS_{name.upper()}" for name in cls.model_fields}
+        known |= {"RISKOPS_TRACKING_URI", "RISKOPS_REGISTRY_URI"}
+        unknown = sorted(k for k in os.environ if k.startswith("RISKOPS_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+        return data
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_registry_uri(self) -> str:
+        return self.registry_uri or self.mlflow_tracking_uri
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def audit_database_url(self) -> str:
+        return self.audit_url or f"sqlite:///{self.home / 'audit.db'}"
+
+    @property
+    def inference_log_dir(self) -> Path:
+        return self.home / "inference"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.home / "bentoml"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def is_local_tracking(self) -> bool:
+        return self.tracking_uri is None
+
+    def ensure_home(self) -> Path:
+        """Create the local state folders; only called by commands that write."""
+        for path in (self.home, self.artifact_root, self.inference_log_dir, self.reports_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+    def export_environment(self) -> None:
+        """Point MLflow, Prefect and BentoML at this configuration (for child processes too).
+
+        Only sets variables the user has not set, so an explicit server always wins.
+        """
+        defaults = {
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "BENTOML_HOME": str(self.bentoml_home),
+            "PREFECT_HOME": str(self.prefect_home),
+            # Telemetry would try the network on every start; there is none at run time.
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "BENTOML_DO_NOT_TRACK": "true",
+            "MLFLOW_ENABLE_TELEMETRY": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "GIT_PYTHON_REFRESH": "quiet",
+        }
+        for key, value in defaults.items():
+            os.environ.setdefault(key, value)

@@ -1,0 +1,209 @@
+"""MLflow tracking: experiments, runs, params, metrics and artifacts.
+
+The model *registry* is not touched here; :mod:`riskops.registry` owns it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from riskops.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from riskops.families.base import Family, TrainingOutcome
+
+MODEL_ARTIFACT_PATH = "model"
+
+
+def client(settings: Settings) -> MlflowClient:
+    import mlflow
+
+    configure(settings)
+    return mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
+
+
+def configure(settings: Settings) -> None:
+    import mlflow
+
+    settings.export_environment()
+    if settings.is_local_tracking():
+        settings.ensure_home()
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_registry_uri)
+
+
+def experiment_id(settings: Settings, family: str) -> str:
+    """The experiment of a family, created on first use with artifacts under home."""
+    import mlflow
+
+    configure(settings)
+    name = f"{settings.experiment_prefix}-{family}"
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if settings.is_local_tracking():
+        location = (settings.artifact_root / family).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except Exception:  # another process created it first
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+@contextmanager
+def training_run(settings: Settings, family: str, run_name: str) -> Iterator[str]:
+    """An active MLflow run for a family; yields its run id."""
+    import mlflow
+
+    exp = experiment_id(settings, family)
+    with mlflow.start_run(experiment_id=exp, run_name=run_name) as run:
+        yield run.info.run_id
+
+
+def log_outcome(
+    family: Family,
+    outcome: TrainingOutcome,
+    lineage: dict[str, Any],
+    tags: dict[str, str],
+) -> None:
+    """Log a training outcome to the active run: params, metrics, artifacts, model."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    mlflow.set_tags(tags)
+    mlflow.log_params({k: _param(v) for k, v in outcome.params.items()})
+    mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items() if _finite(v)})
+    mlflow.log_dict(_jsonable(outcome.evidence), "evidence.json")
+    mlflow.log_dict(_jsonable(lineage), "lineage.json")
+    if outcome.artifact_dir.exists() and any(outcome.artifact_dir.iterdir()):
+        mlflow.log_artifacts(str(outcome.artifact_dir))
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "reference.parquet"
+        outcome.reference.to_parquet(reference)
+        mlflow.log_artifact(str(reference), "data")
+    example = outcome.input_example
+    predict = getattr(outcome.estimator, family.pyfunc_predict_fn)
+    signature = infer_signature(example, predict(example))
+    mlflow.sklearn.log_model(
+        outcome.estimator,
+        name=MODEL_ARTIFACT_PATH,
+        signature=signature,
+        input_example=example,
+        pyfunc_predict_fn=family.pyfunc_predict_fn,
+        serialization_format="cloudpickle",
+    )
+
+
+def log_json(settings: Settings, run_id: str, payload: Any, artifact_file: str) -> str:
+    """Attach a JSON document to a (possibly finished) run; returns its artifact URI."""
+    c = client(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True))
+        parent = str(Path(artifact_file).parent) if "/" in artifact_file else None
+        c.log_artifact(run_id, str(path), parent)
+    return f"{c.get_run(run_id).info.artifact_uri}/{artifact_file}"
+
+
+def log_file(settings: Settings, run_id: str, path: Path, artifact_dir: str | None = None) -> str:
+    c = client(settings)
+    c.log_artifact(run_id, str(path), artifact_dir)
+    prefix = f"{artifact_dir}/" if artifact_dir else ""
+    return f"{c.get_run(run_id).info.artifact_uri}/{prefix}{path.name}"
+
+
+def load_json(settings: Settings, run_id: str, artifact_file: str) -> Any:
+    import mlflow
+
+    configure(settings)
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+
+
+def download(settings: Settings, run_id: str, artifact_path: str, dst: Path) -> Path:
+    import mlflow
+
+    configure(settings)
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact_path, dst_path=str(dst)
+        )
+    )
+
+
+def run_facts(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Params, metrics, tags and times of a run, as plain data."""
+    run = client(settings).get_run(run_id)
+    return {
+        "run_id": run_id,
+        "experiment_id": run.info.experiment_id,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "end_time": run.info.end_time,
+        "artifact_uri": run.info.artifact_uri,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+    }
+
+
+def list_artifacts(settings: Settings, run_id: str, path: str | None = None) -> list[str]:
+    c = client(settings)
+    out: list[str] = []
+    for item in c.list_artifacts(run_id, path):
+        if item.is_dir:
+            out += list_artifacts(settings, run_id, item.path)
+        else:
+            out.append(item.path)
+    return out
+
+
+def _finite(value: Any) -> bool:
+    try:
+        import math
+
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(_jsonable(value))
+    return text[:6000]
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars, paths, timestamps and frames to plain JSON types."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return _jsonable(value.reset_index().to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return _jsonable(value.to_dict())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    return str(value)
+
+
+jsonable = _jsonable
