@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 _FAMILIES = {
     "credit": "riskops.credit.family:CreditFamily",
-    "var": "riskops.market.family:VaRFamily",
-    "volatility": "riskops.market.family:VolatilityFamily",
+    "var": "riskops.market.var_family:VaRFamily",
+    "volatility": "riskops.market.volatility_family:VolatilityFamily",
     "anomaly": "riskops.anomaly.family:AnomalyFamily",
 }
 
