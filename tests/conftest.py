@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated RISKOPS_HOME with a real SQLite MLflow store per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Telemetry would try the network; set before anything imports Prefect, MLflow or BentoML.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite database migrated once per session; tests get copies of it."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def riskops_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_mlflow_db: Path
+) -> Iterator[Path]:
+    """A fresh RISKOPS_HOME holding a ready MLflow store, with the environment pointing at it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    for key in list(os.environ):
+        if key.startswith("RISKOPS_") or key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RISKOPS_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("RISKOPS_ACTOR", "pytest")
+    yield home
+    import mlflow
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture
+def settings(riskops_home: Path):  # type: ignore[no-untyped-def]
+    from riskops.settings import Settings
+
+    return Settings()

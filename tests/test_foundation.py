@@ -1,0 +1,127 @@
+"""Foundation: layout, settings, lazy imports, layering."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "platform" / "riskops"
+
+
+def test_platform_folder_never_shadows_the_standard_library() -> None:
+    # Given the repository root as working directory (it is on sys.path for `python -c`)
+    # When uuid and platform are imported
+    result = subprocess.run(
+        [sys.executable, "-c", "import uuid, platform; print(platform.system())"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    # Then the standard library's platform module is the one found
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"Linux", "Darwin", "Windows"}
+    assert not (ROOT / "platform" / "__init__.py").exists()
+
+
+def test_cli_import_pulls_in_no_heavy_library() -> None:
+    code = (
+        "import sys, riskops.cli\n"
+        "heavy = {'mlflow', 'prefect', 'bentoml', 'evidently', 'shap', 'lightgbm', 'arch', 'pandas'}\n"
+        "print(sorted(heavy & set(m.split('.')[0] for m in sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_library_imports_neither_prefect_nor_bentoml() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & {"prefect", "bentoml", "prefect_dask"})
+        for p in CORE.rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+REGISTRY_CALLS = {
+    "create_registered_model", "create_model_version", "set_registered_model_alias",
+    "delete_registered_model_alias", "get_model_version_by_alias", "set_model_version_tag",
+    "search_model_versions", "search_registered_models", "transition_model_version_stage",
+    "register_model",
+}
+
+
+def test_exactly_one_module_talks_to_the_registry() -> None:
+    talkers = set()
+    for path in [*CORE.rglob("*.py"), *(ROOT / "pipelines").rglob("*.py"),
+                 *(ROOT / "services").rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in REGISTRY_CALLS:
+                talkers.add(str(path.relative_to(ROOT)))
+            if isinstance(node, ast.keyword) and node.arg == "registered_model_name":
+                talkers.add(str(path.relative_to(ROOT)))
+    assert talkers == {"platform/riskops/registry.py"}
+
+
+class TestSettings:
+    def test_defaults_put_all_state_under_home(self, riskops_home: Path) -> None:
+        from riskops.settings import Settings
+
+        settings = Settings()
+        assert settings.home == riskops_home
+        assert settings.audit_database_url.endswith(str(riskops_home / "audit.db"))
+        assert settings.inference_log_dir.parent == riskops_home
+
+    def test_home_defaults_to_mlruns_in_the_working_directory(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        from riskops.settings import Settings
+
+        monkeypatch.delenv("RISKOPS_HOME", raising=False)
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        monkeypatch.chdir(tmp_path)
+        settings = Settings()
+        assert settings.home == tmp_path / "mlruns"
+        assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+
+    def test_mlflow_tracking_uri_points_at_a_server(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from riskops.settings import Settings
+
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+        assert Settings().mlflow_tracking_uri == "http://mlflow:5000"
+        assert not Settings().is_local_tracking()
+
+    def test_unknown_setting_is_rejected(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pydantic import ValidationError
+
+        from riskops.settings import Settings
+
+        monkeypatch.setenv("RISKOPS_HOMEE", "/tmp/typo")
+        with pytest.raises(ValidationError, match="RISKOPS_HOMEE"):
+            Settings()
+        monkeypatch.delenv("RISKOPS_HOMEE")
+        with pytest.raises(ValidationError, match="extra"):
+            Settings(not_a_setting=1)  # type: ignore[call-arg]
+
+    def test_settings_are_frozen(self) -> None:
+        from pydantic import ValidationError
+
+        from riskops.settings import Settings
+
+        settings = Settings()
+        with pytest.raises(ValidationError):
+            settings.serve_port = 1  # type: ignore[misc]
