@@ -105,6 +105,25 @@ def log_outcome(
     )
 
 
+def log_evidence(payload: dict[str, Any], artifact_file: str) -> None:
+    """Attach a JSON document to the active run."""
+    import mlflow
+
+    mlflow.log_dict(_jsonable(payload), artifact_file)
+
+
+def log_tuning_trials(trials: list[dict[str, Any]]) -> None:
+    """One nested run per hyperparameter trial under the active run."""
+    import mlflow
+
+    for trial in trials:
+        with mlflow.start_run(run_name=f"trial-{trial.get('number', '?')}", nested=True):
+            mlflow.log_params({k: _param(v) for k, v in (trial.get("params") or {}).items()})
+            if _finite(trial.get("value")):
+                mlflow.log_metric("objective", float(trial["value"]))
+            mlflow.set_tag("riskops.trial", str(trial.get("number", "")))
+
+
 def log_json(settings: Settings, run_id: str, payload: Any, artifact_file: str) -> str:
     """Attach a JSON document to a (possibly finished) run; returns its artifact URI."""
     c = client(settings)

@@ -1,0 +1,203 @@
+"""Promotion gates: pure functions from evidence and policy to a pass/fail report.
+
+No I/O happens here. Evidence is gathered beforehand (:mod:`riskops.lifecycle`) and
+handed in as plain data, so that a gate decision can be replayed from the audit trail.
+A gate that raises is turned into a failed result: promotion fails closed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from riskops.policy import Check, Policy
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    passed: bool
+    reason: str
+    observed: Any = None
+    threshold: Any = None
+    errored: bool = False
+
+
+@dataclass(frozen=True)
+class GateReport:
+    model: str
+    version: int | None
+    champion_version: int | None
+    results: tuple[GateResult, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        # An empty report passes nothing: no evidence, no promotion.
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[GateResult]:
+        return [r for r in self.results if not r.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "champion_version": self.champion_version,
+            "passed": self.passed,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateReport:
+        return cls(
+            model=data["model"],
+            version=data.get("version"),
+            champion_version=data.get("champion_version"),
+            results=tuple(GateResult(**r) for r in data.get("results", [])),
+        )
+
+
+Evidence = Mapping[str, Any]
+"""Keys: ``metrics`` (challenger), ``evidence`` (family facts), ``data_drift``,
+``prediction_drift`` (None without champion), ``champion`` (None or
+``{"version", "metrics"}``)."""
+
+
+def evaluate(model: str, version: int | None, evidence: Evidence, policy: Policy) -> GateReport:
+    """Run every gate the policy asks for. A first version faces the absolute gates only."""
+    champion = evidence.get("champion")
+    gates: list[tuple[str, Callable[[], GateResult | list[GateResult]]]] = [
+        ("floors", lambda: [check_threshold("floor", c, evidence) for c in policy.floors]),
+        ("backtests", lambda: [check_threshold("backtest", c, evidence) for c in policy.backtests]),
+        ("data_drift", lambda: data_drift_gate(evidence, policy)),
+    ]
+    if champion is not None:
+        gates += [
+            ("prediction_drift", lambda: prediction_drift_gate(evidence, policy)),
+            ("champion", lambda: champion_gates(evidence, policy)),
+        ]
+    results: list[GateResult] = []
+    for name, gate in gates:
+        try:
+            outcome = gate()
+        except Exception as exc:  # fail closed: a broken gate is a failed gate
+            outcome = GateResult(name, False, f"gate raised {type(exc).__name__}: {exc}", errored=True)
+        results.extend(outcome if isinstance(outcome, list) else [outcome])
+    return GateReport(
+        model=model,
+        version=version,
+        champion_version=None if champion is None else champion.get("version"),
+        results=tuple(results),
+    )
+
+
+def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
+    """A floor or backtest threshold; a missing or non-finite value fails."""
+    gate = f"{kind}:{check.metric}"
+    source = evidence.get(check.source) or {}
+    if check.metric not in source or source[check.metric] is None:
+        return GateResult(gate, False, f"{check.metric} is missing from the {check.source}")
+    value = source[check.metric]
+    if check.not_in:
+        passed = str(value) not in check.not_in
+        reason = f"{check.metric} = {value}" + (" " if passed else " is ") + (
+            f"not in {list(check.not_in)}" if passed else f"in forbidden {list(check.not_in)}"
+        )
+        return GateResult(gate, passed, _why(reason, check), value, {"not_in": list(check.not_in)})
+    value = float(value)
+    if not math.isfinite(value):
+        return GateResult(gate, False, f"{check.metric} is not finite ({value})", value)
+    limits: dict[str, float] = {}
+    failures: list[str] = []
+    if check.min is not None:
+        limits["min"] = check.min
+        if value < check.min:
+            failures.append(f"{check.metric} = {value:.4g} < minimum {check.min:.4g}")
+    if check.max is not None:
+        limits["max"] = check.max
+        if value > check.max:
+            failures.append(f"{check.metric} = {value:.4g} > maximum {check.max:.4g}")
+    if check.max_metric is not None:
+        if check.max_metric not in source:
+            return GateResult(gate, False, f"{check.max_metric} is missing from the {check.source}")
+        bound = float(source[check.max_metric]) + check.tolerance
+        limits["max"] = bound
+        if not value <= bound:
+            failures.append(
+                f"{check.metric} = {value:.4g} > {check.max_metric} + {check.tolerance:g} = {bound:.4g}"
+            )
+    if failures:
+        return GateResult(gate, False, _why("; ".join(failures), check), value, limits)
+    return GateResult(gate, True, f"{check.metric} = {value:.4g} within {limits}", value, limits)
+
+
+def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
+    """The challenger's training data must resemble the most recent window."""
+    drift = evidence.get("data_drift")
+    if not drift:
+        return GateResult("data_drift", False, "no data-drift evidence")
+    share = float(drift["share_of_drifted_columns"])
+    limit = policy.data_drift.max_drift_share
+    drifted = ", ".join(drift.get("drifted_columns", [])[:8]) or "none"
+    if share > limit:
+        return GateResult(
+            "data_drift",
+            False,
+            f"training data unrepresentative of the recent window: {share:.0%} of features "
+            f"drifted (> {limit:.0%}): {drifted}",
+            share,
+            limit,
+        )
+    return GateResult("data_drift", True, f"{share:.0%} of features drifted (<= {limit:.0%})", share, limit)
+
+
+def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
+    """Challenger and champion outputs on the same recent window must not diverge."""
+    drift = evidence.get("prediction_drift")
+    if not drift:
+        return GateResult("prediction_drift", False, "no prediction-drift evidence")
+    psi = float(drift["psi"])
+    limit = policy.prediction_drift.max_psi
+    passed = math.isfinite(psi) and psi <= limit
+    relation = "<=" if passed else ">"
+    return GateResult(
+        "prediction_drift",
+        passed,
+        f"PSI of challenger vs champion outputs = {psi:.3f} {relation} {limit:g}",
+        psi,
+        limit,
+    )
+
+
+def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
+    """No material degradation against the champion, metric by metric, same window."""
+    champion = evidence["champion"]
+    challenger_metrics = champion.get("challenger_metrics") or evidence["metrics"]
+    results = []
+    for rule in policy.champion:
+        gate = f"champion:{rule.metric}"
+        if rule.metric not in challenger_metrics or rule.metric not in champion["metrics"]:
+            results.append(GateResult(gate, False, f"{rule.metric} missing for the comparison"))
+            continue
+        new, old = float(challenger_metrics[rule.metric]), float(champion["metrics"][rule.metric])
+        change = (new - old) if rule.higher_is_better else (old - new)
+        passed = math.isfinite(change) and change >= -rule.max_degradation
+        verb = "improves on" if change >= 0 else ("is within tolerance of" if passed else "degrades")
+        results.append(
+            GateResult(
+                gate,
+                passed,
+                f"{rule.metric} {new:.4g} {verb} champion v{champion['version']}'s {old:.4g}"
+                + ("" if passed else f" by more than {rule.max_degradation:g}"),
+                {"challenger": new, "champion": old},
+                {"max_degradation": rule.max_degradation},
+            )
+        )
+    return results
+
+
+def _why(reason: str, check: Check) -> str:
+    return f"{reason} ({check.why})" if check.why else reason

@@ -1,0 +1,392 @@
+"""The lifecycle as plain functions: train and register a challenger, promote, roll back.
+
+Prefect flows (``pipelines/``) and the CLI are thin adapters over :class:`Lifecycle`.
+Evidence for the gates is gathered at training time, against the champion of that
+moment, and stored with the run; promotion re-reads it, evaluates the pure gates and
+applies the alias change under a per-model lock, auditing every decision.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from riskops import registry as reg
+from riskops.audit import AuditTrail
+from riskops.data import DataSource, load
+from riskops.errors import BadInputError, PromotionRefused
+from riskops.families import REGISTERED_NAMES, family_of_registered, get_family
+from riskops.families.base import TrainOptions
+from riskops.gates import GateReport, GateResult, evaluate
+from riskops.policy import PolicyBook, load_policies
+from riskops.settings import Settings
+
+EVIDENCE_FILE = "gate_evidence.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    family: str
+    name: str
+    version: int
+    run_id: str
+    model_kind: str
+    metrics: dict[str, float]
+    dataset: dict[str, Any]
+    champion_version: int | None
+    data_drift_share: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "model": {"name": self.name, "version": self.version, "kind": self.model_kind},
+            "run_id": self.run_id,
+            "metrics": self.metrics,
+            "dataset": self.dataset,
+            "champion_version": self.champion_version,
+            "data_drift_share": self.data_drift_share,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    name: str
+    version: int
+    promoted: bool
+    forced: bool
+    report: GateReport
+    previous_champion: int | None
+    audit_seq: list[int] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": {"name": self.name, "version": self.version},
+            "promoted": self.promoted,
+            "forced": self.forced,
+            "previous_champion": self.previous_champion,
+            "note": self.note,
+            "report": self.report.to_dict(),
+            "audit_seq": self.audit_seq,
+        }
+
+
+def code_version() -> str:
+    """The git commit of the running code, when it runs from a checkout."""
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        from riskops import __version__
+
+        return f"riskops-{__version__}"
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.registry = reg.Registry(self.settings)
+        self.audit = AuditTrail(self.settings)
+
+    @property
+    def policies(self) -> PolicyBook:
+        return load_policies(self.settings.policy_file)
+
+    # ------------------------------------------------------------------ train
+    def train(
+        self,
+        family_name: str,
+        source: DataSource | None = None,
+        options: TrainOptions | None = None,
+        name: str | None = None,
+        recent: DataSource | None = None,
+        run_name: str | None = None,
+    ) -> TrainResult:
+        """Load, validate, fit, evaluate, gather gate evidence, log, register the challenger.
+
+        Validation and fitting happen before anything is written: bad data registers nothing.
+        """
+        from riskops import drift, tracking
+
+        started = time.perf_counter()
+        family = get_family(family_name)
+        options = options or TrainOptions()
+        if options.model is not None and options.model not in family.models:
+            raise BadInputError(f"--model: {options.model!r} is not one of {list(family.models)}")
+        name = name or REGISTERED_NAMES[family_name]
+        source = source or DataSource(domain=family.domain)
+        dataset = load(source)
+        recent_dataset = load(recent) if recent is not None else dataset
+        policy = self.policies.for_model(name, family_name)
+
+        with tempfile.TemporaryDirectory(prefix="riskops-") as tmp:
+            workdir = Path(tmp) / "artifacts"
+            workdir.mkdir()
+            outcome = family.fit(dataset, options, workdir)
+            recent_features = family.features(family.recent_window(recent_dataset))
+            drift_dir = workdir / "drift"
+            drift_dir.mkdir(exist_ok=True)
+            data_drift = drift.data_drift(
+                outcome.reference,
+                recent_features,
+                drift_share=policy.data_drift.max_drift_share,
+                max_rows=policy.data_drift.max_rows,
+                html_path=drift_dir / "data_drift.html",
+            )
+            champion = self.registry.version_for_alias(name, reg.CHAMPION)
+            champion_evidence = None
+            prediction_drift = None
+            if champion is not None:
+                champion_model = self.registry.load_model(name, version=champion.version)
+                champion_evidence = {
+                    "version": champion.version,
+                    "run_id": champion.run_id,
+                    "metrics": family.evaluate(champion_model, outcome.evaluation),
+                }
+                prediction_drift = drift.prediction_drift(
+                    family.score(outcome.estimator, recent_features),
+                    family.score(champion_model, recent_features),
+                )
+            facts = dataset.describe()
+            lineage = {
+                "dataset": facts,
+                "source": source.describe(),
+                "recent_window": recent_dataset.describe() if recent is not None else None,
+                "code_version": code_version(),
+                "parent_champion": champion_evidence and {
+                    "version": champion.version, "run_id": champion.run_id  # type: ignore[union-attr]
+                },
+                "options": {**options.__dict__},
+            }
+            evidence = {
+                "family": family_name,
+                "model_kind": outcome.model_kind,
+                "metrics": outcome.metrics,
+                "evidence": outcome.evidence,
+                "data_drift": data_drift.to_dict(),
+                "prediction_drift": prediction_drift,
+                "champion": champion_evidence,
+                "dataset_hash": facts["content_hash"],
+            }
+            tags = {
+                "family": family_name,
+                "model_kind": outcome.model_kind,
+                "dataset_hash": facts["content_hash"],
+                "dataset_name": str(facts["name"]),
+                "schema_version": str(facts["schema_version"]),
+                "code_version": lineage["code_version"],
+                "parent_champion": str(champion.version) if champion else "",
+                "validation_status": "pending",
+            }
+            with tracking.training_run(
+                self.settings, family_name, run_name or f"{name}-{outcome.model_kind}"
+            ) as run_id:
+                tracking.log_outcome(family, outcome, lineage, tags)
+                tracking.log_evidence(evidence, EVIDENCE_FILE)
+                tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
+            version = self.registry.register(run_id, name, tags)
+        self.registry.set_alias(name, reg.CHALLENGER, version.version)
+        self.audit.append(
+            "register",
+            name,
+            version.version,
+            run_id=run_id,
+            dataset_hash=facts["content_hash"],
+            dataset=facts["name"],
+            code_version=lineage["code_version"],
+            alias_change={"alias": reg.CHALLENGER, "to": version.version},
+            evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
+            metrics=outcome.metrics,
+        )
+        return TrainResult(
+            family=family_name,
+            name=name,
+            version=version.version,
+            run_id=run_id,
+            model_kind=outcome.model_kind,
+            metrics=outcome.metrics,
+            dataset=facts,
+            champion_version=champion.version if champion else None,
+            data_drift_share=data_drift.share_of_drifted_columns,
+            seconds=time.perf_counter() - started,
+        )
+
+    # ---------------------------------------------------------------- promote
+    def promote(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> PromotionResult:
+        """Gate a version (the challenger by default) and make it champion if every gate passes.
+
+        Fails closed: any error while gathering or judging evidence refuses the promotion.
+        Raises :class:`PromotionRefused` (exit 3) when refused and not forced.
+        """
+        if force and not (reason and reason.strip()):
+            raise BadInputError("--reason: a forced promotion needs a reason")
+        with self.audit.model_lock(name):
+            target = self.registry.resolve(name, version)
+            champion = self.registry.version_for_alias(name, reg.CHAMPION)
+            report = self._judge(name, target, champion)
+            passed = report.passed
+            status = "passed" if passed else "failed"
+            seqs = [
+                self.audit.append(
+                    "gate_decision", name, target.version, passed=passed,
+                    report=report.to_dict(), run_id=target.run_id,
+                    evidence_uri=f"runs:/{target.run_id}/{EVIDENCE_FILE}",
+                ).seq
+            ]
+            self._record_report(target, report, status)
+            if champion is not None and champion.version == target.version:
+                seqs.append(self.audit.append(
+                    "noop", name, target.version, note="already champion").seq)
+                return PromotionResult(name, target.version, False, False, report,
+                                       champion.version, seqs, "already champion")
+            if not passed and not force:
+                seqs.append(self.audit.append(
+                    "refuse", name, target.version,
+                    reasons=[r.reason for r in report.failures],
+                    champion_version=champion.version if champion else None,
+                ).seq)
+                raise PromotionRefused(
+                    f"{name} v{target.version} refused: "
+                    + "; ".join(r.reason for r in report.failures),
+                    report,
+                )
+            action = "promote" if passed else "override"
+            changes = [{"alias": reg.CHAMPION, "from": champion.version if champion else None,
+                        "to": target.version}]
+            if champion is not None:
+                changes.append({"alias": reg.PREVIOUS, "to": champion.version})
+            # The record comes first: an alias never changes without one.
+            seqs.append(self.audit.append(
+                action, name, target.version, alias_changes=changes, reason=reason,
+                gate_passed=passed, failures=[r.reason for r in report.failures],
+                run_id=target.run_id, dataset_hash=target.tags.get("dataset_hash"),
+            ).seq)
+            try:
+                if champion is not None:
+                    self.registry.set_alias(name, reg.PREVIOUS, champion.version)
+                self.registry.set_alias(name, reg.CHAMPION, target.version)
+            except Exception as exc:
+                self.audit.append("alias_change_failed", name, target.version, error=str(exc))
+                raise
+            if force and not passed:
+                self.registry.set_tags(name, target.version, {"override_reason": reason or ""})
+            return PromotionResult(
+                name, target.version, True, force and not passed, report,
+                champion.version if champion else None, seqs,
+            )
+
+    def _judge(
+        self, name: str, target: reg.VersionInfo, champion: reg.VersionInfo | None
+    ) -> GateReport:
+        from riskops import tracking
+
+        try:
+            evidence = tracking.load_json(self.settings, target.run_id, EVIDENCE_FILE)
+            family = family_of_registered(name, target.tags.get("family"))
+            policy = self.policies.for_model(name, family)
+            report = evaluate(name, target.version, evidence, policy)
+            compared = (evidence.get("champion") or {}).get("version")
+            current = champion.version if champion and champion.version != target.version else None
+            if compared != current:
+                stale = GateResult(
+                    "evidence_current",
+                    False,
+                    f"evidence compares against champion v{compared} but the champion is now "
+                    f"v{current}; retrain to gather current evidence",
+                    compared,
+                    current,
+                )
+                report = replace(report, results=(*report.results, stale))
+            return report
+        except Exception as exc:  # fail closed on any error while judging
+            return GateReport(
+                name, target.version, champion.version if champion else None,
+                (GateResult("evidence", False, f"{type(exc).__name__}: {exc}", errored=True),),
+            )
+
+    def _record_report(self, target: reg.VersionInfo, report: GateReport, status: str) -> None:
+        from riskops import tracking
+
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        tracking.log_json(self.settings, target.run_id, report.to_dict(),
+                          f"gates/gate_report_{stamp}.json")
+        self.registry.set_tags(target.name, target.version, {
+            "validation_status": status,
+            "validation_failures": "; ".join(r.gate for r in report.failures)[:4000],
+        })
+
+    # --------------------------------------------------------------- rollback
+    def rollback(self, name: str, reason: str | None = None) -> dict[str, Any]:
+        """Make the previous champion champion again."""
+        with self.audit.model_lock(name):
+            champion = self.registry.version_for_alias(name, reg.CHAMPION)
+            previous = self.registry.version_for_alias(name, reg.PREVIOUS)
+            if champion is None or previous is None:
+                raise BadInputError(f"model: {name} has no previous champion to roll back to")
+            record = self.audit.append(
+                "rollback", name, previous.version, reason=reason,
+                alias_changes=[{"alias": reg.CHAMPION, "from": champion.version, "to": previous.version},
+                               {"alias": reg.PREVIOUS, "from": previous.version, "to": None}],
+            )
+            self.registry.set_alias(name, reg.CHAMPION, previous.version)
+            self.registry.delete_alias(name, reg.PREVIOUS)
+            self.registry.set_tags(name, champion.version, {"rolled_back": "true"})
+        return {"model": name, "champion": previous.version, "rolled_back": champion.version,
+                "audit_seq": record.seq}
+
+    # --------------------------------------------------------------- overview
+    def models(self) -> list[dict[str, Any]]:
+        """Each registered model with its champion, challenger and previous versions."""
+        from riskops import tracking
+
+        out = []
+        for name in self.registry.model_names():
+            row: dict[str, Any] = {"name": name}
+            for alias in (reg.CHAMPION, reg.CHALLENGER, reg.PREVIOUS):
+                info = self.registry.version_for_alias(name, alias)
+                row[alias] = None
+                if info is not None:
+                    family = info.tags.get("family", "")
+                    metrics = tracking.run_facts(self.settings, info.run_id)["metrics"]
+                    row[alias] = {
+                        "version": info.version,
+                        "kind": info.tags.get("model_kind"),
+                        "validation_status": info.tags.get("validation_status"),
+                        "key_metrics": _key_metrics(family, metrics),
+                    }
+                    row["family"] = family
+            out.append(row)
+        return out
+
+
+_KEY_METRICS = {
+    "credit": ("auc", "ks", "ece"),
+    "var": ("exceptions_99", "kupiec_pvalue_99", "cc_pvalue_99"),
+    "volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
+    "anomaly": ("event_recall", "precision_at_k", "alert_rate_holdout"),
+}
+
+
+def _key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(metrics[k], 4) for k in _KEY_METRICS.get(family, ()) if k in metrics}

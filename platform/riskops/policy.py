@@ -1,0 +1,98 @@
+"""Promotion policy: one per registered model, read from a YAML file.
+
+A policy is data, not code: thresholds on metrics (absolute floors and backtests),
+drift limits, and the rule for comparing a challenger with the champion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from riskops.errors import BadInputError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Check(_Frozen):
+    """One threshold on a metric or evidence value.
+
+    ``min``/``max`` bound ``metric`` absolutely; ``max_metric`` bounds it by another
+    metric of the same run (e.g. QLIKE no worse than the GARCH(1,1) benchmark's), with
+    an absolute ``tolerance``; ``not_in`` forbids values of a text evidence field.
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_metric: str | None = None
+    tolerance: float = 0.0
+    not_in: tuple[str, ...] = ()
+    source: Literal["metrics", "evidence"] = "metrics"
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> Check:
+        if self.min is None and self.max is None and self.max_metric is None and not self.not_in:
+            raise ValueError(f"check on {self.metric!r} has no bound")
+        return self
+
+
+class DataDriftRule(_Frozen):
+    """Refuse when more than ``max_drift_share`` of the features drift (Evidently's tests)."""
+
+    max_drift_share: float = Field(default=0.5, ge=0, le=1)
+    max_rows: int = Field(default=5000, ge=1001)
+
+
+class PredictionDriftRule(_Frozen):
+    """Refuse when challenger and champion outputs on the same window differ by PSI above."""
+
+    max_psi: float = Field(default=0.25, gt=0)
+
+
+class ChampionRule(_Frozen):
+    """No material degradation against the champion on the same evaluation window."""
+
+    metric: str
+    higher_is_better: bool
+    max_degradation: float = Field(default=0.0, ge=0, description="Absolute.")
+
+
+class Policy(_Frozen):
+    family: Literal["credit", "var", "volatility", "anomaly"]
+    floors: tuple[Check, ...] = ()
+    backtests: tuple[Check, ...] = ()
+    data_drift: DataDriftRule = DataDriftRule()
+    prediction_drift: PredictionDriftRule = PredictionDriftRule()
+    champion: tuple[ChampionRule, ...] = ()
+
+
+class PolicyBook(_Frozen):
+    models: dict[str, Policy]
+
+    def for_model(self, name: str, family: str | None = None) -> Policy:
+        """The model's policy; a custom name falls back to its family's default model policy."""
+        if name in self.models:
+            return self.models[name]
+        for policy in self.models.values():
+            if family is not None and policy.family == family:
+                return policy
+        raise BadInputError(f"policy: no policy for model {name!r} (family {family!r})")
+
+
+def load_policies(path: Path) -> PolicyBook:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadInputError(f"policy_file: cannot read {path}: {exc}") from None
+    try:
+        return PolicyBook.model_validate({"models": raw})
+    except ValueError as exc:
+        raise BadInputError(f"policy_file: {path} is invalid: {exc}") from None
