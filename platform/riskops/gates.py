@@ -184,7 +184,8 @@ def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
             continue
         new, old = float(challenger_metrics[rule.metric]), float(champion["metrics"][rule.metric])
         change = (new - old) if rule.higher_is_better else (old - new)
-        passed = math.isfinite(change) and change >= -rule.max_degradation
+        # A difference of exactly the tolerance passes; 1e-12 absorbs float rounding.
+        passed = math.isfinite(change) and change >= -rule.max_degradation - 1e-12
         verb = "improves on" if change >= 0 else ("is within tolerance of" if passed else "degrades")
         results.append(
             GateResult(
