@@ -1,10 +1,15 @@
-"""Assembles the command groups. Keep this module free of heavy imports."""
+"""Assembles the command groups. Keep this module free of heavy imports.
+
+The CLI is the composition root: commands that orchestrate (``retrain``, ``monitor``,
+``demo``) or serve reach the Prefect and BentoML adapters in ``pipelines``/``services``
+at run time; the library below never imports them.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from riskops.cli import data
+from riskops.cli import audit, data, lifecycle
 
 app = typer.Typer(
     name="riskops",
@@ -14,6 +19,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
+app.command()(lifecycle.train)
+app.command()(lifecycle.promote)
+app.command()(lifecycle.rollback)
+app.command()(lifecycle.models)
+app.command()(audit.audit)
 
 
 def main() -> None:

@@ -1,0 +1,139 @@
+"""``riskops train | promote | rollback | models``: the lifecycle from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from riskops.cli import options as opt
+from riskops.cli.output import command, emit, progress, stdout
+
+Family = Annotated[str, typer.Argument(help="credit, var, volatility or anomaly")]
+ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
+
+
+def train(
+    family: Family,
+    data: opt.DataPath = None,
+    target: opt.Target = None,
+    positive_label: opt.PositiveLabel = None,
+    date_col: opt.DateCol = None,
+    price_col: opt.PriceCol = None,
+    return_col: opt.ReturnCol = None,
+    return_scale: opt.ReturnScale = "decimal",
+    high_col: opt.HighCol = None,
+    low_col: opt.LowCol = None,
+    volume_col: opt.VolumeCol = None,
+    dataset: opt.Bundled = None,
+    model: Annotated[str | None, typer.Option(help="Model kind; see the family's choices.")] = None,
+    dist: Annotated[str | None, typer.Option(help="Innovations: normal, t or skewt.")] = None,
+    level: Annotated[float, typer.Option(help="VaR confidence level.")] = 0.99,
+    tune: Annotated[int, typer.Option(help="Optuna TPE trials (0: none).")] = 0,
+    tune_timeout: Annotated[float, typer.Option(help="Tuning time box, seconds.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    json_out: opt.Json = False,
+) -> None:
+    """Train a challenger: load, validate, fit, evaluate, log to MLflow, register."""
+    with command(json_out):
+        from riskops.data import DataSource
+        from riskops.families import get_family
+        from riskops.families.base import TrainOptions
+        from riskops.lifecycle import Lifecycle
+
+        domain = get_family(family).domain
+        source = DataSource(
+            domain=domain, path=data, bundled=dataset, target=target,
+            positive_label=positive_label, date_col=date_col, price_col=price_col,
+            return_col=return_col, high_col=high_col, low_col=low_col, volume_col=volume_col,
+            return_scale=return_scale,
+        )
+        options = TrainOptions(
+            model=model, dist=dist, level=level, tune=tune, tune_timeout_s=tune_timeout, seed=seed
+        )
+        with progress(f"training {family}", json_out):
+            result = Lifecycle().train(family, source, options, name=name)
+        payload = result.to_dict()
+
+        def render() -> None:
+            stdout.print(
+                f"[green]registered[/green] {result.name} v{result.version} "
+                f"({result.model_kind}, run {result.run_id}) as challenger in {result.seconds:.1f}s"
+            )
+            for key, value in result.metrics.items():
+                stdout.print(f"  {key:<24} {value:.4f}")
+
+        emit(payload, json_out, render)
+
+
+def promote(
+    name: ModelName,
+    version: Annotated[int | None, typer.Option(help="Version; default: the challenger.")] = None,
+    force: Annotated[bool, typer.Option(help="Override a refusal (needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why the override is justified.")] = None,
+    json_out: opt.Json = False,
+) -> None:
+    """Gate a version and make it champion; exit 3 with the reasons when refused."""
+    with command(json_out):
+        from riskops.lifecycle import Lifecycle
+
+        result = Lifecycle().promote(name, version, force=force, reason=reason)
+        emit(result.to_dict(), json_out, lambda: _render_promotion(result.to_dict()))
+
+
+def _render_promotion(payload: dict) -> None:
+    report = payload["report"]
+    model = payload["model"]
+    if payload["promoted"]:
+        verb = "[yellow]promoted by override[/yellow]" if payload["forced"] else "[green]promoted[/green]"
+    else:
+        verb = f"[cyan]unchanged[/cyan] ({payload['note']})"
+    stdout.print(f"{model['name']} v{model['version']} {verb}")
+    render_report(report)
+
+
+def render_report(report: dict) -> None:
+    from rich.table import Table
+
+    table = Table("gate", "result", "reason")
+    for r in report["results"]:
+        table.add_row(r["gate"], "[green]pass[/green]" if r["passed"] else "[red]FAIL[/red]", r["reason"])
+    stdout.print(table)
+
+
+def rollback(
+    name: ModelName,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    json_out: opt.Json = False,
+) -> None:
+    """Make the previous champion champion again (audited)."""
+    with command(json_out):
+        from riskops.lifecycle import Lifecycle
+
+        result = Lifecycle().rollback(name, reason)
+        emit(result, json_out, lambda: stdout.print(
+            f"{name}: champion is v{result['champion']} again (v{result['rolled_back']} rolled back)"))
+
+
+def models(json_out: opt.Json = False) -> None:
+    """Each model with its champion and challenger versions and key metrics."""
+    with command(json_out):
+        from riskops.lifecycle import Lifecycle
+
+        rows = Lifecycle().models()
+
+        def render() -> None:
+            from rich.table import Table
+
+            table = Table("model", "champion", "challenger", "previous", "key metrics (champion)")
+            for row in rows:
+                def cell(alias: str) -> str:
+                    info = row.get(alias)
+                    return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
+                champ = row.get("champion") or row.get("challenger") or {}
+                metrics = ", ".join(f"{k}={v}" for k, v in (champ.get("key_metrics") or {}).items())
+                table.add_row(row["name"], cell("champion"), cell("challenger"), cell("previous"), metrics)
+            stdout.print(table)
+
+        emit({"models": rows}, json_out, render)
