@@ -49,7 +49,7 @@ def data_drift(
     columns = [c for c in reference.columns if c in current.columns]
     ref = _sample(reference[columns], max_rows, seed)
     cur = _sample(current[columns], max_rows, seed + 1)
-    report = Report(metrics=[DataDriftTable(drift_share=drift_share)])
+    report = Report(metrics=[DataDriftTable()])
     report.run(reference_data=ref, current_data=cur)
     result = report.as_dict()["metrics"][0]["result"]
     per_column = {
@@ -65,7 +65,8 @@ def data_drift(
         report.save_html(str(html_path))
     return DriftResult(
         share_of_drifted_columns=float(result["share_of_drifted_columns"]),
-        dataset_drift=bool(result["dataset_drift"]),
+        # Evidently's rule for dataset drift (DatasetDriftMetric): share >= threshold.
+        dataset_drift=float(result["share_of_drifted_columns"]) >= drift_share,
         drift_share_threshold=drift_share,
         drifted_columns=sorted(n for n, c in per_column.items() if c["drifted"]),
         columns=per_column,

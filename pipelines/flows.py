@@ -1,0 +1,89 @@
+"""The lifecycle flows. Flow bodies only wire tasks together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipelines.tasks import (
+    check_drift,
+    promote_challenger,
+    publish_markdown,
+    train_challenger,
+)
+from riskops import FAMILIES
+from riskops.families import REGISTERED_NAMES
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    family: str,
+    source: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    name: str | None = None,
+    recent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train and register one challenger."""
+    return train_challenger(family, source, options, name, recent)
+
+
+@flow(name="promote", log_prints=True)
+def promote_flow(
+    name: str, version: int | None = None, force: bool = False, reason: str | None = None
+) -> dict[str, Any]:
+    """Gate a version and promote it when every gate passes."""
+    return promote_challenger(name, version, force, reason)
+
+
+@flow(name="retrain", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
+def retrain_flow(
+    families: list[str] | None = None, promote: bool = True
+) -> list[dict[str, Any]]:
+    """Retrain every family in parallel, then gate and promote each challenger."""
+    families = list(families or FAMILIES)
+    trained = [train_challenger.submit(family) for family in families]
+    decisions = []
+    for family, future in zip(families, trained, strict=True):
+        result = future.result()
+        decision = (
+            promote_challenger(result["model"]["name"], result["model"]["version"])
+            if promote
+            else None
+        )
+        decisions.append({"family": family, "trained": result, "promotion": decision})
+    publish_markdown("retrain-summary", _retrain_markdown(decisions))
+    return decisions
+
+
+@flow(name="monitor", log_prints=True)
+def monitor_flow(
+    families: list[str] | None = None,
+    recent: dict[str, Any] | None = None,
+    retrain: bool = True,
+) -> dict[str, Any]:
+    """Drift of each champion's inputs; triggers ``retrain`` for the drifted families."""
+    families = list(families or FAMILIES)
+    checks = {f: check_drift(REGISTERED_NAMES[f], recent if f != "credit" else None)
+              for f in families}
+    drifted = [f for f, c in checks.items() if c.get("retrain")]
+    publish_markdown("monitor-summary", _monitor_markdown(checks))
+    retrained = retrain_flow(families=drifted) if (drifted and retrain) else []
+    return {"checks": checks, "drifted": drifted, "retrained": retrained}
+
+
+def _retrain_markdown(decisions: list[dict[str, Any]]) -> str:
+    lines = ["| family | model | version | promoted |", "|---|---|---|---|"]
+    for d in decisions:
+        model = d["trained"]["model"]
+        promoted = (d["promotion"] or {}).get("promoted")
+        lines.append(f"| {d['family']} | {model['name']} | {model['version']} | {promoted} |")
+    return "\n".join(lines)
+
+
+def _monitor_markdown(checks: dict[str, dict[str, Any]]) -> str:
+    lines = ["| family | drift share | retrain |", "|---|---|---|"]
+    for family, c in checks.items():
+        lines.append(f"| {family} | {c.get('share_of_drifted_columns')} | {c.get('retrain')} |")
+    return "\n".join(lines)
