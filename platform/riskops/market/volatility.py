@@ -446,7 +446,8 @@ def realised_proxy(
         ``squared``: the squared return. ``range``: Parkinson's range variance, scaled
         so that its mean equals the mean squared return (which puts the overnight
         variance back, as in Hansen and Lunde, 2005). ``auto``: ``range`` when high and
-        low are given and complete, else ``squared``.
+        low are given and complete, else ``squared``. The kind used is recorded in
+        the result's ``attrs["proxy"]``.
     calibrate_on : int, optional
         Use only the first ``calibrate_on`` days for the range scale factor, so that an
         evaluation window never leaks into the training target.
@@ -461,13 +462,15 @@ def realised_proxy(
             parkinson = candidate
     has_range = parkinson is not None
     if kind == "squared" or (kind == "auto" and not has_range):
+        squared.attrs["proxy"] = "squared"
         return squared
     if parkinson is None:
         raise BadInputError("proxy=range needs complete high and low prices")
     calibration = slice(None, calibrate_on)
     factor = squared.iloc[calibration].mean() / parkinson.iloc[calibration].mean()
-    scaled = parkinson * factor
-    return scaled.rename("realised")
+    scaled = (parkinson * factor).rename("realised")
+    scaled.attrs["proxy"] = "range"
+    return scaled
 
 
 # -- HAR-type machine-learning model ------------------------------------------------

@@ -1,0 +1,452 @@
+"""The volatility family: next-day variance forecasts of one index, judged out of sample.
+
+Training scheme
+---------------
+The primary asset's returns are split into a training span and an evaluation window
+(the last ``eval_days``, 500 by default, fewer on short histories). Over the window the
+model makes rolling one-step forecasts: it is refitted on all returns before the day
+every ``refit_every`` days (20) and its parameters stay fixed in between, so each
+forecast only uses information available the evening before. A GARCH(1,1) with normal
+innovations, the benchmark, is run through exactly the same scheme. Forecasts are
+judged against the squared return, with QLIKE (primary), MSE, a Diebold–Mariano test
+of equal QLIKE loss against the benchmark and a Mincer–Zarnowitz regression. The
+registered estimator is then refitted on the whole history.
+
+HAR models learn from a realised-variance target: the squared return, or, when the
+data has daily highs and lows, Parkinson's range variance scaled to the level of the
+squared return (``extra["proxy"]``: ``auto``, ``squared`` or ``range``). The scale is
+calibrated on the training span only, so the evaluation window never leaks into it.
+
+Options: ``--model`` (garch, gjr, egarch, har_lightgbm, lstm, transformer), ``--dist``
+(normal, t, skewt; ARCH-type models only, default t), ``--seed``; ``extra``:
+``eval_days``, ``refit_every``, ``proxy``. ``--tune`` and ``--level`` do not apply.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from riskops.data.market import MarketDataset
+from riskops.errors import BadInputError
+from riskops.families.base import Family, TrainingOutcome, TrainOptions
+
+__all__ = [
+    "BENCHMARK",
+    "VolatilityEvaluation",
+    "VolatilityFamily",
+    "make_volatility_model",
+    "volatility_features",
+]
+
+RECENT_DAYS = 250
+WARMUP_DAYS = 21
+"""Days before the first feature row: the 22-day realised volatility needs them."""
+DEFAULT_EVAL_DAYS = 500
+DEFAULT_REFIT_EVERY = 20
+MIN_TRAIN_DAYS = 250
+MIN_EVAL_DAYS = 50
+_SHAP_ROWS = 2000
+DISTS = ("normal", "t", "skewt")
+BENCHMARK = {
+    "model": "garch",
+    "mean": "Constant",
+    "vol": "GARCH",
+    "p": 1,
+    "o": 0,
+    "q": 1,
+    "dist": "normal",
+}
+"""The benchmark every model is compared with: GARCH(1,1), constant mean, normal."""
+METRICS = (
+    "qlike",
+    "mse",
+    "qlike_benchmark",
+    "mse_benchmark",
+    "dm_stat",
+    "dm_pvalue",
+    "mz_alpha",
+    "mz_beta",
+    "mz_r2",
+    "mz_pvalue",
+    "n_eval",
+)
+
+
+def make_volatility_model(model: str, dist: str | None = None, seed: int = 42) -> Any:
+    """An unfitted volatility estimator by its ``--model`` name."""
+    from riskops.market.volatility import GarchVolatility, HARVolatility
+
+    dist = dist or "t"
+    if dist not in DISTS:
+        raise BadInputError(f"dist: must be one of {list(DISTS)}, got {dist!r}")
+    if model == "garch":
+        return GarchVolatility(dist=dist)
+    if model == "gjr":
+        return GarchVolatility(o=1, dist=dist)
+    if model == "egarch":
+        return GarchVolatility(vol="EGARCH", o=1, dist=dist, random_state=seed)
+    if model == "har_lightgbm":
+        return HARVolatility(random_state=seed)
+    if model in ("lstm", "transformer"):
+        from riskops.market import deep
+
+        kind = deep.LSTMVolatility if model == "lstm" else deep.TransformerVolatility
+        return kind(random_state=seed)
+    raise BadInputError(
+        f"model: unknown volatility model {model!r}; one of {list(VolatilityFamily.models)}"
+    )
+
+
+def _benchmark_model() -> Any:
+    from riskops.market.volatility import GarchVolatility
+
+    spec = {k: v for k, v in BENCHMARK.items() if k != "model"}
+    return GarchVolatility(**spec)
+
+
+def volatility_features(dataset: MarketDataset) -> pd.DataFrame:
+    """Daily returns, absolute returns and 5- and 22-day realised volatility (percent).
+
+    Row ``t`` uses days up to ``t``; the first ``WARMUP_DAYS`` days only warm the
+    22-day window up and get no row.
+    """
+    ret = dataset.series().astype(float)
+    squared = ret**2
+    frame = pd.DataFrame(
+        {
+            "ret": ret,
+            "abs_ret": ret.abs(),
+            "rv_5": np.sqrt(squared.rolling(5).mean()),
+            "rv_22": np.sqrt(squared.rolling(WARMUP_DAYS + 1).mean()),
+        }
+    )
+    return frame.iloc[WARMUP_DAYS:]
+
+
+@dataclass(frozen=True)
+class VolatilityEvaluation:
+    """What ``evaluate`` needs to rerun the rolling forecasts on the very same window.
+
+    Attributes
+    ----------
+    dataset
+        The full dataset (training span and window).
+    returns
+        Percent returns of the primary asset.
+    target
+        Training target for HAR-type models (realised-variance proxy), aligned with
+        ``returns``; calibrated on the training span.
+    start, end
+        First and last evaluation day.
+    refit_every
+        Days between refits.
+    benchmark
+        The benchmark's rolling forecasts (``forecast``, ``realised``), computed once.
+    """
+
+    dataset: MarketDataset
+    returns: pd.Series
+    target: pd.Series
+    start: pd.Timestamp
+    end: pd.Timestamp
+    refit_every: int
+    proxy: str
+    benchmark: pd.DataFrame
+
+    @property
+    def window(self) -> list[str]:
+        return [str(self.start.date()), str(self.end.date())]
+
+    def forecasts(self, estimator: Any) -> pd.DataFrame:
+        """Rolling one-step forecasts of ``estimator``'s specification over the window."""
+        from riskops.market.evaluation import rolling_variance_forecasts
+
+        return rolling_variance_forecasts(
+            estimator,
+            self.returns,
+            start=self.start,
+            end=self.end,
+            refit_every=self.refit_every,
+            y=self.target,
+        )
+
+
+def compare(forecasts: pd.DataFrame, benchmark: pd.DataFrame) -> dict[str, float]:
+    """The family's metrics for ``forecasts`` against ``benchmark`` on the same days."""
+    from riskops.market.evaluation import (
+        diebold_mariano,
+        mincer_zarnowitz,
+        mse_loss,
+        qlike_loss,
+    )
+
+    if not forecasts.index.equals(benchmark.index):
+        raise BadInputError("forecasts and benchmark cover different days")
+    realised = forecasts["realised"].to_numpy()
+    model_q = qlike_loss(realised, forecasts["forecast"])
+    bench_q = qlike_loss(realised, benchmark["forecast"])
+    model_se = mse_loss(realised, forecasts["forecast"])
+    bench_se = mse_loss(realised, benchmark["forecast"])
+    dm = diebold_mariano(model_q, bench_q, h=1)
+    mz = mincer_zarnowitz(realised, forecasts["forecast"])
+    return {
+        "qlike": float(model_q.mean()),
+        "mse": float(model_se.mean()),
+        "qlike_benchmark": float(bench_q.mean()),
+        "mse_benchmark": float(bench_se.mean()),
+        "dm_stat": dm.stat,
+        "dm_pvalue": dm.pvalue,
+        "mz_alpha": mz.alpha,
+        "mz_beta": mz.beta,
+        "mz_r2": mz.r2,
+        "mz_pvalue": mz.pvalue,
+        "n_eval": float(len(forecasts)),
+    }
+
+
+class VolatilityFamily(Family):
+    """Next-day variance of one index (see the module docstring)."""
+
+    name: ClassVar[str] = "volatility"
+    registered_name: ClassVar[str] = "market_volatility"
+    domain: ClassVar[str] = "market"
+    models: ClassVar[tuple[str, ...]] = (
+        "garch",
+        "gjr",
+        "egarch",
+        "har_lightgbm",
+        "lstm",
+        "transformer",
+    )
+    pyfunc_predict_fn: ClassVar[str] = "predict"
+    primary_metric: ClassVar[str] = "qlike"
+
+    def fit(self, dataset: MarketDataset, options: TrainOptions, workdir: Path) -> TrainingOutcome:
+        from riskops.market.volatility import realised_proxy
+
+        model = options.model or self.models[0]
+        if model not in self.models:
+            raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
+        extra = dict(options.extra)
+        estimator = make_volatility_model(model, options.dist, options.seed)
+        returns = dataset.series().astype(float)
+        n = len(returns)
+        eval_days, refit_every = _window_sizes(n, extra)
+        proxy_kind = str(extra.get("proxy", "auto"))
+        first_eval = n - eval_days
+        high, low = _range(dataset, returns.index)
+        target = realised_proxy(returns, high, low, kind=proxy_kind, calibrate_on=first_eval)
+        proxy_used = str(target.attrs["proxy"])
+
+        start, end = returns.index[first_eval], returns.index[-1]
+        from riskops.market.evaluation import rolling_variance_forecasts
+
+        benchmark = rolling_variance_forecasts(
+            _benchmark_model(), returns, start=start, end=end, refit_every=refit_every
+        )
+        evaluation = VolatilityEvaluation(
+            dataset=dataset,
+            returns=returns,
+            target=target,
+            start=start,
+            end=end,
+            refit_every=refit_every,
+            proxy=proxy_used,
+            benchmark=benchmark,
+        )
+        forecasts = evaluation.forecasts(estimator)
+        metrics = compare(forecasts, benchmark)
+
+        # The registered model sees the whole history, its target calibrated on all of it.
+        final_target = realised_proxy(returns, high, low, kind=proxy_kind)
+        estimator.fit(returns, final_target)
+
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        table = forecasts.assign(benchmark=benchmark["forecast"])
+        table = table[["realised", "forecast", "benchmark", "fitted_through"]]
+        table.index.name = "date"
+        table.to_parquet(workdir / "forecasts.parquet")
+        plot_forecasts(table, metrics, model, dataset.primary, workdir)
+        if hasattr(estimator, "explain"):
+            _write_shap(estimator, returns, workdir / "shap")
+
+        params: dict[str, Any] = {
+            "model": model,
+            "asset": dataset.primary,
+            "dataset": dataset.name,
+            "eval_days": eval_days,
+            "refit_every": refit_every,
+            "proxy": proxy_used,
+            "realised": "squared_return",
+            "seed": options.seed,
+            "n_train": first_eval,
+            "n_obs": n,
+            "train_start": str(returns.index[0].date()),
+            "eval_start": str(start.date()),
+            "eval_end": str(end.date()),
+        } | {f"estimator_{k}": v for k, v in _flat_params(estimator).items()}
+        evidence = {
+            "params": fitted_params(estimator),
+            "benchmark": dict(BENCHMARK),
+            "eval_window": evaluation.window,
+            "forecasts": _summary(table),
+            "proxy": proxy_used,
+            "refit_every": refit_every,
+        }
+        input_example = returns.iloc[-RECENT_DAYS:].rename("ret").to_frame().reset_index(drop=True)
+        reference = volatility_features(dataset.window(end=returns.index[first_eval - 1]))
+        return TrainingOutcome(
+            estimator=estimator,
+            model_kind=model,
+            params=params,
+            metrics=metrics,
+            evidence=evidence,
+            artifact_dir=workdir,
+            input_example=input_example,
+            reference=reference,
+            evaluation=evaluation,
+        )
+
+    def evaluate(self, estimator: Any, evaluation: VolatilityEvaluation) -> dict[str, float]:
+        """The same metrics for ``estimator``'s specification, rerun on the same window."""
+        return compare(evaluation.forecasts(estimator), evaluation.benchmark)
+
+    def features(self, dataset: MarketDataset) -> pd.DataFrame:
+        return volatility_features(dataset)
+
+    def score(self, estimator: Any, features: pd.DataFrame) -> pd.Series:
+        """One-step variance forecasts (percent²), one per row of ``features``."""
+        values = estimator.predict(features[["ret"]])
+        return pd.Series(np.asarray(values, dtype=float), index=features.index, name="variance")
+
+    def recent_window(self, dataset: MarketDataset) -> MarketDataset:
+        """The last 250 trading days, plus the 21 warm-up days the features need.
+
+        ``features(recent_window(d))`` has one row for each of the last 250 days.
+        """
+        index = dataset.series().index
+        start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
+        return dataset.window(start=start)
+
+
+def _window_sizes(n: int, extra: dict[str, Any]) -> tuple[int, int]:
+    try:
+        requested = int(extra.get("eval_days", DEFAULT_EVAL_DAYS))
+        refit_every = int(extra.get("refit_every", DEFAULT_REFIT_EVERY))
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"eval_days/refit_every: must be integers ({exc})") from None
+    if refit_every < 1:
+        raise BadInputError(f"refit_every: must be at least 1, got {refit_every}")
+    if n < MIN_TRAIN_DAYS + MIN_EVAL_DAYS:
+        raise BadInputError(
+            f"data: {n} returns; the volatility family needs at least "
+            f"{MIN_TRAIN_DAYS + MIN_EVAL_DAYS} ({MIN_TRAIN_DAYS} to train, "
+            f"{MIN_EVAL_DAYS} to evaluate)"
+        )
+    # Short histories keep at least half (and 250 days) for training.
+    eval_days = min(requested, n - max(MIN_TRAIN_DAYS, n // 2))
+    if eval_days < MIN_EVAL_DAYS:
+        raise BadInputError(f"eval_days: must be at least {MIN_EVAL_DAYS}, got {requested}")
+    return eval_days, refit_every
+
+
+def _range(dataset: MarketDataset, index: pd.Index) -> tuple[pd.Series | None, pd.Series | None]:
+    if dataset.high is None or dataset.low is None:
+        return None, None
+    asset = dataset.primary
+    return dataset.high[asset].reindex(index), dataset.low[asset].reindex(index)
+
+
+def fitted_params(estimator: Any) -> dict[str, Any]:
+    """The fitted parameters of a volatility estimator, as plain JSON values."""
+    if hasattr(estimator, "params_"):
+        return {str(k): float(v) for k, v in estimator.params_.items()}
+    if hasattr(estimator, "fitted_params"):
+        return dict(estimator.fitted_params())
+    inner = getattr(estimator, "model_", None)
+    names = getattr(estimator, "feature_names_", [])
+    if hasattr(inner, "coef_"):
+        coefs = {name: float(c) for name, c in zip(names, inner.coef_, strict=True)}
+        return {"intercept": float(inner.intercept_)} | coefs
+    if hasattr(inner, "booster_"):
+        gain = inner.booster_.feature_importance(importance_type="gain")
+        total = float(gain.sum()) or 1.0
+        return {
+            "n_trees": int(inner.booster_.num_trees()),
+            "gain_share": {name: float(g) / total for name, g in zip(names, gain, strict=True)},
+        }
+    return {}
+
+
+def _flat_params(estimator: Any) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in estimator.get_params(deep=False).items()
+        if v is None or isinstance(v, str | int | float | bool)
+    }
+
+
+def _summary(table: pd.DataFrame) -> dict[str, Any]:
+    def plain(x: float) -> float | None:
+        return float(x) if math.isfinite(x) else None
+
+    forecast, realised = table["forecast"], table["realised"]
+    return {
+        "n": len(table),
+        "mean_forecast": plain(forecast.mean()),
+        "mean_benchmark": plain(table["benchmark"].mean()),
+        "mean_realised": plain(realised.mean()),
+        "min_forecast": plain(forecast.min()),
+        "max_forecast": plain(forecast.max()),
+        "corr_forecast_realised": plain(forecast.corr(realised)),
+        "refits": int(table["fitted_through"].nunique()),
+        "last_forecast": plain(forecast.iloc[-1]),
+    }
+
+
+def _write_shap(estimator: Any, returns: pd.Series, out_dir: Path) -> None:
+    from riskops.explain import write_shap_artifacts
+
+    contributions, base_value, X = estimator.explain(returns.iloc[-_SHAP_ROWS:])
+    write_shap_artifacts(contributions, base_value, X.reset_index(drop=True), out_dir)
+
+
+def plot_forecasts(
+    table: pd.DataFrame, metrics: dict[str, float], model: str, asset: str, out_dir: Path
+) -> Path:
+    """Forecast and benchmark volatility against the absolute return over the window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ax.plot(table.index, np.sqrt(table["realised"]), color="0.75", lw=0.6, label="|return|")
+    ax.plot(
+        table.index,
+        np.sqrt(table["benchmark"]),
+        color="tab:orange",
+        lw=1.0,
+        label="GARCH(1,1)-normal (benchmark)",
+    )
+    ax.plot(table.index, np.sqrt(table["forecast"]), color="tab:blue", lw=1.2, label=f"{model}")
+    ax.set_ylabel(f"{asset} daily volatility, %")
+    ax.set_title(
+        f"Out-of-sample one-step forecasts: QLIKE {metrics['qlike']:.4f}"
+        f" vs benchmark {metrics['qlike_benchmark']:.4f}"
+        f" (DM {metrics['dm_stat']:.2f}, p={metrics['dm_pvalue']:.3f})",
+        fontsize=9,
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(out_dir) / "forecast_vs_realised.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
