@@ -40,6 +40,8 @@ def data_drift(
     drift_share: float = 0.5,
     max_rows: int = 5000,
     seed: int = 0,
+    stattest: str | None = None,
+    threshold: float | None = None,
     html_path: Path | None = None,
 ) -> DriftResult:
     """Evidently's per-column drift tests on seeded samples of both frames."""
@@ -49,7 +51,7 @@ def data_drift(
     columns = [c for c in reference.columns if c in current.columns]
     ref = _sample(reference[columns], max_rows, seed)
     cur = _sample(current[columns], max_rows, seed + 1)
-    report = Report(metrics=[DataDriftTable()])
+    report = Report(metrics=[DataDriftTable(stattest=stattest, stattest_threshold=threshold)])
     report.run(reference_data=ref, current_data=cur)
     result = report.as_dict()["metrics"][0]["result"]
     per_column = {

@@ -145,6 +145,8 @@ class Lifecycle:
                 recent_features,
                 drift_share=policy.data_drift.max_drift_share,
                 max_rows=policy.data_drift.max_rows,
+                stattest=policy.data_drift.stattest,
+                threshold=policy.data_drift.threshold,
                 html_path=drift_dir / "data_drift.html",
             )
             champion = self.registry.version_for_alias(name, reg.CHAMPION)

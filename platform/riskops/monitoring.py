@@ -67,7 +67,9 @@ class Monitor:
             html = Path(tmp) / f"drift_{time.strftime('%Y%m%dT%H%M%S')}.html"
             result = drift.data_drift(
                 reference, current, drift_share=policy.data_drift.max_drift_share,
-                max_rows=policy.data_drift.max_rows, html_path=html,
+                max_rows=policy.data_drift.max_rows,
+                stattest=policy.data_drift.stattest,
+                threshold=policy.data_drift.threshold, html_path=html,
             )
             uri = tracking.log_file(self.settings, champion.run_id, html, "monitoring")
         retrain = result.share_of_drifted_columns > policy.data_drift.max_drift_share

@@ -43,10 +43,17 @@ class Check(_Frozen):
 
 
 class DataDriftRule(_Frozen):
-    """Refuse when more than ``max_drift_share`` of the features drift (Evidently's tests)."""
+    """Refuse when more than ``max_drift_share`` of the features drift (Evidently's tests).
+
+    ``stattest``/``threshold`` choose Evidently's per-column test; unset, Evidently picks
+    by column type and size. Market features are autocorrelated, so their policies use
+    PSI, which measures the size of a shift rather than its statistical significance.
+    """
 
     max_drift_share: float = Field(default=0.5, ge=0, le=1)
     max_rows: int = Field(default=5000, ge=1001)
+    stattest: str | None = None
+    threshold: float | None = None
 
 
 class PredictionDriftRule(_Frozen):
