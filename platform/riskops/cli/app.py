@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from riskops.cli import audit, data, lifecycle
+from riskops.cli import audit, data, lifecycle, orchestration
 
 app = typer.Typer(
     name="riskops",
@@ -24,6 +24,9 @@ app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
 app.command()(lifecycle.models)
 app.command()(audit.audit)
+app.command()(orchestration.retrain)
+app.command()(orchestration.monitor)
+app.command()(orchestration.demo)
 
 
 def main() -> None:

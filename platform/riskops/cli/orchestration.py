@@ -1,0 +1,75 @@
+"""``riskops retrain | monitor | demo``: commands that run the Prefect flows.
+
+They reach ``pipelines`` by name at run time; the library never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Any
+
+import typer
+
+from riskops.cli import options as opt
+from riskops.cli.output import command, emit, stdout
+
+
+def _pipelines(module: str) -> Any:
+    from riskops.settings import Settings
+
+    # Prefect reads its home and telemetry settings at import time.
+    Settings().export_environment()
+    return importlib.import_module(f"pipelines.{module}")
+
+
+def retrain(
+    family: Annotated[
+        list[str] | None, typer.Option("--family", help="Repeat for several; default: all.")
+    ] = None,
+    no_promote: Annotated[bool, typer.Option(help="Train and register only.")] = False,
+    json_out: opt.Json = False,
+) -> None:
+    """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
+    with command(json_out):
+        decisions = _pipelines("flows").retrain_flow(families=family, promote=not no_promote)
+        emit({"decisions": decisions}, json_out, lambda: [
+            stdout.print(f"{d['family']}: v{d['trained']['model']['version']} "
+                         f"promoted={(d['promotion'] or {}).get('promoted')}") for d in decisions])
+
+
+def monitor(
+    family: Annotated[list[str] | None, typer.Option("--family", help="Default: all.")] = None,
+    data: opt.DataPath = None,
+    date_col: opt.DateCol = None,
+    price_col: opt.PriceCol = None,
+    return_col: opt.ReturnCol = None,
+    no_retrain: Annotated[bool, typer.Option(help="Report drift only.")] = False,
+    json_out: opt.Json = False,
+) -> None:
+    """Drift of each champion's inputs (Evidently report logged); retrain when it crosses policy."""
+    with command(json_out):
+        recent = None
+        if data is not None:
+            recent = {"domain": "market", "path": data, "date_col": date_col,
+                      "price_col": price_col, "return_col": return_col}
+        result = _pipelines("flows").monitor_flow(
+            families=family, recent=recent, retrain=not no_retrain
+        )
+
+        def render() -> None:
+            for fam, check in result["checks"].items():
+                stdout.print(f"{fam}: drift share {check.get('share_of_drifted_columns')} "
+                             f"retrain={check.get('retrain')} {check.get('note', '')}")
+
+        emit(result, json_out, render)
+
+
+def demo(json_out: opt.Json = False) -> None:
+    """The whole lifecycle on bundled data: four champions, then a refused shifted challenger."""
+    with command(json_out):
+        from riskops.settings import Settings
+
+        summary = _pipelines("demo").run_demo(Settings())
+        emit(summary, json_out, lambda: None)
+        if not summary["audit"]["ok"] or not all(c["promoted"] for c in summary["champions"]):
+            raise typer.Exit(1)
