@@ -19,7 +19,8 @@ calibrated on the training span only, so the evaluation window never leaks into 
 
 Options: ``--model`` (garch, gjr, egarch, har_lightgbm, lstm, transformer), ``--dist``
 (normal, t, skewt; ARCH-type models only, default t), ``--seed``; ``extra``:
-``eval_days``, ``refit_every``, ``proxy``. ``--tune`` and ``--level`` do not apply.
+``eval_days``, ``refit_every`` (default 20, 100 for the deep models, whose refits cost
+seconds), ``proxy``. ``--tune`` and ``--level`` do not apply.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ WARMUP_DAYS = 21
 """Days before the first feature row: the 22-day realised volatility needs them."""
 DEFAULT_EVAL_DAYS = 500
 DEFAULT_REFIT_EVERY = 20
+DEEP_REFIT_EVERY = 100
+_DEEP = ("lstm", "transformer")
 MIN_TRAIN_DAYS = 250
 MIN_EVAL_DAYS = 50
 _SHAP_ROWS = 2000
@@ -237,6 +240,9 @@ class VolatilityFamily(Family):
         estimator = make_volatility_model(model, options.dist, options.seed)
         returns = dataset.series().astype(float)
         n = len(returns)
+        if model in _DEEP and "refit_every" not in extra:
+            # A network refit costs seconds, not milliseconds: refit every 100 days.
+            extra["refit_every"] = DEEP_REFIT_EVERY
         eval_days, refit_every = _window_sizes(n, extra)
         proxy_kind = str(extra.get("proxy", "auto"))
         first_eval = n - eval_days
