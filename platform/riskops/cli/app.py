@@ -27,6 +27,7 @@ app.command()(audit.audit)
 app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
 app.command()(orchestration.demo)
+app.command()(orchestration.schedule)
 
 
 def main() -> None:

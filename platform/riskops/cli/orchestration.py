@@ -73,3 +73,9 @@ def demo(json_out: opt.Json = False) -> None:
         emit(summary, json_out, lambda: None)
         if not summary["audit"]["ok"] or not all(c["promoted"] for c in summary["champions"]):
             raise typer.Exit(1)
+
+
+def schedule() -> None:
+    """Serve the nightly-retrain and hourly-monitor deployments from this process."""
+    with command(False):
+        _pipelines("deployments").serve_schedules()

@@ -1,0 +1,34 @@
+"""Scheduled deployments: a nightly retrain and an hourly monitor.
+
+``riskops schedule`` serves both from this process (``prefect.serve``); in production a
+worker of the ``riskops`` work pool runs the same deployments from ``prefect.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.flows import monitor_flow, retrain_flow
+
+NIGHTLY_RETRAIN_CRON = "0 2 * * *"
+HOURLY_MONITOR_SECONDS = 3600
+
+
+def deployments() -> list[Any]:
+    return [
+        retrain_flow.to_deployment(
+            name="nightly-retrain", cron=NIGHTLY_RETRAIN_CRON, tags=["riskops", "retrain"],
+            description="Retrain all four families, gate and promote the challengers.",
+        ),
+        monitor_flow.to_deployment(
+            name="hourly-monitor", interval=HOURLY_MONITOR_SECONDS, tags=["riskops", "monitor"],
+            description="Drift of the champions' inputs; triggers retrain past the policy.",
+        ),
+    ]
+
+
+def serve_schedules() -> None:
+    """Register the deployments and run their flow runs from this process until stopped."""
+    from prefect import serve
+
+    serve(*deployments())
