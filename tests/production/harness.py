@@ -594,10 +594,6 @@ def mlflow_server(
         argv=[
             str(VENV_BIN / "mlflow"),
             "server",
-            "--backend-store-uri",
-            backend,
-            "--artifacts-destination",
-            str(artifacts),
             "--serve-artifacts",
             "--host",
             "127.0.0.1",
@@ -606,7 +602,10 @@ def mlflow_server(
             "--workers",
             str(workers),
         ],
-        env=clean_environment(),
+        # Stores from the environment, exactly as infra/docker-compose.yml passes them.
+        env=clean_environment(
+            {"MLFLOW_BACKEND_STORE_URI": backend, "MLFLOW_ARTIFACTS_DESTINATION": str(artifacts)}
+        ),
         log_dir=log_dir,
         ready_url=f"http://127.0.0.1:{port}/health",
         cwd=workdir,
