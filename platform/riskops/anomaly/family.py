@@ -12,7 +12,9 @@ recall is computed over all days (training and held-out), since most curated eve
 lie in the training span; the evidence marks which events were held out.
 
 The target alert rate is ``extra["alert_rate"]`` when given, else ``1 - level``
-(``--level 0.99`` gives 1%). ``--tune`` is ignored: without labels there is nothing
+(``--level 0.99`` gives 1%). Other ``extra`` keys: ``holdout_fraction`` (0.2) and
+``explain_sample`` (500: ordinary days explained, besides the top days and the
+curated events, for the global SHAP plots). ``--tune`` is ignored: without labels there is nothing
 to tune against except the curated events, and tuning on them would turn the
 evaluation into training data.
 """
@@ -35,6 +37,7 @@ from riskops.anomaly.models import (
     IsolationForestDetector,
     LOFDetector,
     score_frame,
+    top_shares,
 )
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
@@ -43,7 +46,6 @@ from riskops.families.base import Family, TrainingOutcome, TrainOptions
 __all__ = ["AnomalyFamily", "make_detector"]
 
 RECENT_DAYS = 250
-_SHAP_SAMPLE = 500
 _TOP_DRIVERS = 3
 _REPORTED_METRICS = (
     "event_recall",
@@ -119,11 +121,13 @@ class AnomalyFamily(Family):
 
         k = top_k(len(scores), evaluation.top_fraction)
         top_index = scores.sort_values(ascending=False, kind="stable").index[:k]
-        top_alerts = _top_alerts(estimator, features.loc[top_index], frame, evaluation.events)
+        explained = _explained_rows(
+            features, top_index, events.index, options.seed, int(extra.get("explain_sample", 500))
+        )
+        shares = estimator.feature_shares(explained)
+        shares.to_parquet(workdir / "attributions.parquet")
+        top_alerts = _top_alerts(shares.loc[top_index], features, frame, evaluation.events)
         (workdir / "top_alerts.json").write_text(json.dumps(top_alerts, indent=2))
-
-        explained = _explained_rows(features, top_index, events.index, options.seed)
-        estimator.feature_shares(explained).to_parquet(workdir / "attributions.parquet")
         _write_shap(estimator, explained, workdir / "shap")
         plot_timeline(dataset, frame, estimator.decision_threshold_, events, workdir)
 
@@ -211,12 +215,12 @@ def _plain(value: Any) -> Any:
 
 
 def _top_alerts(
-    estimator: Any, top: pd.DataFrame, frame: pd.DataFrame, events: pd.DataFrame
+    shares: pd.DataFrame, features: pd.DataFrame, frame: pd.DataFrame, events: pd.DataFrame
 ) -> list[dict[str, Any]]:
     """The top days with score, percentile, alert flag, event name and main drivers."""
-    explanation = estimator.explain(top, top_k=_TOP_DRIVERS)
+    explanation = top_shares(shares, features.loc[shares.index], _TOP_DRIVERS)
     out = []
-    for date in top.index:
+    for date in shares.index:
         drivers = explanation.loc[[date]]
         out.append(
             {
@@ -241,26 +245,29 @@ def _top_alerts(
 
 
 def _explained_rows(
-    features: pd.DataFrame, top_index: pd.Index, event_index: pd.Index, seed: int
+    features: pd.DataFrame, top_index: pd.Index, event_index: pd.Index, seed: int, sample: int
 ) -> pd.DataFrame:
-    """Top days first (so the SHAP waterfalls show the top three), then events, then a sample."""
+    """Top days first (so the SHAP waterfalls show the top three), then events, then a
+    seeded sample of ``sample`` other days for the global SHAP plots."""
     chosen = list(top_index) + [d for d in event_index if d not in set(top_index)]
     rest = features.index.difference(pd.DatetimeIndex(chosen))
-    n_sample = min(_SHAP_SAMPLE, len(rest))
+    n_sample = min(max(sample, 0), len(rest))
     sample = np.random.default_rng(seed).choice(len(rest), size=n_sample, replace=False)
     return features.loc[chosen + list(rest[np.sort(sample)])]
 
 
 def _write_shap(estimator: Any, rows: pd.DataFrame, out_dir: Path) -> None:
     """Tree SHAP of the isolation forest (the ensemble's member), when there is one."""
-    forest = estimator
     if isinstance(estimator, EnsembleDetector):
-        forest = estimator.members_["isolation_forest"]
-    if not isinstance(forest, IsolationForestDetector):
+        # The members were fitted on the ensemble's validated array, without names.
+        forest, inputs = estimator.members_["isolation_forest"], rows.to_numpy()
+    elif isinstance(estimator, IsolationForestDetector):
+        forest, inputs = estimator, rows
+    else:
         return
     from riskops.explain import write_shap_artifacts
 
-    contributions, base_value = forest.shap_values(rows.to_numpy())
+    contributions, base_value = forest.shap_values(inputs)
     write_shap_artifacts(contributions, base_value, rows.reset_index(drop=True), out_dir)
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "IsolationForestDetector",
     "LOFDetector",
     "score_frame",
+    "top_shares",
 ]
 
 
@@ -183,7 +184,7 @@ class _Detector(BaseEstimator):
             ``rank`` (1 = main driver), ``feature``, ``share`` (see the module
             docstring for what shares sum to) and ``value`` (the feature's value).
         """
-        return _top_shares(self.feature_shares(X), X, top_k)
+        return top_shares(self.feature_shares(X), X, top_k)
 
     def _validate(self, X: Any) -> np.ndarray:
         return validate_data(self, X, dtype=np.float64, reset=False)
@@ -275,17 +276,29 @@ class IsolationForestDetector(_Detector):
             ``contributions.sum(axis=1) + base_value`` is ``-E[h(x)]``, which increases
             with the score.
         """
+        check_is_fitted(self, "decision_threshold_")
+        return self._shap(self._validate(X))
+
+    def _shap(self, Z: np.ndarray) -> tuple[np.ndarray, float]:
         import shap
 
-        check_is_fitted(self, "decision_threshold_")
-        Z = self._validate(X)
-        explainer = shap.TreeExplainer(self.forest_)
+        # Building the explainer walks every tree in Python (about 1.5 s for 200 trees),
+        # so it is kept for the next call; pickles leave it out (see __getstate__).
+        forest, explainer = self.__dict__.get("_tree_explainer", (None, None))
+        if forest is not self.forest_:
+            explainer = shap.TreeExplainer(self.forest_)
+            self._tree_explainer = (self.forest_, explainer)
         phi = np.asarray(explainer.shap_values(Z), dtype=float).reshape(Z.shape)
         base = float(np.ravel(explainer.expected_value)[0])
         return -phi, -base
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_tree_explainer", None)
+        return state
+
     def _shares(self, Z: np.ndarray) -> np.ndarray:
-        contributions, _ = self.shap_values(Z)
+        contributions, _ = self._shap(Z)
         return _positive_shares(contributions)
 
 
@@ -521,7 +534,8 @@ def _positive_shares(contributions: np.ndarray) -> np.ndarray:
     return np.where(has_positive, _normalise(positive), _normalise(np.abs(contributions)))
 
 
-def _top_shares(shares: pd.DataFrame, X: Any, top_k: int) -> pd.DataFrame:
+def top_shares(shares: pd.DataFrame, X: Any, top_k: int) -> pd.DataFrame:
+    """The ``top_k`` largest shares of each row, in :class:`AnomalyExplanation` layout."""
     top_k = int(min(max(top_k, 1), shares.shape[1]))
     values = np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=float)
     matrix = shares.to_numpy()
