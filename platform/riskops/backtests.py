@@ -536,7 +536,9 @@ def mcneil_frey(
 
     def tstat(x: np.ndarray) -> np.ndarray:
         sd = x.std(axis=-1, ddof=1)
-        return np.where(sd > 0, x.mean(axis=-1) / (sd / np.sqrt(x.shape[-1])), 0.0)
+        # Identical residuals (sd 0) carry no evidence: their t-statistic is taken as 0.
+        safe = np.where(sd > 0, sd, 1.0)
+        return np.where(sd > 0, x.mean(axis=-1) / (safe / np.sqrt(x.shape[-1])), 0.0)
 
     if k < 2:
         # Fewer than two residuals give no variance, hence no evidence either way.
