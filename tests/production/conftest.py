@@ -108,6 +108,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if harness.STARTUP_SECONDS:
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in harness.STARTUP_SECONDS.items())
         terminalreporter.write_line(f"production servers, launch to healthy: {parts}")
+    if harness.STOP_SECONDS:
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in harness.STOP_SECONDS.items())
+        terminalreporter.write_line(f"production servers, stop to exit: {parts}")
 
 
 @pytest.fixture(scope="session")
@@ -135,8 +138,7 @@ def _servers(
     try:
         mlflow.process.launch()
         prefect.process.launch()
-        mlflow.process.wait_ready()
-        prefect.process.wait_ready()
+        harness.wait_all_ready(mlflow.process, prefect.process)
         yield mlflow, prefect
     finally:
         prefect.process.stop()

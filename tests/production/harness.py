@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 INIT_SQL = REPO / "infra" / "postgres" / "init.sql"
+COMPOSE_FILE = REPO / "infra" / "docker-compose.yml"
 DATABASES = ("mlflow", "prefect", "riskops")
 
 #: Hard upper bound on the life of any server, enforced by ``timeout`` outside pytest.
@@ -47,8 +48,9 @@ APT_TIMEOUT_SECONDS = 900.0
 
 #: name -> log file of every process started in this session, for failure reports.
 LOGS: dict[str, Path] = {}
-#: name -> seconds from launch to healthy, for the terminal summary.
+#: name -> seconds from launch to healthy, and from stop signal to exit, for the summary.
 STARTUP_SECONDS: dict[str, float] = {}
+STOP_SECONDS: dict[str, float] = {}
 
 _TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
@@ -188,26 +190,21 @@ class ServerProcess:
 
     def wait_ready(self) -> ServerProcess:
         """Poll the readiness probe; on failure stop the process and raise with its log."""
-        began = self._began
-        deadline = began + self.startup_timeout
+        return wait_all_ready(self)[0]
+
+    def poll_ready(self) -> bool:
+        """One readiness check; records the startup time on the first success."""
+        if self._proc is not None and self._proc.poll() is not None:
+            raise HarnessError(
+                f"{self.name} exited with {self._proc.returncode} before it was ready;"
+                f" log {self.log_path}:\n{tail(self.log_path)}"
+            )
         probe = self.ready if callable(self.ready) else None
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise HarnessError(
-                    f"{self.name} exited with {self._proc.returncode} before it was ready;"
-                    f" log {self.log_path}:\n{tail(self.log_path)}"
-                )
-            ok = probe() if probe is not None else http_ok(str(self.ready_url))
-            if ok:
-                self.startup_seconds = time.monotonic() - began
-                STARTUP_SECONDS[self.name] = self.startup_seconds
-                return self
-            time.sleep(0.25)
-        self.stop()
-        raise HarnessError(
-            f"{self.name} not ready after {self.startup_timeout:.0f} s;"
-            f" log {self.log_path}:\n{tail(self.log_path)}"
-        )
+        ok = bool(probe()) if probe is not None else http_ok(str(self.ready_url))
+        if ok and self.startup_seconds != self.startup_seconds:  # still NaN: first success
+            self.startup_seconds = time.monotonic() - self._began
+            STARTUP_SECONDS[self.name] = self.startup_seconds
+        return ok
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -216,6 +213,7 @@ class ServerProcess:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
+        began = time.monotonic()
         # The child leads its own process group (start_new_session), so the group id is
         # our child's pid: this reaches the server's workers and nothing else.
         with contextlib.suppress(ProcessLookupError):
@@ -226,12 +224,41 @@ class ServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+        # A worker that outlived its parent still carries the group id: no orphans.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        STOP_SECONDS[self.name] = time.monotonic() - began
 
     def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_all_ready(*servers: ServerProcess) -> tuple[ServerProcess, ...]:
+    """Wait for launched servers side by side, so each one's startup time is its own."""
+    pending = list(servers)
+    while pending:
+        for server in list(pending):
+            try:
+                if server.poll_ready():
+                    pending.remove(server)
+                    continue
+            except HarnessError:
+                for other in servers:
+                    other.stop()
+                raise
+            if time.monotonic() > server._began + server.startup_timeout:
+                for other in servers:
+                    other.stop()
+                raise HarnessError(
+                    f"{server.name} not ready after {server.startup_timeout:.0f} s;"
+                    f" log {server.log_path}:\n{tail(server.log_path)}"
+                )
+        if pending:
+            time.sleep(0.25)
+    return servers
 
 
 def run_checked(
@@ -576,6 +603,14 @@ class MlflowServer:
     process: ServerProcess
 
 
+def compose_environment(service: str) -> dict[str, str]:
+    """The literal ``environment`` of a service in ``infra/docker-compose.yml``."""
+    import yaml
+
+    spec = yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]
+    return {k: str(v) for k, v in (spec.get("environment") or {}).items()}
+
+
 def mlflow_server(
     pg: PostgresServer, workdir: Path, log_dir: Path, *, workers: int = 1
 ) -> MlflowServer:
@@ -602,9 +637,16 @@ def mlflow_server(
             "--workers",
             str(workers),
         ],
-        # Stores from the environment, exactly as infra/docker-compose.yml passes them.
+        # Stores from the environment and the Host-header allow-list of the compose file,
+        # exactly as infra/docker-compose.yml passes them.
         env=clean_environment(
-            {"MLFLOW_BACKEND_STORE_URI": backend, "MLFLOW_ARTIFACTS_DESTINATION": str(artifacts)}
+            {
+                "MLFLOW_BACKEND_STORE_URI": backend,
+                "MLFLOW_ARTIFACTS_DESTINATION": str(artifacts),
+                "MLFLOW_SERVER_ALLOWED_HOSTS": compose_environment("mlflow")[
+                    "MLFLOW_SERVER_ALLOWED_HOSTS"
+                ],
+            }
         ),
         log_dir=log_dir,
         ready_url=f"http://127.0.0.1:{port}/health",

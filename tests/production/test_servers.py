@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -56,6 +57,35 @@ def test_servers_are_healthy_and_backed_by_postgres(postgres, mlflow_server, pre
     assert {"flow", "flow_run", "task_run", "work_pool"} <= prefect_tables
     assert mlflow_server.process.alive()
     assert prefect_server.process.alive()
+
+
+def _status_with_host(url: str, host: str) -> int:
+    request = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_mlflow_accepts_the_compose_host_names_and_refuses_others(mlflow_server):
+    # Given the server runs with MLFLOW_SERVER_ALLOWED_HOSTS from infra/docker-compose.yml
+    url = f"{mlflow_server.url}/api/2.0/mlflow/experiments/search?max_results=1"
+    port = mlflow_server.url.rsplit(":", 1)[1]
+
+    # When clients arrive under the names they use in compose, and under a foreign name
+    statuses = {
+        host: _status_with_host(url, host)
+        for host in ("mlflow:5000", "localhost:5000", f"127.0.0.1:{port}", "evil.example.com")
+    }
+
+    # Then the compose names pass and the foreign one meets MLflow's DNS-rebinding guard
+    assert statuses == {
+        "mlflow:5000": 200,
+        "localhost:5000": 200,
+        f"127.0.0.1:{port}": 200,
+        "evil.example.com": 403,
+    }
 
 
 _WRITER = """
