@@ -1,0 +1,278 @@
+"""The credit PD family: split, fit, validate and explain probability-of-default models.
+
+``options.extra`` understood by :meth:`CreditFamily.fit`:
+
+``test_size`` (float, 0.25)
+    Share of rows held out for validation (the most recent rows when dated).
+``calibration`` (``"sigmoid"``, ``"isotonic"`` or ``None``)
+    PD calibration (default ``"sigmoid"``).
+``monotone_constraints`` (dict feature → -1/0/1, LightGBM only)
+    Directions the PD must follow in a feature.
+``n_grades`` (int, 8)
+    Rating grades.
+``params`` (dict)
+    Any other hyperparameters of the chosen model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from riskops.errors import BadInputError
+from riskops.families.base import Family, TrainingOutcome, TrainOptions
+
+__all__ = ["CreditFamily"]
+
+DEFAULT_TEST_SIZE = 0.25
+RECENT_SHARE = 0.3
+REFERENCE_ROWS = 5000
+SHAP_ROWS = 2000
+REASON_SAMPLE_ROWS = 5
+REASON_CODES = 4
+_RECENT_SEED = 0
+
+
+class CreditFamily(Family):
+    """Credit probability of default: LightGBM (default), random forest, logistic."""
+
+    name: ClassVar[str] = "credit"
+    registered_name: ClassVar[str] = "credit_pd"
+    domain: ClassVar[str] = "credit"
+    models: ClassVar[tuple[str, ...]] = ("lightgbm", "random_forest", "logistic")
+    pyfunc_predict_fn: ClassVar[str] = "predict_proba"
+    primary_metric: ClassVar[str] = "auc"
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def fit(self, dataset: Any, options: TrainOptions, workdir: Path) -> TrainingOutcome:
+        """Split, (tune,) fit, validate on the held-out split, explain, write artifacts.
+
+        Writes ``shap/`` (see :func:`riskops.explain.write_shap_artifacts`), ``plots/``
+        (ROC, calibration, score distribution, grade default rates) and
+        ``reason_codes_sample.json`` under ``workdir``.
+        """
+        from riskops.credit.models import MODEL_KINDS
+
+        kind = options.model or self.models[0]
+        if kind not in MODEL_KINDS:
+            raise BadInputError(f"model: {kind!r} is not one of {list(self.models)}")
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        extra = dict(options.extra or {})
+        test_size = float(extra.get("test_size", DEFAULT_TEST_SIZE))
+        train, test, split = self.split(dataset, test_size, options.seed)
+        X_train, y_train = train.X, train.y
+
+        params = self._hyperparameters(kind, options, extra)
+        tuning: list[dict[str, Any]] = []
+        if options.tune > 0:
+            from riskops.credit.tuning import tune
+
+            best, tuning = tune(
+                kind,
+                X_train,
+                y_train,
+                params,
+                n_trials=int(options.tune),
+                timeout_s=float(options.tune_timeout_s),
+                seed=options.seed,
+                dated=dataset.date_col is not None,
+            )
+            params.update(best)
+        estimator = MODEL_KINDS[kind](**params).fit(X_train, y_train)
+
+        metrics, tables = self._validate(estimator, test)
+        X_test = test.X
+        shap_rows = X_test.sample(n=min(SHAP_ROWS, len(X_test)), random_state=options.seed)
+        explanation = estimator.explain(shap_rows)
+        from riskops.explain import global_importance, write_shap_artifacts
+
+        write_shap_artifacts(
+            explanation.contributions,
+            explanation.base_value,
+            shap_rows,
+            workdir / "shap",
+            max_rows=SHAP_ROWS,
+            seed=options.seed,
+        )
+        from riskops.credit.plots import write_validation_plots
+
+        write_validation_plots(
+            tables["y"], tables["pd"], tables["calibration"], tables["grades"], workdir / "plots"
+        )
+        sample = self._reason_codes_sample(estimator, X_test)
+        (workdir / "reason_codes_sample.json").write_text(json.dumps(sample, indent=2))
+
+        constraints = dict(params.get("monotone_constraints") or {})
+        evidence: dict[str, Any] = {
+            "grades": _records(tables["grades"]),
+            "calibration_curve": _records(tables["calibration"]),
+            "split": split,
+            "reason_codes_sample": sample,
+            "monotone_constraints": constraints,
+            "shap_importance": global_importance(
+                explanation.contributions, list(estimator.input_schema_)
+            ),
+        }
+        if options.tune > 0:
+            evidence["tuning"] = tuning
+        logged = {"model": kind, "test_size": test_size, "split": split["kind"]}
+        logged.update({k: _param_value(v) for k, v in params.items()})
+        reference = X_train.sample(n=min(REFERENCE_ROWS, len(X_train)), random_state=options.seed)
+        return TrainingOutcome(
+            estimator=estimator,
+            model_kind=kind,
+            params=logged,
+            metrics=metrics,
+            evidence=evidence,
+            artifact_dir=workdir,
+            input_example=X_train.head(5).reset_index(drop=True),
+            reference=reference.reset_index(drop=True),
+            evaluation=test,
+        )
+
+    def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
+        """The same metrics as :meth:`fit` reports, for any fitted PD model."""
+        metrics, _ = self._validate(estimator, evaluation)
+        return metrics
+
+    def features(self, dataset: Any) -> pd.DataFrame:
+        return dataset.X
+
+    def score(self, estimator: Any, features: pd.DataFrame) -> pd.Series:
+        return pd.Series(_pd_of(estimator, features), index=features.index, name="pd")
+
+    def recent_window(self, dataset: Any) -> Any:
+        """The most recent 30% of applicants by date, or a seeded 30% sample if undated."""
+        frame = dataset.frame
+        n_recent = max(1, math.ceil(RECENT_SHARE * len(frame)))
+        if dataset.date_col is not None:
+            recent = frame.sort_values(dataset.date_col, kind="stable").tail(n_recent)
+        else:
+            recent = frame.sample(n=n_recent, random_state=_RECENT_SEED).sort_index()
+        return dataset.with_frame(recent.reset_index(drop=True), name=f"{dataset.name}[recent]")
+
+    # -- parts -----------------------------------------------------------------
+
+    def split(self, dataset: Any, test_size: float, seed: int) -> tuple[Any, Any, dict[str, Any]]:
+        """Held-out test split: out-of-time when dated, else stratified at random.
+
+        Out-of-time splits cut at a date, so that no date is in both parts.
+        """
+        if not 0.0 < test_size < 1.0:
+            raise BadInputError(f"test_size: {test_size} is not between 0 and 1")
+        frame = dataset.frame.reset_index(drop=True)
+        y = dataset.y.to_numpy()
+        split: dict[str, Any] = {"test_size": test_size, "seed": seed}
+        if dataset.date_col is not None:
+            dates = pd.to_datetime(frame[dataset.date_col])
+            cut = dates.sort_values(kind="stable").iloc[int(len(frame) * (1.0 - test_size))]
+            is_test = (dates >= cut).to_numpy()
+            if is_test.all() or not is_test.any():
+                raise BadInputError(
+                    f"{dataset.date_col}: cannot split out of time, too few distinct dates"
+                )
+            train_rows, test_rows = np.flatnonzero(~is_test), np.flatnonzero(is_test)
+            split["kind"] = "out_of_time"
+            split["periods"] = {
+                "train": _period(dates.iloc[train_rows]),
+                "test": _period(dates.iloc[test_rows]),
+            }
+        else:
+            from sklearn.model_selection import train_test_split
+
+            train_rows, test_rows = train_test_split(
+                np.arange(len(frame)), test_size=test_size, stratify=y, random_state=seed
+            )
+            train_rows, test_rows = np.sort(train_rows), np.sort(test_rows)
+            split["kind"] = "stratified"
+        for part, rows in (("train", train_rows), ("test", test_rows)):
+            if len(np.unique(y[rows])) < 2:
+                raise BadInputError(f"test_size: the {part} split has only one class")
+        split["n_train"], split["n_test"] = len(train_rows), len(test_rows)
+        train = dataset.with_frame(
+            frame.iloc[train_rows].reset_index(drop=True), name=f"{dataset.name}[train]"
+        )
+        test = dataset.with_frame(
+            frame.iloc[test_rows].reset_index(drop=True), name=f"{dataset.name}[test]"
+        )
+        return train, test, split
+
+    def _hyperparameters(
+        self, kind: str, options: TrainOptions, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"random_state": options.seed}
+        for key in ("calibration", "n_grades"):
+            if key in extra:
+                params[key] = extra[key]
+        if extra.get("monotone_constraints"):
+            if kind != "lightgbm":
+                raise BadInputError("monotone_constraints: only the lightgbm model supports them")
+            params["monotone_constraints"] = {
+                str(k): int(v) for k, v in dict(extra["monotone_constraints"]).items()
+            }
+        params.update(dict(extra.get("params") or {}))
+        return params
+
+    def _validate(self, estimator: Any, evaluation: Any) -> tuple[dict[str, float], dict]:
+        from riskops.credit import metrics as m
+
+        X, y = evaluation.X, evaluation.y.to_numpy()
+        if len(np.unique(y)) < 2:
+            raise BadInputError(f"{evaluation.name}: evaluation data need both outcomes")
+        pd_ = _pd_of(estimator, X)
+        calibration = m.calibration_curve(y, pd_)
+        if hasattr(estimator, "grade"):
+            grades = m.grade_table(y, pd_, estimator.grade(pd_))
+            monotone = float(m.grades_monotone(grades))
+        else:
+            grades = pd.DataFrame(columns=["grade", "n", "defaults", "default_rate"])
+            monotone = float("nan")
+        development = getattr(estimator, "development_pd_", None)
+        metrics = {
+            "auc": m.auc(y, pd_),
+            "gini": m.gini(y, pd_),
+            "ks": m.ks_statistic(y, pd_),
+            "brier": m.brier(y, pd_),
+            "log_loss": m.log_loss(y, pd_),
+            "ece": m.expected_calibration_error(y, pd_),
+            "psi": m.psi(development, pd_) if development is not None else float("nan"),
+            "grades_monotone": monotone,
+            "n_train": float(getattr(estimator, "n_train_", float("nan"))),
+            "n_test": float(len(y)),
+            "default_rate_test": float(np.mean(y)),
+        }
+        tables = {"y": y, "pd": pd_, "calibration": calibration, "grades": grades}
+        return metrics, tables
+
+    def _reason_codes_sample(self, estimator: Any, X: pd.DataFrame) -> list[dict[str, Any]]:
+        head = X.head(REASON_SAMPLE_ROWS)
+        records = json.loads(head.to_json(orient="records"))
+        scored = estimator.score_records(records, k=REASON_CODES)
+        return [{"row": int(i), **s} for i, s in zip(head.index, scored, strict=True)]
+
+
+def _pd_of(estimator: Any, X: pd.DataFrame) -> np.ndarray:
+    if hasattr(estimator, "predict_pd"):
+        return np.asarray(estimator.predict_pd(X), dtype=float)
+    return np.asarray(estimator.predict_proba(X), dtype=float)[:, 1]
+
+
+def _period(dates: pd.Series) -> list[str]:
+    return [dates.min().date().isoformat(), dates.max().date().isoformat()]
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(table.to_json(orient="records"))
+
+
+def _param_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
