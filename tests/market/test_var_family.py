@@ -142,3 +142,15 @@ def test_bad_options_are_refused(dataset, tmp_path) -> None:
     short = dataset.window(end=dataset.returns.index[300])
     with pytest.raises(BadInputError, match="needs at least"):
         family.fit(short, TrainOptions(), tmp_path)
+
+
+def test_quantile_model_writes_shap_artifacts(dataset, tmp_path) -> None:
+    options = TrainOptions(
+        model="quantile_lightgbm", extra={"eval_days": 100, "refit_every": 100}, seed=3
+    )
+    outcome = VaRFamily().fit(dataset, options, tmp_path)
+    shap_dir = tmp_path / "shap"
+    assert (shap_dir / "shap_values.parquet").exists()
+    assert (shap_dir / "shap_global_importance.json").exists()
+    assert outcome.params["refit_every"] == 100
+    assert outcome.evidence["params"]["es_ratio"]["0.99"] >= 1.0
