@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cloudpickle
@@ -63,6 +64,8 @@ def test_fit_reports_the_metrics_and_evidence_the_gates_read(gjr_outcome, sp500)
     assert evidence["forecasts"]["n"] == 200
     assert evidence["forecasts"]["refits"] == 2
     assert outcome.model_kind == "gjr"
+    json.dumps(outcome.evidence, allow_nan=False)
+    json.dumps(outcome.params)
 
 
 def test_artifacts_and_examples(gjr_outcome, sp500) -> None:
@@ -180,3 +183,30 @@ def test_short_history_and_bad_options_are_refused(sp500, tmp_path: Path) -> Non
         family.fit(sp500, TrainOptions(model="garch", dist="ged"), tmp_path)
     with pytest.raises(BadInputError, match="refit_every"):
         family.fit(sp500, TrainOptions(extra={"refit_every": 0}), tmp_path)
+
+
+def test_deep_models_explain_how_to_install_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from riskops.market.volatility_family import make_volatility_model
+
+    # Given an environment without PyTorch
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "riskops.market.deep", raising=False)
+    # Then asking for a deep model says what to do
+    with pytest.raises(ImportError, match="make install-deep"):
+        make_volatility_model("lstm")
+
+
+def test_importing_the_family_stays_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, riskops.families, riskops.market.volatility_family\n"
+        "heavy = [m for m in ('arch', 'lightgbm', 'torch', 'shap', 'matplotlib', 'mlflow')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

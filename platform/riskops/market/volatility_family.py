@@ -54,7 +54,7 @@ DEEP_REFIT_EVERY = 100
 _DEEP = ("lstm", "transformer")
 MIN_TRAIN_DAYS = 250
 MIN_EVAL_DAYS = 50
-_SHAP_ROWS = 2000
+_SHAP_ROWS = 1000
 DISTS = ("normal", "t", "skewt")
 BENCHMARK = {
     "model": "garch",
@@ -96,9 +96,10 @@ def make_volatility_model(model: str, dist: str | None = None, seed: int = 42) -
         return GarchVolatility(vol="EGARCH", o=1, dist=dist, random_state=seed)
     if model == "har_lightgbm":
         return HARVolatility(random_state=seed)
-    if model in ("lstm", "transformer"):
-        from riskops.market import deep
+    if model in _DEEP:
+        import importlib
 
+        deep = importlib.import_module("riskops.market.deep")  # raises: make install-deep
         kind = deep.LSTMVolatility if model == "lstm" else deep.TransformerVolatility
         return kind(random_state=seed)
     raise BadInputError(
