@@ -160,6 +160,33 @@ def download(settings: Settings, run_id: str, artifact_path: str, dst: Path) -> 
     )
 
 
+def download_files(
+    settings: Settings, run_id: str, artifact_paths: list[str], dst: Path
+) -> list[Path]:
+    """Local copies of several artifacts of a run, at their relative paths under ``dst``.
+
+    MLflow's local store drops the folders of a single downloaded file; moving each copy
+    into place keeps ``shap/x.png`` and ``plots/x.png`` apart.
+    """
+    import os
+    import shutil
+
+    # One progress bar per file would bury the command's output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    c = client(settings)
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    out = []
+    with tempfile.TemporaryDirectory(dir=dst) as tmp:
+        for artifact in artifact_paths:
+            fetched = Path(c.download_artifacts(run_id, artifact, tmp))
+            target = dst / artifact
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(fetched, target)
+            out.append(target)
+    return out
+
+
 def run_facts(settings: Settings, run_id: str) -> dict[str, Any]:
     """Params, metrics, tags and times of a run, as plain data."""
     run = client(settings).get_run(run_id)

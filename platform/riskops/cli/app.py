@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from riskops.cli import audit, data, lifecycle, orchestration
+from riskops.cli import audit, data, governance, lifecycle, orchestration
 
 app = typer.Typer(
     name="riskops",
@@ -28,6 +28,8 @@ app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
 app.command()(orchestration.demo)
 app.command()(orchestration.schedule)
+app.command()(governance.report)
+app.command()(governance.lineage)
 
 
 def main() -> None:

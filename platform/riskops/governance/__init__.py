@@ -1,0 +1,45 @@
+"""Governance for model-risk review: model cards, validation reports, lineage.
+
+Everything is generated from the registry, the version's run and the audit trail;
+the only hand-written text is the per-family table in :mod:`riskops.governance.texts`.
+
+* :func:`collect` gathers a version's :class:`VersionFacts` (the only I/O);
+* :func:`build_card`, :func:`build_documents` and :func:`build_lineage` are pure functions of
+  them;
+* :func:`generate` writes the validation report (and card) and logs them to the run as
+  ``governance/validation_report.html``, ``governance/model_card.md`` and
+  ``governance/model_card.html``.
+
+Names resolve lazily so that importing the package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "VersionFacts": "riskops.governance.facts",
+    "collect": "riskops.governance.facts",
+    "ModelCard": "riskops.governance.card",
+    "build_card": "riskops.governance.card",
+    "caveats": "riskops.governance.card",
+    "Documents": "riskops.governance.report",
+    "build_documents": "riskops.governance.report",
+    "generate": "riskops.governance.report",
+    "render_markdown": "riskops.governance.report",
+    "render_card_html": "riskops.governance.report",
+    "Figure": "riskops.governance.figures",
+    "collect_figures": "riskops.governance.figures",
+    "build_lineage": "riskops.governance.lineage",
+    "HistoryRow": "riskops.governance.history",
+    "history_rows": "riskops.governance.history",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'riskops.governance' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
