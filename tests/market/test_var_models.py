@@ -169,3 +169,12 @@ def test_models_work_on_another_index_given_as_csv(tmp_path, sp500: pd.Series) -
         out = estimator.fit(returns).forecast()
         assert (out["es"] >= out["var"]).all()
         assert (out["var"] > 0).all()
+
+
+def test_garch_t_var_with_an_arch_volatility_model(short: pd.Series) -> None:
+    from riskops.market.volatility import GarchVolatility
+
+    arch_based = GarchTVaR(volatility=GarchVolatility(dist="t")).fit(short).forecast()
+    np.testing.assert_allclose(arch_based.to_numpy(), GarchTVaR().fit(short).forecast(), rtol=2e-3)
+    with pytest.raises(BadInputError, match="dist='t'"):
+        GarchTVaR(volatility=GarchVolatility(dist="normal")).fit(short)

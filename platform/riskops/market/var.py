@@ -225,8 +225,11 @@ class _GarchVaR(_VaRModel):
     def _mean_sigma(self, y: np.ndarray) -> tuple[float, float]:
         """Mean and volatility of the day after ``y``, with the fitted parameters."""
         if self.fit_ is None:
-            variance = float(self.volatility_.forecast_variance(pd.Series(y, name="ret"))[0])
-            return float(self.params_.get("mu", 0.0)), float(np.sqrt(variance))
+            vol = self.volatility_
+            variance = float(vol.forecast_variance(pd.Series(y, name="ret"))[0])
+            # arch's estimates are in its rescaled units when it rescaled the data.
+            mu = float(self.params_.get("mu", 0.0)) / float(getattr(vol, "scale_", 1.0))
+            return mu, float(np.sqrt(variance))
         # Conditioning on a new history: like arch's fixed-parameter models, the backcast
         # is recomputed from its residuals.
         theta = self.fit_.params
@@ -270,6 +273,12 @@ class GarchTVaR(_GarchVaR):
     @property
     def dist(self) -> str:
         return "t"
+
+    def _fit_values(self, y: np.ndarray, start: Any = None) -> GarchTVaR:
+        if self.volatility is not None and str(getattr(self.volatility, "dist", "")) != "t":
+            raise BadInputError("volatility: GarchTVaR needs a model with dist='t'")
+        super()._fit_values(y, start=start)
+        return self
 
     def _forecast_values(
         self, y: np.ndarray, levels: tuple[float, ...]
