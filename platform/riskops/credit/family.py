@@ -253,7 +253,8 @@ class CreditFamily(Family):
 
     def _reason_codes_sample(self, estimator: Any, X: pd.DataFrame) -> list[dict[str, Any]]:
         head = X.head(REASON_SAMPLE_ROWS)
-        records = json.loads(head.to_json(orient="records"))
+        # What a JSON client sends: missing values as null, floats at full precision.
+        records = head.astype(object).where(head.notna(), None).to_dict("records")
         scored = estimator.score_records(records, k=REASON_CODES)
         return [{"row": int(i), **s} for i, s in zip(head.index, scored, strict=True)]
 

@@ -1,0 +1,1 @@
+"""Credit PD family: metrics, models, explanations, family contract, public data."""
