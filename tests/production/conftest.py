@@ -26,9 +26,11 @@ fixture (scope)    what it gives
                    calls (``riskops.registry``, ``riskops.tracking``) against the servers.
 =================  =====================================================================
 
-MLflow and Prefect boot side by side (``_servers``), so the pair costs the slower of the
-two. Every server runs under coreutils ``timeout`` (``harness.SERVER_LIFETIME_SECONDS``),
-is stopped by its own process group at teardown and logs to
+MLflow and Prefect boot side by side (``_servers``, ``harness.wait_all_ready``), so the
+pair costs the slower of the two. MLflow gets ``MLFLOW_BACKEND_STORE_URI``,
+``MLFLOW_ARTIFACTS_DESTINATION`` and the ``MLFLOW_SERVER_ALLOWED_HOSTS`` of the compose
+file from its environment, as in compose. Every server runs under coreutils ``timeout``
+(``harness.SERVER_LIFETIME_SECONDS``), is stopped by its own process group at teardown and logs to
 ``<session tmp>/production/logs/<name>.log``; the tails of all logs are attached to the
 report of any failing test here, and the startup times are printed in the terminal
 summary. Every test in this folder is marked ``production`` (deselect the suite with
@@ -40,9 +42,10 @@ Adding the end-to-end tests
 service as one more :class:`harness.ServerProcess`::
 
     def test_service_serves_champion(production_env, tmp_path):
-        harness.run_checked(["riskops", "train", "credit_pd"], env=production_env,
+        harness.run_checked(["riskops", "train", "credit", "--json"], env=production_env,
                             timeout=240)
-        harness.run_checked(["riskops", "promote", "credit_pd"], env=production_env)
+        harness.run_checked(["riskops", "promote", "credit_pd", "--json"],
+                            env=production_env)
         port = harness.free_port()
         with harness.ServerProcess(
             name="riskops-service",
@@ -184,6 +187,6 @@ def production_settings(production_env: dict[str, str], monkeypatch: pytest.Monk
         if key.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_", "BENTOML_", "AWS_")):
             monkeypatch.delenv(key)
     for key, value in production_env.items():
-        if key != "PATH":
+        if key != "PATH" and os.environ.get(key) != value:
             monkeypatch.setenv(key, value)
     return Settings()
