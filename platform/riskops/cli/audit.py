@@ -31,9 +31,16 @@ def audit(
         trail = AuditTrail(Settings())
         if target == "verify":
             result = trail.verify()
-            emit(result.to_dict(), json_out, lambda: stdout.print(
-                f"[green]audit chain intact[/green]: {result.records} records" if result.ok else
-                f"[red]audit chain broken at record {result.first_broken}[/red]: {result.reason}"))
+            emit(
+                result.to_dict(),
+                json_out,
+                lambda: stdout.print(
+                    f"[green]audit chain intact[/green]: {result.records} records"
+                    if result.ok
+                    else f"[red]audit chain broken at record {result.first_broken}[/red]: "
+                    f"{result.reason}"
+                ),
+            )
             if not result.ok:
                 raise typer.Exit(1)
             return
@@ -46,33 +53,63 @@ def audit(
         def render() -> None:
             from rich.table import Table
 
-            table = Table("seq", "time (UTC)", "actor", "action", "model", "version", "details")
+            from riskops.governance.history import describe
+
+            per_model = target == "all"
+            table = Table(
+                title=f"audit trail: {target}",
+                caption="alias change: alias old version → new version",
+            )
+            for column in ("seq", "time (UTC)", "actor", "action"):
+                table.add_column(column, no_wrap=column != "actor")
+            if per_model:
+                table.add_column("model")
+            table.add_column("version", no_wrap=True)
+            table.add_column("alias change", overflow="fold")
+            table.add_column("decision / reason", overflow="fold", ratio=2)
+            table.add_column("evidence", overflow="fold", ratio=1)
             for r in records:
-                table.add_row(str(r["seq"]), r["ts"][:19], r["actor"], r["action"], r["model"],
-                              str(r["version"] or ""), _summary(r["body"]))
+                row = describe(r)
+                cells = [str(row.seq), row.time, row.actor, row.action]
+                cells += [row.model] if per_model else []
+                cells += [
+                    "" if row.version is None else f"v{row.version}",
+                    row.alias_changes,
+                    row.decision,
+                    row.evidence,
+                ]
+                table.add_row(*cells)
             stdout.print(table)
 
         emit({"model": target, "records": records}, json_out, render)
 
 
-def _summary(body: dict) -> str:
-    if "alias_changes" in body:
-        parts = [f"{c['alias']}: {c.get('from')}→{c.get('to')}" for c in body["alias_changes"]]
-        extra = f" reason: {body['reason']}" if body.get("reason") else ""
-        return "; ".join(parts) + extra
-    if "alias_change" in body:
-        return f"{body['alias_change']['alias']} → {body['alias_change']['to']}; data {body.get('dataset_hash', '')[:19]}"
-    if "passed" in body:
-        return "gates passed" if body["passed"] else "gates failed"
-    if "reasons" in body:
-        return "; ".join(body["reasons"])[:120]
-    return ", ".join(f"{k}={v}" for k, v in body.items())[:120]
-
-
 def _write_csv(records: list[dict], path: Path) -> None:
-    fields = ["seq", "ts", "actor", "action", "model", "version", "body", "prev_hash", "hash"]
+    """Readable columns first (as in the table), then the raw record with its hashes."""
+    from riskops.governance.history import describe
+
+    readable = ["alias_changes", "decision", "evidence"]
+    fields = [
+        "seq",
+        "ts",
+        "actor",
+        "action",
+        "model",
+        "version",
+        *readable,
+        "body",
+        "prev_hash",
+        "hash",
+    ]
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for r in records:
-            writer.writerow({**r, "body": json.dumps(r["body"], sort_keys=True)})
+            row = describe(r).to_dict()
+            writer.writerow(
+                {
+                    **r,
+                    **{k: row[k] for k in readable},
+                    "body": json.dumps(r["body"], sort_keys=True),
+                }
+            )

@@ -86,7 +86,9 @@ def _render_lineage(lin: dict) -> None:
         f"[bold]{lin['model']} v{lin['version']}[/bold] ({lin['family']}, {lin['model_kind']}) "
         f"aliases: {', '.join(lin['aliases']) or 'none'}; status {lin['validation_status']}",
         f"run            {lin['run_id']}",
-        f"dataset        {data['name']} ({data['rows']} rows, {data['period']})",
+        f"dataset        {data['name']} ({data['rows']} rows, "
+        + (" to ".join(data["period"]) if data["period"] else "no dates")
+        + ")",
         f"content hash   {data['content_hash']} ({consistent} across run, registry, audit)",
         f"schema         {lin['schema_version']}",
         f"code version   {lin['code_version']}",
@@ -107,16 +109,11 @@ def _render_lineage(lin: dict) -> None:
         lines.append("[red]audit chain is broken: run `riskops audit verify`[/red]")
     for line in lines:
         stdout.print(line, highlight=False)
-    table = Table(
-        "seq",
-        "time (UTC)",
-        "actor",
-        "action",
-        "alias change",
-        "decision",
-        "evidence",
-        title="audit records of this version",
-    )
+    table = Table(title="audit records of this version")
+    for column in ("seq", "time (UTC)", "actor", "action"):
+        table.add_column(column, no_wrap=column != "actor")
+    for column in ("alias change", "decision", "evidence"):
+        table.add_column(column, overflow="fold")
     for e in lin["audit_records"]:
         table.add_row(
             str(e["seq"]),

@@ -39,8 +39,8 @@ MAX_EVIDENTLY_BYTES = 20_000_000
 _FIGURE_GROUPS = (
     ("performance", "Performance and backtests"),
     ("explainability", "Explainability (SHAP)"),
-    ("drift", "Data drift"),
 )
+"""Figure groups of the Figures section; drift figures go to the drift section."""
 _HALF_WIDTH = ("roc", "calibration", "shap_importance", "shap_summary")
 _EXTERNAL = re.compile(
     r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE
@@ -70,9 +70,9 @@ def _md_cell(value: Any) -> str:
 
 def _status_class(value: Any) -> str:
     text = str(value).lower()
-    if text in ("pass", "passed", "green", "better", "improves"):
+    if text in ("pass", "passed", "green", "better", "stable"):
         return "pass"
-    if text in ("fail", "failed", "error", "red", "worse beyond tolerance"):
+    if text in ("fail", "failed", "error", "red", "worse beyond tolerance", "drifted"):
         return "fail"
     if text in ("yellow", "within tolerance"):
         return "warn"
@@ -214,14 +214,14 @@ def drift_blocks(facts: VersionFacts) -> list[Block]:
     columns = drift.get("columns") or {}
     blocks.append(
         Table(
-            ("feature", "test", "statistic", "threshold", "drifted"),
+            ("feature", "test", "statistic", "threshold", "result"),
             tuple(
                 (
                     name,
                     str(c.get("stattest")),
                     fmt(c.get("score")),
                     fmt(c.get("threshold")),
-                    "fail" if c.get("drifted") else "pass",
+                    "drifted" if c.get("drifted") else "stable",
                 )
                 for name, c in sorted(columns.items())
             ),
