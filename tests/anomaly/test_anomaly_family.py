@@ -139,3 +139,17 @@ def test_level_sets_the_alert_rate(tmp_path: Path) -> None:
     outcome = AnomalyFamily().fit(dataset, TrainOptions(model="lof", level=0.95), tmp_path)
     assert outcome.estimator.alert_rate == pytest.approx(0.05)
     assert outcome.metrics["alert_rate_train"] == pytest.approx(0.05, abs=1 / 300)
+
+
+@pytest.mark.slow
+def test_default_ensemble_ranks_a_majority_of_stress_days_in_its_top_percent(
+    tmp_path: Path,
+) -> None:
+    # Given the bundled S&P 500 + NASDAQ history and the default ensemble
+    dataset = load_market(bundled="us_indices")
+    # When the family fits it on 1999-2014 and scores 1999-2018
+    outcome = AnomalyFamily().fit(dataset, TrainOptions(extra={"explain_sample": 50}), tmp_path)
+    # Then most curated stress days (chosen from history, not from scores) are in the top 1%
+    assert outcome.metrics["n_events"] == 21
+    assert outcome.metrics["event_recall"] > 0.5
+    assert outcome.metrics["alert_rate_train"] == pytest.approx(0.01, abs=0.001)
