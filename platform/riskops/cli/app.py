@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from riskops.cli import audit, data, governance, lifecycle, orchestration
+from riskops.cli import audit, data, governance, lifecycle, orchestration, serve
 
 app = typer.Typer(
     name="riskops",
@@ -28,6 +28,7 @@ app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
 app.command()(orchestration.demo)
 app.command()(orchestration.schedule)
+app.command()(serve.serve)
 app.command()(governance.report)
 app.command()(governance.lineage)
 

@@ -1,0 +1,466 @@
+"""What each route does with its champion: validate, predict, assemble the response, log.
+
+Plain Python without BentoML, so that it runs (and is tested) outside a server. Every
+handler takes the :class:`~services.champions.Champion` the request read once, and returns
+``(body, log_records)``; problems are raised as :class:`ServingError` with the HTTP status the
+service answers.
+
+Status codes
+------------
+``400``
+    The body does not have the right shape for the champion (pydantic ``detail``).
+``422``
+    The body is well formed but the model cannot use it (``violations``): a history too
+    short for the model, a price window without the columns the detector needs...
+``503``
+    The model has no champion yet (see :func:`unavailable`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import TypeAdapter, ValidationError
+
+from riskops.errors import BadInputError, DataValidationError, Violation
+from riskops.families import REGISTERED_NAMES
+from riskops.registry import VersionInfo
+from services import payloads
+from services.champions import Champion
+
+INLINE_ROWS = 64
+"""Credit batches up to this size are scored on the event loop; larger ones in a thread."""
+_CHUNK = 500
+"""Rows per parallel chunk of a large credit batch."""
+
+# Estimators raise these on degenerate numbers (a flat history, a singular matrix): on data
+# the caller sent, that is the caller's problem (422), not the server's.
+_NUMERIC_FAILURES: tuple[type[BaseException], ...] = (
+    ValueError,
+    ArithmeticError,
+    np.linalg.LinAlgError,
+)
+
+
+class ServingError(Exception):
+    """A request the service answers with ``status`` and a JSON ``body`` (never a 5xx bug)."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(body.get("message") or body.get("error"))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def invalid(exc: ValidationError, prefix: tuple[Any, ...]) -> ServingError:
+    return ServingError(
+        400,
+        {
+            "error": f"{exc.error_count()} validation error(s)",
+            "detail": payloads.validation_detail(exc, prefix),
+        },
+    )
+
+
+def unprocessable(exc: Exception) -> ServingError:
+    if isinstance(exc, DataValidationError):
+        return ServingError(422, exc.to_dict())
+    return ServingError(422, {"error": type(exc).__name__, "message": str(exc)})
+
+
+def unavailable(name: str, family: str) -> ServingError:
+    return ServingError(
+        503,
+        {
+            "error": "ModelUnavailable",
+            "message": (
+                f"no champion for {name} yet: train and promote one "
+                f"(riskops train {family} && riskops promote {name}); this service picks "
+                "it up without a restart"
+            ),
+            "model": name,
+        },
+        {"Retry-After": "30"},
+    )
+
+
+def _model_ref(champion: Champion) -> dict[str, Any]:
+    return {"name": champion.name, "version": champion.version}
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    # LightGBM releases the GIL while predicting, so chunks of one batch run in parallel.
+    return ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+
+
+@functools.cache
+def bundled_market(name: str) -> Any:
+    """A bundled market dataset, loaded once per process (the data never changes)."""
+    from riskops.data.market import load_market
+
+    return load_market(bundled=name)
+
+
+def _require(estimator: Any, *attributes: str) -> None:
+    missing = [a for a in attributes if not hasattr(estimator, a)]
+    if missing:
+        raise TypeError(f"{type(estimator).__name__} cannot be served: it lacks {missing}")
+
+
+# =========================================================================== credit
+@dataclass(frozen=True)
+class CreditState:
+    features: tuple[str, ...]
+    validator: TypeAdapter[Any]
+    row_schema: dict[str, Any]
+
+
+def prepare_credit(estimator: Any, info: VersionInfo) -> CreditState:
+    _require(estimator, "score_records", "input_schema_")
+    validator, row_schema = payloads.applicant_validator(estimator.input_schema_)
+    estimator.score_records([{}], k=1)  # warm-up: every feature missing is always valid
+    return CreditState(tuple(estimator.input_schema_), validator, row_schema)
+
+
+def score_credit(
+    champion: Champion, applicants: list[dict[str, Any]], reasons: int, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """PD, grade and reason codes per applicant (the hot path: no DataFrame, no registry)."""
+    state: CreditState = champion.state
+    try:
+        records = state.validator.validate_python(applicants)
+    except ValidationError as exc:
+        raise invalid(exc, ("applicants",)) from None
+    estimator = champion.estimator
+    try:
+        if len(records) <= _CHUNK:
+            results = estimator.score_records(records, k=reasons)
+        else:
+            chunks = [records[i : i + _CHUNK] for i in range(0, len(records), _CHUNK)]
+            scored = _pool().map(lambda part: estimator.score_records(part, k=reasons), chunks)
+            results = [row for part in scored for row in part]
+    except (DataValidationError, BadInputError) as exc:
+        raise unprocessable(exc) from None
+    version = champion.version
+    log = [
+        {
+            "request_id": request_id,
+            "model_version": version,
+            **{f: record.get(f) for f in state.features},
+            "pd": result["pd"],
+            "grade": result["grade"],
+            "top_reason": result["reasons"][0]["feature"] if result["reasons"] else None,
+        }
+        for record, result in zip(records, results, strict=True)
+    ]
+    return {"model": _model_ref(champion), "results": results}, log
+
+
+# =========================================================================== market history
+@dataclass(frozen=True)
+class History:
+    returns: pd.Series | None
+    """``None``: the model's own training history."""
+    as_of: str | None
+    source: str
+
+    @property
+    def observations(self) -> int | None:
+        return None if self.returns is None else len(self.returns)
+
+    @property
+    def supplied(self) -> bool:
+        return self.source == "request"
+
+
+def market_history(request: payloads._MarketHistory) -> History:
+    """The return history a market request conditions on."""
+    if request.returns is not None:
+        return History(pd.Series(request.returns, name="ret", dtype=float), None, "request")
+    if request.series is not None:
+        dataset = bundled_market(request.series)
+        try:
+            series = dataset.series(request.asset)
+        except DataValidationError as exc:
+            raise unprocessable(exc) from None
+        return History(series, str(series.index[-1].date()), f"series:{request.series}")
+    return History(None, None, "model")
+
+
+def _guarded(history_supplied: bool, compute: Callable[[], Any]) -> Any:
+    try:
+        return compute()
+    except (DataValidationError, BadInputError) as exc:
+        raise unprocessable(exc) from None
+    except _NUMERIC_FAILURES as exc:
+        if not history_supplied:
+            raise
+        raise ServingError(
+            422,
+            {
+                "error": "UnprocessableHistory",
+                "message": f"the model cannot forecast from this history: {exc}",
+            },
+        ) from None
+
+
+def _summary(history: History) -> dict[str, Any]:
+    last = None if history.returns is None else float(history.returns.iloc[-1])
+    return {"source": history.source, "n_returns": history.observations, "last_return": last}
+
+
+# =========================================================================== VaR
+def prepare_var(estimator: Any, info: VersionInfo) -> None:
+    _require(estimator, "forecast")
+    estimator.forecast(None, levels=(0.99,))
+
+
+def forecast_var(
+    champion: Champion, request: payloads.VaRRequest, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Next-day VaR and ES at each requested level."""
+    history = market_history(request)
+    levels = tuple(dict.fromkeys(request.levels))  # duplicates would only repeat rows
+    frame = _guarded(
+        history.supplied, lambda: champion.estimator.forecast(history.returns, levels=levels)
+    )
+    forecasts = [
+        {"level": float(level), "var": float(row["var"]), "es": float(row["es"])}
+        for level, row in frame.iterrows()
+    ]
+    body = {
+        "model": _model_ref(champion),
+        "as_of": history.as_of,
+        "observations": history.observations,
+        "forecasts": forecasts,
+    }
+    summary = _summary(history)
+    log = [
+        {"request_id": request_id, "model_version": champion.version, **summary, **f}
+        for f in forecasts
+    ]
+    return body, log
+
+
+# =========================================================================== volatility
+def prepare_volatility(estimator: Any, info: VersionInfo) -> None:
+    _require(estimator, "forecast_variance")
+    estimator.forecast_variance(None, horizon=1)
+
+
+def forecast_volatility(
+    champion: Champion, request: payloads.VolatilityRequest, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Daily variance and volatility for each of the next ``horizon`` days."""
+    history = market_history(request)
+    variance = _guarded(
+        history.supplied,
+        lambda: champion.estimator.forecast_variance(history.returns, horizon=request.horizon),
+    )
+    variance = np.asarray(variance, dtype=float).reshape(-1)
+    if len(variance) != request.horizon or not np.all(np.isfinite(variance) & (variance > 0)):
+        if history.supplied:
+            raise ServingError(
+                422,
+                {
+                    "error": "UnprocessableHistory",
+                    "message": "the model gave no positive finite variance for this history",
+                },
+            )
+        raise RuntimeError(f"{champion.name} v{champion.version} returned {variance!r}")
+    body = {
+        "model": _model_ref(champion),
+        "as_of": history.as_of,
+        "observations": history.observations,
+        "horizon": request.horizon,
+        "variance": variance.tolist(),
+        "volatility": np.sqrt(variance).tolist(),
+    }
+    log = [
+        {
+            "request_id": request_id,
+            "model_version": champion.version,
+            **_summary(history),
+            "horizon": request.horizon,
+            "variance_1": float(variance[0]),
+            "variance_h": float(variance[-1]),
+        }
+    ]
+    return body, log
+
+
+# =========================================================================== anomaly
+@dataclass(frozen=True)
+class AnomalyState:
+    features: tuple[str, ...]
+    validator: TypeAdapter[Any]
+    row_schema: dict[str, Any]
+
+
+def prepare_anomaly(estimator: Any, info: VersionInfo) -> AnomalyState:
+    _require(estimator, "score_samples", "decision_threshold_", "explain", "feature_names_in_")
+    features = tuple(str(f) for f in estimator.feature_names_in_)
+    validator, row_schema = payloads.feature_row_validator(list(features))
+    estimator.explain(pd.DataFrame(np.zeros((1, len(features))), columns=list(features)), 1)
+    return AnomalyState(features, validator, row_schema)
+
+
+def _price_dataset(bars: list[payloads.PriceBar]) -> Any:
+    """A one-asset market dataset from price bars, validated like a user's file."""
+    from riskops.data.market import MarketDataset
+    from riskops.data.schemas import MarketSeries
+    from riskops.data.validation import validate_frame
+
+    frame = pd.DataFrame([bar.model_dump() for bar in bars])
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame = frame.dropna(axis=1, how="all")
+    frame = validate_frame(MarketSeries.to_schema(), frame, "prices").set_index("date")
+
+    def column(name: str) -> pd.DataFrame | None:
+        return frame[[name]].set_axis(["prices"], axis=1) if name in frame else None
+
+    close = column("close")
+    assert close is not None
+    returns = (100 * close.pct_change(fill_method=None)).iloc[1:]
+    returns.index.name = "date"
+    return MarketDataset(
+        name="prices",
+        source="request",
+        returns=returns,
+        close=close,
+        high=column("high"),
+        low=column("low"),
+        volume=column("volume"),
+    )
+
+
+def _feature_frame(state: AnomalyState, request: payloads.AnomalyRequest) -> pd.DataFrame:
+    from riskops.anomaly.features import WARMUP_DAYS, build_features
+
+    if request.rows is not None:
+        try:
+            rows = state.validator.validate_python(request.rows)
+        except ValidationError as exc:
+            raise invalid(exc, ("rows",)) from None
+        return pd.DataFrame(rows, columns=list(state.features))
+    try:
+        if request.prices is not None:
+            dataset = _price_dataset(request.prices)
+        else:
+            full = bundled_market(str(request.series))
+            index = full.returns.index
+            start = index[max(0, len(index) - int(request.days) - WARMUP_DAYS - 1)]
+            dataset = full.window(start=start)
+        features = build_features(dataset)
+    except (DataValidationError, BadInputError) as exc:
+        raise unprocessable(exc) from None
+    missing = [f for f in state.features if f not in features.columns]
+    if missing:
+        raise unprocessable(
+            DataValidationError(
+                "anomaly input",
+                [
+                    Violation(
+                        f,
+                        "the champion needs this feature; send high/low prices, "
+                        "volumes or several assets as its training data had",
+                    )
+                    for f in missing
+                ],
+            )
+        )
+    features = features[list(state.features)]
+    return features.tail(int(request.days)) if request.series is not None else features
+
+
+def score_anomaly(
+    champion: Champion, request: payloads.AnomalyRequest, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Anomaly score, percentile, alert flag and top drivers per scored day."""
+    from riskops.anomaly.models import score_frame
+
+    state: AnomalyState = champion.state
+    X = _feature_frame(state, request)
+    estimator = champion.estimator
+    supplied = request.series is None
+    scores = _guarded(supplied, lambda: score_frame(estimator, X))
+    explained = _guarded(supplied, lambda: estimator.explain(X, int(request.top_k)))
+    k = int(explained.shape[0] // max(len(X), 1))
+    features = explained["feature"].to_numpy()
+    shares = explained["share"].to_numpy(dtype=float)
+    values = explained["value"].to_numpy(dtype=float)
+    dates = (
+        [str(d.date()) for d in X.index]
+        if isinstance(X.index, pd.DatetimeIndex)
+        else [None] * len(X)
+    )
+    results = []
+    log = []
+    rows = X.to_numpy(dtype=float)
+    for i, (date, score, pct, alert) in enumerate(
+        zip(dates, scores["score"], scores["percentile"], scores["alert"], strict=True)
+    ):
+        drivers = [
+            {"feature": str(features[j]), "share": float(shares[j]), "value": _finite(values[j])}
+            for j in range(i * k, (i + 1) * k)
+        ]
+        results.append(
+            {
+                "date": date,
+                "score": float(score),
+                "percentile": float(pct),
+                "alert": bool(alert),
+                "drivers": drivers,
+            }
+        )
+        log.append(
+            {
+                "request_id": request_id,
+                "model_version": champion.version,
+                "date": date,
+                **dict(zip(state.features, rows[i].tolist(), strict=True)),
+                "score": float(score),
+                "percentile": float(pct),
+                "alert": int(alert),
+                "top_driver": drivers[0]["feature"] if drivers else None,
+            }
+        )
+    body = {
+        "model": _model_ref(champion),
+        "threshold": float(estimator.decision_threshold_),
+        "results": results,
+    }
+    return body, log
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+# =========================================================================== registry of routes
+@dataclass(frozen=True)
+class Route:
+    family: str
+    model: str
+    prepare: Callable[[Any, VersionInfo], Any]
+
+
+ROUTES = {
+    family: Route(family, REGISTERED_NAMES[family], prepare)
+    for family, prepare in (
+        ("credit", prepare_credit),
+        ("var", prepare_var),
+        ("volatility", prepare_volatility),
+        ("anomaly", prepare_anomaly),
+    )
+}
+"""Family -> registered model served and how a loaded version is prepared."""

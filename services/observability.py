@@ -1,0 +1,92 @@
+"""Per-model Prometheus metrics, next to BentoML's own ``bentoml_*`` request metrics.
+
+Metrics are created on first use, inside the worker: BentoML sets
+``PROMETHEUS_MULTIPROC_DIR`` when a worker starts, after the service module is imported,
+and ``prometheus_client`` must see it before any metric exists for the values of every
+worker to reach ``/metrics``.
+
+=====================================  =========  ==========================================
+Name                                   Type       Labels
+=====================================  =========  ==========================================
+``riskops_requests_total``             counter    model, version, status (HTTP code)
+``riskops_rows_total``                 counter    model, version (applicants, days scored)
+``riskops_inference_seconds``          histogram  model (handler time, validation included)
+``riskops_batch_rows``                 histogram  model
+``riskops_credit_pd``                  histogram  version (distribution of served PDs)
+``riskops_anomaly_alerts_total``       counter    version
+``riskops_champion_version``           gauge      model (most recent value of any worker)
+``riskops_champion_swaps_total``       counter    model
+``riskops_inference_log_dropped``      gauge      model (records dropped by a full queue)
+=====================================  =========  ==========================================
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+_ROW_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000)
+_PD_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    requests: Any
+    rows: Any
+    latency: Any
+    batch_rows: Any
+    credit_pd: Any
+    alerts: Any
+    champion_version: Any
+    swaps: Any
+    log_dropped: Any
+
+
+@functools.cache
+def metrics() -> Metrics:
+    """The process's metric objects (created once, after BentoML configured the registry)."""
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return Metrics(
+        requests=Counter(
+            "riskops_requests_total",
+            "Requests per model, champion version and HTTP status.",
+            ["model", "version", "status"],
+        ),
+        rows=Counter(
+            "riskops_rows_total", "Rows scored (applicants, days, forecasts).", ["model", "version"]
+        ),
+        latency=Histogram(
+            "riskops_inference_seconds",
+            "Handler time per request, validation included.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+        ),
+        batch_rows=Histogram(
+            "riskops_batch_rows", "Rows per request.", ["model"], buckets=_ROW_BUCKETS
+        ),
+        credit_pd=Histogram(
+            "riskops_credit_pd",
+            "Served probabilities of default.",
+            ["version"],
+            buckets=_PD_BUCKETS,
+        ),
+        alerts=Counter(
+            "riskops_anomaly_alerts_total", "Scored days flagged as anomalous.", ["version"]
+        ),
+        champion_version=Gauge(
+            "riskops_champion_version",
+            "Champion version being served.",
+            ["model"],
+            multiprocess_mode="livemostrecent",
+        ),
+        swaps=Counter("riskops_champion_swaps_total", "Champion hot swaps.", ["model"]),
+        log_dropped=Gauge(
+            "riskops_inference_log_dropped",
+            "Inference-log records dropped (queue full).",
+            ["model"],
+            multiprocess_mode="livesum",
+        ),
+    )

@@ -1,0 +1,272 @@
+"""Request and response bodies of the service, and validators derived from a champion's schema.
+
+Two layers of validation, both pydantic:
+
+1. The static models below describe each route for OpenAPI and check the *shape* of a body
+   (types, sizes, ranges, unknown fields) before the handler runs. BentoML answers a
+   failure with ``400`` and pydantic's field-level ``detail``.
+2. What depends on the champion is checked against the champion being served: a credit
+   applicant against the PD model's ``input_schema_``, an anomaly feature row against the
+   detector's features (:func:`applicant_validator`, :func:`feature_row_validator`). The
+   validators are built once per loaded version, so a hot swap that changes the schema
+   changes the validation with it. Failures answer ``400`` in the same format.
+
+Credit applicants, as derived from ``input_schema_``:
+
+* numeric feature -> a finite JSON number (``NaN``/``Infinity``, strings and booleans are
+  refused); categorical feature -> one of the categories seen in training;
+* a feature whose training data had missing values (``nullable``) may be ``null`` or
+  absent and is then scored as missing; any other feature is required;
+* unknown fields are refused, so that a misspelt feature cannot silently become "missing".
+
+Unseen categories are **refused**, not accepted: the encoder would score an unseen category
+exactly like a missing value, which is out of distribution for a feature that never had
+missing values in training, and silently so. A caller who wants that behaviour sends
+``null`` for a nullable feature; the error message lists the known categories.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import Annotated, Any, Literal, NotRequired, Required
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from typing_extensions import TypedDict
+
+from riskops.data.market import BUNDLED_MARKET
+
+MAX_ROWS = 10_000
+"""Largest batch a request may carry (applicants, feature rows, returns, price bars)."""
+MAX_HORIZON = 250
+"""Longest volatility path, one trading year."""
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PercentReturn = Annotated[
+    float,
+    Field(allow_inf_nan=False, gt=-100, le=1000, description="Daily return in percent."),
+]
+Level = Annotated[float, Field(ge=0.5, lt=1, description="VaR confidence level, e.g. 0.99.")]
+BundledSeries = Literal[tuple(BUNDLED_MARKET)]  # type: ignore[valid-type]
+Value = float | str | bool | None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- shared
+class ModelRef(BaseModel):
+    name: str
+    version: int
+
+
+class _MarketHistory(_Body):
+    """Where the return history comes from: the body, a bundled series, or the model's own."""
+
+    returns: Annotated[list[PercentReturn], Field(min_length=2, max_length=MAX_ROWS)] | None = (
+        Field(default=None, description="Daily percent returns, oldest first.")
+    )
+    series: BundledSeries | None = Field(
+        default=None, description="A bundled dataset whose history to condition on."
+    )
+    asset: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="Asset of a multi-asset bundled dataset; default: its first."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _MarketHistory:
+        if self.returns is not None and self.series is not None:
+            raise ValueError("give either 'returns' or 'series', not both")
+        if self.asset is not None and self.series is None:
+            raise ValueError("'asset' selects a column of a bundled 'series'")
+        return self
+
+
+# --------------------------------------------------------------------------- credit
+class CreditScoreRequest(_Body):
+    applicants: Annotated[list[dict[str, Value]], Field(min_length=1, max_length=MAX_ROWS)] = Field(
+        description=(
+            "Applicants as {feature: value}. Features, kinds and categories are the served "
+            "champion's; GET /models shows its request schema."
+        ),
+        examples=[[{"Seniority": 9, "Home": "rent", "Age": 30, "Records": "no"}]],
+    )
+    reasons: Annotated[int, Field(ge=0, le=50)] = Field(
+        default=4, description="Reason codes per applicant (largest adverse contributions)."
+    )
+
+
+class Reason(BaseModel):
+    feature: str
+    value: Value
+    contribution: float = Field(description="Shapley value in the model's raw-score space.")
+
+
+class CreditResult(BaseModel):
+    pd: float = Field(description="Calibrated probability of default.")
+    grade: str
+    reasons: list[Reason]
+
+
+class CreditScoreResponse(BaseModel):
+    model: ModelRef
+    results: list[CreditResult]
+
+
+# --------------------------------------------------------------------------- VaR
+class VaRRequest(_MarketHistory):
+    levels: Annotated[list[Level], Field(min_length=1, max_length=10)] = Field(
+        default=[0.95, 0.99], description="Confidence levels."
+    )
+
+
+class VaRLevel(BaseModel):
+    level: float
+    var: float = Field(description="Value-at-Risk, a positive loss in percent.")
+    es: float = Field(description="Expected Shortfall, a positive loss in percent.")
+
+
+class VaRResponse(BaseModel):
+    model: ModelRef
+    as_of: str | None = Field(description="Date of the last return conditioned on, when known.")
+    observations: int | None
+    forecasts: list[VaRLevel]
+
+
+# --------------------------------------------------------------------------- volatility
+class VolatilityRequest(_MarketHistory):
+    horizon: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=1, description="Trading days ahead."
+    )
+
+
+class VolatilityResponse(BaseModel):
+    model: ModelRef
+    as_of: str | None
+    observations: int | None
+    horizon: int
+    variance: list[float] = Field(description="Daily variance for days 1..horizon, percent².")
+    volatility: list[float] = Field(description="Daily volatility for days 1..horizon, percent.")
+
+
+# --------------------------------------------------------------------------- anomaly
+class PriceBar(_Body):
+    date: datetime.date = Field(description="Trading day, YYYY-MM-DD.")
+    close: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    high: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    low: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    volume: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class AnomalyRequest(_Body):
+    rows: Annotated[list[dict[str, Finite]], Field(min_length=1, max_length=MAX_ROWS)] | None = (
+        Field(default=None, description="Feature rows as {feature: value}; GET /models lists them.")
+    )
+    prices: Annotated[list[PriceBar], Field(min_length=2, max_length=MAX_ROWS)] | None = Field(
+        default=None,
+        description=(
+            "A recent daily window of one index, oldest first; features need 66 days of "
+            "warm-up, so every day after the 67th is scored."
+        ),
+    )
+    series: BundledSeries | None = Field(
+        default=None, description="Score the last `days` of a bundled dataset."
+    )
+    days: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=1, description="With `series`: how many of its last days to score."
+    )
+    top_k: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3, description="Drivers reported per row."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AnomalyRequest:
+        given = [k for k in ("rows", "prices", "series") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of 'rows', 'prices' or 'series' (got {given})")
+        if self.prices is not None:
+            dates = [bar.date for bar in self.prices]
+            if any(b <= a for a, b in itertools.pairwise(dates)):
+                raise ValueError("'prices' must be in strictly increasing date order")
+        return self
+
+
+class Driver(BaseModel):
+    feature: str
+    share: float = Field(description="Share of what pushed the row toward anomaly (sums to 1).")
+    value: float | None
+
+
+class AnomalyResult(BaseModel):
+    date: str | None
+    score: float = Field(description="Higher is more anomalous.")
+    percentile: float = Field(description="Share of training days scoring below this one.")
+    alert: bool
+    drivers: list[Driver]
+
+
+class AnomalyResponse(BaseModel):
+    model: ModelRef
+    threshold: float
+    results: list[AnomalyResult]
+
+
+# --------------------------------------------------------------------------- models
+class ServedModel(BaseModel):
+    name: str
+    alias: str
+    status: Literal["serving", "unavailable"]
+    version: int | None
+    family: str | None
+    model_kind: str | None
+    run_id: str | None
+    loaded_at: str | None
+    last_check: str | None
+    swaps: int
+    note: str | None = None
+    last_error: str | None = None
+    request_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of one input row of this champion, when it has one."
+    )
+
+
+class ModelsResponse(BaseModel):
+    models: list[ServedModel]
+
+
+# --------------------------------------------------------------------------- derived
+def applicant_validator(
+    input_schema: dict[str, dict[str, Any]],
+) -> tuple[TypeAdapter[Any], dict[str, Any]]:
+    """Validator of a list of applicants for a PD model's ``input_schema_`` (see module doc),
+    and the JSON Schema of one applicant."""
+    fields: dict[str, Any] = {}
+    for name, spec in input_schema.items():
+        kind: Any
+        if spec.get("kind") == "categorical":
+            categories = tuple(str(c) for c in spec.get("categories") or ())
+            kind = Literal[categories] if categories else str  # type: ignore[valid-type]
+        else:
+            kind = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+        fields[name] = NotRequired[kind | None] if spec.get("nullable") else Required[kind]
+    applicant = TypedDict("Applicant", fields, total=False)  # type: ignore[operator]
+    applicant.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return TypeAdapter(list[applicant]), TypeAdapter(applicant).json_schema()
+
+
+def feature_row_validator(features: list[str]) -> tuple[TypeAdapter[Any], dict[str, Any]]:
+    """Validator of anomaly feature rows (exactly the detector's features, finite numbers),
+    and the JSON Schema of one row."""
+    number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    row = TypedDict("FeatureRow", {f: Required[number] for f in features})  # type: ignore[operator]
+    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return TypeAdapter(list[row]), TypeAdapter(row).json_schema()
+
+
+def validation_detail(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """pydantic errors as JSON-safe ``{"loc", "msg", "type"}``, located inside the body."""
+    return [
+        {"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

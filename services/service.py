@@ -1,0 +1,225 @@
+"""The RiskOps BentoML service: the four champions behind one HTTP API.
+
+Serve with ``riskops serve`` (or ``bentoml serve services.service:RiskService``).
+
+=============================  ===========================================================
+Route                          Answer
+=============================  ===========================================================
+``POST /credit/score``         PD, rating grade and reason codes per applicant
+``POST /var/forecast``         next-day VaR and ES (percent) at the requested levels
+``POST /volatility/forecast``  daily variance and volatility path over a horizon
+``POST /anomaly/score``        anomaly score, percentile, alert flag and drivers per day
+``GET /models``                what is served: name, alias, version, request schema
+``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
+``GET /livez``, ``/readyz``    probes
+=============================  ===========================================================
+
+Everything model-specific lives in :mod:`services.adapters`; this module only wires routes
+to champions, metrics, the inference log and auth. Each worker process holds the champions
+in memory (:class:`~services.champions.ChampionHolder`) and swaps them in place when the
+registry's ``champion`` alias moves, so promotions need no restart.
+
+Performance notes: handlers are ``async`` and score small credit batches directly on the
+event loop (the model needs well under a millisecond; a thread hop would cost more), larger
+batches and the market models in a worker thread. Responses are serialised with orjson
+straight from dicts. BentoML's access log is off by default (one log line per request
+halves throughput; the inference log records every request anyway); enable it with
+``--arg access_log=true``.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio.to_thread
+import bentoml
+import orjson
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from services import adapters, payloads
+from services.auth import ApiKeyMiddleware
+from services.champions import Champion, ChampionHolder
+from services.observability import metrics
+
+logger = logging.getLogger("riskops.serving")
+
+
+class ServeArguments(BaseModel):
+    """``bentoml serve ... --arg workers=2``; ``riskops serve --workers 2`` passes them."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    access_log: bool = False
+
+
+ARGS = bentoml.use_arguments(ServeArguments)
+
+# GET routes: BentoML APIs are POST-only, so /models is a FastAPI class view mounted beside them.
+models_app = FastAPI(title="riskops", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+@bentoml.asgi_app(models_app, path="/")
+@bentoml.service(
+    name="riskops",
+    workers=ARGS.workers,
+    traffic={"timeout": 120},
+    logging={"access": {"enabled": ARGS.access_log}},
+)
+class RiskService:
+    """RiskOps champions: credit PD, VaR/ES, volatility and market anomaly detection."""
+
+    def __init__(self) -> None:
+        from riskops.inference_log import InferenceLogWriter
+        from riskops.registry import Registry
+        from riskops.settings import Settings
+
+        settings = Settings()
+        settings.export_environment()
+        self.settings = settings
+        self.metrics = metrics()
+        self.holders: dict[str, ChampionHolder] = {}
+        self.writers: dict[str, InferenceLogWriter] = {}
+        for family, route in adapters.ROUTES.items():
+            holder = ChampionHolder(Registry(settings), route.model, route.prepare)
+            holder.on_swap(self._on_swap)
+            self.holders[family] = holder
+            self.writers[family] = InferenceLogWriter(settings, route.model).start()
+        # Load the four champions side by side: startup (and /readyz) waits for the slowest.
+        with ThreadPoolExecutor(max_workers=len(self.holders)) as pool:
+            list(pool.map(lambda h: h.refresh(), self.holders.values()))
+        for holder in self.holders.values():
+            holder.start(settings.swap_poll_seconds)
+
+    def _on_swap(self, champion: Champion) -> None:
+        self.metrics.champion_version.labels(champion.name).set(champion.version)
+        self.metrics.swaps.labels(champion.name).inc()
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        for holder in self.holders.values():
+            holder.stop()
+        for writer in self.writers.values():
+            writer.close()
+
+    async def _serve(
+        self,
+        family: str,
+        handler: Callable[[Champion, str], tuple[dict[str, Any], list[dict[str, Any]]]],
+        inline: bool = False,
+    ) -> Response:
+        """Run one request against the champion of the moment; map outcomes to statuses."""
+        started = time.perf_counter()
+        model = adapters.ROUTES[family].model
+        champion = self.holders[family].current  # read once: one version per request
+        version = str(champion.version) if champion is not None else "none"
+        m = self.metrics
+        try:
+            if champion is None:
+                raise adapters.unavailable(model, family)
+            request_id = uuid.uuid4().hex
+            if inline:
+                body, log = handler(champion, request_id)
+            else:
+                body, log = await anyio.to_thread.run_sync(handler, champion, request_id)
+        except adapters.ServingError as exc:
+            m.requests.labels(model, version, str(exc.status)).inc()
+            return _json(exc.body, exc.status, exc.headers)
+        except Exception:
+            m.requests.labels(model, version, "500").inc()
+            raise  # BentoML logs the traceback and answers 500
+        writer = self.writers[family]
+        writer.log_many(log)
+        if writer.dropped:
+            m.log_dropped.labels(model).set(writer.dropped)
+        m.latency.labels(model).observe(time.perf_counter() - started)
+        m.requests.labels(model, version, "200").inc()
+        m.rows.labels(model, version).inc(len(log))
+        m.batch_rows.labels(model).observe(len(log))
+        if family == "credit":
+            histogram = m.credit_pd.labels(version)
+            for row in log:
+                histogram.observe(row["pd"])
+        elif family == "anomaly":
+            alerts = sum(row["alert"] for row in log)
+            if alerts:
+                m.alerts.labels(version).inc(alerts)
+        return _json(body, 200, {"x-request-id": request_id})
+
+    @bentoml.api(
+        route="/credit/score",
+        input_spec=payloads.CreditScoreRequest,
+        output_spec=payloads.CreditScoreResponse,
+    )
+    async def credit_score(self, applicants: list[dict[str, Any]], reasons: int = 4) -> Any:
+        """Probability of default, rating grade and reason codes for each applicant."""
+        return await self._serve(
+            "credit",
+            lambda champion, rid: adapters.score_credit(champion, applicants, reasons, rid),
+            inline=len(applicants) <= adapters.INLINE_ROWS,
+        )
+
+    @bentoml.api(
+        route="/var/forecast",
+        input_spec=payloads.VaRRequest,
+        output_spec=payloads.VaRResponse,
+    )
+    async def var_forecast(self, **fields: Any) -> Any:
+        """Next-day Value-at-Risk and Expected Shortfall (percent) at each level."""
+        request = payloads.VaRRequest.model_construct(**fields)
+        return await self._serve(
+            "var", lambda champion, rid: adapters.forecast_var(champion, request, rid)
+        )
+
+    @bentoml.api(
+        route="/volatility/forecast",
+        input_spec=payloads.VolatilityRequest,
+        output_spec=payloads.VolatilityResponse,
+    )
+    async def volatility_forecast(self, **fields: Any) -> Any:
+        """Daily variance and volatility for each of the next ``horizon`` days."""
+        request = payloads.VolatilityRequest.model_construct(**fields)
+        return await self._serve(
+            "volatility",
+            lambda champion, rid: adapters.forecast_volatility(champion, request, rid),
+        )
+
+    @bentoml.api(
+        route="/anomaly/score",
+        input_spec=payloads.AnomalyRequest,
+        output_spec=payloads.AnomalyResponse,
+    )
+    async def anomaly_score(self, **fields: Any) -> Any:
+        """Anomaly score, alert flag and top drivers for feature rows or a price window."""
+        request = payloads.AnomalyRequest.model_construct(**fields)
+        return await self._serve(
+            "anomaly", lambda champion, rid: adapters.score_anomaly(champion, request, rid)
+        )
+
+    @models_app.get("/models", response_model=payloads.ModelsResponse)
+    async def models(self) -> dict[str, Any]:
+        """The served models: name, alias, version, freshness and request schema."""
+        out = []
+        for holder in self.holders.values():
+            row = holder.status()
+            champion = holder.current
+            schema = getattr(champion.state, "row_schema", None) if champion else None
+            if schema is not None:
+                row["request_schema"] = schema
+            out.append(row)
+        return {"models": out}
+
+
+RiskService.add_asgi_middleware(ApiKeyMiddleware)
