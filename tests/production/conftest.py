@@ -34,7 +34,7 @@ file from its environment, as in compose. Every server runs under coreutils ``ti
 ``<session tmp>/production/logs/<name>.log``; the tails of all logs are attached to the
 report of any failing test here, and the startup times are printed in the terminal
 summary. Every test in this folder is marked ``production`` (deselect the suite with
-``-m "not production"``) and gets a 300 s ``timeout`` unless it sets its own.
+``-m "not production"``) and gets a 600 s ``timeout`` unless it sets its own.
 
 Adding the end-to-end tests
 ---------------------------
@@ -87,7 +87,7 @@ import pytest
 from . import harness
 
 _HERE = Path(__file__).resolve().parent
-_DEFAULT_TIMEOUT = 300
+_DEFAULT_TIMEOUT = 600
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -43,7 +43,7 @@ DATABASES = ("mlflow", "prefect", "riskops")
 
 #: Hard upper bound on the life of any server, enforced by ``timeout`` outside pytest.
 SERVER_LIFETIME_SECONDS = 1800
-STARTUP_TIMEOUT_SECONDS = 120.0
+STARTUP_TIMEOUT_SECONDS = 240.0
 APT_TIMEOUT_SECONDS = 900.0
 
 #: name -> log file of every process started in this session, for failure reports.
