@@ -176,10 +176,9 @@ def write_shap_artifacts(
     def save(stem: str, draw: Any) -> None:
         plt.close("all")
         draw()
-        fig = plt.gcf()
-        fig.tight_layout()
         path = out_dir / f"{stem}.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        # bbox_inches="tight" already lays the figure out; tight_layout would draw it twice.
+        plt.gcf().savefig(path, dpi=90, bbox_inches="tight")
         plt.close("all")
         written[stem] = path
 
