@@ -8,6 +8,7 @@ hand-written text comes from :mod:`riskops.governance.texts`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -577,9 +578,11 @@ def _credit_caveats(facts: VersionFacts) -> list[str]:
     out = []
     monotone = _number(m.get("grades_monotone"))
     if monotone is not None and monotone < 1:
+        inversions = grade_inversions(facts.evidence.get("grades") or [])
         out.append(
             "Observed default rates are not monotone across grades: a worse grade "
-            "does not always default more often on the held-out sample."
+            "does not always default more often on the held-out sample"
+            + (f" ({'; '.join(inversions)})." if inversions else ".")
         )
     ece = _number(m.get("ece"))
     if ece is not None and ece > 0.05:
@@ -590,6 +593,19 @@ def _credit_caveats(facts: VersionFacts) -> list[str]:
     auc = _number(m.get("auc"))
     if auc is not None and auc < 0.7:
         out.append(f"Weak discrimination (AUC {auc:.3f}).")
+    return out
+
+
+def grade_inversions(grades: list[dict[str, Any]]) -> list[str]:
+    """Adjacent grades (best first) whose observed default rate falls instead of rising."""
+    out = []
+    for better, worse in itertools.pairwise(grades):
+        low, high = _number(better.get("default_rate")), _number(worse.get("default_rate"))
+        if low is not None and high is not None and high < low:
+            out.append(
+                f"{worse.get('grade')} {high:.1%} (n={worse.get('n')}) below "
+                f"{better.get('grade')} {low:.1%} (n={better.get('n')})"
+            )
     return out
 
 

@@ -100,11 +100,15 @@ def calibration_table(y: Any, pd_: Any, bins: int = 10) -> pd.DataFrame:
 
 def calibration_png(y: Any, pd_: Any, bins: int = 10) -> bytes:
     """Reliability diagram: observed default rate against mean PD per decile."""
-    table = calibration_table(y, pd_, bins)
+    return calibration_table_png(calibration_table(y, pd_, bins))
+
+
+def calibration_table_png(table: pd.DataFrame) -> bytes:
+    """Reliability diagram of a table with ``predicted`` and ``observed`` columns."""
     top = float(max(table["predicted"].max(), table["observed"].max())) * 1.05
     fig, ax = _pyplot().subplots(figsize=(5, 5))
     ax.plot([0, top], [0, top], color="0.6", lw=0.8, ls="--", label="perfect calibration")
-    ax.plot(table["predicted"], table["observed"], marker="o", color="tab:blue", label="deciles")
+    ax.plot(table["predicted"], table["observed"], marker="o", color="tab:blue", label="bins")
     ax.set_xlabel("mean predicted PD")
     ax.set_ylabel("observed default rate")
     ax.set_title("Calibration (held out)", fontsize=10)
@@ -301,6 +305,15 @@ def _credit(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
 
         return generate
 
+    def calibration() -> tuple[bytes, str] | None:
+        curve = facts.evidence.get("calibration_curve")
+        if curve:
+            table = pd.DataFrame(curve).rename(
+                columns={"mean_pd": "predicted", "observed_rate": "observed"}
+            )
+            return calibration_table_png(table), "gate_evidence.json evidence.calibration_curve"
+        return from_predictions(lambda t: calibration_png(t["y"], t["pd"]))()
+
     def grades() -> tuple[bytes, str] | None:
         found = grade_table(facts)
         return None if found is None else (grade_default_png(found[0]), found[1])
@@ -315,12 +328,7 @@ def _credit(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
             from_predictions(lambda t: roc_png(t["y"], t["pd"])),
         ),
         _figure(
-            facts,
-            "calibration",
-            "Calibration curve",
-            "plots/*calibration*.png",
-            used,
-            from_predictions(lambda t: calibration_png(t["y"], t["pd"])),
+            facts, "calibration", "Calibration curve", "plots/*calibration*.png", used, calibration
         ),
         _figure(
             facts,

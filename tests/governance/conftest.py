@@ -1,0 +1,131 @@
+"""One governed RiskOps home, built once by the real lifecycle, shared by the governance tests.
+
+Training is the expensive part (two credit models), so the home is built once per session
+from the same migrated MLflow database the ``riskops_home`` fixture copies, with the same
+environment. Each test then points the environment at it the way ``riskops_home`` does.
+
+History of ``credit_pd`` in that home (actors in brackets):
+
+1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 [trainer];
+2. v2 promoted to champion [reviewer];
+3. v1 refused by the gates (``grades_monotone``, and its evidence predates v2) [reviewer];
+4. v1 forced to champion with a reason (override) [approver];
+5. rolled back to v2 [approver].
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MODEL = "credit_pd"
+OVERRIDE_REASON = "business sign-off despite the grade inversion"
+ROLLBACK_REASON = "grade inversion confirmed in monitoring"
+CHROMIUM = Path("/usr/bin/chromium")
+# Variables MLflow, Prefect and BentoML defaults are written to; restored after building.
+_EXPORTED = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "BENTOML_HOME",
+    "PREFECT_HOME",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR",
+)
+
+
+@dataclass(frozen=True)
+class GovernedHome:
+    home: Path
+    non_monotone: int
+    """v1: refused, forced to champion, rolled back."""
+    champion: int
+    """v2: promoted, champion again after the rollback."""
+
+
+def _point_at(monkeypatch: pytest.MonkeyPatch, home: Path, actor: str) -> None:
+    for key in list(os.environ):
+        if key.startswith("RISKOPS_") or key in _EXPORTED:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RISKOPS_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("RISKOPS_ACTOR", actor)
+
+
+@pytest.fixture(scope="session")
+def governed_home(
+    tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path
+) -> GovernedHome:
+    from riskops.families.base import TrainOptions
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    home = tmp_path_factory.mktemp("governed") / "home"
+    home.mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    with pytest.MonkeyPatch.context() as mp:
+        _point_at(mp, home, "trainer")
+        trainer = Lifecycle(Settings())
+        first = trainer.train("credit", options=TrainOptions(seed=42))
+        second = trainer.train("credit", options=TrainOptions(seed=7))
+        mp.setenv("RISKOPS_ACTOR", "reviewer")
+        reviewer = Lifecycle(Settings())
+        from riskops.errors import PromotionRefused
+
+        assert reviewer.promote(MODEL, second.version).promoted, "v2 (seed 7) should pass"
+        with pytest.raises(PromotionRefused):
+            reviewer.promote(MODEL, first.version)
+        mp.setenv("RISKOPS_ACTOR", "approver")
+        approver = Lifecycle(Settings())
+        assert approver.promote(MODEL, first.version, force=True, reason=OVERRIDE_REASON).forced
+        approver.rollback(MODEL, reason=ROLLBACK_REASON)
+        import mlflow
+
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+    return GovernedHome(home, first.version, second.version)
+
+
+@pytest.fixture
+def governed(governed_home: GovernedHome, monkeypatch: pytest.MonkeyPatch) -> GovernedHome:
+    """The shared home, with the environment pointing at it for this test only."""
+    _point_at(monkeypatch, governed_home.home, "auditor")
+    return governed_home
+
+
+@pytest.fixture
+def settings_of(governed: GovernedHome):  # type: ignore[no-untyped-def]
+    from riskops.settings import Settings
+
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """``/usr/bin/chromium``, installed with apt-get when missing (skip only without apt)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    apt = shutil.which("apt-get")
+    if apt is None:
+        pytest.skip("chromium is missing and apt-get is not available to install it")
+    prefix = [] if os.geteuid() == 0 or shutil.which("sudo") is None else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*prefix, apt, "update"], check=True, env=env, timeout=900)
+    subprocess.run([*prefix, apt, "install", "-y", "chromium"], check=True, env=env, timeout=1800)
+    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
+    return CHROMIUM
+
+
+@pytest.fixture
+def facts_of(settings_of, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def]
+    """Collects the facts of a version of the shared home into this test's tmp_path."""
+    from riskops.governance.facts import collect
+
+    def collect_version(version: int):  # type: ignore[no-untyped-def]
+        return collect(settings_of, MODEL, version, workdir=tmp_path / f"v{version}")
+
+    return collect_version
