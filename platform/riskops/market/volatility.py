@@ -266,8 +266,9 @@ class GarchVolatility(BaseEstimator):
         start = self.starting_values if starting_values is None else starting_values
         model = self._model(series, rescale=bool(self.rescale), seed=self.random_state)
         with warnings.catch_warnings():
-            # arch's own convergence warning is replaced by scikit-learn's, below.
-            warnings.simplefilter("ignore")
+            # Overflow while the optimiser probes extreme parameters is harmless; arch's
+            # convergence warning is off (show_warning) and replaced by scikit-learn's.
+            warnings.simplefilter("ignore", RuntimeWarning)
             result = model.fit(
                 disp="off",
                 starting_values=None if start is None else np.asarray(start, dtype=float),
