@@ -98,6 +98,24 @@ def test_warm_start_lands_on_the_same_optimum(sp500: pd.Series) -> None:
     assert bad.loglikelihood == pytest.approx(cold.loglikelihood, abs=1e-3)
 
 
+@pytest.mark.parametrize("o", [0, 1])
+def test_newton_warm_starts_track_the_cold_optimum(sp500: pd.Series, o: int) -> None:
+    # Given a walk-forward sequence of warm fits (SLSQP first, then Newton steps from
+    # the previous optimum and curvature)...
+    y = sp500.to_numpy()[:1600]
+    fit = fit_garch(y[:1589], o=o)
+    for t in range(1590, 1601):
+        fit = fit_garch(y[:t], o=o, start=fit)
+    # ...the last one is the optimum a cold fit finds, to the optimiser's tolerance.
+    cold = fit_garch(y, o=o, ftol=1e-14)
+    assert fit.loglikelihood == pytest.approx(cold.loglikelihood, abs=1e-5)
+    np.testing.assert_allclose(fit.params, cold.params, rtol=1e-3, atol=1e-5)
+    if o == 0:
+        # An interior optimum: Newton steps, a handful of evaluations.
+        assert fit.inv_hessian is not None
+        assert fit.iterations <= 6
+
+
 def test_daily_refit_agrees_with_a_cold_arch_loop(sp500: pd.Series) -> None:
     # Given an expanding window over 1,000 days and 12 daily forecasts of the 99% VaR...
     returns = sp500.iloc[:1012]

@@ -219,8 +219,8 @@ class _GarchVaR(_VaRModel):
         return self
 
     def _warm_state(self) -> Any:
-        fit = getattr(self, "fit_", None)
-        return None if fit is None else fit.params
+        # The whole previous fit: its optimum and its curvature start the next one.
+        return getattr(self, "fit_", None)
 
     def _mean_sigma(self, y: np.ndarray) -> tuple[float, float]:
         """Mean and volatility of the day after ``y``, with the fitted parameters."""
