@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,15 @@ def test_evaluate_reproduces_the_fit_metrics_for_the_same_estimator(crisis_fit) 
     assert set(again) == set(crisis_fit.metrics)
     for name, value in crisis_fit.metrics.items():
         assert again[name] == pytest.approx(value, nan_ok=True), name
+
+
+def test_champion_with_other_features_is_refused(crisis_fit) -> None:
+    # Given an evaluation window whose data lack volumes
+    evaluation = crisis_fit.evaluation
+    narrower = replace(evaluation, features=evaluation.features.drop(columns="volume_change"))
+    # Then the champion fitted with volumes cannot be compared on it
+    with pytest.raises(BadInputError, match="volume_change"):
+        AnomalyFamily().evaluate(crisis_fit.estimator, narrower)
 
 
 def test_score_and_pyfunc_predict(crisis_fit) -> None:

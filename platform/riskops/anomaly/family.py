@@ -165,6 +165,14 @@ class AnomalyFamily(Family):
         )
 
     def evaluate(self, estimator: Any, evaluation: AnomalyEvaluation) -> dict[str, float]:
+        trained_on = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
+        if trained_on and trained_on != list(evaluation.features.columns):
+            # A champion fitted on data with other columns (e.g. close-only) cannot be
+            # compared on this window; say so instead of failing inside scikit-learn.
+            raise BadInputError(
+                f"anomaly: the model was fitted on features {trained_on}, but this window "
+                f"has {list(evaluation.features.columns)}"
+            )
         metrics, _ = evaluate_detector(estimator, evaluation)
         return {name: metrics[name] for name in _REPORTED_METRICS}
 
@@ -197,13 +205,11 @@ def _flat_params(estimator: Any) -> dict[str, Any]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for date, row in frame.iterrows():
-        record: dict[str, Any] = {"date": str(pd.Timestamp(date).date())}
-        for key, value in row.items():
-            record[str(key)] = _plain(value)
-        out.append(record)
-    return out
+    rows = frame.to_dict("records")
+    return [
+        {"date": str(date.date())} | {str(k): _plain(v) for k, v in row.items()}
+        for date, row in zip(pd.DatetimeIndex(frame.index), rows, strict=True)
+    ]
 
 
 def _plain(value: Any) -> Any:
@@ -219,25 +225,26 @@ def _top_alerts(
 ) -> list[dict[str, Any]]:
     """The top days with score, percentile, alert flag, event name and main drivers."""
     explanation = top_shares(shares, features.loc[shares.index], _TOP_DRIVERS)
+    facts: dict[Any, dict[Any, Any]] = frame.loc[shares.index].to_dict("index")
+    names: dict[Any, Any] = events["name"].to_dict()
     out = []
-    for date in shares.index:
+    for date in pd.DatetimeIndex(shares.index):
+        row = facts[date]
         drivers = explanation.loc[[date]]
         out.append(
             {
                 "date": str(date.date()),
-                "rank": int(frame.at[date, "rank"]),
-                "score": float(frame.at[date, "score"]),
-                "percentile": float(frame.at[date, "percentile"]),
-                "alert": int(frame.at[date, "alert"]),
-                "holdout": bool(frame.at[date, "holdout"]),
-                "event": str(events.at[date, "name"]) if date in events.index else None,
+                "rank": int(row["rank"]),
+                "score": float(row["score"]),
+                "percentile": float(row["percentile"]),
+                "alert": int(row["alert"]),
+                "holdout": bool(row["holdout"]),
+                "event": str(names[date]) if date in names else None,
                 "drivers": [
-                    {
-                        "feature": str(d.feature),
-                        "share": float(d.share),
-                        "value": float(d.value),
-                    }
-                    for d in drivers.itertuples()
+                    {"feature": str(f), "share": float(sh), "value": float(v)}
+                    for f, sh, v in zip(
+                        drivers["feature"], drivers["share"], drivers["value"], strict=True
+                    )
                 ],
             }
         )
@@ -252,12 +259,13 @@ def _explained_rows(
     chosen = list(top_index) + [d for d in event_index if d not in set(top_index)]
     rest = features.index.difference(pd.DatetimeIndex(chosen))
     n_sample = min(max(sample, 0), len(rest))
-    sample = np.random.default_rng(seed).choice(len(rest), size=n_sample, replace=False)
-    return features.loc[chosen + list(rest[np.sort(sample)])]
+    drawn = np.random.default_rng(seed).choice(len(rest), size=n_sample, replace=False)
+    return features.loc[chosen + list(rest[np.sort(drawn)])]
 
 
 def _write_shap(estimator: Any, rows: pd.DataFrame, out_dir: Path) -> None:
     """Tree SHAP of the isolation forest (the ensemble's member), when there is one."""
+    inputs: Any
     if isinstance(estimator, EnsembleDetector):
         # The members were fitted on the ensemble's validated array, without names.
         forest, inputs = estimator.members_["isolation_forest"], rows.to_numpy()

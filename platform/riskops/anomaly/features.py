@@ -150,7 +150,7 @@ def build_features(dataset: MarketDataset) -> pd.DataFrame:
     columns["ret"] = returns.mean(axis=1)
     columns["abs_ret"] = returns.abs().mean(axis=1)
     squared = returns**2
-    daily_sigma_66 = np.sqrt(squared.rolling(66, min_periods=66).mean())
+    daily_sigma_66 = squared.rolling(66, min_periods=66).mean() ** 0.5
     # The surprise is measured against the volatility known before the day, so that a
     # shock cannot dampen its own z-score.
     columns["ret_z"] = (returns / daily_sigma_66.shift(1).where(lambda s: s > 0)).mean(axis=1)
