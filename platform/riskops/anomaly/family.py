@@ -11,6 +11,20 @@ the threshold calibrated on the training days flags the target share of *new* da
 recall is computed over all days (training and held-out), since most curated events
 lie in the training span; the evidence marks which events were held out.
 
+Data
+----
+The reference data is ``us_indices`` (S&P 500 and NASDAQ Composite with OHLCV): it
+gives every feature, including the cross-asset ones, and the curated events are US
+events. Any other market dataset works with the features its columns allow; the
+events only count where their dates fall inside the data.
+
+What the detectors find besides the curated days (read from ``top_alerts.json``):
+the dot-com years' days when the NASDAQ and the S&P 500 parted ways (high
+``dispersion``, e.g. the Fed's surprise cut on 2001-01-03), and shortened sessions
+before holidays (very low ``volume_change``), which the autoencoder in particular
+flags. The LOF also treats the record-calm 2017 as unusual, which raises its held-out
+alert rate. These are genuine departures from the training days, not stress.
+
 The target alert rate is ``extra["alert_rate"]`` when given, else ``1 - level``
 (``--level 0.99`` gives 1%). Other ``extra`` keys: ``holdout_fraction`` (0.2) and
 ``explain_sample`` (500: ordinary days explained, besides the top days and the
