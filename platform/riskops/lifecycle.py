@@ -128,9 +128,9 @@ class Lifecycle:
         if options.model is not None and options.model not in family.models:
             raise BadInputError(f"--model: {options.model!r} is not one of {list(family.models)}")
         name = name or REGISTERED_NAMES[family_name]
-        source = source or DataSource(domain=family.domain)
+        source = family.default_source(source)
         dataset = load(source)
-        recent_dataset = load(recent) if recent is not None else dataset
+        recent_dataset = load(family.default_source(recent)) if recent is not None else dataset
         policy = self.policies.for_model(name, family_name)
 
         with tempfile.TemporaryDirectory(prefix="riskops-") as tmp:

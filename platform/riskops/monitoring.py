@@ -58,7 +58,7 @@ class Monitor:
             if len(logged) >= 100 and len(columns) == len(reference.columns):
                 current, source = logged[columns], f"inference log ({len(logged)} rows)"
             elif family.domain == "market":
-                dataset = load(recent or DataSource(domain="market"))
+                dataset = load(family.default_source(recent))
                 current = family.features(family.recent_window(dataset))
                 source = f"recent window of {dataset.describe()['name']}"
             else:

@@ -74,24 +74,23 @@ class Registry:
             if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
                 raise
         run = self.client.get_run(run_id)
-        source = f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
-        logged = self._logged_model_id(run_id)
+        logged = self._logged_model(run_id, run.info.experiment_id)
+        # MLflow 3 stores a logged model under its own LoggedModel location, not the run's.
+        source = logged.artifact_location if logged else f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
         mv = self.client.create_model_version(
-            name, source, run_id=run_id, tags=tags, model_id=logged
+            name, source, run_id=run_id, tags=tags, model_id=logged.model_id if logged else None
         )
         return self.get_version(name, int(mv.version))
 
-    def _logged_model_id(self, run_id: str) -> str | None:
-        # MLflow 3 keeps models as LoggedModels; linking the version keeps lineage in the UI.
+    def _logged_model(self, run_id: str, experiment_id: str) -> Any:
         import mlflow
 
-        try:
-            models = mlflow.search_logged_models(
-                filter_string=f"source_run_id = '{run_id}'", output_format="list"
-            )
-        except Exception:
-            return None
-        return models[0].model_id if models else None
+        models = mlflow.search_logged_models(
+            experiment_ids=[experiment_id],
+            filter_string=f"source_run_id = '{run_id}'",
+            output_format="list",
+        )
+        return models[0] if models else None
 
     def get_version(self, name: str, version: int) -> VersionInfo:
         from mlflow.exceptions import MlflowException

@@ -99,6 +99,7 @@ class AnomalyFamily(Family):
     models: ClassVar[tuple[str, ...]] = ("ensemble", "isolation_forest", "lof", "autoencoder")
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "event_recall"
+    default_dataset = "us_indices"
 
     def fit(self, dataset: MarketDataset, options: TrainOptions, workdir: Path) -> TrainingOutcome:
         model = options.model or self.models[0]

@@ -89,6 +89,19 @@ class Family(ABC):
     """Method that MLflow's generic pyfunc (``mlflow models serve``) calls."""
     primary_metric: ClassVar[str]
     """Metric that summarises the model in ``riskops models`` (``auc``, ``qlike``...)."""
+    default_dataset: ClassVar[str | None] = None
+    """Bundled dataset used when the user gives none (market: ``sp500`` unless set)."""
+
+    def default_source(self, source: Any = None) -> Any:
+        """``source`` with the family's bundled dataset filled in when it names no data."""
+        from dataclasses import replace
+
+        from riskops.data import DataSource
+
+        source = source or DataSource(domain=self.domain)
+        if source.path is None and source.bundled is None and self.default_dataset:
+            source = replace(source, bundled=self.default_dataset)
+        return source
 
     @abstractmethod
     def fit(self, dataset: Any, options: TrainOptions, workdir: Path) -> TrainingOutcome:
