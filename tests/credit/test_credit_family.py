@@ -44,7 +44,7 @@ def outcome(bundled: CreditDataset, tmp_path_factory: pytest.TempPathFactory) ->
     return CreditFamily().fit(bundled, TrainOptions(), tmp_path_factory.mktemp("credit"))
 
 
-def _dated(n: int = 900) -> CreditDataset:
+def _dated(n: int = 600) -> CreditDataset:
     X, y = make_applicants(n, seed=3)
     frame = X.assign(
         opened=pd.date_range("2019-01-01", periods=n, freq="D"),
@@ -150,7 +150,7 @@ def test_dated_data_are_split_out_of_time_and_tuned(tmp_path: Path) -> None:
     assert split["periods"]["train"][1] < split["periods"]["test"][0]
     test_dates = result.evaluation.frame["opened"]
     assert test_dates.min() > pd.Timestamp(split["periods"]["train"][1])
-    assert len(result.evaluation.frame) == 225
+    assert len(result.evaluation.frame) == 150
     # And each tuning trial is recorded with its CV AUC
     trials = result.evidence["tuning"]
     assert [t["number"] for t in trials] == [0, 1]
@@ -158,8 +158,8 @@ def test_dated_data_are_split_out_of_time_and_tuned(tmp_path: Path) -> None:
     assert result.params["C"] in {t["params"]["C"] for t in trials}
     # And the recent window is the latest 30% by date
     recent = CreditFamily().recent_window(dataset)
-    assert len(recent.frame) == 270
-    assert recent.frame["opened"].min() == dataset.frame["opened"].sort_values().iloc[-270]
+    assert len(recent.frame) == 180
+    assert recent.frame["opened"].min() == dataset.frame["opened"].sort_values().iloc[-180]
 
 
 def test_options_reach_the_model_hyperparameters() -> None:
