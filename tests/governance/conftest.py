@@ -8,7 +8,7 @@ History of ``credit_pd`` in that home (actors in brackets):
 
 1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 [trainer];
 2. v2 promoted to champion [reviewer];
-3. v1 refused by the gates (``grades_monotone``, and its evidence predates v2) [reviewer];
+3. v1 refused: its evidence predates champion v2 (``evidence_current``) [reviewer];
 4. v1 forced to champion with a reason (override) [approver];
 5. rolled back to v2 [approver].
 """
@@ -25,6 +25,21 @@ from pathlib import Path
 import pytest
 
 MODEL = "credit_pd"
+# The promotion policy of this home, pinned so that the scenario below does not move when the
+# shipped policies.yaml evolves; the governance documents read whatever policy applies.
+POLICY = """
+credit_pd:
+  family: credit
+  floors:
+    - {metric: auc, min: 0.75, why: "discriminatory power expected of an application scorecard"}
+    - {metric: ks, min: 0.30}
+    - {metric: ece, max: 0.05, why: "calibrated PDs feed pricing and provisions"}
+  data_drift: {max_drift_share: 0.3}
+  prediction_drift: {max_psi: 0.25}
+  champion:
+    - {metric: auc, higher_is_better: true, max_degradation: 0.01}
+    - {metric: brier, higher_is_better: false, max_degradation: 0.005}
+"""
 OVERRIDE_REASON = "business sign-off despite the grade inversion"
 ROLLBACK_REASON = "grade inversion confirmed in monitoring"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,6 +69,7 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, home: Path, actor: str) -> None:
     monkeypatch.setenv("RISKOPS_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
     monkeypatch.setenv("RISKOPS_ACTOR", actor)
+    monkeypatch.setenv("RISKOPS_POLICY_FILE", str(home / "policies.yaml"))
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +83,7 @@ def governed_home(
     home = tmp_path_factory.mktemp("governed") / "home"
     home.mkdir()
     shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    (home / "policies.yaml").write_text(POLICY)
     with pytest.MonkeyPatch.context() as mp:
         _point_at(mp, home, "trainer")
         trainer = Lifecycle(Settings())
@@ -76,7 +93,7 @@ def governed_home(
         reviewer = Lifecycle(Settings())
         from riskops.errors import PromotionRefused
 
-        assert reviewer.promote(MODEL, second.version).promoted, "v2 (seed 7) should pass"
+        assert reviewer.promote(MODEL, second.version).promoted
         with pytest.raises(PromotionRefused):
             reviewer.promote(MODEL, first.version)
         mp.setenv("RISKOPS_ACTOR", "approver")

@@ -53,7 +53,7 @@ def test_lineage_command_json(governed) -> None:
     assert lineage["version"] == governed.non_monotone
     assert lineage["validation_status"] == "failed"
     assert [g["passed"] for g in lineage["gate_reports"]][-1] is False
-    assert "floor:grades_monotone" in lineage["gate_reports"][-1]["failed_gates"]
+    assert "evidence_current" in lineage["gate_reports"][-1]["failed_gates"]
     override = next(e for e in lineage["alias_history"] if e["action"] == "override")
     assert "business sign-off" in override["decision"]
 

@@ -576,14 +576,18 @@ def _general_caveats(facts: VersionFacts) -> list[str]:
 def _credit_caveats(facts: VersionFacts) -> list[str]:
     m = {**facts.metrics, **{k: v for k, v in facts.evidence.items() if _number(v) is not None}}
     out = []
+    # The grade table is the evidence itself; the flag is the fallback when it is absent.
+    inversions = grade_inversions(facts.evidence.get("grades") or [])
     monotone = _number(m.get("grades_monotone"))
-    if monotone is not None and monotone < 1:
-        inversions = grade_inversions(facts.evidence.get("grades") or [])
+    if inversions or (monotone is not None and monotone < 1):
         out.append(
             "Observed default rates are not monotone across grades: a worse grade "
             "does not always default more often on the held-out sample"
             + (f" ({'; '.join(inversions)})." if inversions else ".")
         )
+    reversals = _number(m.get("grade_reversals_significant"))
+    if reversals:
+        out.append(f"{int(reversals)} grade reversal(s) are statistically significant.")
     ece = _number(m.get("ece"))
     if ece is not None and ece > 0.05:
         out.append(
