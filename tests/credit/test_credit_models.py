@@ -264,3 +264,25 @@ def test_monotone_constraint_on_a_category_is_refused(applicants: tuple) -> None
     X, y = applicants
     with pytest.raises(BadInputError, match="categorical"):
         _small("lightgbm", monotone_constraints={"home": 1}).fit(X, y)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("columns", [["age", "income"], ["home", "job"]])
+def test_only_numeric_or_only_categorical_features(
+    kind: str, columns: list[str], applicants: tuple
+) -> None:
+    # Given applicants with a single kind of feature
+    X, y = applicants[0][columns], applicants[1]
+    # When fitted and explained
+    model = _small(kind, cv=2).fit(X.iloc[:600], y.iloc[:600])
+    explanation = model.explain(X.iloc[600:])
+    # Then the contributions still add up, and an empty record still scores
+    np.testing.assert_allclose(
+        explanation.base_value + explanation.contributions.sum(axis=1),
+        model.decision_function(X.iloc[600:]),
+        atol=1e-9,
+    )
+    assert 0 < model.score_records([{}])[0]["pd"] < 1
+    if kind == "logistic":
+        Z = model.encoder_.transform(X.iloc[600:])
+        np.testing.assert_allclose(model.design_matrix(Z), model.design_.transform(Z))

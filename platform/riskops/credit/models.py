@@ -500,22 +500,29 @@ class LogisticPD(_PDModel):
     def _design_parts(self, design: Any) -> dict[str, Any]:
         """The fitted design's parameters, for the NumPy fast path of :meth:`design_matrix`."""
         categorical = self.encoder_.categorical_
-        numeric = design.named_transformers_["numeric"]
-        imputer, scaler = numeric[-2], numeric[-1]
-        indicator = [] if imputer.indicator_ is None else list(imputer.indicator_.features_)
-        onehot = design.named_transformers_["categorical"][-1]
-        categorical_idx = np.flatnonzero(categorical)
-        return {
-            "numeric": np.flatnonzero(~categorical),
-            "medians": np.asarray(imputer.statistics_, dtype=float),
-            "indicator": np.asarray(indicator, dtype=int),
-            "mean": np.asarray(scaler.mean_, dtype=float),
-            "scale": np.asarray(scaler.scale_, dtype=float),
+        numeric_idx, categorical_idx = np.flatnonzero(~categorical), np.flatnonzero(categorical)
+        parts: dict[str, Any] = {
+            "numeric": numeric_idx,
+            "medians": np.zeros(0),
+            "indicator": np.zeros(0, dtype=int),
+            "mean": np.zeros(0),
+            "scale": np.ones(0),
             "categorical": categorical_idx,
-            "levels": [np.asarray(c, dtype=float) for c in onehot.categories_]
-            if len(categorical_idx)
-            else [],
+            "levels": [],
         }
+        # A ColumnTransformer leaves the pipeline of an empty column selection unfitted.
+        if len(numeric_idx):
+            numeric = design.named_transformers_["numeric"]
+            imputer, scaler = numeric[-2], numeric[-1]
+            if imputer.indicator_ is not None:
+                parts["indicator"] = np.asarray(imputer.indicator_.features_, dtype=int)
+            parts["medians"] = np.asarray(imputer.statistics_, dtype=float)
+            parts["mean"] = np.asarray(scaler.mean_, dtype=float)
+            parts["scale"] = np.asarray(scaler.scale_, dtype=float)
+        if len(categorical_idx):
+            onehot = design.named_transformers_["categorical"][-1]
+            parts["levels"] = [np.asarray(c, dtype=float) for c in onehot.categories_]
+        return parts
 
     def design_matrix(self, Z: np.ndarray) -> np.ndarray:
         """The fitted ``design_`` (a ColumnTransformer) applied to ``Z``, in NumPy.
