@@ -12,6 +12,18 @@
     Rating grades.
 ``params`` (dict)
     Any other hyperparameters of the chosen model.
+
+Metrics (held-out split; :meth:`CreditFamily.evaluate` returns the same names):
+``auc``, ``gini``, ``ks`` (ranking), ``brier``, ``log_loss``, ``ece`` (calibration,
+ten equal-width PD bins), ``psi`` (PD of the evaluation rows against the development
+sample, i.e. the out-of-fold PDs of the training rows kept in ``development_pd_``),
+``grades_monotone`` (1.0 when observed default rates never fall from a better grade
+to a worse one; strict, so a small inversion between two adjacent low-PD grades
+counts), ``n_train``, ``n_test``, ``default_rate_test``.
+
+Evidence: ``grades`` and ``calibration_curve`` (tables as records), ``split``,
+``reason_codes_sample``, ``monotone_constraints``, ``shap_importance`` and, when
+tuned, ``tuning`` (one ``{"number", "params", "value"}`` per finished trial).
 """
 
 from __future__ import annotations
