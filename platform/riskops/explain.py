@@ -224,7 +224,8 @@ def _numeric_view(X: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
 
     Also returns the category labels of each coded column, in code order.
     """
-    out, categories = {}, {}
+    out: dict[str, Any] = {}
+    categories: dict[str, list[str]] = {}
     for name in X.columns:
         column = X[name]
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):

@@ -331,10 +331,10 @@ class LightGBMPD(_PDModel):
     def _raw(self, Z: np.ndarray) -> np.ndarray:
         # Prediction ignores the training thread count unless told: with the OpenMP
         # default a one-row call on a busy machine takes 20 ms instead of 0.02 ms.
-        return self.booster_.predict(Z, raw_score=True, num_threads=self.n_jobs)
+        return np.asarray(self.booster_.predict(Z, raw_score=True, num_threads=self.n_jobs))
 
     def _contributions(self, Z: np.ndarray) -> tuple[np.ndarray, float]:
-        out = self.booster_.predict(Z, pred_contrib=True, num_threads=self.n_jobs)
+        out = np.asarray(self.booster_.predict(Z, pred_contrib=True, num_threads=self.n_jobs))
         return out[:, :-1], float(out[0, -1])
 
 

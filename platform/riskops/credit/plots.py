@@ -69,7 +69,7 @@ def write_validation_plots(
     save(fig, "calibration_curve")
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0.0, float(pd_.max()) if len(pd_) else 1.0, 40)
+    bins = np.linspace(0.0, float(pd_.max()) if len(pd_) else 1.0, 40).tolist()
     ax.hist(pd_[y == 0], bins=bins, alpha=0.6, density=True, label="non-default")
     ax.hist(pd_[y == 1], bins=bins, alpha=0.6, density=True, label="default")
     ax.set(xlabel="PD", ylabel="Density", title="Score distribution by outcome")
