@@ -26,6 +26,7 @@ METRICS = {
     "ece",
     "psi",
     "grades_monotone",
+    "grade_reversals_significant",
     "n_train",
     "n_test",
     "default_rate_test",

@@ -177,3 +177,17 @@ def test_psi_is_nonnegative_zero_on_itself_and_a_jeffreys_divergence(
     e, a = rng.dirichlet(np.ones(10)) + 1e-3, rng.dirichlet(np.ones(10)) + 1e-3
     e, a = e / e.sum(), a / a.sum()
     assert m.psi_from_shares(e, a) == pytest.approx(entropy(a, e) + entropy(e, a), rel=1e-9)
+
+
+def test_only_significant_grade_reversals_count() -> None:
+    # Given the bundled LightGBM's G2/G3 inversion (11/157 vs 6/115 defaults: Fisher one-sided
+    # p ~ 0.3) and a gross inversion (50/100 vs 5/100: p < 1e-12)
+    import pandas as pd
+
+    from riskops.credit.metrics import significant_grade_reversals
+
+    noise = pd.DataFrame({"n": [141, 157, 115], "defaults": [1, 11, 6]})
+    gross = pd.DataFrame({"n": [100, 100, 100], "defaults": [2, 50, 5]})
+    # Then only the gross one counts
+    assert significant_grade_reversals(noise) == 0
+    assert significant_grade_reversals(gross) == 1

@@ -243,9 +243,10 @@ class CreditFamily(Family):
         if hasattr(estimator, "grade"):
             grades = m.grade_table(y, pd_, estimator.grade(pd_))
             monotone = float(m.grades_monotone(grades))
+            reversals = float(m.significant_grade_reversals(grades))
         else:
             grades = pd.DataFrame(columns=["grade", "n", "defaults", "default_rate"])
-            monotone = float("nan")
+            monotone = reversals = float("nan")
         development = getattr(estimator, "development_pd_", None)
         metrics = {
             "auc": m.auc(y, pd_),
@@ -256,6 +257,7 @@ class CreditFamily(Family):
             "ece": m.expected_calibration_error(y, pd_),
             "psi": m.psi(development, pd_) if development is not None else float("nan"),
             "grades_monotone": monotone,
+            "grade_reversals_significant": reversals,
             "n_train": float(getattr(estimator, "n_train_", float("nan"))),
             "n_test": float(len(y)),
             "default_rate_test": float(np.mean(y)),
