@@ -9,8 +9,9 @@ History of ``credit_pd`` in that home (actors in brackets):
 1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 [trainer];
 2. v2 promoted to champion [reviewer];
 3. v1 refused: its evidence predates champion v2 (``evidence_current``) [reviewer];
-4. v1 forced to champion with a reason (override) [approver];
-5. rolled back to v2 [approver].
+4. v3 trained with seed 11 while v2 is champion: compared with v2 on its window [trainer];
+5. v1 forced to champion with a reason (override) [approver];
+6. rolled back to v2 [approver]; v3 remains the challenger.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class GovernedHome:
     """v1: refused, forced to champion, rolled back."""
     champion: int
     """v2: promoted, champion again after the rollback."""
+    challenger: int
+    """v3: trained against champion v2, never promoted."""
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, home: Path, actor: str) -> None:
@@ -96,6 +99,9 @@ def governed_home(
         assert reviewer.promote(MODEL, second.version).promoted
         with pytest.raises(PromotionRefused):
             reviewer.promote(MODEL, first.version)
+        mp.setenv("RISKOPS_ACTOR", "trainer")
+        third = Lifecycle(Settings()).train("credit", options=TrainOptions(seed=11))
+        assert third.champion_version == second.version
         mp.setenv("RISKOPS_ACTOR", "approver")
         approver = Lifecycle(Settings())
         assert approver.promote(MODEL, first.version, force=True, reason=OVERRIDE_REASON).forced
@@ -104,7 +110,7 @@ def governed_home(
 
         while mlflow.active_run() is not None:
             mlflow.end_run()
-    return GovernedHome(home, first.version, second.version)
+    return GovernedHome(home, first.version, second.version, third.version)
 
 
 @pytest.fixture

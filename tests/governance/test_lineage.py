@@ -70,3 +70,23 @@ def test_lineage_command_table(governed) -> None:
     assert load_credit().content_hash in result.output
     assert "consistent" in result.output
     assert "promote" in result.output
+
+
+def test_challenger_lineage_names_the_champion_it_was_compared_with(governed, facts_of) -> None:
+    # Given v3, trained while v2 was champion
+    champion = facts_of(governed.champion)
+    lineage = build_lineage(facts_of(governed.challenger))
+    # Then its parent is v2, by run and by the data v2 was trained on
+    parent = lineage["parent_champion"]
+    assert parent["version"] == governed.champion
+    assert parent["run_id"] == champion.run_id
+    assert parent["dataset_hash"] == champion.dataset["content_hash"]
+    # and the comparison it was judged on is v2 re-scored on v3's evaluation window
+    compared = lineage["compared_with_champion"]
+    assert compared["version"] == governed.champion
+    assert set(compared["metrics"]) >= {"auc", "brier"}
+    # and it has not been gated yet: no report, status pending, no alias move but challenger
+    assert lineage["gate_reports"] == []
+    assert lineage["validation_status"] == "pending"
+    assert lineage["alias_history"] == []
+    assert lineage["aliases"] == ["challenger"]

@@ -186,3 +186,20 @@ def test_report_of_an_unknown_version_exits_2(governed, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert json.loads(result.output.strip().splitlines()[-1])["error"] == "NotFoundError"
+
+
+def test_challenger_is_compared_with_the_champion_on_its_own_window(governed, facts_of) -> None:
+    # Given v3, whose gate evidence holds champion v2 scored on v3's window
+    facts = facts_of(governed.challenger)
+    same_window = facts.gate_evidence["champion"]["metrics"]
+    # When the comparison is built
+    table = comparison_blocks(facts)[-1]
+    # Then that like-for-like column is the one shown (v2 is also the current champion)
+    assert list(table.columns)[2] == f"champion v{governed.champion} (same window)"
+    assert len(table.columns) == 6
+    rows = {r[0]: r for r in table.rows}
+    assert float(rows["auc"][2]) == pytest.approx(same_window["auc"], rel=1e-3)
+    # and the gated metrics come first, each with the policy's direction and tolerance
+    assert [r[0] for r in table.rows[:2]] == ["auc", "brier"]
+    assert rows["brier"][4] == "lower is better; tolerance 0.005"
+    assert rows["auc"][5] in ("better", "within tolerance", "worse beyond tolerance")
