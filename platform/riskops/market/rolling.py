@@ -304,15 +304,15 @@ def fit_garch(
         options={"ftol": ftol, "maxiter": maxiter},
     )
     theta = np.asarray(result.x, dtype=float) / scale
-    inv_hessian = None
+    curvature: np.ndarray | None = None
     margin = 1e-6 * (1.0 + np.abs(theta))
     off_bounds = np.all((theta - lo > margin) & (hi - theta > margin))
     interior = bool(off_bounds and np.all(a @ theta + b > 1e-8))
     if start is not None and interior:
         # Inside a walk-forward refit sequence: keep the curvature for the next one. At a
         # bound (e.g. GJR's alpha at 0) Newton steps cannot help, so SLSQP stays in charge.
-        inv_hessian = _inverse_hessian(theta, y, backcast, o, dist)
-    fit = _make_fit(theta, y, backcast, o, dist, float(result.fun), int(result.nit), inv_hessian)
+        curvature = _inverse_hessian(theta, y, backcast, o, dist)
+    fit = _make_fit(theta, y, backcast, o, dist, float(result.fun), int(result.nit), curvature)
     return replace(fit, converged=bool(result.success))
 
 

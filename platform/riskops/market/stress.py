@@ -73,7 +73,7 @@ def worst_windows(
     # Score: lower is worse. Windows are indexed by their first day.
     score = cum if by == "return" else -vol
     taken = np.zeros(score.size, dtype=bool)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i in np.argsort(score, kind="stable"):
         if len(rows) >= int(n):
             break
@@ -116,7 +116,7 @@ def _row(scenario: str, kind: str, frame: pd.DataFrame, **extra: Any) -> dict[st
     from riskops.market.rolling import level_tag
 
     row: dict[str, Any] = {"scenario": scenario, "kind": kind}
-    for level, values in frame.iterrows():
+    for level, values in zip(frame.index, frame.to_dict("records"), strict=True):
         tag = level_tag(float(level))
         row[f"var_{tag}"] = float(values["var"])
         row[f"es_{tag}"] = float(values["es"])
@@ -183,19 +183,19 @@ def run_stress(
 
     for length in window_lengths:
         worst = worst_windows(series, length=int(length), n=int(n_windows))
-        for k, w in enumerate(worst.itertuples(index=False), start=1):
-            upto = series.loc[: w.end]
-            forecast = estimator.forecast(upto, levels=levels)
+        for k, w in enumerate(worst.to_dict("records"), start=1):
+            start, end = pd.Timestamp(w["start"]), pd.Timestamp(w["end"])
+            forecast = estimator.forecast(series.loc[:end], levels=levels)
             rows.append(
                 _row(
                     f"worst {length}-day window #{k}",
                     "historical",
                     forecast,
-                    start=str(pd.Timestamp(w.start).date()),
-                    end=str(pd.Timestamp(w.end).date()),
-                    cumulative_return=w.cumulative_return,
-                    realised_vol=w.realised_vol,
-                    worst_day=w.worst_day,
+                    start=str(start.date()),
+                    end=str(end.date()),
+                    cumulative_return=w["cumulative_return"],
+                    realised_vol=w["realised_vol"],
+                    worst_day=w["worst_day"],
                 )
             )
     days = min(int(vol_shock_days), history.size)
@@ -230,7 +230,8 @@ def run_stress(
 
     table = pd.DataFrame(rows)
     top = level_tag(max(float(x) for x in levels))
-    table.insert(2, "var_ratio", table[f"var_{top}"] / table.loc[0, f"var_{top}"])
+    baseline = float(table[f"var_{top}"].iloc[0])
+    table.insert(2, "var_ratio", table[f"var_{top}"] / baseline)
     if output is not None:
         write_stress_table(table, output)
     return table

@@ -64,7 +64,7 @@ class VaRForecast(pa.DataFrameModel):
 
     @pa.dataframe_check(error="es must be >= var")
     @classmethod
-    def es_not_below_var(cls, df: pd.DataFrame) -> Series[bool]:
+    def es_not_below_var(cls, df: pd.DataFrame) -> pd.Series:
         # A relative slack absorbs rounding when the tail is a single point.
         return df["es"] >= df["var"] * (1 - 1e-12)
 
@@ -271,7 +271,7 @@ class GarchTVaR(_GarchVaR):
         self.volatility = volatility
 
     @property
-    def dist(self) -> str:
+    def dist(self) -> str:  # type: ignore[override]
         return "t"
 
     def _fit_values(self, y: np.ndarray, start: Any = None) -> GarchTVaR:
@@ -445,7 +445,7 @@ class QuantileVaR(_VaRModel):
                 verbose=-1,
             )
             models[lv] = model.fit(Xf, yf)
-            var = np.maximum(-model.predict(Xf), 1e-8)
+            var = np.maximum(-np.asarray(model.predict(Xf), dtype=float), 1e-8)
             loss = -yf
             tail = loss > var
             if int(tail.sum()) >= int(self.min_tail):
