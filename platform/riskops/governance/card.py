@@ -321,10 +321,10 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
         )
         return [Table(("test", "statistic", "p-value", "reading"), rows, "Forecast evaluation")]
     if facts.family == "anomaly" and evidence.get("events"):
-        rows = tuple(
+        events = tuple(
             (
-                e.get("date", ""),
-                e.get("name", ""),
+                str(e.get("date", "")),
+                str(e.get("name", "")),
                 fmt(e.get("rank")),
                 fmt(e.get("in_top")),
                 fmt(e.get("holdout")),
@@ -334,7 +334,7 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
         return [
             Table(
                 ("date", "event", "rank", "in top 1%", "held out"),
-                rows,
+                events,
                 "Curated stress events and their rank among all days",
             )
         ]

@@ -53,7 +53,7 @@ def _environment() -> Any:
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        autoescape=lambda name: (name or "").endswith(".html.j2"),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -145,11 +145,11 @@ def comparison_blocks(facts: VersionFacts) -> list[Block]:
                 "like-for-like comparison the champion gate judges."
             )
         )
-    if any(label.startswith("current") for label, _ in columns):
+    if current is not None and any(label.startswith("current") for label, _ in columns):
         blocks.append(
             Text(
                 f"The current champion v{current.version} is shown with the metrics of its own "
-                "training run, whose evaluation window may differ."  # type: ignore[union-attr]
+                "training run, whose evaluation window may differ."
             )
         )
     rules = {r.metric: r for r in (facts.policy.champion if facts.policy else ())}
