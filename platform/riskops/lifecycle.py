@@ -256,7 +256,7 @@ class Lifecycle:
                     evidence_uri=f"runs:/{target.run_id}/{EVIDENCE_FILE}",
                 ).seq
             ]
-            self._record_report(target, report, status)
+            self._record_report(target, report, status, seqs[0])
             if champion is not None and champion.version == target.version:
                 seqs.append(self.audit.append(
                     "noop", name, target.version, note="already champion").seq)
@@ -327,12 +327,14 @@ class Lifecycle:
                 (GateResult("evidence", False, f"{type(exc).__name__}: {exc}", errored=True),),
             )
 
-    def _record_report(self, target: reg.VersionInfo, report: GateReport, status: str) -> None:
+    def _record_report(
+        self, target: reg.VersionInfo, report: GateReport, status: str, audit_seq: int
+    ) -> None:
         from riskops import tracking
 
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        # Named by the audit record of the decision: unique, ordered, and cross-referenced.
         tracking.log_json(self.settings, target.run_id, report.to_dict(),
-                          f"gates/gate_report_{stamp}.json")
+                          f"gates/gate_report_{audit_seq:06d}.json")
         self.registry.set_tags(target.name, target.version, {
             "validation_status": status,
             "validation_failures": "; ".join(r.gate for r in report.failures)[:4000],

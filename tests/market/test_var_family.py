@@ -54,7 +54,12 @@ def test_family_is_registered_under_its_names() -> None:
 
 def test_fit_emits_the_exact_metric_and_evidence_names(outcome) -> None:
     expected = {f"{stem}_{lvl}" for stem in METRIC_STEMS for lvl in (95, 99)}
-    assert expected | {"n_eval", "kupiec_pvalue"} == set(outcome.metrics)
+    regulatory = {
+        f"{stem}_{lvl}_last250"
+        for stem in ("exceptions", "kupiec_pvalue", "cc_pvalue")
+        for lvl in (95, 99)
+    }
+    assert expected | regulatory | {"n_eval", "kupiec_pvalue"} == set(outcome.metrics)
     assert outcome.metrics["n_eval"] == 200
     assert all(np.isfinite(v) for v in outcome.metrics.values())
     evidence = outcome.evidence
@@ -64,6 +69,9 @@ def test_fit_emits_the_exact_metric_and_evidence_names(outcome) -> None:
     assert set(evidence["backtests"]) == {"95", "99"}
     pof = evidence["backtests"]["99"]["kupiec_pof"]
     assert pof["pvalue"] == outcome.metrics["kupiec_pvalue_99"]
+    recent = evidence["backtests"]["99"]["kupiec_pof_last_250"]
+    assert recent["n"] == 200  # the whole window when it is shorter than 250 days
+    assert recent["pvalue"] == outcome.metrics["kupiec_pvalue_99_last250"]
     start, end = evidence["eval_window"]
     assert start < end
     json.dumps(evidence)  # logged as evidence.json

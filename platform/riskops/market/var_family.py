@@ -148,7 +148,11 @@ def backtest_forecasts(
         ind = bt.christoffersen_independence(hits)
         cc = bt.conditional_coverage(hits, level)
         tl = bt.traffic_light(hits, level)
-        tl_last = bt.traffic_light(hits[-TRAFFIC_LIGHT_DAYS:], level)
+        recent = hits[-TRAFFIC_LIGHT_DAYS:]
+        tl_last = bt.traffic_light(recent, level)
+        # Supervisors backtest on the most recent 250 days (Basel 1996); the gates read these.
+        pof_last = bt.kupiec_pof(recent, level)
+        cc_last = bt.conditional_coverage(recent, level)
         mf = bt.mcneil_frey(ret, var, es, bootstraps=ES_BOOTSTRAPS, seed=seed)
         z2 = bt.acerbi_szekely_z2(ret, var, es, level, simulations=ES_BOOTSTRAPS, seed=seed)
         metrics |= {
@@ -162,6 +166,9 @@ def backtest_forecasts(
             f"traffic_light_plus_{tag}": tl.plus_factor,
             f"es_pvalue_{tag}": mf.pvalue,
             f"quantile_loss_{tag}": bt.tick_loss(ret, var, level),
+            f"exceptions_{tag}_last250": float(pof_last.exceptions),
+            f"kupiec_pvalue_{tag}_last250": pof_last.pvalue,
+            f"cc_pvalue_{tag}_last250": cc_last.pvalue,
         }
         results[tag] = {
             "kupiec_pof": pof.to_dict(),
@@ -169,6 +176,8 @@ def backtest_forecasts(
             "conditional_coverage": cc.to_dict(),
             "traffic_light": tl.to_dict(),
             "traffic_light_last_250": tl_last.to_dict(),
+            "kupiec_pof_last_250": pof_last.to_dict(),
+            "conditional_coverage_last_250": cc_last.to_dict(),
             "mcneil_frey": mf.to_dict(),
             "acerbi_szekely_z2": z2.to_dict(),
         }
