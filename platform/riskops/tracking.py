@@ -112,6 +112,18 @@ def log_evidence(payload: dict[str, Any], artifact_file: str) -> None:
     mlflow.log_dict(_jsonable(payload), artifact_file)
 
 
+def log_run_data(
+    params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str] | None = None
+) -> None:
+    """Params, metrics and tags on the active run, for runs that register no model."""
+    import mlflow
+
+    if tags:
+        mlflow.set_tags(tags)
+    mlflow.log_params({k: _param(v) for k, v in params.items()})
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
+
+
 def log_tuning_trials(trials: list[dict[str, Any]]) -> None:
     """One nested run per hyperparameter trial under the active run."""
     import mlflow
