@@ -172,28 +172,32 @@ class History:
     """``None``: the model's own training history."""
     as_of: str | None
     source: str
-
-    @property
-    def observations(self) -> int | None:
-        return None if self.returns is None else len(self.returns)
+    observations: int | None
 
     @property
     def supplied(self) -> bool:
         return self.source == "request"
 
 
-def market_history(request: payloads._MarketHistory) -> History:
+def market_history(request: payloads._MarketHistory, estimator: Any) -> History:
     """The return history a market request conditions on."""
+    if request.returns is None and request.series is None:
+        own = getattr(estimator, "returns_", None)
+        as_of = None
+        if isinstance(own, pd.Series) and isinstance(own.index, pd.DatetimeIndex) and len(own):
+            as_of = str(own.index[-1].date())
+        return History(None, as_of, "model", None if own is None else len(own))
     if request.returns is not None:
-        return History(pd.Series(request.returns, name="ret", dtype=float), None, "request")
+        returns = pd.Series(request.returns, name="ret", dtype=float)
+        return History(returns, None, "request", len(returns))
     if request.series is not None:
         dataset = bundled_market(request.series)
         try:
             series = dataset.series(request.asset)
         except DataValidationError as exc:
             raise unprocessable(exc) from None
-        return History(series, str(series.index[-1].date()), f"series:{request.series}")
-    return History(None, None, "model")
+        as_of = str(series.index[-1].date())
+        return History(series, as_of, f"series:{request.series}", len(series))
 
 
 def _guarded(history_supplied: bool, compute: Callable[[], Any]) -> Any:
@@ -228,7 +232,7 @@ def forecast_var(
     champion: Champion, request: payloads.VaRRequest, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Next-day VaR and ES at each requested level."""
-    history = market_history(request)
+    history = market_history(request, champion.estimator)
     levels = tuple(dict.fromkeys(request.levels))  # duplicates would only repeat rows
     frame = _guarded(
         history.supplied, lambda: champion.estimator.forecast(history.returns, levels=levels)
@@ -261,7 +265,7 @@ def forecast_volatility(
     champion: Champion, request: payloads.VolatilityRequest, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Daily variance and volatility for each of the next ``horizon`` days."""
-    history = market_history(request)
+    history = market_history(request, champion.estimator)
     variance = _guarded(
         history.supplied,
         lambda: champion.estimator.forecast_variance(history.returns, horizon=request.horizon),

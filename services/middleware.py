@@ -1,10 +1,15 @@
-"""API-key check as a plain ASGI middleware.
+"""Plain ASGI middlewares that answer before BentoML parses anything.
 
-When ``RISKOPS_API_KEY`` is set, every request must carry it, as ``x-api-key: KEY`` or
-``Authorization: Bearer KEY``; otherwise it gets ``401``. Probes, metrics and the API
-description stay open, so that orchestrators, Prometheus and clients generating code can
-reach them without the key: ``/livez``, ``/healthz``, ``/readyz``, ``/metrics``,
-``/docs.json``, ``/schema.json``, the documentation page ``/`` and its static assets.
+:class:`ApiKeyMiddleware`
+    When ``RISKOPS_API_KEY`` is set, every request must carry it, as ``x-api-key: KEY`` or
+    ``Authorization: Bearer KEY``; otherwise it gets ``401``. Probes, metrics and the API
+    description stay open, so that orchestrators, Prometheus and clients generating code
+    can reach them without the key: ``/livez``, ``/healthz``, ``/readyz``, ``/metrics``,
+    ``/docs.json``, ``/schema.json``, the documentation page ``/`` and its static assets.
+:class:`JsonOnlyMiddleware`
+    The model routes take JSON only. BentoML would hand any other ``Content-Type`` to its
+    multipart or pickle decoders, which answer a malformed body with ``500``; here it gets
+    ``415`` instead.
 """
 
 from __future__ import annotations
@@ -48,18 +53,7 @@ class ApiKeyMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_UNAUTHORIZED)).encode()),
-                    (b"www-authenticate", b'Bearer realm="riskops"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+        await _respond(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b'Bearer realm="riskops"')])
 
     def _authorised(self, headers: list[tuple[bytes, bytes]]) -> bool:
         assert self._key is not None
@@ -73,3 +67,34 @@ class ApiKeyMiddleware:
             if hmac.compare_digest(candidate, self._key):
                 return True
         return False
+
+
+class JsonOnlyMiddleware:
+    """Answer ``415`` to a request on ``routes`` whose body is declared as anything but JSON."""
+
+    def __init__(self, app: Any, routes: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.routes = frozenset(routes)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in self.routes:
+            declared = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+            media = (declared or b"application/json").split(b";")[0].strip().lower()
+            if media != b"application/json":
+                shown = media.decode("latin-1")
+                body = json.dumps(
+                    {
+                        "error": "UnsupportedMediaType",
+                        "message": f"send the body as application/json, not {shown!r}",
+                    }
+                ).encode()
+                await _respond(send, 415, body)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _respond(send: Any, status: int, body: bytes, extra: list[Any] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -22,7 +22,9 @@ Name                                   Type       Labels
 
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,3 +92,51 @@ def metrics() -> Metrics:
             multiprocess_mode="livesum",
         ),
     )
+
+
+class LogPump:
+    """Hands inference-log records to the library's writers from one background thread.
+
+    The request path only appends to a deque, which never blocks and never wakes a thread.
+    Calling :meth:`~riskops.inference_log.InferenceLogWriter.log` per request would wake the
+    writer's thread each time (``queue.Queue.put`` notifies it), and each wake-up costs the
+    event loop a GIL hand-off of up to ``sys.getswitchinterval()`` (5 ms): measured at 4.7 ms
+    per request, which capped a worker near 200 requests/s. Here the writers are woken once
+    per ``period`` instead, from this thread.
+    """
+
+    def __init__(self, writers: dict[str, Any], period: float = 0.25) -> None:
+        self.writers = writers
+        self.period = period
+        self._pending: collections.deque[tuple[str, list[dict[str, Any]]]] = collections.deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inference-log-pump", daemon=True)
+
+    def start(self) -> LogPump:
+        self._thread.start()
+        return self
+
+    def put(self, key: str, records: list[dict[str, Any]]) -> None:
+        """Queue one request's records for the writer ``key`` (never blocks)."""
+        self._pending.append((key, records))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                key, records = self._pending.popleft()
+            except IndexError:
+                return
+            self.writers[key].log_many(records)
+
+    def close(self) -> None:
+        """Stop, hand over what is pending and flush every writer to disk."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._drain()
+        for writer in self.writers.values():
+            writer.close()

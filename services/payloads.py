@@ -31,7 +31,16 @@ import datetime
 import itertools
 from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import TypedDict
 
 from riskops.data.market import BUNDLED_MARKET
@@ -41,12 +50,39 @@ MAX_ROWS = 10_000
 MAX_HORIZON = 250
 """Longest volatility path, one trading year."""
 
+
+def _above(bound: float) -> Any:
+    def check(value: float) -> float:
+        if not value > bound:
+            raise ValueError(f"must be greater than {bound:g}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _below(bound: float) -> Any:
+    def check(value: float) -> float:
+        if not value < bound:
+            raise ValueError(f"must be less than {bound:g}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Exclusive bounds are checked by validators, not Field(gt=...): BentoML publishes OpenAPI
+# 3.0, where exclusiveMinimum is a boolean, and pydantic would write JSON Schema's number.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PercentReturn = Annotated[
     float,
-    Field(allow_inf_nan=False, gt=-100, le=1000, description="Daily return in percent."),
+    Field(allow_inf_nan=False, ge=-100, le=1000, description="Daily return in percent, > -100."),
+    _above(-100),
 ]
-Level = Annotated[float, Field(ge=0.5, lt=1, description="VaR confidence level, e.g. 0.99.")]
+Level = Annotated[
+    float,
+    Field(ge=0.5, le=1, description="VaR confidence level in [0.5, 1), e.g. 0.99."),
+    _below(1),
+]
+Positive = Annotated[float, Field(ge=0, allow_inf_nan=False), _above(0)]
 BundledSeries = Literal[tuple(BUNDLED_MARKET)]  # type: ignore[valid-type]
 Value = float | str | bool | None
 
@@ -153,9 +189,9 @@ class VolatilityResponse(BaseModel):
 # --------------------------------------------------------------------------- anomaly
 class PriceBar(_Body):
     date: datetime.date = Field(description="Trading day, YYYY-MM-DD.")
-    close: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    high: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    low: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    close: Positive
+    high: Positive | None = None
+    low: Positive | None = None
     volume: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
@@ -185,11 +221,16 @@ class AnomalyRequest(_Body):
         given = [k for k in ("rows", "prices", "series") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of 'rows', 'prices' or 'series' (got {given})")
-        if self.prices is not None:
-            dates = [bar.date for bar in self.prices]
-            if any(b <= a for a, b in itertools.pairwise(dates)):
-                raise ValueError("'prices' must be in strictly increasing date order")
         return self
+
+    @field_validator("prices")
+    @classmethod
+    def _increasing_dates(cls, prices: list[PriceBar] | None) -> list[PriceBar] | None:
+        if prices is not None:
+            dates = [bar.date for bar in prices]
+            if any(b <= a for a, b in itertools.pairwise(dates)):
+                raise ValueError("dates must be strictly increasing, oldest first")
+        return prices
 
 
 class Driver(BaseModel):

@@ -24,7 +24,10 @@ event loop (the model needs well under a millisecond; a thread hop would cost mo
 batches and the market models in a worker thread. Responses are serialised with orjson
 straight from dicts. BentoML's access log is off by default (one log line per request
 halves throughput; the inference log records every request anyway); enable it with
-``--arg access_log=true``.
+``--arg access_log=true``. OpenTelemetry spans of the model routes are off by default too:
+without a configured exporter they are discarded, yet creating them cost 0.3 ms of the
+0.8 ms of CPU a single-applicant credit request takes; ``--arg tracing=true`` (with an
+exporter in BentoML's configuration) turns them on.
 """
 
 import logging
@@ -38,13 +41,13 @@ import anyio.to_thread
 import bentoml
 import orjson
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from services import adapters, payloads
-from services.auth import ApiKeyMiddleware
 from services.champions import Champion, ChampionHolder
-from services.observability import metrics
+from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
+from services.observability import LogPump, metrics
 
 logger = logging.getLogger("riskops.serving")
 
@@ -54,12 +57,50 @@ class ServeArguments(BaseModel):
 
     workers: int = Field(default=1, ge=1, le=64)
     access_log: bool = False
+    tracing: bool = False
+
+
+MODEL_ROUTES = ("/credit/score", "/var/forecast", "/volatility/forecast", "/anomaly/score")
 
 
 ARGS = bentoml.use_arguments(ServeArguments)
 
 # GET routes: BentoML APIs are POST-only, so /models is a FastAPI class view mounted beside them.
 models_app = FastAPI(title="riskops", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+class _InvalidBodyFilter(logging.Filter):
+    """BentoML logs a traceback at ERROR for every body that fails validation. A client's
+    mistake is not a server error: keep one INFO line, so real errors stand out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = (
+                "%s: %d invalid field(s), answered 400",
+                (
+                    path,
+                    error.error_count(),
+                ),
+            )
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _configure_logging() -> None:
+    """``riskops.*`` records (swaps, load failures) go to BentoML's handlers; invalid bodies
+    are logged as one line instead of a traceback."""
+    ours = logging.getLogger("riskops")
+    if not ours.handlers:
+        for handler in logging.getLogger("bentoml").handlers:
+            ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = False
+    http = logging.getLogger("bentoml._internal.server.http_app")
+    if not any(isinstance(f, _InvalidBodyFilter) for f in http.filters):
+        http.addFilter(_InvalidBodyFilter())
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -77,6 +118,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     workers=ARGS.workers,
     traffic={"timeout": 120},
     logging={"access": {"enabled": ARGS.access_log}},
+    tracing={} if ARGS.tracing else {"excluded_urls": list(MODEL_ROUTES)},
 )
 class RiskService:
     """RiskOps champions: credit PD, VaR/ES, volatility and market anomaly detection."""
@@ -86,6 +128,7 @@ class RiskService:
         from riskops.registry import Registry
         from riskops.settings import Settings
 
+        _configure_logging()
         settings = Settings()
         settings.export_environment()
         self.settings = settings
@@ -97,6 +140,7 @@ class RiskService:
             holder.on_swap(self._on_swap)
             self.holders[family] = holder
             self.writers[family] = InferenceLogWriter(settings, route.model).start()
+        self.log = LogPump(self.writers).start()
         # Load the four champions side by side: startup (and /readyz) waits for the slowest.
         with ThreadPoolExecutor(max_workers=len(self.holders)) as pool:
             list(pool.map(lambda h: h.refresh(), self.holders.values()))
@@ -111,8 +155,7 @@ class RiskService:
     def shutdown(self) -> None:
         for holder in self.holders.values():
             holder.stop()
-        for writer in self.writers.values():
-            writer.close()
+        self.log.close()
 
     async def _serve(
         self,
@@ -140,10 +183,10 @@ class RiskService:
         except Exception:
             m.requests.labels(model, version, "500").inc()
             raise  # BentoML logs the traceback and answers 500
-        writer = self.writers[family]
-        writer.log_many(log)
-        if writer.dropped:
-            m.log_dropped.labels(model).set(writer.dropped)
+        self.log.put(family, log)
+        dropped = self.writers[family].dropped
+        if dropped:
+            m.log_dropped.labels(model).set(dropped)
         m.latency.labels(model).observe(time.perf_counter() - started)
         m.requests.labels(model, version, "200").inc()
         m.rows.labels(model, version).inc(len(log))
@@ -223,3 +266,4 @@ class RiskService:
 
 
 RiskService.add_asgi_middleware(ApiKeyMiddleware)
+RiskService.add_asgi_middleware(JsonOnlyMiddleware, routes=MODEL_ROUTES)

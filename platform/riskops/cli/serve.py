@@ -31,7 +31,9 @@ def _service_root() -> Path:
     return Path(spec.origin).resolve().parent.parent
 
 
-def bentoml_command(host: str, port: int, workers: int, access_log: bool) -> list[str]:
+def bentoml_command(
+    host: str, port: int, workers: int, access_log: bool = False, tracing: bool = False
+) -> list[str]:
     """The ``bentoml serve`` command line that ``riskops serve`` runs."""
     cmd = [
         sys.executable,
@@ -50,6 +52,8 @@ def bentoml_command(host: str, port: int, workers: int, access_log: bool) -> lis
     ]
     if access_log:
         cmd += ["--arg", "access_log=true"]
+    if tracing:
+        cmd += ["--arg", "tracing=true"]
     return cmd
 
 
@@ -73,6 +77,10 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request (costs throughput).")
     ] = False,
+    tracing: Annotated[
+        bool,
+        typer.Option("--tracing", help="OpenTelemetry spans for model routes (needs an exporter)."),
+    ] = False,
 ) -> None:
     """Serve the champions (credit, VaR, volatility, anomaly) until interrupted.
 
@@ -86,7 +94,7 @@ def serve(
         settings.ensure_home()
         settings.export_environment()
         cmd = bentoml_command(
-            host or settings.serve_host, port or settings.serve_port, workers, access_log
+            host or settings.serve_host, port or settings.serve_port, workers, access_log, tracing
         )
         stderr.print(
             f"serving on http://{cmd[cmd.index('--host') + 1]}:{cmd[cmd.index('--port') + 1]} "
