@@ -11,7 +11,8 @@ from rich.table import Table
 
 from riskops.settings import Settings
 
-console = Console(stderr=True)
+# Wide enough for the summary table when stderr is a log file rather than a terminal.
+console = Console(stderr=True, width=120)
 
 
 def run_demo(settings: Settings) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def run_demo(settings: Settings) -> dict[str, Any]:
 
 _HEADLINE = {
     "credit_pd": ("auc", "ks", "ece"),
-    "market_var": ("exceptions_99", "kupiec_pvalue_99", "cc_pvalue_99"),
+    "market_var": ("exceptions_99_last250", "kupiec_pvalue_99_last250", "cc_pvalue_99_last250"),
     "market_volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
     "market_anomaly": ("event_recall", "precision_at_k", "alert_rate_holdout"),
 }

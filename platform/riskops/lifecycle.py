@@ -386,7 +386,7 @@ class Lifecycle:
 
 _KEY_METRICS = {
     "credit": ("auc", "ks", "ece"),
-    "var": ("exceptions_99", "kupiec_pvalue_99", "cc_pvalue_99"),
+    "var": ("exceptions_99_last250", "kupiec_pvalue_99_last250", "cc_pvalue_99_last250"),
     "volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
     "anomaly": ("event_recall", "precision_at_k", "alert_rate_holdout"),
 }

@@ -1,0 +1,69 @@
+"""`riskops demo` on a fresh RISKOPS_HOME: four champions, a refused shifted challenger,
+an intact audit chain that breaks when any record is edited."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+RISKOPS = str(Path(sys.executable).parent / "riskops")
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, str]]:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_"))}
+    env |= {"RISKOPS_HOME": str(home), "RISKOPS_ACTOR": "demo-test"}
+    done = subprocess.run([RISKOPS, "demo", "--json"], env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return home, json.loads(done.stdout.strip().splitlines()[-1]), env
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([RISKOPS, *args], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_demo_ends_with_a_gated_champion_per_family(demo_home: tuple[Path, dict, dict]) -> None:
+    _, summary, env = demo_home
+    assert {c["model"] for c in summary["champions"] if c["promoted"]} == {
+        "credit_pd", "market_var", "market_volatility", "market_anomaly"}
+    models = json.loads(_cli(env, "models", "--json").stdout)["models"]
+    for row in models:
+        assert row["champion"] is not None, row["name"]
+        assert row["champion"]["validation_status"] == "passed"
+    # every champion's promotion rests on a passing gate record in the audit trail
+    records = json.loads(_cli(env, "audit", "all", "--json").stdout)["records"]
+    for row in models:
+        version = row["champion"]["version"]
+        decisions = [r for r in records if r["model"] == row["name"] and r["version"] == version
+                     and r["action"] == "gate_decision"]
+        assert decisions and decisions[-1]["body"]["passed"] is True
+
+
+def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, dict]) -> None:
+    _, summary, env = demo_home
+    assert summary["shifted_challenger"]["promoted"] is False
+    assert "data_drift" in summary["shifted_challenger"]["failed_gates"]
+    refused = _cli(env, "promote", "credit_pd", "--json")
+    assert refused.returncode == 3
+    assert "unrepresentative" in refused.stdout
+
+
+def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dict]) -> None:
+    home, _, env = demo_home
+    assert _cli(env, "audit", "verify").returncode == 0
+    with sqlite3.connect(home / "audit.db") as conn:
+        conn.execute("UPDATE riskops_audit SET actor = 'someone-else' WHERE seq = 3")
+    broken = _cli(env, "audit", "verify", "--json")
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout)["first_broken"] == 3
