@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from riskops.cli import audit, data, governance, lifecycle, orchestration, serve
+from riskops.cli import audit, data, governance, lifecycle, market, orchestration, serve
+from riskops.cli import universe as universe_cli
 
 app = typer.Typer(
     name="riskops",
@@ -31,6 +32,8 @@ app.command()(orchestration.schedule)
 app.command()(serve.serve)
 app.command()(governance.report)
 app.command()(governance.lineage)
+app.command()(universe_cli.universe)
+app.command()(market.stress)
 
 
 def main() -> None:
