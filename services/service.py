@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -64,6 +65,21 @@ MODEL_ROUTES = ("/credit/score", "/var/forecast", "/volatility/forecast", "/anom
 
 
 ARGS = bentoml.use_arguments(ServeArguments)
+
+
+def _image() -> Any:
+    """The Bento's image (``bentoml build``): Python 3.11 with the project's own runtime
+    dependencies, read from ``pyproject.toml`` so that the list is never copied by hand, and
+    not re-resolved at build time, so that ``bentoml build`` works offline. ``riskops`` is
+    imported from the Bento's sources (``PYTHONPATH`` in ``bentofile.yaml``)."""
+    image = bentoml.images.Image(python_version="3.11", lock_python_packages=False)
+    ours = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    # BentoML reads it relative to the working directory, which is the build context when
+    # building; elsewhere (serving) the image is not used.
+    if Path("pyproject.toml").resolve() == ours and ours.exists():
+        image = image.pyproject_toml("pyproject.toml")
+    return image
+
 
 # GET routes: BentoML APIs are POST-only, so /models is a FastAPI class view mounted beside them.
 models_app = FastAPI(title="riskops", docs_url=None, redoc_url=None, openapi_url=None)
@@ -115,6 +131,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 @bentoml.asgi_app(models_app, path="/")
 @bentoml.service(
     name="riskops",
+    image=_image(),
     workers=ARGS.workers,
     traffic={"timeout": 120},
     logging={"access": {"enabled": ARGS.access_log}},
