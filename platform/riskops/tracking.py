@@ -136,6 +136,20 @@ def log_tuning_trials(trials: list[dict[str, Any]]) -> None:
             mlflow.set_tag("riskops.trial", str(trial.get("number", "")))
 
 
+def log_standalone(
+    settings: Settings, family: str, run_name: str, files: list[Path], params: dict[str, Any],
+    tags: dict[str, str],
+) -> str:
+    """A run of its own (stress tests, universe scans) holding a few files; returns its id."""
+    import mlflow
+
+    with training_run(settings, family, run_name) as run_id:
+        log_run_data(params, {}, tags)
+        for path in files:
+            mlflow.log_artifact(str(path))
+    return run_id
+
+
 def log_json(settings: Settings, run_id: str, payload: Any, artifact_file: str) -> str:
     """Attach a JSON document to a (possibly finished) run; returns its artifact URI."""
     c = client(settings)
