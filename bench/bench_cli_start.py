@@ -25,8 +25,12 @@ def main() -> None:
     python = timed([sys.executable, "-c", "pass"])
     cli = timed([str(Path(sys.executable).parent / "riskops"), "--help"])
     mlflow = timed([sys.executable, "-c", "import mlflow"])
-    result = {"python_s": round(python, 3), "riskops_help_s": round(cli, 3),
-              "import_mlflow_s": round(mlflow, 3), "runs": RUNS}
+    result = {
+        "python_s": round(python, 3),
+        "riskops_help_s": round(cli, 3),
+        "import_mlflow_s": round(mlflow, 3),
+        "runs": RUNS,
+    }
     print(json.dumps(result))
     out = Path(__file__).parent / "results" / "bench_cli_start.json"
     out.parent.mkdir(exist_ok=True)

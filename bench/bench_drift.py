@@ -65,18 +65,28 @@ def main() -> None:
         t0 = time.perf_counter()
         share_full, drift_full = full_preset(reference, current)
         t_full = time.perf_counter() - t0
-        rows.append({
-            "scenario": name, "gate_seconds": round(t_gate, 3), "full_seconds": round(t_full, 3),
-            "speedup": round(t_full / t_gate, 1), "gate_share": gate.share_of_drifted_columns,
-            "full_share": share_full, "gate_drift": gate.dataset_drift, "full_drift": drift_full,
-            "same_decision": gate.dataset_drift == drift_full,
-        })
-        print(f"{name:34s} gate {t_gate:6.2f}s  full {t_full:6.2f}s  x{t_full / t_gate:5.1f}  "
-              f"share {gate.share_of_drifted_columns:.2f} vs {share_full:.2f}  "
-              f"same decision: {gate.dataset_drift == drift_full}")
+        rows.append(
+            {
+                "scenario": name,
+                "gate_seconds": round(t_gate, 3),
+                "full_seconds": round(t_full, 3),
+                "speedup": round(t_full / t_gate, 1),
+                "gate_share": gate.share_of_drifted_columns,
+                "full_share": share_full,
+                "gate_drift": gate.dataset_drift,
+                "full_drift": drift_full,
+                "same_decision": gate.dataset_drift == drift_full,
+            }
+        )
+        print(
+            f"{name:34s} gate {t_gate:6.2f}s  full {t_full:6.2f}s  x{t_full / t_gate:5.1f}  "
+            f"share {gate.share_of_drifted_columns:.2f} vs {share_full:.2f}  "
+            f"same decision: {gate.dataset_drift == drift_full}"
+        )
     out = Path(__file__).parent / "results" / "bench_drift.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"rows": ROWS, "columns": NUMERIC + CATEGORICAL, "scenarios": rows}, indent=2))
+    payload = {"rows": ROWS, "columns": NUMERIC + CATEGORICAL, "scenarios": rows}
+    out.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":

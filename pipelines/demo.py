@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -31,8 +30,11 @@ def run_demo(settings: Settings) -> dict[str, Any]:
         promotion = d["promotion"] or {}
         console.print(
             f"  {d['trained']['model']['name']} v{d['trained']['model']['version']}: "
-            + ("[green]champion[/green]" if promotion.get("promoted") else
-               f"[red]not promoted[/red] {promotion.get('note', '')}")
+            + (
+                "[green]champion[/green]"
+                if promotion.get("promoted")
+                else f"[red]not promoted[/red] {promotion.get('note', '')}"
+            )
         )
 
     console.rule("[bold]2. A challenger trained on deliberately shifted data")
@@ -41,8 +43,12 @@ def run_demo(settings: Settings) -> dict[str, Any]:
     shifted_credit(load_credit()).to_csv(shifted_path, index=False)
     shifted = train_flow(
         "credit",
-        source={"domain": "credit", "path": shifted_path, "target": "Status",
-                "positive_label": "bad"},
+        source={
+            "domain": "credit",
+            "path": shifted_path,
+            "target": "Status",
+            "positive_label": "bad",
+        },
         recent={"domain": "credit"},
     )
     refusal = promote_flow(shifted["model"]["name"], shifted["model"]["version"])
@@ -67,8 +73,11 @@ def run_demo(settings: Settings) -> dict[str, Any]:
         "shifted_challenger": {
             "model": shifted["model"],
             "promoted": refusal.get("promoted", False),
-            "failed_gates": [r["gate"] for r in (refusal.get("report") or {}).get("results", [])
-                             if not r["passed"]],
+            "failed_gates": [
+                r["gate"]
+                for r in (refusal.get("report") or {}).get("results", [])
+                if not r["passed"]
+            ],
         },
         "audit": verify.to_dict(),
         "next": _next_steps(settings),
@@ -92,12 +101,21 @@ def _render(summary: dict[str, Any]) -> None:
         metrics = ", ".join(
             f"{k}={c['metrics'][k]:.3f}" for k in _HEADLINE.get(c["model"], ()) if k in c["metrics"]
         )
-        table.add_row(c["model"], str(c["version"]), c["kind"],
-                      "[green]champion[/green]" if c["promoted"] else "[red]refused[/red]", metrics)
+        table.add_row(
+            c["model"],
+            str(c["version"]),
+            c["kind"],
+            "[green]champion[/green]" if c["promoted"] else "[red]refused[/red]",
+            metrics,
+        )
     s = summary["shifted_challenger"]
-    table.add_row(s["model"]["name"], str(s["model"]["version"]), "shifted data",
-                  "[green]champion[/green]" if s["promoted"] else "[red]refused[/red]",
-                  "failed: " + ", ".join(s["failed_gates"]))
+    table.add_row(
+        s["model"]["name"],
+        str(s["model"]["version"]),
+        "shifted data",
+        "[green]champion[/green]" if s["promoted"] else "[red]refused[/red]",
+        "failed: " + ", ".join(s["failed_gates"]),
+    )
     console.print(table)
     audit = summary["audit"]
     console.print(
@@ -118,5 +136,3 @@ def _next_steps(settings: Settings) -> list[str]:
         "Audit:      riskops audit credit_pd   |   riskops audit verify",
         "Refusal:    riskops promote credit_pd   (exit 3: the shifted challenger is refused)",
     ]
-
-

@@ -17,11 +17,15 @@ HOURLY_MONITOR_SECONDS = 3600
 def deployments() -> list[Any]:
     return [
         retrain_flow.to_deployment(
-            name="nightly-retrain", cron=NIGHTLY_RETRAIN_CRON, tags=["riskops", "retrain"],
+            name="nightly-retrain",
+            cron=NIGHTLY_RETRAIN_CRON,
+            tags=["riskops", "retrain"],
             description="Retrain all four families, gate and promote the challengers.",
         ),
         monitor_flow.to_deployment(
-            name="hourly-monitor", interval=HOURLY_MONITOR_SECONDS, tags=["riskops", "monitor"],
+            name="hourly-monitor",
+            interval=HOURLY_MONITOR_SECONDS,
+            tags=["riskops", "monitor"],
             description="Drift of the champions' inputs; triggers retrain past the policy.",
         ),
     ]

@@ -38,9 +38,7 @@ def promote_flow(
 
 
 @flow(name="retrain", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def retrain_flow(
-    families: list[str] | None = None, promote: bool = True
-) -> list[dict[str, Any]]:
+def retrain_flow(families: list[str] | None = None, promote: bool = True) -> list[dict[str, Any]]:
     """Retrain every family in parallel, then gate and promote each challenger."""
     families = list(families or FAMILIES)
     trained = [train_challenger.submit(family) for family in families]
@@ -65,8 +63,9 @@ def monitor_flow(
 ) -> dict[str, Any]:
     """Drift of each champion's inputs; triggers ``retrain`` for the drifted families."""
     families = list(families or FAMILIES)
-    checks = {f: check_drift(REGISTERED_NAMES[f], recent if f != "credit" else None)
-              for f in families}
+    checks = {
+        f: check_drift(REGISTERED_NAMES[f], recent if f != "credit" else None) for f in families
+    }
     drifted = [f for f, c in checks.items() if c.get("retrain")]
     publish_markdown("monitor-summary", _monitor_markdown(checks))
     retrained = retrain_flow(families=drifted) if (drifted and retrain) else []

@@ -21,8 +21,13 @@ def _retry_unless_our_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(retries=2, retry_delay_seconds=3, retry_condition_fn=_retry_unless_our_error,
-      cache_policy=NO_CACHE, task_run_name="train-{family}")
+@task(
+    retries=2,
+    retry_delay_seconds=3,
+    retry_condition_fn=_retry_unless_our_error,
+    cache_policy=NO_CACHE,
+    task_run_name="train-{family}",
+)
 def train_challenger(
     family: str,
     source: dict[str, Any] | None = None,
@@ -45,8 +50,13 @@ def train_challenger(
     return result.to_dict()
 
 
-@task(retries=2, retry_delay_seconds=3, retry_condition_fn=_retry_unless_our_error,
-      cache_policy=NO_CACHE, task_run_name="promote-{name}")
+@task(
+    retries=2,
+    retry_delay_seconds=3,
+    retry_condition_fn=_retry_unless_our_error,
+    cache_policy=NO_CACHE,
+    task_run_name="promote-{name}",
+)
 def promote_challenger(
     name: str, version: int | None = None, force: bool = False, reason: str | None = None
 ) -> dict[str, Any]:

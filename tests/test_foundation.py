@@ -19,7 +19,10 @@ def test_platform_folder_never_shadows_the_standard_library() -> None:
     # When uuid and platform are imported
     result = subprocess.run(
         [sys.executable, "-c", "import uuid, platform; print(platform.system())"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     # Then the standard library's platform module is the one found
     assert result.returncode == 0, result.stderr
@@ -30,10 +33,13 @@ def test_platform_folder_never_shadows_the_standard_library() -> None:
 def test_cli_import_pulls_in_no_heavy_library() -> None:
     code = (
         "import sys, riskops.cli\n"
-        "heavy = {'mlflow', 'prefect', 'bentoml', 'evidently', 'shap', 'lightgbm', 'arch', 'pandas'}\n"
+        "heavy = {'mlflow', 'prefect', 'bentoml', 'evidently', 'shap', 'lightgbm', 'arch',"
+        " 'pandas'}\n"
         "print(sorted(heavy & set(m.split('.')[0] for m in sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout.replace("'", '"')) == []
 
 
@@ -57,17 +63,26 @@ def test_core_library_imports_neither_prefect_nor_bentoml() -> None:
 
 
 REGISTRY_CALLS = {
-    "create_registered_model", "create_model_version", "set_registered_model_alias",
-    "delete_registered_model_alias", "get_model_version_by_alias", "set_model_version_tag",
-    "search_model_versions", "search_registered_models", "transition_model_version_stage",
+    "create_registered_model",
+    "create_model_version",
+    "set_registered_model_alias",
+    "delete_registered_model_alias",
+    "get_model_version_by_alias",
+    "set_model_version_tag",
+    "search_model_versions",
+    "search_registered_models",
+    "transition_model_version_stage",
     "register_model",
 }
 
 
 def test_exactly_one_module_talks_to_the_registry() -> None:
     talkers = set()
-    for path in [*CORE.rglob("*.py"), *(ROOT / "pipelines").rglob("*.py"),
-                 *(ROOT / "services").rglob("*.py")]:
+    for path in [
+        *CORE.rglob("*.py"),
+        *(ROOT / "pipelines").rglob("*.py"),
+        *(ROOT / "services").rglob("*.py"),
+    ]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in REGISTRY_CALLS:

@@ -69,8 +69,14 @@ class VerifyResult:
 
 
 def record_hash(
-    seq: int, ts: str, actor: str, action: str, model: str, version: int | None,
-    body_json: str, prev_hash: str,
+    seq: int,
+    ts: str,
+    actor: str,
+    action: str,
+    model: str,
+    version: int | None,
+    body_json: str,
+    prev_hash: str,
 ) -> str:
     canonical = json.dumps(
         [seq, ts, actor, action, model, version, body_json, prev_hash], separators=(",", ":")
@@ -102,7 +108,12 @@ class AuditTrail:
         _metadata.create_all(self.engine)
 
     def append(
-        self, action: str, model: str, version: int | None = None, *, actor: str | None = None,
+        self,
+        action: str,
+        model: str,
+        version: int | None = None,
+        *,
+        actor: str | None = None,
         **body: Any,
     ) -> AuditRecord:
         """Append one record. Retries when another writer appended the same sequence number."""
@@ -119,7 +130,12 @@ class AuditTrail:
         raise RuntimeError("audit: could not append after 50 attempts")
 
     def _append(
-        self, conn: sa.Connection, action: str, model: str, version: int | None, actor: str,
+        self,
+        conn: sa.Connection,
+        action: str,
+        model: str,
+        version: int | None,
+        actor: str,
         body_json: str,
     ) -> AuditRecord:
         head = conn.execute(
@@ -130,11 +146,20 @@ class AuditTrail:
         digest = record_hash(seq, ts, actor, action, model, version, body_json, prev)
         conn.execute(
             _events.insert().values(
-                seq=seq, ts=ts, actor=actor, action=action, model=model, version=version,
-                body=body_json, prev_hash=prev, hash=digest,
+                seq=seq,
+                ts=ts,
+                actor=actor,
+                action=action,
+                model=model,
+                version=version,
+                body=body_json,
+                prev_hash=prev,
+                hash=digest,
             )
         )
-        return AuditRecord(seq, ts, actor, action, model, version, json.loads(body_json), prev, digest)
+        return AuditRecord(
+            seq, ts, actor, action, model, version, json.loads(body_json), prev, digest
+        )
 
     def records(self, model: str | None = None) -> list[AuditRecord]:
         query = sa.select(_events).order_by(_events.c.seq)
@@ -143,8 +168,17 @@ class AuditTrail:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            AuditRecord(r.seq, r.ts, r.actor, r.action, r.model, r.version, json.loads(r.body),
-                        r.prev_hash, r.hash)
+            AuditRecord(
+                r.seq,
+                r.ts,
+                r.actor,
+                r.action,
+                r.model,
+                r.version,
+                json.loads(r.body),
+                r.prev_hash,
+                r.hash,
+            )
             for r in rows
         ]
 
@@ -155,14 +189,20 @@ class AuditTrail:
         prev = GENESIS
         for expected_seq, r in enumerate(rows, start=1):
             if r.seq != expected_seq:
-                return VerifyResult(False, len(rows), expected_seq, f"record {expected_seq} is missing")
+                return VerifyResult(
+                    False, len(rows), expected_seq, f"record {expected_seq} is missing"
+                )
             if r.prev_hash != prev:
-                return VerifyResult(False, len(rows), r.seq, "link to the previous record is broken")
+                return VerifyResult(
+                    False, len(rows), r.seq, "link to the previous record is broken"
+                )
             try:
                 body_json = json.dumps(json.loads(r.body), sort_keys=True, separators=(",", ":"))
             except ValueError:
                 return VerifyResult(False, len(rows), r.seq, "body is not valid JSON")
-            digest = record_hash(r.seq, r.ts, r.actor, r.action, r.model, r.version, body_json, r.prev_hash)
+            digest = record_hash(
+                r.seq, r.ts, r.actor, r.action, r.model, r.version, body_json, r.prev_hash
+            )
             if digest != r.hash or body_json != r.body:
                 return VerifyResult(False, len(rows), r.seq, "content does not match its hash")
             prev = r.hash

@@ -84,7 +84,9 @@ def evaluate(model: str, version: int | None, evidence: Evidence, policy: Policy
         try:
             outcome = gate()
         except Exception as exc:  # fail closed: a broken gate is a failed gate
-            outcome = GateResult(name, False, f"gate raised {type(exc).__name__}: {exc}", errored=True)
+            outcome = GateResult(
+                name, False, f"gate raised {type(exc).__name__}: {exc}", errored=True
+            )
         results.extend(outcome if isinstance(outcome, list) else [outcome])
     return GateReport(
         model=model,
@@ -103,8 +105,10 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
     value = source[check.metric]
     if check.not_in:
         passed = str(value) not in check.not_in
-        reason = f"{check.metric} = {value}" + (" " if passed else " is ") + (
-            f"not in {list(check.not_in)}" if passed else f"in forbidden {list(check.not_in)}"
+        reason = (
+            f"{check.metric} = {value}"
+            + (" " if passed else " is ")
+            + (f"not in {list(check.not_in)}" if passed else f"in forbidden {list(check.not_in)}")
         )
         return GateResult(gate, passed, _why(reason, check), value, {"not_in": list(check.not_in)})
     value = float(value)
@@ -127,7 +131,8 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
         limits["max"] = bound
         if not value <= bound:
             failures.append(
-                f"{check.metric} = {value:.4g} > {check.max_metric} + {check.tolerance:g} = {bound:.4g}"
+                f"{check.metric} = {value:.4g} > {check.max_metric} "
+                f"+ {check.tolerance:g} = {bound:.4g}"
             )
     if failures:
         return GateResult(gate, False, _why("; ".join(failures), check), value, limits)
@@ -151,7 +156,9 @@ def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
             share,
             limit,
         )
-    return GateResult("data_drift", True, f"{share:.0%} of features drifted (<= {limit:.0%})", share, limit)
+    return GateResult(
+        "data_drift", True, f"{share:.0%} of features drifted (<= {limit:.0%})", share, limit
+    )
 
 
 def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
@@ -186,7 +193,9 @@ def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
         change = (new - old) if rule.higher_is_better else (old - new)
         # A difference of exactly the tolerance passes; 1e-12 absorbs float rounding.
         passed = math.isfinite(change) and change >= -rule.max_degradation - 1e-12
-        verb = "improves on" if change >= 0 else ("is within tolerance of" if passed else "degrades")
+        verb = (
+            "improves on" if change >= 0 else ("is within tolerance of" if passed else "degrades")
+        )
         results.append(
             GateResult(
                 gate,

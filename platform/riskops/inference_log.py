@@ -7,6 +7,7 @@ batches, so the request path only appends to a queue. Files are laid out as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -24,8 +25,12 @@ class InferenceLogWriter:
     """Batches records off the hot path. ``log`` never blocks on disk."""
 
     def __init__(
-        self, settings: Settings, model: str, batch_size: int | None = None,
-        flush_seconds: float | None = None, max_queue: int = 100_000,
+        self,
+        settings: Settings,
+        model: str,
+        batch_size: int | None = None,
+        flush_seconds: float | None = None,
+        max_queue: int = 100_000,
     ) -> None:
         self.root = settings.inference_log_dir / model
         self.batch_size = batch_size or settings.inference_log_batch
@@ -63,10 +68,8 @@ class InferenceLogWriter:
         pending: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.flush_seconds
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(queue.Empty):
                 pending.append(self._queue.get(timeout=0.1))
-            except queue.Empty:
-                pass
             if len(pending) >= self.batch_size or (pending and time.monotonic() >= deadline):
                 self._flush(pending)
                 pending = []

@@ -83,11 +83,17 @@ def code_version() -> str:
         root = Path(__file__).resolve().parents[2]
         sha = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -169,8 +175,10 @@ class Lifecycle:
                 "source": source.describe(),
                 "recent_window": recent_dataset.describe() if recent is not None else None,
                 "code_version": code_version(),
-                "parent_champion": champion_evidence and {
-                    "version": champion.version, "run_id": champion.run_id  # type: ignore[union-attr]
+                "parent_champion": champion_evidence
+                and {
+                    "version": champion.version,
+                    "run_id": champion.run_id,  # type: ignore[union-attr]
                 },
                 "options": {**options.__dict__},
             }
@@ -251,39 +259,69 @@ class Lifecycle:
             status = "passed" if passed else "failed"
             seqs = [
                 self.audit.append(
-                    "gate_decision", name, target.version, passed=passed,
-                    report=report.to_dict(), run_id=target.run_id,
+                    "gate_decision",
+                    name,
+                    target.version,
+                    passed=passed,
+                    report=report.to_dict(),
+                    run_id=target.run_id,
                     evidence_uri=f"runs:/{target.run_id}/{EVIDENCE_FILE}",
                 ).seq
             ]
             self._record_report(target, report, status, seqs[0])
             if champion is not None and champion.version == target.version:
-                seqs.append(self.audit.append(
-                    "noop", name, target.version, note="already champion").seq)
-                return PromotionResult(name, target.version, False, False, report,
-                                       champion.version, seqs, "already champion")
+                seqs.append(
+                    self.audit.append("noop", name, target.version, note="already champion").seq
+                )
+                return PromotionResult(
+                    name,
+                    target.version,
+                    False,
+                    False,
+                    report,
+                    champion.version,
+                    seqs,
+                    "already champion",
+                )
             if not passed and not force:
-                seqs.append(self.audit.append(
-                    "refuse", name, target.version,
-                    reasons=[r.reason for r in report.failures],
-                    champion_version=champion.version if champion else None,
-                ).seq)
+                seqs.append(
+                    self.audit.append(
+                        "refuse",
+                        name,
+                        target.version,
+                        reasons=[r.reason for r in report.failures],
+                        champion_version=champion.version if champion else None,
+                    ).seq
+                )
                 raise PromotionRefused(
                     f"{name} v{target.version} refused: "
                     + "; ".join(r.reason for r in report.failures),
                     report,
                 )
             action = "promote" if passed else "override"
-            changes = [{"alias": reg.CHAMPION, "from": champion.version if champion else None,
-                        "to": target.version}]
+            changes = [
+                {
+                    "alias": reg.CHAMPION,
+                    "from": champion.version if champion else None,
+                    "to": target.version,
+                }
+            ]
             if champion is not None:
                 changes.append({"alias": reg.PREVIOUS, "to": champion.version})
             # The record comes first: an alias never changes without one.
-            seqs.append(self.audit.append(
-                action, name, target.version, alias_changes=changes, reason=reason,
-                gate_passed=passed, failures=[r.reason for r in report.failures],
-                run_id=target.run_id, dataset_hash=target.tags.get("dataset_hash"),
-            ).seq)
+            seqs.append(
+                self.audit.append(
+                    action,
+                    name,
+                    target.version,
+                    alias_changes=changes,
+                    reason=reason,
+                    gate_passed=passed,
+                    failures=[r.reason for r in report.failures],
+                    run_id=target.run_id,
+                    dataset_hash=target.tags.get("dataset_hash"),
+                ).seq
+            )
             try:
                 if champion is not None:
                     self.registry.set_alias(name, reg.PREVIOUS, champion.version)
@@ -294,8 +332,13 @@ class Lifecycle:
             if force and not passed:
                 self.registry.set_tags(name, target.version, {"override_reason": reason or ""})
             return PromotionResult(
-                name, target.version, True, force and not passed, report,
-                champion.version if champion else None, seqs,
+                name,
+                target.version,
+                True,
+                force and not passed,
+                report,
+                champion.version if champion else None,
+                seqs,
             )
 
     def _judge(
@@ -323,7 +366,9 @@ class Lifecycle:
             return report
         except Exception as exc:  # fail closed on any error while judging
             return GateReport(
-                name, target.version, champion.version if champion else None,
+                name,
+                target.version,
+                champion.version if champion else None,
                 (GateResult("evidence", False, f"{type(exc).__name__}: {exc}", errored=True),),
             )
 
@@ -333,12 +378,20 @@ class Lifecycle:
         from riskops import tracking
 
         # Named by the audit record of the decision: unique, ordered, and cross-referenced.
-        tracking.log_json(self.settings, target.run_id, report.to_dict(),
-                          f"gates/gate_report_{audit_seq:06d}.json")
-        self.registry.set_tags(target.name, target.version, {
-            "validation_status": status,
-            "validation_failures": "; ".join(r.gate for r in report.failures)[:4000],
-        })
+        tracking.log_json(
+            self.settings,
+            target.run_id,
+            report.to_dict(),
+            f"gates/gate_report_{audit_seq:06d}.json",
+        )
+        self.registry.set_tags(
+            target.name,
+            target.version,
+            {
+                "validation_status": status,
+                "validation_failures": "; ".join(r.gate for r in report.failures)[:4000],
+            },
+        )
 
     # --------------------------------------------------------------- rollback
     def rollback(self, name: str, reason: str | None = None) -> dict[str, Any]:
@@ -349,15 +402,24 @@ class Lifecycle:
             if champion is None or previous is None:
                 raise BadInputError(f"model: {name} has no previous champion to roll back to")
             record = self.audit.append(
-                "rollback", name, previous.version, reason=reason,
-                alias_changes=[{"alias": reg.CHAMPION, "from": champion.version, "to": previous.version},
-                               {"alias": reg.PREVIOUS, "from": previous.version, "to": None}],
+                "rollback",
+                name,
+                previous.version,
+                reason=reason,
+                alias_changes=[
+                    {"alias": reg.CHAMPION, "from": champion.version, "to": previous.version},
+                    {"alias": reg.PREVIOUS, "from": previous.version, "to": None},
+                ],
             )
             self.registry.set_alias(name, reg.CHAMPION, previous.version)
             self.registry.delete_alias(name, reg.PREVIOUS)
             self.registry.set_tags(name, champion.version, {"rolled_back": "true"})
-        return {"model": name, "champion": previous.version, "rolled_back": champion.version,
-                "audit_seq": record.seq}
+        return {
+            "model": name,
+            "champion": previous.version,
+            "rolled_back": champion.version,
+            "audit_seq": record.seq,
+        }
 
     # --------------------------------------------------------------- overview
     def models(self) -> list[dict[str, Any]]:

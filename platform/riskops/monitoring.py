@@ -40,7 +40,9 @@ class Monitor:
         self.settings = settings or Settings()
         self.registry = reg.Registry(self.settings)
 
-    def check(self, name: str, recent: DataSource | None = None, max_log_rows: int = 5000) -> DriftCheck:
+    def check(
+        self, name: str, recent: DataSource | None = None, max_log_rows: int = 5000
+    ) -> DriftCheck:
         """Drift of the champion's inputs: logged requests first, else recent market data."""
         from riskops import drift, tracking
 
@@ -51,7 +53,9 @@ class Monitor:
         family = get_family(family_name)
         policy = load_policies(self.settings.policy_file).for_model(name, family_name)
         with tempfile.TemporaryDirectory() as tmp:
-            ref_path = tracking.download(self.settings, champion.run_id, "data/reference.parquet", Path(tmp))
+            ref_path = tracking.download(
+                self.settings, champion.run_id, "data/reference.parquet", Path(tmp)
+            )
             reference = pd.read_parquet(ref_path)
             logged = read_inference_log(self.settings, name, last_n=max_log_rows)
             columns = [c for c in reference.columns if c in logged.columns]
@@ -62,20 +66,38 @@ class Monitor:
                 current = family.features(family.recent_window(dataset))
                 source = f"recent window of {dataset.describe()['name']}"
             else:
-                return DriftCheck(name, champion.version, "", None, [], None, False, None,
-                                  "no recent data: the inference log has fewer than 100 requests")
+                return DriftCheck(
+                    name,
+                    champion.version,
+                    "",
+                    None,
+                    [],
+                    None,
+                    False,
+                    None,
+                    "no recent data: the inference log has fewer than 100 requests",
+                )
             html = Path(tmp) / f"drift_{time.strftime('%Y%m%dT%H%M%S')}.html"
             result = drift.data_drift(
-                reference, current, drift_share=policy.data_drift.max_drift_share,
+                reference,
+                current,
+                drift_share=policy.data_drift.max_drift_share,
                 max_rows=policy.data_drift.max_rows,
                 stattest=policy.data_drift.stattest,
-                threshold=policy.data_drift.threshold, html_path=html,
+                threshold=policy.data_drift.threshold,
+                html_path=html,
             )
             uri = tracking.log_file(self.settings, champion.run_id, html, "monitoring")
         retrain = result.share_of_drifted_columns > policy.data_drift.max_drift_share
         check = DriftCheck(
-            name, champion.version, source, result.share_of_drifted_columns,
-            result.drifted_columns, policy.data_drift.max_drift_share, retrain, uri,
+            name,
+            champion.version,
+            source,
+            result.share_of_drifted_columns,
+            result.drifted_columns,
+            policy.data_drift.max_drift_share,
+            retrain,
+            uri,
         )
         AuditTrail(self.settings).append("monitor", name, champion.version, **check.to_dict())
         return check

@@ -7,6 +7,7 @@ before the current one, for rollback).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,12 +72,16 @@ class Registry:
         try:
             self.client.create_registered_model(name, tags={"family": tags.get("family", "")})
         except MlflowException as exc:
-            if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
+            if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(
+                exc
+            ):
                 raise
         run = self.client.get_run(run_id)
         logged = self._logged_model(run_id, run.info.experiment_id)
         # MLflow 3 stores a logged model under its own LoggedModel location, not the run's.
-        source = logged.artifact_location if logged else f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
+        source = (
+            logged.artifact_location if logged else f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
+        )
         mv = self.client.create_model_version(
             name, source, run_id=run_id, tags=tags, model_id=logged.model_id if logged else None
         )
@@ -119,7 +124,9 @@ class Registry:
             raise NotFoundError(f"model: no registered model named {name!r}")
         return versions[-1]
 
-    def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> VersionInfo:
+    def resolve(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> VersionInfo:
         """A version by number, else by alias, else the challenger, else the latest."""
         if version is not None:
             return self.get_version(name, version)
@@ -136,10 +143,8 @@ class Registry:
     def delete_alias(self, name: str, alias: str) -> None:
         from mlflow.exceptions import MlflowException
 
-        try:
+        with contextlib.suppress(MlflowException):  # already absent is fine
             self.client.delete_registered_model_alias(name, alias)
-        except MlflowException:
-            pass
 
     def set_tags(self, name: str, version: int, tags: dict[str, str]) -> None:
         for key, value in tags.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator

@@ -137,7 +137,11 @@ def log_tuning_trials(trials: list[dict[str, Any]]) -> None:
 
 
 def log_standalone(
-    settings: Settings, family: str, run_name: str, files: list[Path], params: dict[str, Any],
+    settings: Settings,
+    family: str,
+    run_name: str,
+    files: list[Path],
+    params: dict[str, Any],
     tags: dict[str, str],
 ) -> str:
     """A run of its own (stress tests, universe scans) holding a few files; returns its id."""

@@ -40,7 +40,9 @@ def test_prefect_yaml_matches_the_python_deployments() -> None:
         assert func in Path(__file__).parents[2].joinpath(module).read_text()
 
 
-def test_monitor_deployment_runs_through_the_prefect_api(prefect_api: None, riskops_home: Path) -> None:
+def test_monitor_deployment_runs_through_the_prefect_api(
+    prefect_api: None, riskops_home: Path
+) -> None:
     # Given the hourly-monitor deployment registered with a real Prefect API
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment

@@ -32,7 +32,10 @@ def test_untouched_chain_verifies(trail: AuditTrail) -> None:
     ("sql", "broken"),
     [
         ("UPDATE riskops_audit SET actor = 'mallory' WHERE seq = 2", 2),
-        ("UPDATE riskops_audit SET body = '{\"passed\":false,\"report\":{\"results\":[]}}' WHERE seq = 2", 2),
+        (
+            'UPDATE riskops_audit SET body = \'{"passed":false,"report":{}}\' WHERE seq = 2',
+            2,
+        ),
         ("UPDATE riskops_audit SET version = 9 WHERE seq = 3", 3),
         ("DELETE FROM riskops_audit WHERE seq = 1", 1),
         ("UPDATE riskops_audit SET ts = '2020-01-01' WHERE seq = 1", 1),
@@ -48,12 +51,22 @@ def test_any_edit_is_detected_at_the_first_broken_record(
     assert result.first_broken == broken
 
 
-def test_rehashing_one_record_still_breaks_the_next_link(trail: AuditTrail, settings: Settings) -> None:
+def test_rehashing_one_record_still_breaks_the_next_link(
+    trail: AuditTrail, settings: Settings
+) -> None:
     from riskops.audit import record_hash
 
     first = trail.records()[0]
-    forged = record_hash(1, first.ts, "mallory", first.action, first.model, first.version,
-                         '{"dataset_hash":"sha256:aa","run_id":"r1"}', first.prev_hash)
+    forged = record_hash(
+        1,
+        first.ts,
+        "mallory",
+        first.action,
+        first.model,
+        first.version,
+        '{"dataset_hash":"sha256:aa","run_id":"r1"}',
+        first.prev_hash,
+    )
     with sqlite3.connect(settings.home / "audit.db") as conn:
         conn.execute("UPDATE riskops_audit SET actor='mallory', hash=? WHERE seq=1", (forged,))
     result = trail.verify()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskops.gates import GateReport, check_threshold, evaluate
-from riskops.policy import Check, ChampionRule, DataDriftRule, Policy, PredictionDriftRule
+from riskops.policy import ChampionRule, Check, DataDriftRule, Policy, PredictionDriftRule
 
 CREDIT = Policy(
     family="credit",
@@ -18,12 +18,20 @@ CREDIT = Policy(
 )
 
 
-def evidence(auc: float = 0.8, ece: float = 0.02, drift: float = 0.0, champion: dict | None = None,
-             psi: float = 0.05) -> dict:
+def evidence(
+    auc: float = 0.8,
+    ece: float = 0.02,
+    drift: float = 0.0,
+    champion: dict | None = None,
+    psi: float = 0.05,
+) -> dict:
     return {
         "metrics": {"auc": auc, "ece": ece},
         "evidence": {"traffic_light_zone_99": "green"},
-        "data_drift": {"share_of_drifted_columns": drift, "drifted_columns": ["Income"] if drift else []},
+        "data_drift": {
+            "share_of_drifted_columns": drift,
+            "drifted_columns": ["Income"] if drift else [],
+        },
         "prediction_drift": None if champion is None else {"psi": psi},
         "champion": champion,
     }
@@ -57,7 +65,9 @@ def test_data_drift_boundary(share: float, passed: bool) -> None:
         assert "Income" in report.failures[0].reason
 
 
-@pytest.mark.parametrize(("challenger_auc", "passed"), [(0.79, True), (0.7899, False), (0.85, True)])
+@pytest.mark.parametrize(
+    ("challenger_auc", "passed"), [(0.79, True), (0.7899, False), (0.85, True)]
+)
 def test_champion_degradation_boundary(challenger_auc: float, passed: bool) -> None:
     champion = {"version": 3, "metrics": {"auc": 0.80}}
     report = evaluate("credit_pd", 4, evidence(auc=challenger_auc, champion=champion), CREDIT)
@@ -92,10 +102,16 @@ def test_gate_that_raises_fails_closed() -> None:
 
 def test_backtest_zone_and_relative_checks() -> None:
     red = Check(metric="traffic_light_zone_99", source="evidence", not_in=("red",))
-    assert check_threshold("backtest", red, {"evidence": {"traffic_light_zone_99": "yellow"}}).passed
-    assert not check_threshold("backtest", red, {"evidence": {"traffic_light_zone_99": "red"}}).passed
+    assert check_threshold(
+        "backtest", red, {"evidence": {"traffic_light_zone_99": "yellow"}}
+    ).passed
+    assert not check_threshold(
+        "backtest", red, {"evidence": {"traffic_light_zone_99": "red"}}
+    ).passed
     qlike = Check(metric="qlike", max_metric="qlike_benchmark", tolerance=0.01)
-    assert check_threshold("backtest", qlike, {"metrics": {"qlike": 1.01, "qlike_benchmark": 1.0}}).passed
+    assert check_threshold(
+        "backtest", qlike, {"metrics": {"qlike": 1.01, "qlike_benchmark": 1.0}}
+    ).passed
     assert not check_threshold(
         "backtest", qlike, {"metrics": {"qlike": 1.0101, "qlike_benchmark": 1.0}}
     ).passed
@@ -118,5 +134,7 @@ def test_floor_passes_exactly_when_value_reaches_the_minimum(auc: float, minimum
 
 @given(nan=st.sampled_from([float("nan"), float("inf"), float("-inf")]))
 def test_non_finite_metric_never_passes(nan: float) -> None:
-    result = check_threshold("floor", Check(metric="auc", min=0.0, max=1.0), {"metrics": {"auc": nan}})
+    result = check_threshold(
+        "floor", Check(metric="auc", min=0.0, max=1.0), {"metrics": {"auc": nan}}
+    )
     assert not result.passed

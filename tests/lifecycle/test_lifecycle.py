@@ -8,14 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.data import DataSource
-from riskops.errors import DataValidationError, PromotionRefused
+from riskops.errors import PromotionRefused
 from riskops.lifecycle import Lifecycle
 from riskops.registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 from riskops.settings import Settings
@@ -47,8 +46,20 @@ def test_corrupt_dataset_registers_nothing(settings: Settings, tmp_path: Path) -
     path = tmp_path / "corrupt.csv"
     frame.to_csv(path, index=False)
     # When training on it
-    result = runner.invoke(app, ["train", "credit", "--data", str(path), "--target", "Status",
-                                 "--positive-label", "bad", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "credit",
+            "--data",
+            str(path),
+            "--target",
+            "Status",
+            "--positive-label",
+            "bad",
+            "--json",
+        ],
+    )
     # Then it exits 2 naming the columns, and nothing reaches the registry, runs or audit
     assert result.exit_code == 2
     payload = json.loads(result.stdout.strip().splitlines()[-1])
@@ -82,8 +93,9 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     # Given a challenger trained on shifted data
     shifted = life.train(
         "credit",
-        DataSource(domain="credit", path=_shifted_csv(settings.home), target="Status",
-                   positive_label="bad"),
+        DataSource(
+            domain="credit", path=_shifted_csv(settings.home), target="Status", positive_label="bad"
+        ),
         recent=DataSource(domain="credit"),
     )
     assert shifted.champion_version == first.version
@@ -113,9 +125,17 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     # Then the audit trail holds every decision, in order, and verifies
     actions = [r.action for r in AuditTrail(settings).records("credit_pd")]
     assert actions == [
-        "register", "gate_decision", "promote",
-        "register", "gate_decision", "refuse", "gate_decision", "refuse",
-        "gate_decision", "override", "rollback",
+        "register",
+        "gate_decision",
+        "promote",
+        "register",
+        "gate_decision",
+        "refuse",
+        "gate_decision",
+        "refuse",
+        "gate_decision",
+        "override",
+        "rollback",
     ]
     override = next(r for r in AuditTrail(settings).records("credit_pd") if r.action == "override")
     assert override.body["reason"] == "validator sign-off MR-123"
@@ -147,8 +167,10 @@ def test_racing_promotions_apply_exactly_once_and_both_are_audited(settings: Set
         "print(json.dumps({'promoted': r.promoted, 'note': r.note}))\n"
     )
     # When two processes promote it at the same time
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in procs]
     # Then exactly one applies the alias change and the other finds it already done
     assert sorted(o["promoted"] for o in outputs) == [False, True]

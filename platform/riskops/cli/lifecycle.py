@@ -44,9 +44,17 @@ def train(
 
         domain = get_family(family).domain
         source = DataSource(
-            domain=domain, path=data, bundled=dataset, target=target,
-            positive_label=positive_label, date_col=date_col, price_col=price_col,
-            return_col=return_col, high_col=high_col, low_col=low_col, volume_col=volume_col,
+            domain=domain,
+            path=data,
+            bundled=dataset,
+            target=target,
+            positive_label=positive_label,
+            date_col=date_col,
+            price_col=price_col,
+            return_col=return_col,
+            high_col=high_col,
+            low_col=low_col,
+            volume_col=volume_col,
             return_scale=return_scale,
         )
         options = TrainOptions(
@@ -86,7 +94,11 @@ def _render_promotion(payload: dict) -> None:
     report = payload["report"]
     model = payload["model"]
     if payload["promoted"]:
-        verb = "[yellow]promoted by override[/yellow]" if payload["forced"] else "[green]promoted[/green]"
+        verb = (
+            "[yellow]promoted by override[/yellow]"
+            if payload["forced"]
+            else "[green]promoted[/green]"
+        )
     else:
         verb = f"[cyan]unchanged[/cyan] ({payload['note']})"
     stdout.print(f"{model['name']} v{model['version']} {verb}")
@@ -98,7 +110,9 @@ def render_report(report: dict) -> None:
 
     table = Table("gate", "result", "reason")
     for r in report["results"]:
-        table.add_row(r["gate"], "[green]pass[/green]" if r["passed"] else "[red]FAIL[/red]", r["reason"])
+        table.add_row(
+            r["gate"], "[green]pass[/green]" if r["passed"] else "[red]FAIL[/red]", r["reason"]
+        )
     stdout.print(table)
 
 
@@ -112,8 +126,14 @@ def rollback(
         from riskops.lifecycle import Lifecycle
 
         result = Lifecycle().rollback(name, reason)
-        emit(result, json_out, lambda: stdout.print(
-            f"{name}: champion is v{result['champion']} again (v{result['rolled_back']} rolled back)"))
+        emit(
+            result,
+            json_out,
+            lambda: stdout.print(
+                f"{name}: champion is v{result['champion']} again "
+                f"(v{result['rolled_back']} rolled back)"
+            ),
+        )
 
 
 def models(json_out: opt.Json = False) -> None:
@@ -127,13 +147,21 @@ def models(json_out: opt.Json = False) -> None:
             from rich.table import Table
 
             table = Table("model", "champion", "challenger", "previous", "key metrics (champion)")
+
+            def cell(row: dict, alias: str) -> str:
+                info = row.get(alias)
+                return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
+
             for row in rows:
-                def cell(alias: str) -> str:
-                    info = row.get(alias)
-                    return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
                 champ = row.get("champion") or row.get("challenger") or {}
                 metrics = ", ".join(f"{k}={v}" for k, v in (champ.get("key_metrics") or {}).items())
-                table.add_row(row["name"], cell("champion"), cell("challenger"), cell("previous"), metrics)
+                table.add_row(
+                    row["name"],
+                    cell(row, "champion"),
+                    cell(row, "challenger"),
+                    cell(row, "previous"),
+                    metrics,
+                )
             stdout.print(table)
 
         emit({"models": rows}, json_out, render)

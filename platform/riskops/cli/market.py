@@ -20,7 +20,10 @@ def stress(
     return_scale: opt.ReturnScale = "decimal",
     dataset: opt.Bundled = None,
     model: Annotated[
-        str, typer.Option(help="'champion' (market_var's), or fhs, garch_t, historical, quantile_lightgbm.")
+        str,
+        typer.Option(
+            help="'champion' (market_var's), or fhs, garch_t, historical, quantile_lightgbm."
+        ),
     ] = "champion",
     weights: Annotated[
         str | None, typer.Option(help="Portfolio weights, e.g. sp500=0.6,nasdaq=0.4.")
@@ -39,15 +42,26 @@ def stress(
         from riskops.settings import Settings
 
         settings = Settings()
-        source = DataSource(domain="market", path=data, bundled=dataset, date_col=date_col,
-                            price_col=price_col, return_col=return_col, return_scale=return_scale)
+        source = DataSource(
+            domain="market",
+            path=data,
+            bundled=dataset,
+            date_col=date_col,
+            price_col=price_col,
+            return_col=return_col,
+            return_scale=return_scale,
+        )
         market = load(source)
         parsed = None
         if weights:
             try:
-                parsed = {k.strip(): float(v) for k, v in (p.split("=") for p in weights.split(","))}
+                parsed = {
+                    k.strip(): float(v) for k, v in (p.split("=") for p in weights.split(","))
+                }
             except ValueError:
-                raise BadInputError(f"--weights: expected asset=weight,..., got {weights!r}") from None
+                raise BadInputError(
+                    f"--weights: expected asset=weight,..., got {weights!r}"
+                ) from None
         tags = {"kind": "stress", "dataset_hash": market.content_hash}
         spec: object = model
         if model == "champion":
@@ -61,8 +75,12 @@ def stress(
         with tempfile.TemporaryDirectory() as tmp:
             path = write_stress_table(table, Path(tmp) / "stress_test.csv")
             run_id = tracking.log_standalone(
-                settings, "stress", "stress-test", [path],
-                {"model": model, "weights": weights or "", "dataset": market.name}, tags,
+                settings,
+                "stress",
+                "stress-test",
+                [path],
+                {"model": model, "weights": weights or "", "dataset": market.name},
+                tags,
             )
         if out is not None:
             write_stress_table(table, out)

@@ -32,5 +32,7 @@ LowCol = Annotated[str | None, typer.Option("--low-col", help="Market: daily low
 VolumeCol = Annotated[str | None, typer.Option("--volume-col", help="Market: volume column.")]
 Bundled = Annotated[
     str | None,
-    typer.Option("--dataset", help="Market: bundled dataset (sp500, nasdaq, us_indices, eustocks)."),
+    typer.Option(
+        "--dataset", help="Market: bundled dataset (sp500, nasdaq, us_indices, eustocks)."
+    ),
 ]

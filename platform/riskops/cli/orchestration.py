@@ -32,9 +32,17 @@ def retrain(
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
         decisions = _pipelines("flows").retrain_flow(families=family, promote=not no_promote)
-        emit({"decisions": decisions}, json_out, lambda: [
-            stdout.print(f"{d['family']}: v{d['trained']['model']['version']} "
-                         f"promoted={(d['promotion'] or {}).get('promoted')}") for d in decisions])
+        emit(
+            {"decisions": decisions},
+            json_out,
+            lambda: [
+                stdout.print(
+                    f"{d['family']}: v{d['trained']['model']['version']} "
+                    f"promoted={(d['promotion'] or {}).get('promoted')}"
+                )
+                for d in decisions
+            ],
+        )
 
 
 def monitor(
@@ -50,16 +58,23 @@ def monitor(
     with command(json_out):
         recent = None
         if data is not None:
-            recent = {"domain": "market", "path": data, "date_col": date_col,
-                      "price_col": price_col, "return_col": return_col}
+            recent = {
+                "domain": "market",
+                "path": data,
+                "date_col": date_col,
+                "price_col": price_col,
+                "return_col": return_col,
+            }
         result = _pipelines("flows").monitor_flow(
             families=family, recent=recent, retrain=not no_retrain
         )
 
         def render() -> None:
             for fam, check in result["checks"].items():
-                stdout.print(f"{fam}: drift share {check.get('share_of_drifted_columns')} "
-                             f"retrain={check.get('retrain')} {check.get('note', '')}")
+                stdout.print(
+                    f"{fam}: drift share {check.get('share_of_drifted_columns')} "
+                    f"retrain={check.get('retrain')} {check.get('note', '')}"
+                )
 
         emit(result, json_out, render)
 

@@ -34,11 +34,11 @@ __all__ = [
     "gini",
     "grade_table",
     "grades_monotone",
-    "significant_grade_reversals",
     "ks_statistic",
     "log_loss",
     "psi",
     "psi_from_shares",
+    "significant_grade_reversals",
 ]
 
 PSI_EPSILON = 1e-4

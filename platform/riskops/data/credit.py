@@ -50,7 +50,7 @@ class CreditDataset:
         return [c for c in self.frame.columns if c not in drop]
 
     @property
-    def X(self) -> pd.DataFrame:
+    def X(self) -> pd.DataFrame:  # noqa: N802 - the design matrix, by convention
         return self.frame[self.features]
 
     @property

@@ -39,7 +39,9 @@ class MarketDataset:
 
     @cached_property
     def content_hash(self) -> str:
-        parts = [self.returns] + [f for f in (self.close, self.high, self.low, self.volume) if f is not None]
+        parts = [self.returns] + [
+            f for f in (self.close, self.high, self.low, self.volume) if f is not None
+        ]
         return content_hash(pd.concat(parts, axis=1, keys=range(len(parts))))
 
     @property
@@ -141,8 +143,12 @@ def load_market(
     if date_col is None or (price_col is None) == (return_col is None):
         raise DataValidationError(
             name,
-            [Violation("--date-col/--price-col/--return-col",
-                       "give --date-col and exactly one of --price-col or --return-col")],
+            [
+                Violation(
+                    "--date-col/--price-col/--return-col",
+                    "give --date-col and exactly one of --price-col or --return-col",
+                )
+            ],
         )
     if return_scale not in ("decimal", "percent"):
         raise DataValidationError(
@@ -150,8 +156,14 @@ def load_market(
         )
     raw = read_table(path, name)
     value_cols = (price_col or return_col or "").split(",")
-    mapping = [(date_col, "--date-col")] + [(c, "--price-col" if price_col else "--return-col") for c in value_cols]
-    for col, flag in ((high_col, "--high-col"), (low_col, "--low-col"), (volume_col, "--volume-col")):
+    mapping = [(date_col, "--date-col")] + [
+        (c, "--price-col" if price_col else "--return-col") for c in value_cols
+    ]
+    for col, flag in (
+        (high_col, "--high-col"),
+        (low_col, "--low-col"),
+        (volume_col, "--volume-col"),
+    ):
         if col:
             mapping.append((col, flag))
     require_columns(raw, mapping, name)
@@ -161,7 +173,9 @@ def load_market(
     for col in value_cols:
         canonical = {date_col: "date", col: "close" if price_col else "ret"}
         if single:  # high/low/volume only make sense for a single asset per file
-            canonical |= {c: k for c, k in ((high_col, "high"), (low_col, "low"), (volume_col, "volume")) if c}
+            canonical |= {
+                c: k for c, k in ((high_col, "high"), (low_col, "low"), (volume_col, "volume")) if c
+            }
         frame = raw[list(canonical)].rename(columns=canonical)
         if "ret" in frame and return_scale == "decimal":
             frame["ret"] = pd.to_numeric(frame["ret"], errors="coerce").where(
@@ -171,7 +185,9 @@ def load_market(
         frame = validate_frame(
             MarketSeries.to_schema(), frame, name, {v: k for k, v in canonical.items()}
         )
-        per_asset[(asset or Path(name).stem) if single else col] = frame.set_index("date").sort_index()
+        per_asset[(asset or Path(name).stem) if single else col] = frame.set_index(
+            "date"
+        ).sort_index()
     return _assemble(name, name, per_asset)
 
 
@@ -215,7 +231,12 @@ def _assemble(name: str, source: str, per_asset: dict[str, pd.DataFrame]) -> Mar
 def _bundled_market(bundled: str) -> MarketDataset:
     if bundled not in BUNDLED_MARKET:
         raise DataValidationError(
-            bundled, [Violation("dataset", f"unknown bundled dataset; one of {list(BUNDLED_MARKET)}", (bundled,))]
+            bundled,
+            [
+                Violation(
+                    "dataset", f"unknown bundled dataset; one of {list(BUNDLED_MARKET)}", (bundled,)
+                )
+            ],
         )
     if bundled == "eustocks":
         return _eustocks()

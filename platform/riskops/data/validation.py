@@ -53,8 +53,10 @@ def violations_from(failure_cases: pd.DataFrame) -> list[Violation]:
     cases = cases[~follow_on]
     violations: list[Violation] = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
-        values = () if check in ("column_in_dataframe", "column_in_schema") else tuple(
-            group["failure_case"].drop_duplicates().head(5)
+        values = (
+            ()
+            if check in ("column_in_dataframe", "column_in_schema")
+            else tuple(group["failure_case"].drop_duplicates().head(5))
         )
         violation = Violation(column=str(column), rule=_rule_text(check), values=values)
         if all((v.column, v.rule) != (violation.column, violation.rule) for v in violations):
