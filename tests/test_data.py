@@ -51,8 +51,19 @@ def test_content_hash_changes_with_one_value(credit_frame: pd.DataFrame) -> None
 def _validate(path: Path, *extra: str) -> tuple[int, dict]:
     result = runner.invoke(
         app,
-        ["data", "validate", "credit", "--data", str(path), "--target", "Status",
-         "--positive-label", "bad", "--json", *extra],
+        [
+            "data",
+            "validate",
+            "credit",
+            "--data",
+            str(path),
+            "--target",
+            "Status",
+            "--positive-label",
+            "bad",
+            "--json",
+            *extra,
+        ],
     )
     return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -19,24 +19,36 @@ RISKOPS = str(Path(sys.executable).parent / "riskops")
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, str]]:
     home = tmp_path_factory.mktemp("demo") / "home"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_"))
+    }
     env |= {"RISKOPS_HOME": str(home), "RISKOPS_ACTOR": "demo-test"}
-    done = subprocess.run([RISKOPS, "demo", "--json"], env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
+    done = subprocess.run(
+        [RISKOPS, "demo", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return home, json.loads(done.stdout.strip().splitlines()[-1]), env
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([RISKOPS, *args], env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [RISKOPS, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_demo_ends_with_a_gated_champion_per_family(demo_home: tuple[Path, dict, dict]) -> None:
     _, summary, env = demo_home
     assert {c["model"] for c in summary["champions"] if c["promoted"]} == {
-        "credit_pd", "market_var", "market_volatility", "market_anomaly"}
+        "credit_pd",
+        "market_var",
+        "market_volatility",
+        "market_anomaly",
+    }
     models = json.loads(_cli(env, "models", "--json").stdout)["models"]
     for row in models:
         assert row["champion"] is not None, row["name"]
@@ -45,8 +57,13 @@ def test_demo_ends_with_a_gated_champion_per_family(demo_home: tuple[Path, dict,
     records = json.loads(_cli(env, "audit", "all", "--json").stdout)["records"]
     for row in models:
         version = row["champion"]["version"]
-        decisions = [r for r in records if r["model"] == row["name"] and r["version"] == version
-                     and r["action"] == "gate_decision"]
+        decisions = [
+            r
+            for r in records
+            if r["model"] == row["name"]
+            and r["version"] == version
+            and r["action"] == "gate_decision"
+        ]
         assert decisions and decisions[-1]["body"]["passed"] is True
 
 
