@@ -100,7 +100,7 @@ def prediction_drift(challenger: pd.Series, champion: pd.Series) -> dict[str, An
     """How far the challenger's outputs move from the champion's on the same rows."""
     both = pd.concat([challenger.rename("challenger"), champion.rename("champion")], axis=1)
     both = both.replace([np.inf, -np.inf], np.nan).dropna()
-    corr = both.corr(method="spearman").iloc[0, 1] if len(both) > 2 else float("nan")
+    corr = float(both.corr(method="spearman").to_numpy()[0, 1]) if len(both) > 2 else float("nan")
     return {
         "psi": psi(both["champion"].to_numpy(), both["challenger"].to_numpy()),
         "spearman": float(corr),

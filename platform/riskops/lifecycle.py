@@ -175,11 +175,9 @@ class Lifecycle:
                 "source": source.describe(),
                 "recent_window": recent_dataset.describe() if recent is not None else None,
                 "code_version": code_version(),
-                "parent_champion": champion_evidence
-                and {
-                    "version": champion.version,
-                    "run_id": champion.run_id,  # type: ignore[union-attr]
-                },
+                "parent_champion": None
+                if champion is None
+                else {"version": champion.version, "run_id": champion.run_id},
                 "options": {**options.__dict__},
             }
             evidence = {

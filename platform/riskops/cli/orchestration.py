@@ -32,17 +32,13 @@ def retrain(
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
         decisions = _pipelines("flows").retrain_flow(families=family, promote=not no_promote)
-        emit(
-            {"decisions": decisions},
-            json_out,
-            lambda: [
-                stdout.print(
-                    f"{d['family']}: v{d['trained']['model']['version']} "
-                    f"promoted={(d['promotion'] or {}).get('promoted')}"
-                )
-                for d in decisions
-            ],
-        )
+        def render() -> None:
+            for d in decisions:
+                promoted = (d["promotion"] or {}).get("promoted")
+                version = d["trained"]["model"]["version"]
+                stdout.print(f"{d['family']}: v{version} promoted={promoted}")
+
+        emit({"decisions": decisions}, json_out, render)
 
 
 def monitor(

@@ -205,12 +205,13 @@ def _assemble(name: str, source: str, per_asset: dict[str, pd.DataFrame]) -> Mar
         return pd.DataFrame(cols).sort_index()
 
     close = wide("close")
+    given = wide("ret")
     if close is not None:
-        returns = 100 * close.pct_change(fill_method=None)
-        returns = returns.iloc[1:]
-    else:
-        returns = wide("ret")
-        assert returns is not None
+        returns = (100 * close.pct_change(fill_method=None)).iloc[1:]
+    elif given is not None:
+        returns = given
+    else:  # the schema requires a close or a return column
+        raise DataValidationError(name, [Violation("columns", "no price or return column")])
     returns = returns.dropna(how="all")
     if returns.empty or len(returns) < 30:
         raise DataValidationError(

@@ -65,7 +65,7 @@ class MarketSeries(pa.DataFrameModel):
 
     @pa.dataframe_check(error="high must be >= low")
     @classmethod
-    def high_above_low(cls, df: pd.DataFrame) -> Series[bool]:
+    def high_above_low(cls, df: pd.DataFrame) -> pd.Series:
         if "high" not in df or "low" not in df:
             return pd.Series(True, index=df.index)
         return (df["high"] >= df["low"]) | df["high"].isna() | df["low"].isna()

@@ -58,7 +58,7 @@ def violations_from(failure_cases: pd.DataFrame) -> list[Violation]:
             if check in ("column_in_dataframe", "column_in_schema")
             else tuple(group["failure_case"].drop_duplicates().head(5))
         )
-        violation = Violation(column=str(column), rule=_rule_text(check), values=values)
+        violation = Violation(column=str(column), rule=_rule_text(str(check)), values=values)
         if all((v.column, v.rule) != (violation.column, violation.rule) for v in violations):
             violations.append(violation)
     return violations

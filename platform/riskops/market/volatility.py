@@ -229,7 +229,11 @@ class GarchVolatility(BaseEstimator):
             ZeroMean,
         )
 
-        distributions = {"Normal": Normal, "StudentsT": StudentsT, "SkewStudent": SkewStudent}
+        distributions: dict[str, Any] = {
+            "Normal": Normal,
+            "StudentsT": StudentsT,
+            "SkewStudent": SkewStudent,
+        }
         distribution = distributions[_DISTS[str(self.dist).lower()]](seed=seed)
         process_class = GARCH if str(self.vol).lower() == "garch" else EGARCH
         process = process_class(p=self.p, o=self.o, q=self.q)
@@ -607,8 +611,7 @@ class HARVolatility(BaseEstimator):
                 f"HARVolatility: objective must be gamma or l2, got {self.objective!r}"
             )
         series = as_returns(returns)
-        realised = series**2 if y is None else pd.Series(np.asarray(y, dtype=float))
-        realised = np.asarray(realised, dtype=float)
+        realised = np.asarray(series**2 if y is None else y, dtype=float)
         if realised.shape != (len(series),) or not np.isfinite(realised).all():
             raise DataValidationError(
                 "realised variance",

@@ -110,7 +110,7 @@ def make_volatility_model(model: str, dist: str | None = None, seed: int = 42) -
 def _benchmark_model() -> Any:
     from riskops.market.volatility import GarchVolatility
 
-    spec = {k: v for k, v in BENCHMARK.items() if k != "model"}
+    spec: dict[str, Any] = {k: v for k, v in BENCHMARK.items() if k != "model"}
     return GarchVolatility(**spec)
 
 
@@ -377,7 +377,7 @@ def fitted_params(estimator: Any) -> dict[str, Any]:
         return {str(k): float(v) for k, v in estimator.params_.items()}
     if hasattr(estimator, "fitted_params"):
         return dict(estimator.fitted_params())
-    inner = getattr(estimator, "model_", None)
+    inner: Any = getattr(estimator, "model_", None)
     names = getattr(estimator, "feature_names_", [])
     if hasattr(inner, "coef_"):
         coefs = {name: float(c) for name, c in zip(names, inner.coef_, strict=True)}
