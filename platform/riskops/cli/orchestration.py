@@ -32,6 +32,7 @@ def retrain(
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
         decisions = _pipelines("flows").retrain_flow(families=family, promote=not no_promote)
+
         def render() -> None:
             for d in decisions:
                 promoted = (d["promotion"] or {}).get("promoted")
