@@ -165,8 +165,8 @@ def simulation_parameters(n: int, seed: int = 0) -> pd.DataFrame:
                 "seed": int(child.generate_state(1)[0]),
             }
         )
-    width = max(3, len(str(max(int(n) - 1, 0))))
-    index = pd.Index([f"{SIMULATED_PREFIX}{i:0{width}d}" for i in range(int(n))], name="asset")
+    # Fixed-width names: a larger universe keeps the names (and data) of a smaller one.
+    index = pd.Index([f"{SIMULATED_PREFIX}{i:03d}" for i in range(int(n))], name="asset")
     return pd.DataFrame(
         rows,
         index=index,
