@@ -38,6 +38,8 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions
+from riskops.market.features import WARMUP_DAYS
+from riskops.market.features import risk_features as var_features
 
 __all__ = [
     "LEVELS",
@@ -50,7 +52,6 @@ __all__ = [
 
 LEVELS = (0.95, 0.99)
 RECENT_DAYS = 250
-WARMUP_DAYS = 21
 DEFAULT_EVAL_DAYS = 1000
 DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
@@ -82,24 +83,6 @@ def make_var_model(
         levels = tuple(sorted({*LEVELS, float(level)}))
         return QuantileVaR(levels=levels, level=level, random_state=seed)
     raise BadInputError(f"model: unknown VaR model {model!r}; one of {list(VaRFamily.models)}")
-
-
-def var_features(dataset: MarketDataset) -> pd.DataFrame:
-    """Daily returns, absolute returns and 5- and 22-day realised volatility (percent).
-
-    Row ``t`` uses days up to ``t``; the first 21 days only warm the 22-day window up.
-    """
-    ret = dataset.series().astype(float)
-    squared = ret**2
-    frame = pd.DataFrame(
-        {
-            "ret": ret,
-            "abs_ret": ret.abs(),
-            "rv_5": np.sqrt(squared.rolling(5).mean()),
-            "rv_22": np.sqrt(squared.rolling(WARMUP_DAYS + 1).mean()),
-        }
-    )
-    return frame.iloc[WARMUP_DAYS:]
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions
+from riskops.market.features import WARMUP_DAYS
+from riskops.market.features import risk_features as volatility_features
 
 __all__ = [
     "BENCHMARK",
@@ -46,7 +48,6 @@ __all__ = [
 ]
 
 RECENT_DAYS = 250
-WARMUP_DAYS = 21
 """Days before the first feature row: the 22-day realised volatility needs them."""
 DEFAULT_EVAL_DAYS = 500
 DEFAULT_REFIT_EVERY = 20
@@ -112,25 +113,6 @@ def _benchmark_model() -> Any:
 
     spec: dict[str, Any] = {k: v for k, v in BENCHMARK.items() if k != "model"}
     return GarchVolatility(**spec)
-
-
-def volatility_features(dataset: MarketDataset) -> pd.DataFrame:
-    """Daily returns, absolute returns and 5- and 22-day realised volatility (percent).
-
-    Row ``t`` uses days up to ``t``; the first ``WARMUP_DAYS`` days only warm the
-    22-day window up and get no row.
-    """
-    ret = dataset.series().astype(float)
-    squared = ret**2
-    frame = pd.DataFrame(
-        {
-            "ret": ret,
-            "abs_ret": ret.abs(),
-            "rv_5": np.sqrt(squared.rolling(5).mean()),
-            "rv_22": np.sqrt(squared.rolling(WARMUP_DAYS + 1).mean()),
-        }
-    )
-    return frame.iloc[WARMUP_DAYS:]
 
 
 @dataclass(frozen=True)
