@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from riskops.lifecycle import key_metrics
 from riskops.settings import Settings
 
 # Wide enough for the summary table when stderr is a log file rather than a terminal.
@@ -63,6 +64,7 @@ def run_demo(settings: Settings) -> dict[str, Any]:
         "champions": [
             {
                 "model": d["trained"]["model"]["name"],
+                "family": d["family"],
                 "version": d["trained"]["model"]["version"],
                 "kind": d["trained"]["model"]["kind"],
                 "promoted": bool((d["promotion"] or {}).get("promoted")),
@@ -86,20 +88,12 @@ def run_demo(settings: Settings) -> dict[str, Any]:
     return summary
 
 
-_HEADLINE = {
-    "credit_pd": ("auc", "ks", "ece"),
-    "market_var": ("exceptions_99_last250", "kupiec_pvalue_99_last250", "cc_pvalue_99_last250"),
-    "market_volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
-    "market_anomaly": ("event_recall", "precision_at_k", "alert_rate_holdout"),
-}
-
-
 def _render(summary: dict[str, Any]) -> None:
     console.rule("[bold]Summary")
     table = Table("model", "version", "kind", "status", "headline metrics")
     for c in summary["champions"]:
         metrics = ", ".join(
-            f"{k}={c['metrics'][k]:.3f}" for k in _HEADLINE.get(c["model"], ()) if k in c["metrics"]
+            f"{k}={v:.3f}" for k, v in key_metrics(c["family"], c["metrics"]).items()
         )
         table.add_row(
             c["model"],

@@ -437,14 +437,14 @@ class Lifecycle:
                         "version": info.version,
                         "kind": info.tags.get("model_kind"),
                         "validation_status": info.tags.get("validation_status"),
-                        "key_metrics": _key_metrics(family, metrics),
+                        "key_metrics": key_metrics(family, metrics),
                     }
                     row["family"] = family
             out.append(row)
         return out
 
 
-_KEY_METRICS = {
+KEY_METRICS = {
     "credit": ("auc", "ks", "ece"),
     "var": ("exceptions_99_last250", "kupiec_pvalue_99_last250", "cc_pvalue_99_last250"),
     "volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
@@ -452,5 +452,6 @@ _KEY_METRICS = {
 }
 
 
-def _key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
-    return {k: round(metrics[k], 4) for k in _KEY_METRICS.get(family, ()) if k in metrics}
+def key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
+    """The few metrics that summarise a model of ``family``, rounded for display."""
+    return {k: round(metrics[k], 4) for k in KEY_METRICS.get(family, ()) if k in metrics}
