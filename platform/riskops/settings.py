@@ -128,6 +128,8 @@ class Settings(BaseSettings):
             # Telemetry would try the network on every start; there is none at run time.
             "DO_NOT_TRACK": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # The ephemeral server's 20 s default is too short on a busy 2-core machine.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
             "BENTOML_DO_NOT_TRACK": "true",
             "MLFLOW_ENABLE_TELEMETRY": "false",
             "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -76,6 +76,42 @@ def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, 
     assert "unrepresentative" in refused.stdout
 
 
+def test_monitor_flags_drift_and_would_retrain(
+    demo_home: tuple[Path, dict, dict], tmp_path: Path
+) -> None:
+    # Given recent market data from the autumn-2008 crisis as the "most recent window"
+    from riskops.data.market import load_market
+
+    crisis = load_market(bundled="sp500").close.loc["2008-06-01":"2009-03-31"]  # type: ignore[union-attr]
+    path = tmp_path / "recent.csv"
+    crisis.reset_index().rename(columns={"sp500": "close"}).to_csv(path, index=False)
+    _, _, env = demo_home
+    # When the monitor flow runs on it (reporting only)
+    done = _cli(
+        env,
+        "monitor",
+        "--family",
+        "var",
+        "--family",
+        "volatility",
+        "--data",
+        str(path),
+        "--date-col",
+        "date",
+        "--price-col",
+        "close",
+        "--no-retrain",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # Then both champions' inputs are found to drift, with an Evidently report logged
+    assert result["drifted"] == ["var", "volatility"]
+    for check in result["checks"].values():
+        assert check["share_of_drifted_columns"] > check["threshold"]
+        assert check["report_uri"].endswith(".html")
+
+
 def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dict]) -> None:
     home, _, env = demo_home
     assert _cli(env, "audit", "verify").returncode == 0
