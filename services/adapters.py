@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pandera.errors
 from pydantic import TypeAdapter, ValidationError
 
 from riskops.errors import BadInputError, DataValidationError, Violation
@@ -41,12 +42,15 @@ INLINE_ROWS = 64
 _CHUNK = 500
 """Rows per parallel chunk of a large credit batch."""
 
-# Estimators raise these on degenerate numbers (a flat history, a singular matrix): on data
-# the caller sent, that is the caller's problem (422), not the server's.
+# Estimators raise these on degenerate numbers (a flat history, a singular matrix, an output
+# their own schema refuses): on data the caller sent, that is the caller's problem (422),
+# not the server's.
 _NUMERIC_FAILURES: tuple[type[BaseException], ...] = (
     ValueError,
     ArithmeticError,
     np.linalg.LinAlgError,
+    pandera.errors.SchemaError,
+    pandera.errors.SchemaErrors,
 )
 
 

@@ -1,0 +1,86 @@
+"""The ASGI middlewares in front of BentoML, around a minimal Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
+
+KEY = "k-123"
+
+
+def _app() -> Starlette:
+    async def ok(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    routes = [Route(p, ok, methods=["GET", "POST"]) for p in ("/score", "/metrics", "/livez")]
+    return Starlette(routes=routes)
+
+
+def _call(app: object, method: str, path: str, **kwargs: object) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"x-api-key": "nope"}, 401),
+        ({"x-api-key": KEY}, 200),
+        ({"Authorization": f"Bearer {KEY}"}, 200),
+        ({"Authorization": f"bearer {KEY}"}, 200),
+        ({"Authorization": f"Basic {KEY}"}, 401),
+        ({"Authorization": f"Bearer {KEY}x"}, 401),
+    ],
+)
+def test_the_key_is_required_in_either_header(headers, status) -> None:
+    app = ApiKeyMiddleware(_app(), api_key=KEY)
+    response = _call(app, "POST", "/score", headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.json()["error"] == "Unauthorized"
+
+
+def test_probes_and_metrics_stay_open_and_no_key_means_no_check() -> None:
+    guarded = ApiKeyMiddleware(_app(), api_key=KEY)
+    assert _call(guarded, "GET", "/livez").status_code == 200
+    assert _call(guarded, "GET", "/metrics").status_code == 200
+    assert _call(ApiKeyMiddleware(_app(), api_key=""), "POST", "/score").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        (None, 200),
+        ("application/json", 200),
+        ("application/json; charset=utf-8", 200),
+        ("Application/JSON", 200),
+        ("multipart/form-data", 415),
+        ("application/vnd.bentoml+pickle", 415),
+        ("text/plain", 415),
+    ],
+)
+def test_model_routes_take_json_only(content_type, status) -> None:
+    app = JsonOnlyMiddleware(_app(), routes=("/score",))
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = _call(app, "POST", "/score", content=b"{}", headers=headers)
+    assert response.status_code == status
+    # other routes are not concerned
+    assert (
+        _call(
+            app, "POST", "/livez", content=b"x", headers={"content-type": "text/plain"}
+        ).status_code
+        == 200
+    )
