@@ -399,6 +399,14 @@ def main() -> None:
     else:
         home = args.home.resolve()
         champion = {"version": None, "train_seconds": None}
+    os.environ.update(_environment(home))
+    from riskops.registry import Registry
+    from riskops.settings import Settings
+
+    info = Registry(Settings()).version_for_alias(MODEL, "champion")
+    if info is None:
+        raise SystemExit(f"{home} has no {MODEL} champion")
+    champion |= {"version": info.version, "model_kind": info.tags.get("model_kind")}
 
     body = json.dumps({"applicants": [applicant()]})
     mlflow_body = json.dumps({"dataframe_records": [applicant()]})

@@ -51,8 +51,6 @@ from services.champions import Champion, ChampionHolder
 from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
 from services.observability import LogPump, metrics
 
-logger = logging.getLogger("riskops.serving")
-
 
 class ServeArguments(BaseModel):
     """``bentoml serve ... --arg workers=2``; ``riskops serve --workers 2`` passes them."""
@@ -95,13 +93,8 @@ class _InvalidBodyFilter(logging.Filter):
         if isinstance(error, ValidationError):
             path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.levelno, record.levelname = logging.INFO, "INFO"
-            record.msg, record.args = (
-                "%s: %d invalid field(s), answered 400",
-                (
-                    path,
-                    error.error_count(),
-                ),
-            )
+            record.msg = "%s: %d invalid field(s), answered 400"
+            record.args = (path, error.error_count())
             record.exc_info = record.exc_text = None
         return True
 
@@ -164,8 +157,10 @@ class RiskService:
             list(pool.map(lambda h: h.refresh(), self.holders.values()))
         for holder in self.holders.values():
             holder.start(settings.swap_poll_seconds)
-        # Everything loaded so far lives as long as the process; keeping it out of the
-        # cyclic collector's generations shortens the collections that pause requests.
+        # What is loaded by now (libraries, the first champions) lives about as long as the
+        # process; keeping it out of the cyclic collector's generations shortens the full
+        # collections that pause requests. A champion swapped out later is still freed by
+        # reference counting.
         gc.freeze()
 
     def _on_swap(self, champion: Champion) -> None:
