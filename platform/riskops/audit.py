@@ -211,18 +211,19 @@ class AuditTrail:
     @contextmanager
     def model_lock(self, model: str) -> Iterator[None]:
         """Serialise promotions of one model across processes (and hosts on PostgreSQL)."""
-        with self.engine.connect() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:m))"), {"m": model})
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:m))"), {"m": model})
-                    conn.commit()
-                return
+        if self.engine.dialect.name != "postgresql":
             # SQLite lives on this machine, so a lock file beside it serialises processes;
             # holding the database's own write lock would block the audit appends.
             yield from _file_lock(self.settings, model)
+            return
+        # Autocommit: a session idle in a transaction can be killed by the server's
+        # idle_in_transaction_session_timeout, which would silently release the lock.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:m))"), {"m": model})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:m))"), {"m": model})
 
 
 def _file_lock(settings: Settings, model: str) -> Iterator[None]:

@@ -99,5 +99,6 @@ class Monitor:
             retrain,
             uri,
         )
-        AuditTrail(self.settings).append("monitor", name, champion.version, **check.to_dict())
+        facts = {k: v for k, v in check.to_dict().items() if k not in ("model", "version")}
+        AuditTrail(self.settings).append("monitor", name, champion.version, **facts)
         return check

@@ -112,7 +112,14 @@ class Settings(BaseSettings):
 
     def ensure_home(self) -> Path:
         """Create the local state folders; only called by commands that write."""
-        for path in (self.home, self.artifact_root, self.inference_log_dir, self.reports_dir):
+        for path in (
+            self.home,
+            self.artifact_root,
+            self.inference_log_dir,
+            self.reports_dir,
+            self.prefect_home,
+            self.bentoml_home,
+        ):
             path.mkdir(parents=True, exist_ok=True)
         return self.home
 

@@ -17,8 +17,14 @@ from riskops.cli.output import command, emit, stdout
 def _pipelines(module: str) -> Any:
     from riskops.settings import Settings
 
-    # Prefect reads its home and telemetry settings at import time.
-    Settings().export_environment()
+    # Prefect reads its home and telemetry settings at import time, and its ephemeral
+    # server needs the home to exist.
+    settings = Settings()
+    if settings.is_local_tracking():
+        settings.ensure_home()
+    else:
+        settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    settings.export_environment()
     return importlib.import_module(f"pipelines.{module}")
 
 
