@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +21,9 @@ def run_demo(settings: Settings) -> dict[str, Any]:
     """Train, gate and promote all four families; then refuse a shifted credit challenger."""
     settings.export_environment()
     settings.ensure_home()
+    # The demo narrates on its own; MLflow's per-model INFO lines and schema hints drown it.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
     started = time.perf_counter()
     from pipelines.flows import promote_flow, retrain_flow, train_flow
     from riskops.audit import AuditTrail
