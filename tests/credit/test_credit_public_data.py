@@ -84,7 +84,8 @@ def test_islr_default_auc_matches_the_published_value(
     assert outcome.metrics["auc"] == pytest.approx(0.95, abs=0.025)
     assert logistic_auc == pytest.approx(0.95, abs=0.02)
     # And the user's labels survive as categories, artifacts are written
-    assert outcome.metrics["n_test"] == 2500
+    # (a content-hash split holds out each row with probability 0.25: 2,500 ± 4 sd of 43)
+    assert outcome.metrics["n_test"] == pytest.approx(2500, abs=4 * 43)
     assert outcome.estimator.input_schema_["student"]["categories"] == [
         "No (not enrolled)",
         "Yes, full-time student",

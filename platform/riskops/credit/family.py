@@ -173,7 +173,7 @@ class CreditFamily(Family):
     # -- parts -----------------------------------------------------------------
 
     def split(self, dataset: Any, test_size: float, seed: int) -> tuple[Any, Any, dict[str, Any]]:
-        """Held-out test split: out-of-time when dated, else stratified at random.
+        """Held-out test split: out-of-time when dated, else by a hash of each row's content.
 
         Out-of-time splits cut at a date, so that no date is in both parts.
         """
@@ -197,13 +197,13 @@ class CreditFamily(Family):
                 "test": _period(dates.iloc[test_rows]),
             }
         else:
-            from sklearn.model_selection import train_test_split
-
-            train_rows, test_rows = train_test_split(
-                np.arange(len(frame)), test_size=test_size, stratify=y, random_state=seed
-            )
-            train_rows, test_rows = np.sort(train_rows), np.sort(test_rows)
-            split["kind"] = "stratified"
+            # Each applicant's side is a function of its own content, not of a seed or of the
+            # other rows: a retrain on the same or a grown dataset keeps every applicant on
+            # the same side, so a champion is never re-scored on rows it was trained on.
+            unit = pd.util.hash_pandas_object(frame, index=False).to_numpy() / float(2**64)
+            is_test = unit < test_size
+            train_rows, test_rows = np.flatnonzero(~is_test), np.flatnonzero(is_test)
+            split["kind"] = "content_hash"
         for part, rows in (("train", train_rows), ("test", test_rows)):
             if len(np.unique(y[rows])) < 2:
                 raise BadInputError(f"test_size: the {part} split has only one class")
