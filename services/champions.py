@@ -23,7 +23,9 @@ alias, so that a second promotion racing the load cannot mislabel it), prepared 
 family adapter (derived validators) and warmed up (one prediction, which pulls in lazy
 imports such as SHAP) before one attribute assignment publishes it. Requests read that
 attribute once and use the :class:`Champion` they got for the whole request, so a request
-never mixes two versions and none fails during the swap. A version that fails to load
+never mixes two versions and none fails during the swap. With several worker processes each
+polls on its own, so for up to one poll period consecutive requests may be answered by either
+version; every response names the version that answered it. A version that fails to load
 leaves the current champion serving; the failure is reported by ``status()`` and retried
 after ``_RETRY`` seconds.
 
