@@ -76,6 +76,58 @@ def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, 
     assert "unrepresentative" in refused.stdout
 
 
+def test_each_champion_gets_a_report_that_renders_offline_in_chromium(
+    demo_home: tuple[Path, dict, dict], chromium: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _, summary, env = demo_home
+    names = [c["model"] for c in summary["champions"]]
+    # Given a validation report per champion, written by the CLI
+    reports = {}
+    for name in names:
+        out = tmp_path / f"{name}.html"
+        done = _cli(env, "report", name, "--version", "1", "--out", str(out), "--no-evidently")
+        assert done.returncode == 0, done.stderr[-2000:]
+        reports[name] = out
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=args)
+        try:
+            for name, path in reports.items():
+                # When Chromium opens it from disk
+                images, errors, remote = _render(browser, path)
+                # Then every image loads, nothing errs, nothing reaches the network
+                assert len(images) >= 3 and all(images), (name, images)
+                assert errors == [] and remote == [], (name, errors, remote)
+        finally:
+            browser.close()
+
+
+def _render(browser, path: Path) -> tuple[list[bool], list[str], list[str]]:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    errors: list[str] = []
+    remote: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(("file:", "data:")) else remote.append(r.url),
+    )
+    page.goto(path.as_uri(), wait_until="load")
+    images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+    page.close()
+    return images, errors, remote
+
+
 def test_monitor_flags_drift_and_would_retrain(
     demo_home: tuple[Path, dict, dict], tmp_path: Path
 ) -> None:

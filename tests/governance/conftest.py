@@ -6,7 +6,7 @@ environment. Each test then points the environment at it the way ``riskops_home`
 
 History of ``credit_pd`` in that home (actors in brackets):
 
-1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 [trainer];
+1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 and five grades (ordered) [trainer];
 2. v2 promoted to champion [reviewer];
 3. v1 refused: its evidence predates champion v2 (``evidence_current``) [reviewer];
 4. v3 trained with seed 11 while v2 is champion: compared with v2 on its window [trainer];
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,6 @@ credit_pd:
 """
 OVERRIDE_REASON = "business sign-off despite the grade inversion"
 ROLLBACK_REASON = "grade inversion confirmed in monitoring"
-CHROMIUM = Path("/usr/bin/chromium")
 # Variables MLflow, Prefect and BentoML defaults are written to; restored after building.
 _EXPORTED = (
     "MLFLOW_TRACKING_URI",
@@ -91,7 +89,8 @@ def governed_home(
         _point_at(mp, home, "trainer")
         trainer = Lifecycle(Settings())
         first = trainer.train("credit", options=TrainOptions(seed=42))
-        second = trainer.train("credit", options=TrainOptions(seed=7))
+        # Five grades instead of eight: on the held-out rows their default rates are ordered.
+        second = trainer.train("credit", options=TrainOptions(seed=7, extra={"n_grades": 5}))
         mp.setenv("RISKOPS_ACTOR", "reviewer")
         reviewer = Lifecycle(Settings())
         from riskops.errors import PromotionRefused
@@ -125,22 +124,6 @@ def settings_of(governed: GovernedHome):  # type: ignore[no-untyped-def]
     from riskops.settings import Settings
 
     return Settings()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """``/usr/bin/chromium``, installed with apt-get when missing (skip only without apt)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    apt = shutil.which("apt-get")
-    if apt is None:
-        pytest.skip("chromium is missing and apt-get is not available to install it")
-    prefix = [] if os.geteuid() == 0 or shutil.which("sudo") is None else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*prefix, apt, "update"], check=True, env=env, timeout=900)
-    subprocess.run([*prefix, apt, "install", "-y", "chromium"], check=True, env=env, timeout=1800)
-    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
-    return CHROMIUM
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_card_metrics_are_the_logged_metrics_with_their_gate_limits(governed, fa
 
 
 def test_non_monotone_grades_become_a_caveat_naming_the_inversions(governed, facts_of) -> None:
-    # Given v1, whose held-out default rates fall somewhere along the grades (seed 42)
+    # Given v1, whose held-out default rates fall somewhere along its eight grades
     facts = facts_of(governed.non_monotone)
     inversions = grade_inversions(facts.evidence["grades"])
     assert inversions
