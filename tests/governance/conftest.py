@@ -6,7 +6,8 @@ environment. Each test then points the environment at it the way ``riskops_home`
 
 History of ``credit_pd`` in that home (actors in brackets):
 
-1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 and five grades (ordered) [trainer];
+1. v1 trained with seed 42 (its held-out grades are not monotone), v2 with seed 7 and
+   five grades (ordered) [trainer];
 2. v2 promoted to champion [reviewer];
 3. v1 refused: its evidence predates champion v2 (``evidence_current``) [reviewer];
 4. v3 trained with seed 11 while v2 is champion: compared with v2 on its window [trainer];
