@@ -13,6 +13,8 @@ from riskops.data.market import MarketDataset
 
 WARMUP_DAYS = 21
 """Days that only warm the 22-day window up and get no row."""
+RECENT_DAYS = 250
+"""The most recent window drift checks compare against: one trading year."""
 
 
 def risk_features(dataset: MarketDataset) -> pd.DataFrame:
@@ -31,3 +33,11 @@ def risk_features(dataset: MarketDataset) -> pd.DataFrame:
         }
     )
     return frame.iloc[WARMUP_DAYS:]
+
+
+def recent_window(dataset: MarketDataset) -> MarketDataset:
+    """The last ``RECENT_DAYS`` trading days plus the warm-up the features need, so that
+    ``risk_features(recent_window(d))`` has one row for each of those days."""
+    index = dataset.series().index
+    start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
+    return dataset.window(start=start)

@@ -38,7 +38,7 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions
-from riskops.market.features import WARMUP_DAYS
+from riskops.market.features import RECENT_DAYS, recent_window
 from riskops.market.features import risk_features as var_features
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 LEVELS = (0.95, 0.99)
-RECENT_DAYS = 250
 DEFAULT_EVAL_DAYS = 1000
 DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
@@ -287,9 +286,7 @@ class VaRFamily(Family):
 
     def recent_window(self, dataset: MarketDataset) -> MarketDataset:
         """The last 250 trading days, plus the 21 warm-up days the features need."""
-        index = dataset.series().index
-        start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
-        return dataset.window(start=start)
+        return recent_window(dataset)
 
 
 def _int_option(extra: dict[str, Any], key: str, default: int) -> int:

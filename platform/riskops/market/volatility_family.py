@@ -36,7 +36,7 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions
-from riskops.market.features import WARMUP_DAYS
+from riskops.market.features import RECENT_DAYS, recent_window
 from riskops.market.features import risk_features as volatility_features
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "volatility_features",
 ]
 
-RECENT_DAYS = 250
 """Days before the first feature row: the 22-day realised volatility needs them."""
 DEFAULT_EVAL_DAYS = 500
 DEFAULT_REFIT_EVERY = 20
@@ -316,13 +315,8 @@ class VolatilityFamily(Family):
         return pd.Series(np.asarray(values, dtype=float), index=features.index, name="variance")
 
     def recent_window(self, dataset: MarketDataset) -> MarketDataset:
-        """The last 250 trading days, plus the 21 warm-up days the features need.
-
-        ``features(recent_window(d))`` has one row for each of the last 250 days.
-        """
-        index = dataset.series().index
-        start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
-        return dataset.window(start=start)
+        """The last 250 trading days, plus the 21 warm-up days the features need."""
+        return recent_window(dataset)
 
 
 def _window_sizes(n: int, extra: dict[str, Any]) -> tuple[int, int]:
