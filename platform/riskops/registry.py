@@ -153,9 +153,6 @@ class Registry:
     def model_names(self) -> list[str]:
         return sorted(m.name for m in self.client.search_registered_models())
 
-    def model_tags(self, name: str) -> dict[str, str]:
-        return dict(self.client.get_registered_model(name).tags)
-
     def load_model(self, name: str, alias: str | None = None, version: int | None = None) -> Any:
         """The native estimator of a version, e.g. ``models:/credit_pd@champion``."""
         import mlflow.sklearn
@@ -165,9 +162,6 @@ class Registry:
         configure(self.settings)
         uri = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
         return mlflow.sklearn.load_model(uri)
-
-    def pyfunc_uri(self, name: str, alias: str = CHAMPION) -> str:
-        return f"models:/{name}@{alias}"
 
 
 def _info(mv: Any) -> VersionInfo:
