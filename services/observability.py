@@ -94,6 +94,32 @@ def metrics() -> Metrics:
     )
 
 
+@dataclass(frozen=True)
+class ServedMetrics:
+    """One model version's metric children, bound once: ``labels()`` takes a lock and builds a
+    key on every call, which the request path should not pay five times per request."""
+
+    ok: Any
+    rows: Any
+    latency: Any
+    batch_rows: Any
+    credit_pd: Any | None
+    """Only for the credit model."""
+    alerts: Any | None
+    """Only for the anomaly model."""
+
+    @classmethod
+    def bind(cls, m: Metrics, family: str, model: str, version: str) -> ServedMetrics:
+        return cls(
+            ok=m.requests.labels(model, version, "200"),
+            rows=m.rows.labels(model, version),
+            latency=m.latency.labels(model),
+            batch_rows=m.batch_rows.labels(model),
+            credit_pd=m.credit_pd.labels(version) if family == "credit" else None,
+            alerts=m.alerts.labels(version) if family == "anomaly" else None,
+        )
+
+
 class LogPump:
     """Hands inference-log records to the library's writers from one background thread.
 

@@ -49,7 +49,7 @@ from starlette.responses import Response
 from services import adapters, payloads
 from services.champions import Champion, ChampionHolder
 from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
-from services.observability import LogPump, metrics
+from services.observability import LogPump, ServedMetrics, metrics
 
 
 class ServeArguments(BaseModel):
@@ -144,6 +144,7 @@ class RiskService:
         settings.export_environment()
         self.settings = settings
         self.metrics = metrics()
+        self._bound: dict[tuple[str, str], ServedMetrics] = {}
         self.holders: dict[str, ChampionHolder] = {}
         self.writers: dict[str, InferenceLogWriter] = {}
         for family, route in adapters.ROUTES.items():
@@ -162,6 +163,13 @@ class RiskService:
         # collections that pause requests. A champion swapped out later is still freed by
         # reference counting.
         gc.freeze()
+
+    def _served(self, family: str, model: str, version: str) -> ServedMetrics:
+        key = (model, version)
+        served = self._bound.get(key)
+        if served is None:
+            served = self._bound[key] = ServedMetrics.bind(self.metrics, family, model, version)
+        return served
 
     def _on_swap(self, champion: Champion) -> None:
         self.metrics.champion_version.labels(champion.name).set(champion.version)
@@ -203,18 +211,18 @@ class RiskService:
         dropped = self.writers[family].dropped
         if dropped:
             m.log_dropped.labels(model).set(dropped)
-        m.latency.labels(model).observe(time.perf_counter() - started)
-        m.requests.labels(model, version, "200").inc()
-        m.rows.labels(model, version).inc(len(log))
-        m.batch_rows.labels(model).observe(len(log))
-        if family == "credit":
-            histogram = m.credit_pd.labels(version)
+        served = self._served(family, model, version)
+        served.latency.observe(time.perf_counter() - started)
+        served.ok.inc()
+        served.rows.inc(len(log))
+        served.batch_rows.observe(len(log))
+        if served.credit_pd is not None:
             for row in log:
-                histogram.observe(row["pd"])
-        elif family == "anomaly":
+                served.credit_pd.observe(row["pd"])
+        elif served.alerts is not None:
             alerts = sum(row["alert"] for row in log)
             if alerts:
-                m.alerts.labels(version).inc(alerts)
+                served.alerts.inc(alerts)
         return _json(body, 200, {"x-request-id": request_id})
 
     @bentoml.api(

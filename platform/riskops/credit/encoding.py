@@ -103,27 +103,25 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         An absent key counts as a missing value; unknown keys are ignored.
         """
         check_is_fitted(self, "input_schema_")
-        names = list(self.input_schema_)
-        out = np.empty((len(records), len(names)), dtype=float)
-        for j, name in enumerate(names):
-            codes = self.codes_.get(name)
-            column = out[:, j]
-            for i, record in enumerate(records):
+        plan = [(name, self.codes_.get(name)) for name in self.input_schema_]
+        rows = []
+        for record in records:
+            row = []
+            for name, codes in plan:
                 value = record.get(name)
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    column[i] = np.nan
+                if value is None or (isinstance(value, float) and value != value):
+                    row.append(math.nan)
                 elif codes is not None:
-                    column[i] = codes.get(_text(value), np.nan)
+                    row.append(codes.get(value if type(value) is str else _text(value), math.nan))
                 else:
-                    column[i] = _number(value, name)
-        return out
+                    row.append(_number(value, name))
+            rows.append(row)
+        return np.array(rows, dtype=float).reshape(len(records), len(plan))
 
-    def values_of_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def values_of_records(self, records: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         """The raw feature values of records, in encoded column order (for reason codes)."""
         names = list(self.input_schema_)
-        return np.array([[r.get(n) for n in names] for r in records], dtype=object).reshape(
-            len(records), len(names)
-        )
+        return [[record.get(name) for name in names] for record in records]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "input_schema_")
