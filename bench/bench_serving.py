@@ -17,7 +17,11 @@ same single-applicant ``POST`` at ``--connections`` (16) connections:
 * ``floor``: a bare Starlette app (uvicorn, as many workers as ours) doing only the
   model's ndarray work: encode the record, ``booster.predict(pred_contrib=True)``,
   calibrate, pick the top 4 contributions -- what is left if validation, BentoML,
-  metrics and logging cost nothing (``OMP_NUM_THREADS=1`` too).
+  metrics and logging cost nothing (``OMP_NUM_THREADS=1`` too);
+* ``bento_floor``: the same work behind a typed ``@bentoml.api`` configured like ours --
+  what is left if only our own features (validation, grades, reason values, metrics,
+  inference log, auth) cost nothing. It splits the gap between the floor and our service
+  into BentoML's share and ours. Both floors are in ``serving_floors.py``.
 
 All servers run at once and take turns under load: the ``--duration`` (15 s) of each is
 split into ``--rounds`` (3) turns, round-robin, so that a change in the machine's other
@@ -63,40 +67,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODEL = "credit_pd"
-
-
-# ============================================================================ floor app
-def floor_app() -> Any:
-    """The floor: Starlette + the champion's encoder, booster and calibrator, nothing else.
-
-    A uvicorn factory (``--factory bench_serving:floor_app``); the home comes from the
-    environment like any RiskOps process.
-    """
-    import numpy as np
-    import orjson
-    from starlette.applications import Starlette
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from riskops.registry import Registry
-    from riskops.settings import Settings
-
-    model = Registry(Settings()).load_model(MODEL, alias="champion")
-    encoder, booster, calibrator = model.encoder_, model.booster_, model.calibrator_
-    names = np.array(list(model.input_schema_), dtype=object)
-
-    async def score(request: Any) -> Response:
-        records = orjson.loads(await request.body())["applicants"]
-        contributions = booster.predict(encoder.transform_records(records), pred_contrib=True)
-        pd_ = calibrator.transform(contributions.sum(axis=1))
-        top = np.argsort(-contributions[:, :-1], axis=1)[:, :4]
-        results = [
-            {"pd": float(p), "reasons": names[t].tolist()}
-            for p, t in zip(pd_.tolist(), top, strict=True)
-        ]
-        return Response(orjson.dumps({"results": results}), media_type="application/json")
-
-    return Starlette(routes=[Route("/credit/score", score, methods=["POST"])])
 
 
 # ============================================================================ helpers
@@ -433,6 +403,21 @@ def main() -> None:
     plans.append(("mlflow", mlflow, "/ping", "/invocations", mlflow_body, {}))
     plans.append(("mlflow_omp1", mlflow, "/ping", "/invocations", mlflow_body, single_thread))
     for workers in args.workers:
+        bento_floor = [
+            str(BIN / "bentoml"),
+            "serve",
+            "serving_floors:BentoFloor",
+            "--working-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--arg",
+            f"workers={workers}",
+        ]
+        plans.append((f"bento_floor_w{workers}", bento_floor, "/readyz", "/credit/score", body, {}))
+    for workers in args.workers:
         floor = [
             sys.executable,
             "-m",
@@ -440,7 +425,7 @@ def main() -> None:
             "--app-dir",
             str(ROOT / "bench"),
             "--factory",
-            "bench_serving:floor_app",
+            "serving_floors:starlette_floor",
             "--host",
             "127.0.0.1",
             "--port",
@@ -485,11 +470,16 @@ def main() -> None:
 
     best = max((k for k in results if k.startswith("riskops")), key=lambda k: results[k]["rps"])
     floor = max((k for k in results if k.startswith("floor")), key=lambda k: results[k]["rps"])
+    bento_floor = max(
+        (k for k in results if k.startswith("bento_floor")), key=lambda k: results[k]["rps"]
+    )
     summary = {
         "ours": best,
         "ours_over_mlflow": results[best]["rps"] / results["mlflow"]["rps"],
         "ours_over_mlflow_omp1": results[best]["rps"] / results["mlflow_omp1"]["rps"],
         "ours_over_floor": results[best]["rps"] / results[floor]["rps"],
+        "bento_floor_over_floor": results[bento_floor]["rps"] / results[floor]["rps"],
+        "ours_over_bento_floor": results[best]["rps"] / results[bento_floor]["rps"],
         "ours_p99_ms": results[best]["p99_ms"],
         "ours_single_connection_p99_ms": results[best]["single_connection"]["p99_ms"],
         "ours_batch_1000_p50_ms": results[best]["batch_1000"]["p50_ms"],
@@ -516,16 +506,18 @@ def main() -> None:
     (args.out / "bench_serving.json").write_text(json.dumps(report, indent=2))
 
     print(
-        f"{'server':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'1-conn p99':>12}{'CPU ms/req':>12}"
+        f"{'server':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'1-conn p99':>12}{'CPU ms/req':>12}"
     )
     for name, row in results.items():
         print(
-            f"{name:<14}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+            f"{name:<16}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
             f"{row['single_connection']['p99_ms']:>12.1f}{row['server_cpu_ms_per_request']:>12.2f}"
         )
     print(
         f"ours ({best}) / mlflow: {summary['ours_over_mlflow']:.1f}x   "
         f"ours / floor: {summary['ours_over_floor']:.2f}x   "
+        f"BentoML floor / floor: {summary['bento_floor_over_floor']:.2f}x   "
+        f"ours / BentoML floor: {summary['ours_over_bento_floor']:.2f}x   "
         f"1,000-applicant batch: {summary['ours_batch_1000_p50_ms']:.0f} ms (median)"
     )
 
