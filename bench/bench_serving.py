@@ -416,7 +416,8 @@ def main() -> None:
             "--arg",
             f"workers={workers}",
         ]
-        plans.append((f"bento_floor_w{workers}", bento_floor, "/readyz", "/credit/score", body, {}))
+        name = f"bento_floor_w{workers}"
+        plans.append((name, bento_floor, "/readyz", "/credit/score", body, single_thread))
     for workers in args.workers:
         floor = [
             sys.executable,
