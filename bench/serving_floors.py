@@ -88,7 +88,10 @@ class BentoFloor:
     """The floor's scoring behind a typed BentoML API, configured like our service."""
 
     def __init__(self) -> None:
+        import gc
+
         self.model = FloorModel()
+        gc.freeze()  # as our service does: no full collections of the loaded libraries
 
     @bentoml.api(route="/credit/score")
     async def score(self, applicants: list[dict[str, Any]], reasons: int = 4) -> Any:
