@@ -400,5 +400,11 @@ def test_metrics_expose_per_model_series(live_service) -> None:
     assert 'status="200"' in text
     assert "riskops_inference_seconds_bucket" in text
     assert "riskops_credit_pd_bucket" in text
+    rows = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('riskops_rows_total{model="credit_pd"')
+    ]
+    assert rows and sum(rows) >= 2  # the two applicants of the valid request at least
     assert 'riskops_champion_version{model="credit_pd"}' in text
     assert "bentoml_service_request_total" in text or "bentoml_api_server" in text
