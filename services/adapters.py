@@ -120,26 +120,29 @@ def _require(estimator: Any, *attributes: str) -> None:
         raise TypeError(f"{type(estimator).__name__} cannot be served: it lacks {missing}")
 
 
-# =========================================================================== credit
 @dataclass(frozen=True)
-class CreditState:
+class RowState:
+    """What a champion that scores feature rows (credit, anomaly) is served with: its
+    features, the request validator derived from its schema and that schema for ``/models``."""
+
     features: tuple[str, ...]
     validator: TypeAdapter[Any]
     row_schema: dict[str, Any]
 
 
-def prepare_credit(estimator: Any, info: VersionInfo) -> CreditState:
+# =========================================================================== credit
+def prepare_credit(estimator: Any, info: VersionInfo) -> RowState:
     _require(estimator, "score_records", "input_schema_")
     validator, row_schema = payloads.applicant_validator(estimator.input_schema_)
     estimator.score_records([{}], k=1)  # warm-up: every feature missing is always valid
-    return CreditState(tuple(estimator.input_schema_), validator, row_schema)
+    return RowState(tuple(estimator.input_schema_), validator, row_schema)
 
 
 def score_credit(
     champion: Champion, applicants: list[dict[str, Any]], reasons: int, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """PD, grade and reason codes per applicant (the hot path: no DataFrame, no registry)."""
-    state: CreditState = champion.state
+    state: RowState = champion.state
     try:
         records = state.validator.validate_python(applicants)
     except ValidationError as exc:
@@ -307,19 +310,12 @@ def forecast_volatility(
 
 
 # =========================================================================== anomaly
-@dataclass(frozen=True)
-class AnomalyState:
-    features: tuple[str, ...]
-    validator: TypeAdapter[Any]
-    row_schema: dict[str, Any]
-
-
-def prepare_anomaly(estimator: Any, info: VersionInfo) -> AnomalyState:
+def prepare_anomaly(estimator: Any, info: VersionInfo) -> RowState:
     _require(estimator, "score_samples", "decision_threshold_", "explain", "feature_names_in_")
     features = tuple(str(f) for f in estimator.feature_names_in_)
     validator, row_schema = payloads.feature_row_validator(list(features))
     estimator.explain(pd.DataFrame(np.zeros((1, len(features))), columns=list(features)), 1)
-    return AnomalyState(features, validator, row_schema)
+    return RowState(features, validator, row_schema)
 
 
 def _price_dataset(bars: list[payloads.PriceBar]) -> Any:
@@ -351,7 +347,7 @@ def _price_dataset(bars: list[payloads.PriceBar]) -> Any:
     )
 
 
-def _feature_frame(state: AnomalyState, request: payloads.AnomalyRequest) -> pd.DataFrame:
+def _feature_frame(state: RowState, request: payloads.AnomalyRequest) -> pd.DataFrame:
     from riskops.anomaly.features import WARMUP_DAYS, build_features
 
     if request.rows is not None:
@@ -396,7 +392,7 @@ def score_anomaly(
     """Anomaly score, percentile, alert flag and top drivers per scored day."""
     from riskops.anomaly.models import score_frame
 
-    state: AnomalyState = champion.state
+    state: RowState = champion.state
     X = _feature_frame(state, request)
     estimator = champion.estimator
     supplied = request.series is None

@@ -48,6 +48,12 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="session")
+def chromium_args() -> list[str]:
+    """Arguments for a headless Chromium that makes no network requests of its own."""
+    return list(CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite database migrated once per session; tests get copies of it."""
     import mlflow

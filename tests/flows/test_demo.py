@@ -77,7 +77,7 @@ def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, 
 
 
 def test_each_champion_gets_a_report_that_renders_offline_in_chromium(
-    demo_home: tuple[Path, dict, dict], chromium: Path, tmp_path: Path
+    demo_home: tuple[Path, dict, dict], chromium: Path, chromium_args: list[str], tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -90,17 +90,8 @@ def test_each_champion_gets_a_report_that_renders_offline_in_chromium(
         done = _cli(env, "report", name, "--version", "1", "--out", str(out), "--no-evidently")
         assert done.returncode == 0, done.stderr[-2000:]
         reports[name] = out
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=args)
+        browser = p.chromium.launch(executable_path=str(chromium), args=chromium_args)
         try:
             for name, path in reports.items():
                 # When Chromium opens it from disk

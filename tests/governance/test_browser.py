@@ -8,16 +8,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 _LOCAL = ("file:", "data:", "about:", "blob:")
 
 
@@ -34,7 +24,7 @@ def _open(browser, path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_report_and_card_render_offline_in_chromium(
-    governed, facts_of, chromium: Path, tmp_path: Path
+    governed, facts_of, chromium: Path, chromium_args: list[str], tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -49,7 +39,7 @@ def test_report_and_card_render_offline_in_chromium(
     assert docs.evidently_embedded
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(chromium), args=chromium_args)
         try:
             # When Chromium opens the report and the embedded Evidently report is expanded
             page, seen = _open(browser, report)

@@ -55,7 +55,7 @@ from riskops.anomaly.models import (
 )
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions
+from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 
 __all__ = ["AnomalyFamily", "make_detector"]
 
@@ -160,7 +160,7 @@ class AnomalyFamily(Family):
             "holdout_start": str(evaluation.holdout_start.date()),
             "holdout_end": str(features.index[-1].date()),
             "dataset": dataset.name,
-        } | {f"detector_{k}": v for k, v in _flat_params(estimator).items()}
+        } | {f"detector_{k}": v for k, v in scalar_params(estimator, deep=True).items()}
         return TrainingOutcome(
             estimator=estimator,
             model_kind=model,
@@ -209,14 +209,6 @@ class AnomalyFamily(Family):
         index = dataset.returns.index
         start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
         return dataset.window(start=start)
-
-
-def _flat_params(estimator: Any) -> dict[str, Any]:
-    params = {}
-    for key, value in estimator.get_params(deep=True).items():
-        if value is None or isinstance(value, str | int | float | bool):
-            params[key] = value
-    return params
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

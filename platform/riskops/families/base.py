@@ -127,3 +127,13 @@ class Family(ABC):
     def recent_window(self, dataset: Any) -> Any:
         """The most recent slice of a dataset, for drift checks. Default: the whole of it."""
         return dataset
+
+
+def scalar_params(estimator: Any, deep: bool = False) -> dict[str, Any]:
+    """An estimator's hyperparameters that MLflow can log as params: ``None``, text and
+    numbers (nested estimators, arrays and mappings are left out)."""
+    return {
+        key: value
+        for key, value in estimator.get_params(deep=deep).items()
+        if value is None or isinstance(value, str | int | float | bool)
+    }

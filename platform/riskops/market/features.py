@@ -41,3 +41,9 @@ def recent_window(dataset: MarketDataset) -> MarketDataset:
     index = dataset.series().index
     start = index[max(0, len(index) - RECENT_DAYS - WARMUP_DAYS)]
     return dataset.window(start=start)
+
+
+def input_example(returns: pd.Series) -> pd.DataFrame:
+    """The last ``RECENT_DAYS`` returns as the one-column frame (``ret``) a market model is
+    logged with as its input example."""
+    return returns.iloc[-RECENT_DAYS:].rename("ret").to_frame().reset_index(drop=True)

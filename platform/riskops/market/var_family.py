@@ -37,8 +37,8 @@ import pandas as pd
 
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions
-from riskops.market.features import RECENT_DAYS, recent_window
+from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
 
 __all__ = [
@@ -235,7 +235,7 @@ class VaRFamily(Family):
             "train_start": str(returns.index[0].date()),
             "eval_start": str(evaluation.start.date()),
             "eval_end": str(evaluation.end.date()),
-        } | {f"estimator_{k}": v for k, v in _flat_params(estimator).items()}
+        } | {f"estimator_{k}": v for k, v in scalar_params(estimator).items()}
         evidence: dict[str, Any] = {
             "level": level,
             "backtests": results,
@@ -247,7 +247,6 @@ class VaRFamily(Family):
         for tag, tests in results.items():
             evidence[f"traffic_light_zone_{tag}"] = tests["traffic_light"]["zone"]
             evidence[f"traffic_light_zone_last_250_{tag}"] = tests["traffic_light_last_250"]["zone"]
-        input_example = returns.iloc[-RECENT_DAYS:].rename("ret").to_frame().reset_index(drop=True)
         reference = var_features(dataset.window(end=returns.index[first_eval - 1]))
         return TrainingOutcome(
             estimator=estimator,
@@ -256,7 +255,7 @@ class VaRFamily(Family):
             metrics=metrics,
             evidence=evidence,
             artifact_dir=workdir,
-            input_example=input_example,
+            input_example=input_example(returns),
             reference=reference,
             evaluation=evaluation,
         )
@@ -418,14 +417,6 @@ def _next_day(estimator: Any) -> dict[str, dict[str, float]]:
     return {
         level_tag(lv): {"var": float(row["var"]), "es": float(row["es"])}
         for lv, row in out.iterrows()
-    }
-
-
-def _flat_params(estimator: Any) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in estimator.get_params(deep=False).items()
-        if v is None or isinstance(v, str | int | float | bool)
     }
 
 

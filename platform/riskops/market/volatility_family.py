@@ -35,8 +35,8 @@ import pandas as pd
 
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions
-from riskops.market.features import RECENT_DAYS, recent_window
+from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
 
 __all__ = [
@@ -279,7 +279,7 @@ class VolatilityFamily(Family):
             "train_start": str(returns.index[0].date()),
             "eval_start": str(start.date()),
             "eval_end": str(end.date()),
-        } | {f"estimator_{k}": v for k, v in _flat_params(estimator).items()}
+        } | {f"estimator_{k}": v for k, v in scalar_params(estimator).items()}
         evidence = {
             "params": fitted_params(estimator),
             "benchmark": dict(BENCHMARK),
@@ -288,7 +288,6 @@ class VolatilityFamily(Family):
             "proxy": proxy_used,
             "refit_every": refit_every,
         }
-        input_example = returns.iloc[-RECENT_DAYS:].rename("ret").to_frame().reset_index(drop=True)
         reference = volatility_features(dataset.window(end=returns.index[first_eval - 1]))
         return TrainingOutcome(
             estimator=estimator,
@@ -297,7 +296,7 @@ class VolatilityFamily(Family):
             metrics=metrics,
             evidence=evidence,
             artifact_dir=workdir,
-            input_example=input_example,
+            input_example=input_example(returns),
             reference=reference,
             evaluation=evaluation,
         )
@@ -366,14 +365,6 @@ def fitted_params(estimator: Any) -> dict[str, Any]:
             "gain_share": {name: float(g) / total for name, g in zip(names, gain, strict=True)},
         }
     return {}
-
-
-def _flat_params(estimator: Any) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in estimator.get_params(deep=False).items()
-        if v is None or isinstance(v, str | int | float | bool)
-    }
 
 
 def _summary(table: pd.DataFrame) -> dict[str, Any]:
