@@ -140,13 +140,27 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
 
 
 def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
-    """The challenger's training data must resemble the most recent window."""
+    """The challenger's training data must resemble the most recent window.
+
+    Under a policy with ``data_drift.veto: false`` the share and the drifted columns are
+    recorded in the result, which passes with a reason that says so.
+    """
     drift = evidence.get("data_drift")
     if not drift:
         return GateResult("data_drift", False, "no data-drift evidence")
     share = float(drift["share_of_drifted_columns"])
     limit = policy.data_drift.max_drift_share
     drifted = ", ".join(drift.get("drifted_columns", [])[:8]) or "none"
+    if not policy.data_drift.veto and math.isfinite(share):
+        relation = ">" if share > limit else "<="
+        return GateResult(
+            "data_drift",
+            True,
+            f"{share:.0%} of features drifted ({relation} {limit:.0%}): {drifted}; "
+            "recorded, not a veto (policy)",
+            share,
+            {"max_drift_share": limit, "veto": False},
+        )
     if share > limit:
         return GateResult(
             "data_drift",

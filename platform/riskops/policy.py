@@ -48,9 +48,16 @@ class DataDriftRule(_Frozen):
     ``stattest``/``threshold`` choose Evidently's per-column test; unset, Evidently picks
     by column type and size. Market features are autocorrelated, so their policies use
     PSI, which measures the size of a shift rather than its statistical significance.
+
+    ``veto`` (default true) makes drift above the limit refuse promotion. With
+    ``veto: false`` the drift is still measured, recorded with the drifted columns and
+    shown in the report, but the gate passes: for conditional market models (VaR,
+    volatility) a new regime is what the model adapts to, a reason to retrain and look,
+    not to keep the stale champion (issue 13). Prediction drift stays a gate.
     """
 
     max_drift_share: float = Field(default=0.5, ge=0, le=1)
+    veto: bool = True
     max_rows: int = Field(default=5000, ge=1001)
     stattest: str | None = None
     threshold: float | None = None

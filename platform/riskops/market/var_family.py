@@ -46,6 +46,8 @@ __all__ = [
     "VaREvaluation",
     "VaRFamily",
     "backtest_forecasts",
+    "coverage_backtests",
+    "coverage_evidence",
     "make_var_model",
     "var_features",
 ]
@@ -113,57 +115,121 @@ def backtest_forecasts(
     """Metrics (flat) and backtest results (per level, per test) of rolling forecasts.
 
     ``forecasts`` has ``ret`` and ``var_{lvl}``/``es_{lvl}`` columns, as
-    :class:`~riskops.market.rolling.RollingBacktest` returns.
+    :class:`~riskops.market.rolling.RollingBacktest` returns. The exception-based tests
+    are :func:`coverage_backtests`'s; the ES tests and the tick loss need the returns.
     """
     from riskops import backtests as bt
     from riskops.market.rolling import level_tag
 
-    metrics: dict[str, float] = {"n_eval": float(len(forecasts))}
-    results: dict[str, dict[str, Any]] = {}
     ret = forecasts["ret"].to_numpy()
+    hits = {lv: bt.exceedances(ret, forecasts[f"var_{level_tag(lv)}"].to_numpy()) for lv in levels}
+    metrics, results = coverage_backtests(hits, seed=seed)
     for level in levels:
         tag = level_tag(level)
         var = forecasts[f"var_{tag}"].to_numpy()
         es = forecasts[f"es_{tag}"].to_numpy()
-        hits = bt.exceedances(ret, var)
-        pof = bt.kupiec_pof(hits, level)
-        ind = bt.christoffersen_independence(hits)
-        cc = bt.conditional_coverage(hits, level)
-        tl = bt.traffic_light(hits, level)
-        recent = hits[-TRAFFIC_LIGHT_DAYS:]
+        mf = bt.mcneil_frey(ret, var, es, bootstraps=ES_BOOTSTRAPS, seed=seed)
+        z2 = bt.acerbi_szekely_z2(ret, var, es, level, simulations=ES_BOOTSTRAPS, seed=seed)
+        metrics |= {
+            f"es_pvalue_{tag}": mf.pvalue,
+            f"quantile_loss_{tag}": bt.tick_loss(ret, var, level),
+        }
+        results[tag] |= {"mcneil_frey": mf.to_dict(), "acerbi_szekely_z2": z2.to_dict()}
+    return metrics, results
+
+
+def coverage_backtests(
+    hits: dict[float, np.ndarray], seed: int = 42
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Metrics and results of the exception-based backtests, per level.
+
+    ``hits`` maps each VaR level to its boolean exceedances over the evaluation window
+    (oldest first). This is the evidence the promotion gates read, and the size
+    benchmark (``bench/bench_var_gates.py``) runs this very function on simulated hits.
+
+    Two windows: the most recent 250 days, the supervisors' (Basel Committee 1996),
+    and the whole evaluation window (1,000 days by default). The gated tests have
+    their size in small samples and refuse only a VaR that is too low:
+
+    * ``binomial_pvalue_{lvl}_last250`` and ``binomial_pvalue_{lvl}``: exact one-sided
+      binomial test of too many exceptions (zero exceptions give 1);
+    * ``tail_pvalue_{lvl}``: too many exceptions at ``lvl`` given those at the lowest
+      level (99% given 95%), exact conditional binomial (Kratz, Lok and McNeil 2018);
+    * ``independence_mc_pvalue_{lvl}``: Christoffersen's (1998) independence statistic
+      with an exact Monte Carlo p-value (Dufour 2006), whole window;
+    * ``traffic_light_zone_last_250_{lvl}`` and ``traffic_light_zone_{lvl}`` (evidence).
+
+    Reported, not gated: Kupiec's two-sided POF (``kupiec_pvalue_*``), the asymptotic
+    Christoffersen tests (``independence_pvalue_*``, ``cc_pvalue_*``) and the Monte Carlo
+    conditional coverage ``cc_mc_pvalue_{lvl}`` (two-sided in coverage).
+    """
+    from riskops import backtests as bt
+    from riskops.market.rolling import level_tag
+
+    levels = sorted(hits)
+    base = levels[0]
+    metrics: dict[str, float] = {"n_eval": float(len(hits[base]))}
+    results: dict[str, dict[str, Any]] = {}
+    for level in levels:
+        tag = level_tag(level)
+        h = np.asarray(hits[level], dtype=bool)
+        pof = bt.kupiec_pof(h, level)
+        ind = bt.christoffersen_independence(h)
+        cc = bt.conditional_coverage(h, level)
+        tl = bt.traffic_light(h, level)
+        binom = bt.binomial_coverage(h, level)
+        ind_mc = bt.independence_mc(h, level, seed=seed)
+        cc_mc = bt.conditional_coverage_mc(h, level, seed=seed)
+        recent = h[-TRAFFIC_LIGHT_DAYS:]
         tl_last = bt.traffic_light(recent, level)
         # Supervisors backtest on the most recent 250 days (Basel 1996); the gates read these.
         pof_last = bt.kupiec_pof(recent, level)
         cc_last = bt.conditional_coverage(recent, level)
-        mf = bt.mcneil_frey(ret, var, es, bootstraps=ES_BOOTSTRAPS, seed=seed)
-        z2 = bt.acerbi_szekely_z2(ret, var, es, level, simulations=ES_BOOTSTRAPS, seed=seed)
+        binom_last = bt.binomial_coverage(recent, level)
         metrics |= {
             f"exceptions_{tag}": float(pof.exceptions),
             f"exception_rate_{tag}": pof.exceptions / pof.n,
             f"kupiec_stat_{tag}": pof.statistic,
             f"kupiec_pvalue_{tag}": pof.pvalue,
+            f"binomial_pvalue_{tag}": binom.pvalue,
             f"independence_pvalue_{tag}": ind.pvalue,
+            f"independence_mc_pvalue_{tag}": ind_mc.pvalue,
             f"cc_stat_{tag}": cc.statistic,
             f"cc_pvalue_{tag}": cc.pvalue,
+            f"cc_mc_pvalue_{tag}": cc_mc.pvalue,
             f"traffic_light_plus_{tag}": tl.plus_factor,
-            f"es_pvalue_{tag}": mf.pvalue,
-            f"quantile_loss_{tag}": bt.tick_loss(ret, var, level),
             f"exceptions_{tag}_last250": float(pof_last.exceptions),
             f"kupiec_pvalue_{tag}_last250": pof_last.pvalue,
+            f"binomial_pvalue_{tag}_last250": binom_last.pvalue,
             f"cc_pvalue_{tag}_last250": cc_last.pvalue,
         }
         results[tag] = {
             "kupiec_pof": pof.to_dict(),
+            "binomial_coverage": binom.to_dict(),
             "christoffersen_independence": ind.to_dict(),
+            "independence_mc": ind_mc.to_dict(),
             "conditional_coverage": cc.to_dict(),
+            "conditional_coverage_mc": cc_mc.to_dict(),
             "traffic_light": tl.to_dict(),
             "traffic_light_last_250": tl_last.to_dict(),
             "kupiec_pof_last_250": pof_last.to_dict(),
+            "binomial_coverage_last_250": binom_last.to_dict(),
             "conditional_coverage_last_250": cc_last.to_dict(),
-            "mcneil_frey": mf.to_dict(),
-            "acerbi_szekely_z2": z2.to_dict(),
         }
+        if level > base:
+            tail = bt.tail_coverage(h, np.asarray(hits[base], dtype=bool), level, base)
+            metrics[f"tail_pvalue_{tag}"] = tail.pvalue
+            results[tag]["tail_coverage"] = tail.to_dict()
     return metrics, results
+
+
+def coverage_evidence(results: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The traffic-light zones the policy reads from the evidence, per level."""
+    out: dict[str, str] = {}
+    for tag, tests in results.items():
+        out[f"traffic_light_zone_{tag}"] = tests["traffic_light"]["zone"]
+        out[f"traffic_light_zone_last_250_{tag}"] = tests["traffic_light_last_250"]["zone"]
+    return out
 
 
 class VaRFamily(Family):
@@ -244,9 +310,7 @@ class VaRFamily(Family):
             "params": _fitted_params(estimator),
             "next_day": _next_day(estimator),
         }
-        for tag, tests in results.items():
-            evidence[f"traffic_light_zone_{tag}"] = tests["traffic_light"]["zone"]
-            evidence[f"traffic_light_zone_last_250_{tag}"] = tests["traffic_light_last_250"]["zone"]
+        evidence |= coverage_evidence(results)
         reference = var_features(dataset.window(end=returns.index[first_eval - 1]))
         return TrainingOutcome(
             estimator=estimator,
