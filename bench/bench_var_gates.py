@@ -97,8 +97,7 @@ def main() -> None:
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     scenarios = {
-        name: refusals(p99, p95, args.trials, rng, policy)
-        for name, (p99, p95) in SCENARIOS.items()
+        name: refusals(p99, p95, args.trials, rng, policy) for name, (p99, p95) in SCENARIOS.items()
     }
     out = {
         "trials": args.trials,

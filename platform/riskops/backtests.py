@@ -56,7 +56,7 @@ Only NumPy and SciPy are used, so importing this module is cheap.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -100,7 +100,8 @@ def _jsonable(value: Any) -> Any:
 class _Result:
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-serialisable dict (non-finite numbers become ``None``)."""
-        return {k: _jsonable(v) for k, v in asdict(self).items()}  # type: ignore[call-overload]
+        # Fields are scalars, so a shallow read is the dict asdict would deep-copy.
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ METRIC_STEMS = (
     "exception_rate",
     "kupiec_stat",
     "kupiec_pvalue",
+    "binomial_pvalue",
     "independence_pvalue",
+    "independence_mc_pvalue",
     "cc_stat",
     "cc_pvalue",
+    "cc_mc_pvalue",
     "traffic_light_plus",
     "es_pvalue",
     "quantile_loss",
@@ -56,10 +59,12 @@ def test_fit_emits_the_exact_metric_and_evidence_names(outcome) -> None:
     expected = {f"{stem}_{lvl}" for stem in METRIC_STEMS for lvl in (95, 99)}
     regulatory = {
         f"{stem}_{lvl}_last250"
-        for stem in ("exceptions", "kupiec_pvalue", "cc_pvalue")
+        for stem in ("exceptions", "kupiec_pvalue", "binomial_pvalue", "cc_pvalue")
         for lvl in (95, 99)
     }
-    assert expected | regulatory | {"n_eval", "kupiec_pvalue"} == set(outcome.metrics)
+    # the 99% exceptions are also tested given the 95% ones
+    extra = {"n_eval", "kupiec_pvalue", "tail_pvalue_99"}
+    assert expected | regulatory | extra == set(outcome.metrics)
     assert outcome.metrics["n_eval"] == 200
     assert all(np.isfinite(v) for v in outcome.metrics.values())
     evidence = outcome.evidence
