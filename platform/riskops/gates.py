@@ -99,6 +99,9 @@ def evaluate(model: str, version: int | None, evidence: Evidence, policy: Policy
 def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
     """A floor or backtest threshold; a missing or non-finite value fails."""
     gate = f"{kind}:{check.metric}"
+    if check.min_metric is not None and check.max_metric is None:
+        # A comparison with another metric, e.g. event_recall>=naive_event_recall.
+        gate += f">={check.min_metric}"
     source = evidence.get(check.source) or {}
     if check.metric not in source or source[check.metric] is None:
         return GateResult(gate, False, f"{check.metric} is missing from the {check.source}")
@@ -124,6 +127,13 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
         limits["max"] = check.max
         if value > check.max:
             failures.append(f"{check.metric} = {value:.4g} > maximum {check.max:.4g}")
+    if check.min_metric is not None:
+        if source.get(check.min_metric) is None:
+            return GateResult(gate, False, f"{check.min_metric} is missing from the {check.source}")
+        floor = float(source[check.min_metric])
+        limits["min"] = floor
+        if not value >= floor:
+            failures.append(f"{check.metric} = {value:.4g} < {check.min_metric} = {floor:.4g}")
     if check.max_metric is not None:
         if check.max_metric not in source:
             return GateResult(gate, False, f"{check.max_metric} is missing from the {check.source}")

@@ -23,12 +23,15 @@ class Check(_Frozen):
 
     ``min``/``max`` bound ``metric`` absolutely; ``max_metric`` bounds it by another
     metric of the same run (e.g. QLIKE no worse than the GARCH(1,1) benchmark's), with
-    an absolute ``tolerance``; ``not_in`` forbids values of a text evidence field.
+    an absolute ``tolerance``; ``min_metric`` bounds it from below by another metric
+    (e.g. event recall no lower than a naive rule's), without tolerance; ``not_in``
+    forbids values of a text evidence field.
     """
 
     metric: str
     min: float | None = None
     max: float | None = None
+    min_metric: str | None = None
     max_metric: str | None = None
     tolerance: float = 0.0
     not_in: tuple[str, ...] = ()
@@ -37,7 +40,8 @@ class Check(_Frozen):
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> Check:
-        if self.min is None and self.max is None and self.max_metric is None and not self.not_in:
+        bounds = (self.min, self.max, self.min_metric, self.max_metric)
+        if all(b is None for b in bounds) and not self.not_in:
             raise ValueError(f"check on {self.metric!r} has no bound")
         return self
 

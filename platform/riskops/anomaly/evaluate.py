@@ -11,6 +11,18 @@ There are no labels, so three kinds of evidence stand in for them:
   (:mod:`riskops.anomaly.events`) that rank among the top 1% of all days by score, and
   the precision of those top days (``k`` = the number of top-1% days).
 
+A detector must also beat a one-line rule: ``naive_event_recall`` is the recall of
+ranking the same days by the absolute standardised return ``|ret_z|`` (the return in
+units of the previous quarter's daily volatility), with the same top ``k``; the policy
+requires ``event_recall >= naive_event_recall``. Recall in the top 1% is reported
+separately for the events inside the training span (``event_recall_in_train``: the
+detector saw those days) and after it (``event_recall_out_of_train``), and
+``event_recall_holdout`` is the share of held-out events the deployed threshold
+actually flags. The held-out alert rate is judged against a band from the binomial
+distribution of the number of alerts among the held-out days at the target rate
+(``alert_rate_band_low``/``_high``, a 99% interval): a correctly calibrated threshold
+falls outside it in at most 1% of samples of independent days.
+
 Exact-day figures are the headline. Because a shock can peak the day after the event
 (news after the close) or the event can be the second day of a two-day shock, the
 same figures are also given with a tolerance of one trading day either side
@@ -26,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import binom, spearmanr
 from sklearn.base import clone
 
 from riskops.anomaly.events import events_in
@@ -34,15 +46,18 @@ from riskops.anomaly.events import events_in
 __all__ = [
     "AnomalyEvaluation",
     "alert_rate",
+    "alert_rate_band",
     "evaluate_detector",
     "event_metrics",
     "event_table",
+    "naive_scores",
     "score_stability",
     "top_k",
 ]
 
 TOP_FRACTION = 0.01
 STABILITY_SUBSAMPLE = 0.8
+ALERT_BAND_COVERAGE = 0.99
 
 
 @dataclass
@@ -107,6 +122,30 @@ def alert_rate(estimator: Any, features: pd.DataFrame) -> float:
     if len(features) == 0:
         return float("nan")
     return float(np.mean(estimator.predict(features)))
+
+
+def naive_scores(features: pd.DataFrame) -> pd.Series:
+    """The naive rule: each day's absolute standardised return ``|ret_z|``."""
+    if "ret_z" not in features:
+        raise ValueError("the naive rule needs the ret_z feature")
+    return features["ret_z"].abs().rename("naive_score")
+
+
+def alert_rate_band(
+    n_days: int, target: float, coverage: float = ALERT_BAND_COVERAGE
+) -> tuple[float, float]:
+    """Alert rates a correctly calibrated threshold gives on ``n_days`` independent days.
+
+    The number of alerts is ``Binomial(n_days, target)``; the band runs from its
+    ``(1 - coverage) / 2`` quantile to its ``(1 + coverage) / 2`` quantile, divided by
+    ``n_days``. For 993 days at 1% and 99% coverage: 3 to 19 alerts, 0.30% to 1.91%.
+    """
+    if n_days < 1:
+        return math.nan, math.nan
+    tail = (1.0 - coverage) / 2.0
+    low = float(binom.ppf(tail, n_days, target))
+    high = float(binom.isf(tail, n_days, target))
+    return low / n_days, high / n_days
 
 
 def score_stability(
@@ -205,8 +244,12 @@ def evaluate_detector(
     metrics : dict
         ``event_recall``, ``precision_at_k``, ``event_recall_tol1``,
         ``precision_at_k_tol1``, ``alert_rate_holdout``, ``alert_rate_train``,
-        ``target_alert_rate``, ``score_stability`` (NaN when ``stability`` is False),
-        ``n_events``, ``n_days``, ``k``.
+        ``target_alert_rate``, ``alert_rate_band_low``, ``alert_rate_band_high``,
+        ``score_stability`` (NaN when ``stability`` is False), ``n_events``,
+        ``n_days``, ``k``, ``naive_event_recall``, ``naive_precision_at_k``,
+        ``event_recall_in_train``, ``event_recall_out_of_train``,
+        ``event_recall_holdout`` (NaN without held-out events), ``n_events_in_train``,
+        ``n_events_holdout``.
     scores : pandas.Series
         The detector's score for every day of the window.
     """
@@ -218,9 +261,36 @@ def evaluate_detector(
     metrics["alert_rate_holdout"] = float(flags[holdout].mean()) if holdout.any() else math.nan
     metrics["alert_rate_train"] = float(flags[~holdout].mean()) if (~holdout).any() else math.nan
     metrics["target_alert_rate"] = float(estimator.alert_rate)
+    metrics["alert_rate_band_low"], metrics["alert_rate_band_high"] = alert_rate_band(
+        int(holdout.sum()), float(estimator.alert_rate)
+    )
+    metrics |= _baseline_and_span_metrics(scores, flags, evaluation)
     metrics["score_stability"] = (
         score_stability(estimator, evaluation.train, features, seed=evaluation.seed)
         if stability
         else math.nan
     )
     return metrics, scores
+
+
+def _baseline_and_span_metrics(
+    scores: pd.Series, flags: pd.Series, evaluation: AnomalyEvaluation
+) -> dict[str, float]:
+    """The naive rule's recall on the same days and top ``k``; recall by span."""
+    nan = math.nan
+    naive = event_metrics(
+        naive_scores(evaluation.features), evaluation.events, evaluation.top_fraction
+    )
+    table = event_table(scores, evaluation.events, evaluation.top_fraction)
+    held_out = table.index >= evaluation.holdout_start
+    inside, outside = table.loc[~held_out], table.loc[held_out]
+    flagged = flags.reindex(outside.index).fillna(0).astype(bool)
+    return {
+        "naive_event_recall": naive["event_recall"],
+        "naive_precision_at_k": naive["precision_at_k"],
+        "event_recall_in_train": float(inside["in_top"].mean()) if len(inside) else nan,
+        "event_recall_out_of_train": float(outside["in_top"].mean()) if len(outside) else nan,
+        "event_recall_holdout": float(flagged.mean()) if len(outside) else nan,
+        "n_events_in_train": float(len(inside)),
+        "n_events_holdout": float(len(outside)),
+    }

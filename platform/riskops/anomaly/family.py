@@ -69,9 +69,18 @@ _REPORTED_METRICS = (
     "alert_rate_holdout",
     "alert_rate_train",
     "target_alert_rate",
+    "alert_rate_band_low",
+    "alert_rate_band_high",
     "score_stability",
     "n_events",
     "n_days",
+    "naive_event_recall",
+    "naive_precision_at_k",
+    "event_recall_in_train",
+    "event_recall_out_of_train",
+    "event_recall_holdout",
+    "n_events_in_train",
+    "n_events_holdout",
 )
 
 

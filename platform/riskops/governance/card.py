@@ -264,11 +264,15 @@ def gate_thresholds(facts: VersionFacts) -> dict[str, str]:
             parts.append(f"≥ {check.min:g}")
         if check.max is not None:
             parts.append(f"≤ {check.max:g}")
+        if check.min_metric is not None:
+            parts.append(f"≥ {check.min_metric}")
         if check.max_metric is not None:
             parts.append(f"≤ {check.max_metric} + {check.tolerance:g}")
         if check.not_in:
             parts.append(f"not {'/'.join(check.not_in)}")
-        out[check.metric] = " and ".join(parts)
+        text = " and ".join(parts)
+        # Two checks on one metric (a floor and a baseline) are both shown.
+        out[check.metric] = f"{out[check.metric]} and {text}" if check.metric in out else text
     for rule in policy.champion:
         worse = "lower" if rule.higher_is_better else "higher"
         text = f"vs champion: at most {rule.max_degradation:g} {worse}"

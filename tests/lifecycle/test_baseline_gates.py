@@ -1,0 +1,59 @@
+"""Gates against another metric of the same run (issue 13): the anomaly detector must
+match the naive rule, and its held-out alert rate must sit in the binomial band."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskops.gates import evaluate
+from riskops.policy import Check, load_policies
+
+POLICIES = Path(__file__).parents[2] / "platform" / "riskops" / "policies.yaml"
+
+
+def _anomaly_evidence(recall: float, naive: float, alert_rate: float) -> dict:
+    return {
+        "metrics": {
+            "event_recall": recall,
+            "naive_event_recall": naive,
+            "alert_rate_holdout": alert_rate,
+            "alert_rate_band_low": 3 / 993,
+            "alert_rate_band_high": 19 / 993,
+        },
+        "evidence": {},
+        "data_drift": {"share_of_drifted_columns": 0.0, "drifted_columns": []},
+        "champion": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("recall", "naive", "alert_rate", "refused"),
+    [
+        (13 / 21, 13 / 21, 4 / 993, set()),  # ties the rule: passes
+        (12 / 21, 13 / 21, 4 / 993, {"backtest:event_recall>=naive_event_recall"}),
+        (14 / 21, 13 / 21, 1 / 993, {"backtest:alert_rate_holdout"}),  # the old band's case
+        (14 / 21, 13 / 21, 20 / 993, {"backtest:alert_rate_holdout"}),
+    ],
+)
+def test_anomaly_policy_against_the_naive_rule_and_the_band(
+    recall: float, naive: float, alert_rate: float, refused: set[str]
+) -> None:
+    # Given the shipped anomaly policy and the family's metrics
+    policy = load_policies(POLICIES).for_model("market_anomaly")
+    # When the gates run
+    report = evaluate("market_anomaly", 1, _anomaly_evidence(recall, naive, alert_rate), policy)
+    # Then exactly the expected gates refuse, naming the comparison
+    assert {r.gate for r in report.failures} == refused
+    for result in report.failures:
+        assert "naive_event_recall" in result.reason or "alert_rate_band" in result.reason
+
+
+def test_missing_comparison_metric_fails_closed() -> None:
+    from riskops.gates import check_threshold
+
+    check = Check(metric="event_recall", min_metric="naive_event_recall")
+    result = check_threshold("backtest", check, {"metrics": {"event_recall": 0.9}})
+    assert not result.passed
+    assert "naive_event_recall is missing" in result.reason
