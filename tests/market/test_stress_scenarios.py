@@ -106,3 +106,50 @@ def test_portfolio_stress_adds_the_correlation_scenario(tmp_path) -> None:
         write_stress_table(table, tmp_path / "stress.txt")
     with pytest.raises(BadInputError):
         run_stress(eu.series(), "fhs", weights)
+
+
+def test_historical_windows_are_forecast_without_hindsight(sp500: pd.Series) -> None:
+    # Given the S&P 500 of 2005-2012, and a copy whose returns after autumn 2008 are noise
+    returns = sp500.loc["2005":"2012"]
+    altered = returns.copy()
+    after = altered.index > pd.Timestamp("2009-01-31")
+    altered[after] = np.random.default_rng(0).normal(0.05, 0.5, int(after.sum()))
+    kwargs = {
+        "window_lengths": (20,),
+        "n_windows": 1,
+        "vol_factors": (),
+        "return_shocks": (),
+        "hindsight": True,
+    }
+    # When both are stress tested with a GARCH-t VaR, hindsight variant included
+    table = run_stress(returns, GarchTVaR(), **kwargs).set_index("kind")
+    other = run_stress(altered, GarchTVaR(), **kwargs).set_index("kind")
+    # Then the worst window is autumn 2008, fitted only on the returns before it
+    row = table.loc["historical"]
+    assert row["start"].startswith("2008")
+    assert pd.Timestamp(row["fitted_through"]) < pd.Timestamp(row["start"])
+    assert "as forecast at the time" in row["note"]
+    # and what came later changes nothing "as forecast at the time"...
+    for column in ("var_99", "es_99", "ex_ante_var_99", "exceptions_99"):
+        assert other.loc["historical", column] == pytest.approx(row[column]), column
+    # ...while the hindsight variant, labelled as such, moves with the later data
+    assert "hindsight" in table.loc["historical_hindsight", "scenario"]
+    assert other.loc["historical_hindsight", "var_99"] != pytest.approx(
+        table.loc["historical_hindsight", "var_99"]
+    )
+    # The VaR of the evening before the crash started was breached inside the window
+    assert row["exceptions_99"] >= 1
+    assert row["ex_ante_var_99"] < row["var_99"]
+
+
+def test_window_without_history_is_not_evaluated() -> None:
+    # Given a crash in the first days of the data, nothing is known before it
+    r = pd.Series(0.5 * np.random.default_rng(1).standard_normal(600))
+    r.index = pd.bdate_range("2015-01-01", periods=600)
+    r.iloc[:5] = -6.0
+    table = run_stress(r, HistoricalVaR(window=250), window_lengths=(5,), n_windows=1,
+                       vol_factors=(), return_shocks=())  # fmt: skip
+    row = table.iloc[1]
+    assert row["kind"] == "historical"
+    assert row["note"].startswith("not evaluated")
+    assert np.isnan(row["var_99"])

@@ -29,10 +29,15 @@ def stress(
         str | None, typer.Option(help="Portfolio weights, e.g. sp500=0.6,nasdaq=0.4.")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the table (.csv or .json).")] = None,
+    hindsight: Annotated[
+        bool,
+        typer.Option(help="Also run the historical windows with the full-sample fit (labelled)."),
+    ] = False,
     json_out: opt.Json = False,
 ) -> None:
-    """Stressed VaR/ES: worst windows found in the data, volatility and return shocks,
-    correlation to one; the table is logged to MLflow as an artifact."""
+    """Stressed VaR/ES: worst windows found in the data (as forecast at the time: the model
+    fitted on the returns before each window), volatility and return shocks, correlation
+    to one; the table is logged to MLflow as an artifact."""
     with command(json_out):
         from riskops import tracking
         from riskops.data import DataSource, load
@@ -71,7 +76,7 @@ def stress(
             spec = Registry(settings).load_model("market_var", version=champion.version)
             tags |= {"model": "market_var", "model_version": str(champion.version)}
         with progress("stress testing", json_out):
-            table = run_stress(market, spec, parsed)
+            table = run_stress(market, spec, parsed, hindsight=hindsight)
         with tempfile.TemporaryDirectory() as tmp:
             path = write_stress_table(table, Path(tmp) / "stress_test.csv")
             run_id = tracking.log_standalone(

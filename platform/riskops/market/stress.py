@@ -3,9 +3,20 @@
 Historical scenarios are found, not listed: :func:`worst_windows` ranks the
 non-overlapping windows of ``length`` days by cumulative return (or by realised
 volatility) -- on the S&P 500 of 1999-2018 the worst 20- and 60-day windows are the
-autumn of 2008. For each, the model (with its fitted parameters) is conditioned on the
-market as it stood at the end of the window: the VaR/ES it would have forecast for the
-next day, next to what the window realised.
+autumn of 2008. Each is run **as forecast at the time** (kind ``historical``): the
+model's specification is fitted only on the returns before the window starts (its
+parameters, and for FHS its residuals, know nothing of the window or what followed),
+then fed the window's returns day by day with those parameters fixed. The row gives
+the VaR/ES it forecast for the window's first day (``ex_ante_var_*``), the number of
+days in the window whose loss exceeded the VaR forecast the evening before
+(``exceptions_*``), and the VaR/ES it forecast at the end of the window, next to what
+the window realised. A window with too little history before it to fit the model is
+reported as not evaluated (``note``), never silently dropped.
+
+``hindsight=True`` adds the older variant, labelled ``historical_hindsight``: the
+model fitted on the whole sample, including the window and later data, conditioned on
+the market at the end of the window. It shows what today's model makes of the episode,
+not what anyone could have forecast then.
 
 Hypothetical shocks, applied to today's history with the fitted parameters kept:
 
@@ -136,6 +147,7 @@ def run_stress(
     return_shocks: Sequence[float] = (-5.0, -10.0, -20.0),
     seed: int = 42,
     output: str | Path | None = None,
+    hindsight: bool = False,
 ) -> pd.DataFrame:
     """Stressed VaR/ES table of a model on a dataset.
 
@@ -162,6 +174,9 @@ def run_stress(
         Seed of the model when it is built from a name.
     output
         If given, the table is also written there (``.csv`` or ``.json``).
+    hindsight
+        Also run the historical windows with the full-sample fit (kind
+        ``historical_hindsight``).
 
     Returns
     -------
@@ -169,8 +184,9 @@ def run_stress(
         One row per scenario: ``scenario``, ``kind`` (baseline, historical, volatility,
         return, correlation), ``var_{lvl}``/``es_{lvl}`` (positive losses, percent),
         ``var_ratio`` (99% VaR, or the highest level's, over the baseline's) and, for
-        historical windows, ``start``, ``end``, ``cumulative_return``, ``realised_vol``
-        and ``worst_day``.
+        historical windows, ``start``, ``end``, ``cumulative_return``, ``realised_vol``,
+        ``worst_day``, ``fitted_through`` (last day the parameters saw),
+        ``ex_ante_var_{lvl}``, ``exceptions_{lvl}`` and ``note``.
     """
     from riskops.market.rolling import level_tag
 
@@ -185,19 +201,29 @@ def run_stress(
         worst = worst_windows(series, length=int(length), n=int(n_windows))
         for k, w in enumerate(worst.to_dict("records"), start=1):
             start, end = pd.Timestamp(w["start"]), pd.Timestamp(w["end"])
-            forecast = estimator.forecast(series.loc[:end], levels=levels)
+            facts = {
+                "start": str(start.date()),
+                "end": str(end.date()),
+                "cumulative_return": w["cumulative_return"],
+                "realised_vol": w["realised_vol"],
+                "worst_day": w["worst_day"],
+            }
             rows.append(
-                _row(
-                    f"worst {length}-day window #{k}",
-                    "historical",
-                    forecast,
-                    start=str(start.date()),
-                    end=str(end.date()),
-                    cumulative_return=w["cumulative_return"],
-                    realised_vol=w["realised_vol"],
-                    worst_day=w["worst_day"],
+                _as_forecast_at_the_time(
+                    f"worst {length}-day window #{k}", estimator, series, start, end, levels
                 )
+                | facts
             )
+            if hindsight:
+                forecast = estimator.forecast(series.loc[:end], levels=levels)
+                rows.append(
+                    _row(
+                        f"worst {length}-day window #{k} (hindsight: full-sample fit)",
+                        "historical_hindsight",
+                        forecast,
+                        **facts,
+                    )
+                )
     days = min(int(vol_shock_days), history.size)
     for factor in vol_factors:
         shocked = history.copy()
@@ -235,6 +261,44 @@ def run_stress(
     if output is not None:
         write_stress_table(table, output)
     return table
+
+
+def _as_forecast_at_the_time(
+    scenario: str,
+    estimator: Any,
+    series: pd.Series,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    levels: Sequence[float],
+) -> dict[str, Any]:
+    """A historical window with the model fitted only on the returns before ``start``."""
+    from sklearn.base import clone
+
+    from riskops.market.rolling import level_tag
+
+    before = series.loc[series.index < start]
+    window = series.loc[start:end]
+    row: dict[str, Any] = {"scenario": scenario, "kind": "historical"}
+    if before.empty:
+        return row | {"note": "not evaluated: no returns before the window"}
+    row["fitted_through"] = str(before.index[-1].date())
+    try:
+        model = clone(estimator).fit(before)
+        # Day by day, the forecast made the evening before, parameters fixed.
+        daily = [
+            model.forecast(series.loc[series.index < day], levels=levels) for day in window.index
+        ]
+        at_end = model.forecast(series.loc[:end], levels=levels)
+    except (BadInputError, ValueError) as exc:
+        return row | {"note": f"not evaluated: {len(before)} returns before the window ({exc})"}
+    row = _row(scenario, "historical", at_end) | row
+    for level in levels:
+        tag = level_tag(float(level))
+        var = np.array([float(f.loc[level, "var"]) for f in daily])
+        row[f"ex_ante_var_{tag}"] = float(var[0])
+        row[f"exceptions_{tag}"] = int(np.sum(-window.to_numpy() > var))
+    row["note"] = "as forecast at the time: fitted on the returns before the window"
+    return row
 
 
 def _series(dataset: Any, weights: Any) -> tuple[pd.Series, pd.DataFrame | None]:
