@@ -65,9 +65,9 @@ from scipy import special, stats
 __all__ = [
     "BinomialResult",
     "ConditionalCoverageResult",
-    "MonteCarloResult",
     "IndependenceResult",
     "McNeilFreyResult",
+    "MonteCarloResult",
     "PofResult",
     "TrafficLightResult",
     "Z2Result",
@@ -939,7 +939,7 @@ def conditional_coverage_mc(
     observed = float(_lr_pof_rows(h[None, :], p)[0] + _lr_independence_rows(h[None, :])[0])
 
     def draw() -> np.ndarray:
-        rng = np.random.default_rng([seed, n, int(round(level * 1e6))])
+        rng = np.random.default_rng([seed, n, round(level * 1e6)])
         out = []
         for size in _chunks(int(simulations)):
             sim = rng.random((size, n)) < p

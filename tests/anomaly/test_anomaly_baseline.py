@@ -75,4 +75,4 @@ def test_alert_band_is_the_binomial_interval() -> None:
     assert stats.binom.cdf(2, 993, 0.01) <= 0.005 < stats.binom.cdf(3, 993, 0.01)
     assert stats.binom.sf(19, 993, 0.01) <= 0.005 < stats.binom.sf(18, 993, 0.01)
     # and the one alert in 993 days that the old band (>= 0.1%) accepted falls outside it
-    assert 1 / 993 < low
+    assert low > 1 / 993

@@ -224,6 +224,8 @@ def _data(facts: VersionFacts) -> Section:
         )
     drift = facts.gate_evidence.get("data_drift") or {}
     if drift:
+        from riskops.governance.market_evidence import drift_record
+
         pairs.append(
             (
                 "Drift check sample",
@@ -231,6 +233,7 @@ def _data(facts: VersionFacts) -> Section:
                 f"{drift.get('n_current')} recent rows",
             )
         )
+        pairs.append(drift_record(drift, facts.policy))
     return Section("data", "Data", (Facts(tuple(pairs)),))
 
 
@@ -301,7 +304,11 @@ def _performance(facts: VersionFacts) -> Section:
 def _family_tables(facts: VersionFacts) -> list[Block]:
     evidence, metrics = facts.evidence, facts.metrics
     if facts.family == "var":
-        return [backtest_table(evidence)] if evidence.get("backtests") else []
+        from riskops.governance.market_evidence import var_gate_blocks
+
+        if not evidence.get("backtests"):
+            return []
+        return [*var_gate_blocks(evidence, facts.policy), backtest_table(evidence)]
     if facts.family == "volatility" and "dm_stat" in metrics:
         rows = (
             (
@@ -325,6 +332,8 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
         )
         return [Table(("test", "statistic", "p-value", "reading"), rows, "Forecast evaluation")]
     if facts.family == "anomaly" and evidence.get("events"):
+        from riskops.governance.market_evidence import anomaly_baseline_blocks
+
         events = tuple(
             (
                 str(e.get("date", "")),
@@ -336,11 +345,12 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
             for e in evidence["events"]
         )
         return [
+            *anomaly_baseline_blocks(metrics),
             Table(
                 ("date", "event", "rank", "in top 1%", "held out"),
                 events,
                 "Curated stress events and their rank among all days",
-            )
+            ),
         ]
     return _record_tables(evidence)
 

@@ -191,6 +191,8 @@ def comparison_blocks(facts: VersionFacts) -> list[Block]:
 # ----------------------------------------------------------------------- drift
 def drift_blocks(facts: VersionFacts) -> list[Block]:
     """Summary and per-feature table of the data drift, and the prediction drift."""
+    from riskops.governance.market_evidence import drift_record
+
     drift = facts.gate_evidence.get("data_drift") or {}
     blocks: list[Block] = []
     if not drift:
@@ -205,6 +207,7 @@ def drift_blocks(facts: VersionFacts) -> list[Block]:
                     + (f" (gate limit {limit:.0%})" if limit is not None else ""),
                 ),
                 ("Drifted features", ", ".join(drift.get("drifted_columns") or []) or "none"),
+                drift_record(drift, facts.policy),
                 ("Reference (training) rows", fmt(drift.get("n_reference"))),
                 ("Recent-window rows", fmt(drift.get("n_current"))),
                 ("Rows compared per side (seeded sample)", fmt(drift.get("sampled_rows"))),
