@@ -446,9 +446,9 @@ class Lifecycle:
 
 KEY_METRICS = {
     "credit": ("auc", "ks", "ece"),
-    "var": ("exceptions_99_last250", "kupiec_pvalue_99_last250", "cc_pvalue_99_last250"),
+    "var": ("exceptions_99_last250", "binomial_pvalue_99_last250", "independence_mc_pvalue_99"),
     "volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
-    "anomaly": ("event_recall", "precision_at_k", "alert_rate_holdout"),
+    "anomaly": ("event_recall", "naive_event_recall", "alert_rate_holdout"),
 }
 
 

@@ -9,10 +9,12 @@ one-day-ahead forecasts of VaR and ES at 95% and 99% with
 :class:`~riskops.market.rolling.RollingBacktest`: refitted on all returns before the day
 every ``refit_every`` days (10; 50 for the LightGBM model, whose fits cost a second),
 warm-started from the previous fit, with fixed parameters in between. The exceptions
-are backtested at both levels (Kupiec POF, Christoffersen independence and conditional
-coverage, Basel traffic light over the whole window, McNeil-Frey and Acerbi-Szekely
-ES tests) and the forecasts scored by the tick loss. The registered estimator is then
-refitted on the whole history.
+are backtested at both levels (see :func:`coverage_backtests`: the gated small-sample
+tests -- one-sided exact binomial on the last 250 days and the whole window, the 99%
+exceptions given the 95% ones, Christoffersen independence with a Monte Carlo p-value
+-- and the reported asymptotic Kupiec/Christoffersen tests; Basel traffic light;
+McNeil-Frey and Acerbi-Szekely ES tests) and the forecasts scored by the tick loss.
+The registered estimator is then refitted on the whole history.
 
 Options: ``--model`` (fhs, garch_t, historical, quantile_lightgbm), ``--level`` (the
 level of ``predict``, default 0.99), ``--dist`` (fhs only: the filter's likelihood, t
@@ -20,10 +22,14 @@ or normal), ``--seed`` (ES test simulations, LightGBM); ``extra``: ``eval_days``
 ``refit_every``, ``window`` (historical simulation window, 500).
 
 Metric names use ``{lvl}`` = 95 or 99: ``exceptions_{lvl}``, ``exception_rate_{lvl}``,
-``kupiec_stat_{lvl}``, ``kupiec_pvalue_{lvl}``, ``independence_pvalue_{lvl}``,
-``cc_stat_{lvl}``, ``cc_pvalue_{lvl}``, ``traffic_light_plus_{lvl}``,
+``kupiec_stat_{lvl}``, ``kupiec_pvalue_{lvl}``, ``binomial_pvalue_{lvl}``,
+``independence_pvalue_{lvl}``, ``independence_mc_pvalue_{lvl}``, ``cc_stat_{lvl}``,
+``cc_pvalue_{lvl}``, ``cc_mc_pvalue_{lvl}``, ``traffic_light_plus_{lvl}``,
 ``es_pvalue_{lvl}`` (McNeil-Frey, bootstrap), ``quantile_loss_{lvl}`` (tick loss, lower
-is better), ``n_eval``, and ``kupiec_pvalue`` (at ``--level``, the primary metric).
+is better), the last 250 days' ``exceptions_{lvl}_last250``,
+``kupiec_pvalue_{lvl}_last250``, ``binomial_pvalue_{lvl}_last250``,
+``cc_pvalue_{lvl}_last250``, ``tail_pvalue_99`` (99% given 95%), ``n_eval``, and
+``kupiec_pvalue`` (at ``--level``, the primary metric).
 """
 
 from __future__ import annotations
