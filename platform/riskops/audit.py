@@ -1,21 +1,43 @@
 """Append-only, hash-chained audit trail of every registry decision.
 
-Each record stores the SHA-256 of its own canonical content together with the previous
-record's hash, so editing, deleting or reordering any record breaks the chain from that
+Each record stores a digest of its own canonical content together with the previous
+record's digest, so editing, deleting or reordering any record breaks the chain from that
 record on, and :meth:`AuditTrail.verify` names the first broken one. Records live in a
 SQL table (SQLite under ``RISKOPS_HOME`` by default, PostgreSQL in production), which
 also gives the lock that serialises promotions of one model across processes.
+
+What the chain protects against
+-------------------------------
+* **Keyed** (``RISKOPS_AUDIT_KEY`` set): the digest is HMAC-SHA-256 under the key. Nobody
+  without the key can edit, insert or reorder a record and recompute the later digests:
+  ``verify`` names the first record whose digest does not match.
+* **Unkeyed** (no key): plain SHA-256. Accidental edits and naive tampering are detected,
+  but anyone with write access to the table can rewrite a record *and recompute every later
+  digest* with the public function :func:`record_hash`; only the anchors below then notice,
+  and only if the head moved.
+* **Truncation** (deleting the newest records, or dropping the table): the head (sequence
+  number and digest) is anchored outside the table at every append, in
+  ``RISKOPS_HOME/audit_anchor.json`` (written while the append's transaction holds the write
+  lock, and MAC'd under the key when there is one) and, by :mod:`riskops.lifecycle`, as the
+  ``riskops.audit_head`` tag of the registered model. ``verify`` fails when the table's head
+  is not the anchored one. An attacker who can write the table, the anchor file *and* the
+  registry's tags (and, keyed, knows the key) can still rewrite history: keep the key out of
+  the database host, and ship the trail to write-once storage for stronger guarantees.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +46,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from riskops.settings import Settings
 
 GENESIS = "0" * 64
+SHA256 = "sha256"
+HMAC_SHA256 = "hmac-sha256"
+
+AnchorHook = Callable[["AuditRecord"], None]
+"""Called after each committed append, e.g. to tag the registered model with the head."""
 
 _metadata = sa.MetaData()
 _events = sa.Table(
@@ -63,6 +90,8 @@ class VerifyResult:
     records: int
     first_broken: int | None = None
     reason: str = ""
+    scheme: str = SHA256
+    anchor_seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,18 +106,46 @@ def record_hash(
     version: int | None,
     body_json: str,
     prev_hash: str,
+    key: bytes | None = None,
 ) -> str:
+    """The digest of one record: HMAC-SHA-256 under ``key``, else SHA-256."""
     canonical = json.dumps(
         [seq, ts, actor, action, model, version, body_json, prev_hash], separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    ).encode()
+    if key:
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def actor_identity(settings: Settings) -> tuple[str, str]:
+    """Who is acting and how we know: ``(actor, source)``.
+
+    In order: ``RISKOPS_ACTOR`` (source ``RISKOPS_ACTOR``); the user the MLflow tracking
+    *server* authenticates (``MLFLOW_TRACKING_USERNAME`` against an ``http(s)`` server with
+    authentication, source ``mlflow_server_user``); the operating-system user (``os_user``).
+    """
+    if "actor" in settings.model_fields_set:
+        return settings.actor, "RISKOPS_ACTOR"
+    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    uri = settings.mlflow_tracking_uri
+    if username and uri.startswith(("http://", "https://")):
+        return username, "mlflow_server_user"
+    return settings.actor, "os_user"
+
+
+def _anchor_mac(key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(key, f"anchor:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
 
 class AuditTrail:
     """The audit trail of one RiskOps installation."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, anchor: AnchorHook | None = None) -> None:
         self.settings = settings
+        self._anchor_hook = anchor
+        secret = settings.audit_key.get_secret_value() if settings.audit_key else ""
+        self._key = secret.encode() if secret else None
+        self.scheme = HMAC_SHA256 if self._key else SHA256
         url = settings.audit_database_url
         if url.startswith("sqlite"):
             settings.ensure_home()
@@ -119,15 +176,57 @@ class AuditTrail:
         """Append one record. Retries when another writer appended the same sequence number."""
         from riskops.tracking import jsonable
 
+        if actor is None:
+            actor, source = actor_identity(self.settings)
+            body.setdefault("actor_source", source)
         body_json = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"))
-        actor = actor or self.settings.actor
         for attempt in range(50):
             try:
                 with self.engine.begin() as conn:
-                    return self._append(conn, action, model, version, actor, body_json)
+                    record = self._append(conn, action, model, version, actor, body_json)
+                    # Still inside the transaction, which holds the write lock: anchors are
+                    # written in sequence order by one writer at a time.
+                    self._write_anchor_file(record)
+                break
             except (IntegrityError, OperationalError):
                 time.sleep(0.05 * (attempt + 1))
-        raise RuntimeError("audit: could not append after 50 attempts")
+        else:
+            raise RuntimeError("audit: could not append after 50 attempts")
+        if self._anchor_hook is not None:
+            self._anchor_hook(record)
+        return record
+
+    # ------------------------------------------------------------------ anchors
+    def _write_anchor_file(self, record: AuditRecord) -> None:
+        path = self.settings.audit_anchor_file
+        payload: dict[str, Any] = {"seq": record.seq, "hash": record.hash, "scheme": self.scheme}
+        if self._key:
+            payload["mac"] = _anchor_mac(self._key, record.seq, record.hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(payload, sort_keys=True))
+        os.replace(tmp, path)  # atomic: a reader sees the old head or the new one
+
+    def read_anchor(self) -> dict[str, Any] | None:
+        """The anchored head ``{"seq", "hash", "scheme"[, "mac"]}``, or None before any append."""
+        path: Path = self.settings.audit_anchor_file
+        if not path.exists():
+            return None
+        try:
+            anchor = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {"seq": -1, "hash": "", "scheme": "unreadable"}
+        return anchor if isinstance(anchor, dict) else {"seq": -1, "hash": "", "scheme": "?"}
+
+    def check_anchor(self, seq: int, digest: str, where: str) -> str | None:
+        """Why an external anchor ``(seq, digest)`` disagrees with the table, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_events.c.hash).where(_events.c.seq == seq)).first()
+        if row is None:
+            return f"{where} names record {seq}, which the audit table no longer holds"
+        if row.hash != digest:
+            return f"{where} names record {seq} with a different hash than the table holds"
+        return None
 
     def _append(
         self,
@@ -143,7 +242,7 @@ class AuditTrail:
         ).first()
         seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
         ts = datetime.now(UTC).isoformat(timespec="microseconds")
-        digest = record_hash(seq, ts, actor, action, model, version, body_json, prev)
+        digest = record_hash(seq, ts, actor, action, model, version, body_json, prev, self._key)
         conn.execute(
             _events.insert().values(
                 seq=seq,
@@ -183,30 +282,70 @@ class AuditTrail:
         ]
 
     def verify(self) -> VerifyResult:
-        """Recompute the chain; name the first record whose content or link is broken."""
+        """Recompute the chain and compare its head with the anchor file.
+
+        Names the first record whose content or link is broken, or the anchor mismatch
+        (records deleted from the end, the table dropped, the anchor file removed).
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(_events).order_by(_events.c.seq)).all()
+        n = len(rows)
+
+        def broken(seq: int | None, reason: str) -> VerifyResult:
+            return VerifyResult(False, n, seq, reason, self.scheme, anchor_seq)
+
+        anchor = self.read_anchor()
+        anchor_seq = int(anchor["seq"]) if anchor else None
+        hint = (
+            " (keyed with RISKOPS_AUDIT_KEY: is it the key the trail was written with?)"
+            if self._key
+            else " (if the trail was written with RISKOPS_AUDIT_KEY, set it to verify)"
+        )
         prev = GENESIS
         for expected_seq, r in enumerate(rows, start=1):
             if r.seq != expected_seq:
-                return VerifyResult(
-                    False, len(rows), expected_seq, f"record {expected_seq} is missing"
-                )
+                return broken(expected_seq, f"record {expected_seq} is missing")
             if r.prev_hash != prev:
-                return VerifyResult(
-                    False, len(rows), r.seq, "link to the previous record is broken"
-                )
+                return broken(r.seq, "link to the previous record is broken")
             try:
                 body_json = json.dumps(json.loads(r.body), sort_keys=True, separators=(",", ":"))
             except ValueError:
-                return VerifyResult(False, len(rows), r.seq, "body is not valid JSON")
+                return broken(r.seq, "body is not valid JSON")
             digest = record_hash(
-                r.seq, r.ts, r.actor, r.action, r.model, r.version, body_json, r.prev_hash
+                r.seq, r.ts, r.actor, r.action, r.model, r.version, body_json, r.prev_hash, self._key
             )
-            if digest != r.hash or body_json != r.body:
-                return VerifyResult(False, len(rows), r.seq, "content does not match its hash")
+            if not hmac.compare_digest(digest, r.hash) or body_json != r.body:
+                return broken(r.seq, "content does not match its hash" + hint)
             prev = r.hash
-        return VerifyResult(True, len(rows))
+        problem = self._anchor_problem(anchor, rows[-1] if rows else None)
+        if problem:
+            return broken(None, problem)
+        return VerifyResult(True, n, None, "", self.scheme, anchor_seq)
+
+    def _anchor_problem(self, anchor: dict[str, Any] | None, head: Any) -> str | None:
+        if anchor is None:
+            if head is None:
+                return None  # a fresh installation: nothing appended, nothing anchored
+            return (
+                f"anchor file {self.settings.audit_anchor_file} is missing but the table "
+                f"holds {head.seq} records"
+            )
+        seq, digest = int(anchor.get("seq", -1)), str(anchor.get("hash", ""))
+        if self._key:
+            mac = str(anchor.get("mac", ""))
+            if not hmac.compare_digest(mac, _anchor_mac(self._key, seq, digest)):
+                return "anchor file is not signed with RISKOPS_AUDIT_KEY (forged or unkeyed)"
+        if head is None:
+            return f"anchor names record {seq} but the audit table is empty (dropped or truncated)"
+        if head.seq < seq:
+            return (
+                f"anchor names record {seq} but the table ends at record {head.seq} "
+                f"(records {head.seq + 1}..{seq} were deleted)"
+            )
+        local = self.engine.dialect.name == "sqlite"
+        if local and head.seq != seq:
+            return f"anchor names record {seq} but the table ends at record {head.seq}"
+        return self.check_anchor(seq, digest, "anchor file")
 
     @contextmanager
     def model_lock(self, model: str) -> Iterator[None]:

@@ -96,3 +96,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+class ArtifactIntegrityError(RiskOpsError):
+    """A model's files differ from the audited hashes, or it has none (exit 1): not loaded."""
+
+    exit_code = 1

@@ -8,6 +8,7 @@ applies the alias change under a per-model lock, auditing every decision.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import time
@@ -26,6 +27,12 @@ from riskops.policy import PolicyBook, load_policies
 from riskops.settings import Settings
 
 EVIDENCE_FILE = "gate_evidence.json"
+ARTIFACT_GATE = "artifact_integrity"
+"""Not a policy gate: a version whose files fail it is refused even with ``--force``."""
+
+
+def _integrity_failed(report: GateReport) -> bool:
+    return any(r.gate == ARTIFACT_GATE for r in report.failures)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ class Lifecycle:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.registry = reg.Registry(self.settings)
-        self.audit = AuditTrail(self.settings)
+        # Every append is also anchored as a tag on the registered model (see riskops.audit).
+        self.audit = AuditTrail(self.settings, anchor=self.registry.anchor_audit)
 
     @property
     def policies(self) -> PolicyBook:
@@ -206,17 +214,13 @@ class Lifecycle:
                 tracking.log_outcome(family, outcome, lineage, tags)
                 tracking.log_evidence(evidence, EVIDENCE_FILE)
                 tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
-            version = self.registry.register(run_id, name, tags)
-        self.registry.set_alias(name, reg.CHALLENGER, version.version)
-        self.audit.append(
-            "register",
+        version = self.register_challenger(
+            run_id,
             name,
-            version.version,
-            run_id=run_id,
+            tags,
             dataset_hash=facts["content_hash"],
             dataset=facts["name"],
             code_version=lineage["code_version"],
-            alias_change={"alias": reg.CHALLENGER, "to": version.version},
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
         )
@@ -232,6 +236,45 @@ class Lifecycle:
             data_drift_share=data_drift.share_of_drifted_columns,
             seconds=time.perf_counter() - started,
         )
+
+    def register_challenger(
+        self, run_id: str, name: str, tags: dict[str, str], **record: Any
+    ) -> reg.VersionInfo:
+        """Register a run's logged model and make it the challenger, audited first.
+
+        The new version's artifact hashes go into the ``register`` record, which is appended
+        *before* the ``challenger`` alias moves: a crash in between leaves a recorded intent,
+        never an alias without a record.
+        """
+        version = self.registry.register(run_id, name, tags)
+        manifest = json.loads(version.tags.get(reg.ARTIFACTS_TAG, "{}"))
+        entry = self.audit.append(
+            "register",
+            name,
+            version.version,
+            run_id=run_id,
+            artifacts=manifest,
+            alias_change={"alias": reg.CHALLENGER, "to": version.version},
+            **record,
+        )
+        self._move_aliases(name, version.version, entry.seq, [(reg.CHALLENGER, version.version)])
+        return version
+
+    def _move_aliases(
+        self, name: str, version: int, intent_seq: int, moves: list[tuple[str, int | None]]
+    ) -> None:
+        """Apply an audited intent; a failure is recorded against it and re-raised."""
+        try:
+            for alias, target in moves:
+                if target is None:
+                    self.registry.delete_alias(name, alias)
+                else:
+                    self.registry.set_alias(name, alias, target)
+        except Exception as exc:
+            self.audit.append(
+                "alias_change_failed", name, version, intent_seq=intent_seq, error=str(exc)
+            )
+            raise
 
     # ---------------------------------------------------------------- promote
     def promote(
@@ -281,7 +324,7 @@ class Lifecycle:
                     seqs,
                     "already champion",
                 )
-            if not passed and not force:
+            if not passed and (not force or _integrity_failed(report)):
                 seqs.append(
                     self.audit.append(
                         "refuse",
@@ -296,39 +339,37 @@ class Lifecycle:
                     + "; ".join(r.reason for r in report.failures),
                     report,
                 )
-            action = "promote" if passed else "override"
-            changes = [
-                {
-                    "alias": reg.CHAMPION,
-                    "from": champion.version if champion else None,
-                    "to": target.version,
-                }
-            ]
-            if champion is not None:
-                changes.append({"alias": reg.PREVIOUS, "to": champion.version})
-            # The record comes first: an alias never changes without one.
-            seqs.append(
-                self.audit.append(
-                    action,
+            required = self._required_approvals(name, target)
+            if required:
+                seqs.append(
+                    self.audit.append(
+                        "approval_requested",
+                        name,
+                        target.version,
+                        required_approvals=required,
+                        gate_passed=passed,
+                        forced=force and not passed,
+                        reason=reason,
+                        failures=[r.reason for r in report.failures],
+                        gate_decision_seq=seqs[0],
+                        run_id=target.run_id,
+                    ).seq
+                )
+                self.registry.set_tags(
+                    name, target.version, {"validation_status": "awaiting_approval"}
+                )
+                return PromotionResult(
                     name,
                     target.version,
-                    alias_changes=changes,
-                    reason=reason,
-                    gate_passed=passed,
-                    failures=[r.reason for r in report.failures],
-                    run_id=target.run_id,
-                    dataset_hash=target.tags.get("dataset_hash"),
-                ).seq
-            )
-            try:
-                if champion is not None:
-                    self.registry.set_alias(name, reg.PREVIOUS, champion.version)
-                self.registry.set_alias(name, reg.CHAMPION, target.version)
-            except Exception as exc:
-                self.audit.append("alias_change_failed", name, target.version, error=str(exc))
-                raise
-            if force and not passed:
-                self.registry.set_tags(name, target.version, {"override_reason": reason or ""})
+                    False,
+                    False,
+                    report,
+                    champion.version if champion else None,
+                    seqs,
+                    f"awaiting {required} approval(s) by someone other than "
+                    f"{self.audit_actor()}: riskops approve {name} --version {target.version}",
+                )
+            seqs.append(self._apply_promotion(name, target, champion, report, force, reason))
             return PromotionResult(
                 name,
                 target.version,
@@ -339,7 +380,171 @@ class Lifecycle:
                 seqs,
             )
 
+    def audit_actor(self) -> str:
+        from riskops.audit import actor_identity
+
+        return actor_identity(self.settings)[0]
+
+    def _required_approvals(self, name: str, target: reg.VersionInfo) -> int:
+        family = family_of_registered(name, target.tags.get("family"))
+        return self.policies.for_model(name, family).approvals
+
+    def _apply_promotion(
+        self,
+        name: str,
+        target: reg.VersionInfo,
+        champion: reg.VersionInfo | None,
+        report: GateReport,
+        force: bool,
+        reason: str | None,
+        **approval: Any,
+    ) -> int:
+        """Record the promotion (or override), then move the aliases. Returns the record's seq."""
+        passed = report.passed
+        action = "promote" if passed else "override"
+        changes = [
+            {
+                "alias": reg.CHAMPION,
+                "from": champion.version if champion else None,
+                "to": target.version,
+            }
+        ]
+        if champion is not None:
+            changes.append({"alias": reg.PREVIOUS, "to": champion.version})
+        # The record comes first: an alias never changes without one.
+        record = self.audit.append(
+            action,
+            name,
+            target.version,
+            alias_changes=changes,
+            reason=reason,
+            gate_passed=passed,
+            failures=[r.reason for r in report.failures],
+            run_id=target.run_id,
+            dataset_hash=target.tags.get("dataset_hash"),
+            artifacts_verified=True,
+            **approval,
+        )
+        moves: list[tuple[str, int | None]] = []
+        if champion is not None:
+            moves.append((reg.PREVIOUS, champion.version))
+        moves.append((reg.CHAMPION, target.version))
+        self._move_aliases(name, target.version, record.seq, moves)
+        if force and not passed:
+            self.registry.set_tags(name, target.version, {"override_reason": reason or ""})
+        return record.seq
+
+    # -------------------------------------------------------------- approvals
+    def approve(self, name: str, version: int, reason: str) -> dict[str, Any]:
+        """Approve a pending promotion request; the alias moves with the last approval.
+
+        Refuses (exit 2) self-approval, a second approval by the same actor, and a version
+        with no pending request. Gates are judged again before the alias moves.
+        """
+        from riskops.approvals import pending_request
+
+        if not (reason and reason.strip()):
+            raise BadInputError("--reason: an approval needs a reason")
+        actor = self.audit_actor()
+        with self.audit.model_lock(name):
+            pending = pending_request(self.audit.records(name), version)
+            if pending is None:
+                raise BadInputError(f"version: {name} v{version} has no pending promotion request")
+            if actor == pending.requester:
+                raise BadInputError(
+                    f"actor: {actor} requested the promotion of {name} v{version} and cannot "
+                    "approve it; another person must (maker-checker)"
+                )
+            if actor in pending.approvers:
+                raise BadInputError(f"actor: {actor} already approved {name} v{version}")
+            record = self.audit.append(
+                "approve", name, version, reason=reason, request_seq=pending.seq
+            )
+            approvers = [*pending.approvers, actor]
+            out: dict[str, Any] = {
+                "model": name,
+                "version": version,
+                "approved_by": approvers,
+                "required": pending.required,
+                "audit_seq": [record.seq],
+                "promoted": False,
+            }
+            if len(approvers) < pending.required:
+                return out
+            target = self.registry.get_version(name, version)
+            champion = self.registry.version_for_alias(name, reg.CHAMPION)
+            report = self._judge(name, target, champion)
+            if not report.passed and (not pending.forced or _integrity_failed(report)):
+                out["audit_seq"].append(
+                    self.audit.append(
+                        "refuse",
+                        name,
+                        version,
+                        reasons=[r.reason for r in report.failures],
+                        request_seq=pending.seq,
+                    ).seq
+                )
+                raise PromotionRefused(
+                    f"{name} v{version} refused at approval: "
+                    + "; ".join(r.reason for r in report.failures),
+                    report,
+                )
+            out["audit_seq"].append(
+                self._apply_promotion(
+                    name,
+                    target,
+                    champion,
+                    report,
+                    pending.forced,
+                    pending.reason,
+                    requested_by=pending.requester,
+                    request_seq=pending.seq,
+                    approved_by=approvers,
+                )
+            )
+            self.registry.set_tags(name, version, {"validation_status": "approved"})
+            out["promoted"] = True
+            return out
+
+    def reject(self, name: str, version: int, reason: str) -> dict[str, Any]:
+        """Reject a pending promotion request; the alias does not move."""
+        from riskops.approvals import pending_request
+
+        if not (reason and reason.strip()):
+            raise BadInputError("--reason: a rejection needs a reason")
+        with self.audit.model_lock(name):
+            pending = pending_request(self.audit.records(name), version)
+            if pending is None:
+                raise BadInputError(f"version: {name} v{version} has no pending promotion request")
+            record = self.audit.append(
+                "reject", name, version, reason=reason, request_seq=pending.seq
+            )
+            self.registry.set_tags(name, version, {"validation_status": "rejected"})
+        return {"model": name, "version": version, "rejected": True, "audit_seq": [record.seq]}
+
     def _judge(
+        self, name: str, target: reg.VersionInfo, champion: reg.VersionInfo | None
+    ) -> GateReport:
+        report = self._judge_evidence(name, target, champion)
+        return replace(report, results=(*report.results, self._artifact_check(target)))
+
+    def _artifact_check(self, target: reg.VersionInfo) -> GateResult:
+        """The version's files match the audited hashes, load, and predict their example."""
+        try:
+            loaded = self.registry.load_version(target.name, target.version)
+            loaded.predict_example()
+        except Exception as exc:  # fail closed: a model that cannot be loaded is not promoted
+            return GateResult(
+                ARTIFACT_GATE, False, f"{type(exc).__name__}: {exc}"[:2000], errored=True
+            )
+        return GateResult(
+            ARTIFACT_GATE,
+            True,
+            f"{len(loaded.manifest)} files match the audited SHA-256; loads and predicts its "
+            "input example",
+        )
+
+    def _judge_evidence(
         self, name: str, target: reg.VersionInfo, champion: reg.VersionInfo | None
     ) -> GateReport:
         from riskops import tracking
@@ -409,8 +614,12 @@ class Lifecycle:
                     {"alias": reg.PREVIOUS, "from": previous.version, "to": None},
                 ],
             )
-            self.registry.set_alias(name, reg.CHAMPION, previous.version)
-            self.registry.delete_alias(name, reg.PREVIOUS)
+            self._move_aliases(
+                name,
+                previous.version,
+                record.seq,
+                [(reg.CHAMPION, previous.version), (reg.PREVIOUS, None)],
+            )
             self.registry.set_tags(name, champion.version, {"rolled_back": "true"})
         return {
             "model": name,

@@ -88,6 +88,11 @@ class Policy(_Frozen):
     data_drift: DataDriftRule = DataDriftRule()
     prediction_drift: PredictionDriftRule = PredictionDriftRule()
     champion: tuple[ChampionRule, ...] = ()
+    approvals: int = Field(
+        default=0,
+        ge=0,
+        description="Approvals by actors other than the requester before the alias moves.",
+    )
 
 
 class PolicyBook(_Frozen):

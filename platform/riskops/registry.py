@@ -3,23 +3,88 @@
 Models are addressed by alias: ``models:/credit_pd@champion``. Aliases in use:
 ``champion`` (served), ``challenger`` (newest candidate), ``previous`` (the champion
 before the current one, for rollback).
+
+Verified loading
+----------------
+:meth:`Registry.register` hashes every file of the logged model (SHA-256, the manifest is
+kept as the version tag ``riskops.artifact_sha256`` and, by the lifecycle, in the audited
+``register`` record). :meth:`Registry.load_model` -- the one function everybody loads a
+registered model with -- downloads the version's files, compares them with the manifest of
+the *audit trail* (the tag alone could be edited by anyone with registry access) and only
+then deserialises the verified local copy. A version without an audited manifest (registered
+outside RiskOps) or with any file added, missing or changed is refused with
+:class:`~riskops.errors.ArtifactIntegrityError` before a byte of it is unpickled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskops.errors import NotFoundError
+from riskops.errors import ArtifactIntegrityError, NotFoundError
 from riskops.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from riskops.audit import AuditRecord
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
+
+ARTIFACTS_TAG = "riskops.artifact_sha256"
+"""Version tag: JSON ``{relative path: sha256}`` of every file of the logged model."""
+AUDIT_HEAD_TAG = "riskops.audit_head"
+"""Registered-model tag: ``seq:hash`` of the newest audit record about the model."""
+_CLIENT_SIDE_FILES = frozenset({"registered_model_meta"})
+"""Written by MLflow's client into every download of a ``models:/`` URI; not stored."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified, deserialised version and what MLflow stored beside it."""
+
+    name: str
+    version: int
+    estimator: Any
+    input_example: Any
+    predict_fn: str
+    manifest: dict[str, str]
+
+    def predict_example(self) -> Any:
+        """Run the model on its logged input example (the promotion smoke test)."""
+        if self.input_example is None:
+            raise ArtifactIntegrityError(f"model: {self.name} v{self.version} has no input example")
+        return getattr(self.estimator, self.predict_fn)(self.input_example)
+
+
+def file_manifest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative POSIX path, sorted."""
+    out: dict[str, str] = {}
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative in _CLIENT_SIDE_FILES:
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        out[relative] = digest.hexdigest()
+    return out
+
+
+def manifest_mismatch(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """What differs between two manifests, one phrase per file (empty when identical)."""
+    problems = [f"{p} changed" for p in expected if p in actual and actual[p] != expected[p]]
+    problems += [f"{p} missing" for p in expected if p not in actual]
+    problems += [f"{p} added" for p in actual if p not in expected]
+    return sorted(problems)
 
 
 @dataclass(frozen=True)
@@ -85,7 +150,50 @@ class Registry:
         mv = self.client.create_model_version(
             name, source, run_id=run_id, tags=tags, model_id=logged.model_id if logged else None
         )
-        return self.get_version(name, int(mv.version))
+        version = int(mv.version)
+        with tempfile.TemporaryDirectory(prefix="riskops-register-") as tmp:
+            manifest = file_manifest(self._download(name, version, Path(tmp)))
+        self.set_tags(name, version, {ARTIFACTS_TAG: json.dumps(manifest, sort_keys=True)})
+        return self.get_version(name, version)
+
+    def _download(self, name: str, version: int, dst: Path) -> Path:
+        import os
+
+        import mlflow
+
+        from riskops.tracking import configure
+
+        configure(self.settings)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+            )
+        )
+
+    def artifact_manifest(self, name: str, version: int) -> dict[str, str]:
+        """The SHA-256 of every file the registry holds for a version, as stored now."""
+        with tempfile.TemporaryDirectory(prefix="riskops-verify-") as tmp:
+            return file_manifest(self._download(name, version, Path(tmp)))
+
+    def anchor_audit(self, record: AuditRecord) -> None:
+        """Tag the record's registered model with the audit head (a second, remote anchor)."""
+        from mlflow.exceptions import MlflowException
+
+        with contextlib.suppress(MlflowException):  # not registered (yet): nothing to tag
+            self.client.set_registered_model_tag(
+                record.model, AUDIT_HEAD_TAG, f"{record.seq}:{record.hash}"
+            )
+
+    def audit_anchors(self) -> dict[str, tuple[int, str]]:
+        """Each registered model's anchored audit head ``(seq, hash)``, where it has one."""
+        out: dict[str, tuple[int, str]] = {}
+        for model in self.client.search_registered_models():
+            value = (model.tags or {}).get(AUDIT_HEAD_TAG)
+            if value:
+                seq, _, digest = value.partition(":")
+                out[model.name] = (int(seq) if seq.isdigit() else -1, digest)
+        return out
 
     def _logged_model(self, run_id: str, experiment_id: str) -> Any:
         import mlflow
@@ -154,14 +262,70 @@ class Registry:
         return sorted(m.name for m in self.client.search_registered_models())
 
     def load_model(self, name: str, alias: str | None = None, version: int | None = None) -> Any:
-        """The native estimator of a version, e.g. ``models:/credit_pd@champion``."""
+        """The native estimator of a version (by number, or by alias), hash-verified first."""
+        if version is None:
+            if alias is None:
+                raise NotFoundError(f"model: give a version or an alias of {name}")
+            found = self.version_for_alias(name, alias)
+            if found is None:
+                raise NotFoundError(f"model: {name} has no alias {alias!r}")
+            version = found.version
+        return self.load_version(name, int(version)).estimator
+
+    def load_version(
+        self, name: str, version: int, expected: dict[str, str] | None = None
+    ) -> LoadedModel:
+        """Download, verify against the audited manifest (or ``expected``), then deserialise.
+
+        Raises :class:`ArtifactIntegrityError` before deserialising anything when the version
+        has no audited manifest or any file differs from it.
+        """
+        if expected is None:
+            expected = self.audited_manifest(name, version)
+        with tempfile.TemporaryDirectory(prefix="riskops-load-") as tmp:
+            local = self._download(name, version, Path(tmp))
+            problems = manifest_mismatch(expected, file_manifest(local))
+            if problems:
+                raise ArtifactIntegrityError(
+                    f"model: {name} v{version} artifacts differ from the audited hashes: "
+                    + ", ".join(problems)
+                )
+            return _deserialise(name, version, local, expected)
+
+    def audited_manifest(self, name: str, version: int) -> dict[str, str]:
+        """The artifact hashes the audit trail recorded when the version was registered."""
+        from riskops.audit import AuditTrail
+        from riskops.integrity import registered_manifest
+
+        manifest = registered_manifest(AuditTrail(self.settings).records(name), version)
+        if manifest is None:
+            raise ArtifactIntegrityError(
+                f"model: {name} v{version} has no audited artifact hashes "
+                "(registered outside RiskOps?); refusing to load it"
+            )
+        return manifest
+
+
+def _deserialise(name: str, version: int, local: Path, manifest: dict[str, str]) -> LoadedModel:
+    """Load a verified local copy with the flavor it was logged with."""
+    from mlflow.models import Model
+
+    meta = Model.load(str(local))
+    pyfunc = meta.flavors.get("python_function", {})
+    predict_fn = str(pyfunc.get("predict_fn") or "predict")
+    if "sklearn" in meta.flavors:
         import mlflow.sklearn
 
-        from riskops.tracking import configure
-
-        configure(self.settings)
-        uri = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
-        return mlflow.sklearn.load_model(uri)
+        estimator = mlflow.sklearn.load_model(str(local))
+    else:
+        raise ArtifactIntegrityError(
+            f"model: {name} v{version} has no flavor RiskOps loads ({sorted(meta.flavors)})"
+        )
+    try:
+        example = meta.load_input_example(str(local))
+    except Exception:  # an unreadable example fails the smoke test, not the load
+        example = None
+    return LoadedModel(name, version, estimator, example, predict_fn, manifest)
 
 
 def _info(mv: Any) -> VersionInfo:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
     )
     actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256 (see README).",
+    )
     api_key: SecretStr | None = Field(default=None, description="Required by the service if set.")
     serve_host: str = "127.0.0.1"
     serve_port: int = Field(default=3000, ge=1, le=65535)
@@ -86,6 +90,11 @@ class Settings(BaseSettings):
     @property
     def artifact_root(self) -> Path:
         return self.home / "artifacts"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        """The audit chain's head (sequence number and hash), kept outside the audit table."""
+        return self.home / "audit_anchor.json"
 
     @property
     def audit_database_url(self) -> str:

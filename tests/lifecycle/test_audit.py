@@ -54,6 +54,8 @@ def test_any_edit_is_detected_at_the_first_broken_record(
 def test_rehashing_one_record_still_breaks_the_next_link(
     trail: AuditTrail, settings: Settings
 ) -> None:
+    import json
+
     from riskops.audit import record_hash
 
     first = trail.records()[0]
@@ -64,7 +66,7 @@ def test_rehashing_one_record_still_breaks_the_next_link(
         first.action,
         first.model,
         first.version,
-        '{"dataset_hash":"sha256:aa","run_id":"r1"}',
+        json.dumps(first.body, sort_keys=True, separators=(",", ":")),
         first.prev_hash,
     )
     with sqlite3.connect(settings.home / "audit.db") as conn:
