@@ -29,6 +29,16 @@ version; every response names the version that answered it. A version that fails
 leaves the current champion serving; the failure is reported by ``status()`` and retried
 after ``_RETRY`` seconds.
 
+Only audited champions
+----------------------
+The alias alone is not trusted: anybody with registry access can move it. Each poll compares
+the alias with the audit trail (:mod:`riskops.integrity`); a version is served only when the
+trail's newest champion record names it. When the alias points elsewhere the holder keeps
+(or, on a fresh start, loads) the trail's champion, logs the mismatch once, and ``status()``
+reports it in ``/models``. A new version is published only when the audit chain verifies,
+and :meth:`~riskops.registry.Registry.load_model` checks the files' SHA-256 against the
+audited hashes before unpickling anything; a refused version leaves the current one serving.
+
 This module is not BentoML-specific; it could move into the library (``riskops.serving``).
 """
 
@@ -42,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskops import registry as reg
+from riskops.integrity import AliasCheck, audited_champion, check_alias
 
 logger = logging.getLogger("riskops.serving")
 
@@ -76,6 +87,7 @@ class _Status:
     failed_version: int | None = None
     failed_at: float = 0.0
     alias_missing: bool = False
+    check: AliasCheck | None = None
     swaps: int = 0
     listeners: list[Callable[[Champion], None]] = field(default_factory=list)
 
@@ -94,6 +106,9 @@ class ChampionHolder:
         a version the service cannot serve (the current champion then keeps serving).
     alias
         The alias to follow, ``champion`` by default.
+    trail
+        The audit trail the alias is reconciled with; by default the registry settings' trail.
+        Only a registry without settings (an in-memory test double) runs unreconciled.
     """
 
     def __init__(
@@ -102,7 +117,13 @@ class ChampionHolder:
         name: str,
         prepare: Prepare | None = None,
         alias: str = reg.CHAMPION,
+        trail: Any = None,
     ) -> None:
+        if trail is None and getattr(registry, "settings", None) is not None:
+            from riskops.audit import AuditTrail
+
+            trail = AuditTrail(registry.settings)
+        self.trail = trail
         self.registry = registry
         self.name = name
         self.alias = alias
@@ -129,6 +150,7 @@ class ChampionHolder:
             status.last_check = time.time()
             try:
                 info = self.registry.version_for_alias(self.name, self.alias)
+                info = self._reconcile(info)
             except Exception as exc:  # registry unreachable: keep serving, retry next poll
                 self._record_error(f"registry: {type(exc).__name__}: {exc}", None)
                 return False
@@ -149,6 +171,7 @@ class ChampionHolder:
             if status.failed_version == info.version and time.time() < status.failed_at + _RETRY:
                 return False  # do not reload a broken version on every poll
             try:
+                self._verify_chain()
                 champion = self._load(info)
             except Exception as exc:
                 logger.exception("cannot load %s v%s", self.name, info.version)
@@ -170,6 +193,33 @@ class ChampionHolder:
             except Exception:
                 logger.exception("swap listener failed for %s", self.name)
         return True
+
+    def _reconcile(self, info: reg.VersionInfo | None) -> reg.VersionInfo | None:
+        """The version that may be served: the alias's if audited, else the trail's champion."""
+        if self.trail is None:
+            return info
+        claim = audited_champion(self.trail.records(self.name), self.name)
+        check = check_alias(claim, info.version if info else None)
+        previous = self._status.check
+        self._status.check = check
+        if check.state != "mismatch":
+            return info
+        if previous is None or previous.alias_version != check.alias_version:
+            logger.warning("%s; serving the audited champion instead", check.message(self.name))
+        served = check.servable
+        if served is None:
+            return None
+        if self._current is not None and self._current.version == served:
+            return reg.VersionInfo(self.name, served, self._current.run_id, "")
+        return self.registry.get_version(self.name, served)
+
+    def _verify_chain(self) -> None:
+        if self.trail is None:
+            return
+        result = self.trail.verify()
+        if not result.ok:
+            where = f"record {result.first_broken}" if result.first_broken else "anchor"
+            raise RuntimeError(f"audit chain broken at {where}: {result.reason}; not swapping")
 
     def _load(self, info: reg.VersionInfo) -> Champion:
         estimator = self.registry.load_model(self.name, version=info.version)
@@ -238,6 +288,12 @@ class ChampionHolder:
         }
         if status.alias_missing:
             out["note"] = f"the registry has no {self.alias!r} alias for {self.name}"
+        check = status.check
+        if check is not None:
+            out["alias_version"] = check.alias_version
+            out["audited"] = check.state != "mismatch"
+            if check.state != "audited":
+                out["note"] = check.message(self.name)
         if status.last_error:
             out["last_error"] = status.last_error
         return out

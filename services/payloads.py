@@ -265,6 +265,12 @@ class ServedModel(BaseModel):
     loaded_at: str | None
     last_check: str | None
     swaps: int
+    alias_version: int | None = Field(
+        default=None, description="Where the registry's alias points (may differ when unaudited)."
+    )
+    audited: bool | None = Field(
+        default=None, description="Whether the alias matches the audit trail's champion."
+    )
     note: str | None = None
     last_error: str | None = None
     request_schema: dict[str, Any] | None = Field(

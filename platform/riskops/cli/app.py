@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from riskops.cli import audit, data, governance, lifecycle, market, orchestration, serve
+from riskops.cli import (
+    approvals,
+    audit,
+    data,
+    governance,
+    lifecycle,
+    market,
+    orchestration,
+    serve,
+)
 from riskops.cli import universe as universe_cli
 
 app = typer.Typer(
@@ -23,6 +32,8 @@ app.add_typer(data.app, name="data")
 app.command()(lifecycle.train)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
+app.command()(approvals.approve)
+app.command()(approvals.reject)
 app.command()(lifecycle.models)
 app.command()(audit.audit)
 app.command()(orchestration.retrain)

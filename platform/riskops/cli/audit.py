@@ -28,22 +28,10 @@ def audit(
         from riskops.audit import AuditTrail
         from riskops.settings import Settings
 
-        trail = AuditTrail(Settings())
         if target == "verify":
-            result = trail.verify()
-            emit(
-                result.to_dict(),
-                json_out,
-                lambda: stdout.print(
-                    f"[green]audit chain intact[/green]: {result.records} records"
-                    if result.ok
-                    else f"[red]audit chain broken at record {result.first_broken}[/red]: "
-                    f"{result.reason}"
-                ),
-            )
-            if not result.ok:
-                raise typer.Exit(1)
+            _verify(json_out)
             return
+        trail = AuditTrail(Settings())
         records = [r.to_dict() for r in trail.records(None if target == "all" else target)]
         if csv_out is not None:
             _write_csv(records, csv_out)
@@ -82,6 +70,46 @@ def audit(
             stdout.print(table)
 
         emit({"model": target, "records": records}, json_out, render)
+
+
+def _verify(json_out: bool) -> None:
+    """The chain and its anchors, every champion alias, the champions' artifacts."""
+    from riskops.integrity import verify_installation
+    from riskops.settings import Settings
+
+    report = verify_installation(Settings())
+    payload = report.to_dict()
+
+    def render() -> None:
+        chain = report.chain
+        scheme = "HMAC-SHA-256" if chain["scheme"] == "hmac-sha256" else "SHA-256, unkeyed"
+        if chain["ok"]:
+            stdout.print(
+                f"[green]audit chain intact[/green]: {chain['records']} records ({scheme}), "
+                f"head anchored at record {chain['anchor_seq']}",
+                highlight=False,
+            )
+        for name, state in report.models.items():
+            mark = "[green]ok[/green]" if state["state"] == "audited" else "[red]!![/red]"
+            stdout.print(
+                f"{mark} {name}: champion alias "
+                f"{_v(state['champion_alias'])}, audited champion {_v(state['audited_champion'])}"
+                + (f", artifacts {state['artifacts']}" if "artifacts" in state else ""),
+                highlight=False,
+            )
+        for f in report.findings:
+            colour = "red" if f.severity == "error" else "yellow"
+            stdout.print(f"[{colour}]{f.severity}[/{colour}] {f.kind}: {f.message}", highlight=False)
+        if not report.ok:
+            stdout.print("[red]audit verification failed[/red]")
+
+    emit(payload, json_out, render)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"v{version}"
 
 
 def _write_csv(records: list[dict], path: Path) -> None:
