@@ -73,7 +73,21 @@ def decision_text(action: str, body: dict[str, Any]) -> str:
     if action == "refuse":
         return "promotion refused: " + "; ".join(body.get("reasons") or [])
     if action == "promote":
-        return "; ".join(x for x in ("promoted, all gates passed", reason) if x)
+        approved = body.get("approved_by")
+        by = (
+            f"approved by {', '.join(approved)} (requested by {body.get('requested_by', '?')})"
+            if approved
+            else ""
+        )
+        return "; ".join(x for x in ("promoted, all gates passed", by, reason) if x)
+    if action == "approval_requested":
+        kind = "override" if body.get("forced") else "promotion"
+        needed = body.get("required_approvals", 1)
+        return "; ".join(x for x in (f"{kind} awaits {needed} approval(s)", reason) if x)
+    if action == "approve":
+        return "; ".join(x for x in (f"approved request {body.get('request_seq')}", reason) if x)
+    if action == "reject":
+        return "; ".join(x for x in (f"rejected request {body.get('request_seq')}", reason) if x)
     if action == "override":
         failures = "; ".join(body.get("failures") or [])
         return "; ".join(x for x in (f"forced over failed gates ({failures})", reason) if x)

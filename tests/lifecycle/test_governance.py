@@ -1,0 +1,278 @@
+"""Governance that cannot be bypassed, on real MLflow (SQLite in tmp_path): aliases moved
+outside RiskOps, a crash between record and alias, tampered and malicious model files, and
+maker-checker approval.
+
+Most cases need a registered version, not a good model: a small logistic regression is
+logged as the credit model and registered through the lifecycle (audited, hashed), so each
+case takes seconds. The approval case trains real credit models, since its gates must pass.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from typer.testing import CliRunner
+
+from riskops.audit import AuditTrail
+from riskops.cli import app
+from riskops.errors import ArtifactIntegrityError, BadInputError, PromotionRefused
+from riskops.integrity import verify_installation
+from riskops.lifecycle import ARTIFACT_GATE, Lifecycle
+from riskops.registry import CHALLENGER, CHAMPION, Registry
+from riskops.settings import Settings
+
+runner = CliRunner()
+NAME = "credit_pd"
+
+
+def _log_small_model(settings: Settings) -> str:
+    """A fitted logistic regression logged like a credit model; returns the run id."""
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from riskops import tracking
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"Income": rng.normal(size=80), "Age": rng.normal(size=80)})
+    y = (X["Income"] + rng.normal(scale=0.5, size=80) > 0).astype(int)
+    with tracking.training_run(settings, "credit", "small") as run_id:
+        mlflow.sklearn.log_model(
+            LogisticRegression().fit(X, y),
+            name="model",
+            input_example=X.head(3),
+            pyfunc_predict_fn="predict_proba",
+            serialization_format="pickle",
+        )
+    return run_id
+
+
+def _model_dir(settings: Settings, run_id: str) -> Path:
+    """Where the artifact store keeps the run's logged model (a local folder here)."""
+    import mlflow
+
+    from riskops import tracking
+
+    tracking.configure(settings)
+    run = mlflow.get_run(run_id)
+    logged = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'",
+        output_format="list",
+    )[0]
+    return Path(unquote(urlparse(logged.artifact_location).path))
+
+
+def _register_small(life: Lifecycle) -> tuple[int, str]:
+    run_id = _log_small_model(life.settings)
+    version = life.register_challenger(run_id, NAME, {"family": "credit", "model_kind": "small"})
+    return version.version, run_id
+
+
+def _small_champion(life: Lifecycle) -> tuple[int, str]:
+    """A registered version made champion by a recorded override (it has no gate evidence)."""
+    version, run_id = _register_small(life)
+    life.promote(NAME, version, force=True, reason="test fixture without gate evidence")
+    return version, run_id
+
+
+class _Evil:
+    """Unpickling this writes ``path``: a harmless stand-in for arbitrary code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.path, "code ran"))
+
+
+# --------------------------------------------------------------------- aliases and the trail
+def test_an_alias_moved_with_the_plain_mlflow_client_fails_verify_naming_the_model(
+    settings: Settings,
+) -> None:
+    life = Lifecycle(settings)
+    # Given an audited champion v1 and a registered v2 that never passed a gate
+    _small_champion(life)
+    second, _ = _register_small(life)
+    # When the champion alias is moved with the plain MLflow client
+    life.registry.client.set_registered_model_alias(NAME, CHAMPION, str(second))
+    # Then verify exits non-zero naming credit_pd and both versions
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "credit_pd@champion points to v2" in result.stdout
+    report = verify_installation(settings)
+    assert report.models[NAME]["state"] == "mismatch"
+    assert report.models[NAME]["audited_champion"] == 1
+    # And the service's view (the holder over the real registry) keeps the audited v1
+    from services.champions import ChampionHolder
+
+    holder = ChampionHolder(Registry(settings), NAME)
+    assert holder.refresh()
+    assert holder.current is not None and holder.current.version == 1
+    assert holder.status()["audited"] is False and holder.status()["alias_version"] == 2
+
+
+class _Crash(BaseException):
+    """A process dying between two statements (not an exception anything catches)."""
+
+
+def test_a_crash_between_the_record_and_the_alias_leaves_a_recorded_intent(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    life = Lifecycle(settings)
+    first, _ = _small_champion(life)
+    second, _ = _register_small(life)
+
+    # Given the process dies right after the promotion record, before the alias moves
+    def crash(*args: object) -> None:
+        raise _Crash
+
+    monkeypatch.setattr(Registry, "set_alias", crash)
+    with pytest.raises(_Crash):
+        life.promote(NAME, second, force=True, reason="crash test")
+    # Then the record exists, the alias did not move, and verify reports "not applied"
+    assert life.audit.records(NAME)[-1].action == "override"
+    assert life.registry.version_for_alias(NAME, CHAMPION).version == first  # type: ignore[union-attr]
+    report = verify_installation(settings)
+    assert report.ok
+    assert [f.kind for f in report.findings] == ["intent"]
+    assert "was not applied" in report.findings[0].message
+
+
+def test_registration_is_recorded_before_the_challenger_alias_moves(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    life = Lifecycle(settings)
+    run_id = _log_small_model(settings)
+
+    def crash(*args: object) -> None:
+        raise _Crash
+
+    # Given a crash at the alias move of a registration
+    monkeypatch.setattr(Registry, "set_alias", crash)
+    with pytest.raises(_Crash):
+        life.register_challenger(run_id, NAME, {"family": "credit"})
+    # Then the register record (with its artifact hashes) exists and no alias does
+    record = life.audit.records(NAME)[-1]
+    assert record.action == "register" and record.body["alias_change"]["alias"] == CHALLENGER
+    assert "model.pkl" in record.body["artifacts"]
+    assert life.registry.version_for_alias(NAME, CHALLENGER) is None
+
+
+# ------------------------------------------------------------------- verified artifacts
+def test_registration_records_the_sha256_of_every_model_file(settings: Settings) -> None:
+    import hashlib
+
+    life = Lifecycle(settings)
+    version, run_id = _register_small(life)
+    folder = _model_dir(settings, run_id)
+    on_disk = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    record = life.audit.records(NAME)[-1]
+    tag = json.loads(life.registry.get_version(NAME, version).tags["riskops.artifact_sha256"])
+    assert record.body["artifacts"] == on_disk == tag
+    assert {"MLmodel", "model.pkl"} <= set(on_disk)
+
+
+def test_one_byte_appended_to_the_champions_model_file_fails_verify_and_loading(
+    settings: Settings,
+) -> None:
+    life = Lifecycle(settings)
+    version, run_id = _small_champion(life)
+    assert verify_installation(settings).ok
+    # When one byte is appended to the champion's model file
+    with (_model_dir(settings, run_id) / "model.pkl").open("ab") as handle:
+        handle.write(b"\0")
+    # Then verify fails naming the file, and loading the version is refused
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "model.pkl changed" in result.stdout
+    with pytest.raises(ArtifactIntegrityError, match="model.pkl changed"):
+        Registry(settings).load_model(NAME, alias=CHAMPION)
+
+
+def test_a_malicious_pickle_registered_outside_riskops_never_runs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    life = Lifecycle(settings)
+    _small_champion(life)
+    marker = tmp_path / "pwned"
+    # Given a new version created with the plain MLflow client whose model.pkl runs code
+    run_id = _log_small_model(settings)
+    folder = _model_dir(settings, run_id)
+    (folder / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    created = life.registry.client.create_model_version(NAME, str(folder), run_id=run_id)
+    version = int(created.version)
+    # When it is promoted, even by force, or loaded
+    with pytest.raises(PromotionRefused) as refused:
+        life.promote(NAME, version, force=True, reason="attacker")
+    with pytest.raises(ArtifactIntegrityError, match="no audited artifact hashes"):
+        Registry(settings).load_model(NAME, version=version)
+    # Then it is refused before unpickling: the code never ran
+    assert ARTIFACT_GATE in [r.gate for r in refused.value.report.failures]
+    assert not marker.exists()
+    assert life.registry.version_for_alias(NAME, CHAMPION).version == 1  # type: ignore[union-attr]
+
+
+def test_a_malicious_pickle_swapped_into_an_audited_version_never_runs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    life = Lifecycle(settings)
+    _small_champion(life)
+    second, run_id = _register_small(life)
+    marker = tmp_path / "pwned"
+    # Given the audited challenger's model.pkl replaced in the artifact store
+    (_model_dir(settings, run_id) / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    # When promoted by force
+    with pytest.raises(PromotionRefused, match="model.pkl changed"):
+        life.promote(NAME, second, force=True, reason="attacker")
+    # Then the hash mismatch refused it before anything was unpickled
+    assert not marker.exists()
+
+
+def test_a_model_that_cannot_load_is_refused_even_when_forced(settings: Settings) -> None:
+    life = Lifecycle(settings)
+    # Given a logged model cut in half *before* registration (so its hashes are audited)
+    run_id = _log_small_model(settings)
+    model_file = _model_dir(settings, run_id) / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
+    version = life.register_challenger(run_id, NAME, {"family": "credit"}).version
+    # When promoted by force, then promotion loads it, fails, and refuses
+    with pytest.raises(PromotionRefused) as refused:
+        life.promote(NAME, version, force=True, reason="half a model")
+    failure = {r.gate: r.reason for r in refused.value.report.failures}[ARTIFACT_GATE]
+    assert "Error" in failure
+    assert life.registry.version_for_alias(NAME, CHAMPION) is None
+    assert AuditTrail(settings).records(NAME)[-1].action == "refuse"
+
+
+def test_the_registry_tag_anchors_the_trail_and_a_truncation_below_it_fails_verify(
+    settings: Settings,
+) -> None:
+    import sqlite3
+
+    life = Lifecycle(settings)
+    _small_champion(life)
+    anchors = life.registry.audit_anchors()
+    head = life.audit.records()[-1]
+    assert anchors[NAME] == (head.seq, head.hash)
+    # When the newest records are deleted and the anchor *file* is rewritten to match
+    with sqlite3.connect(settings.home / "audit.db") as conn:
+        conn.execute("DELETE FROM riskops_audit WHERE seq >= ?", (head.seq - 1,))
+        kept = conn.execute("SELECT seq, hash FROM riskops_audit ORDER BY seq DESC").fetchone()
+    settings.audit_anchor_file.write_text(
+        json.dumps({"seq": kept[0], "hash": kept[1], "scheme": "sha256"})
+    )
+    # Then the registry's tag still names the deleted head
+    report = verify_installation(settings)
+    assert not report.ok
+    assert any(f.kind == "anchor" and f.model == NAME for f in report.findings)
