@@ -276,3 +276,87 @@ def test_the_registry_tag_anchors_the_trail_and_a_truncation_below_it_fails_veri
     report = verify_installation(settings)
     assert not report.ok
     assert any(f.kind == "anchor" and f.model == NAME for f in report.findings)
+
+
+# ------------------------------------------------------------------------- maker-checker
+APPROVAL_POLICY = """\
+credit_pd:
+  family: credit
+  floors:
+    - {metric: auc, min: 0.6}
+  approvals: 1
+"""
+
+
+def _as(monkeypatch: pytest.MonkeyPatch, actor: str) -> Lifecycle:
+    monkeypatch.setenv("RISKOPS_ACTOR", actor)
+    return Lifecycle(Settings())
+
+
+def test_with_one_approval_required_a_second_person_must_approve(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from riskops.data import DataSource
+    from riskops.data.credit import load_credit
+    from riskops.families.base import TrainOptions
+
+    # Given a policy requiring one approval, and a credit model alice trained (small data)
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(APPROVAL_POLICY)
+    monkeypatch.setenv("RISKOPS_POLICY_FILE", str(policy))
+    data = tmp_path / "credit.csv"
+    load_credit().frame.sample(1500, random_state=3).to_csv(data, index=False)
+    source = DataSource(domain="credit", path=data, target="Status", positive_label="bad")
+    alice = _as(monkeypatch, "alice")
+    trained = alice.train(
+        "credit", source=source, options=TrainOptions(extra={"params": {"n_estimators": 40}})
+    )
+    # When alice promotes it: the gates pass, the champion is unchanged, a request is recorded
+    result = alice.promote(NAME, trained.version)
+    assert result.report.passed and not result.promoted
+    assert "awaiting 1 approval" in result.note
+    assert alice.registry.version_for_alias(NAME, CHAMPION) is None
+    # And alice cannot approve her own request (exit 2), nor can an approval lack a reason
+    denied = runner.invoke(app, ["approve", NAME, "--version", str(trained.version), "--reason", "mine"])
+    assert denied.exit_code == 2
+    assert "cannot approve" in denied.stderr
+    with pytest.raises(BadInputError):
+        _as(monkeypatch, "bob").approve(NAME, trained.version, " ")
+    assert alice.registry.version_for_alias(NAME, CHAMPION) is None
+    # When bob approves, then it is champion
+    monkeypatch.setenv("RISKOPS_ACTOR", "bob")
+    approved = runner.invoke(
+        app, ["approve", NAME, "--version", str(trained.version), "--reason", "reviewed the report"]
+    )
+    assert approved.exit_code == 0, approved.output
+    assert alice.registry.version_for_alias(NAME, CHAMPION).version == trained.version  # type: ignore[union-attr]
+    # And the audit shows the request by alice, the approval and the promotion by bob
+    records = [(r.action, r.actor) for r in AuditTrail(settings).records(NAME)]
+    assert records[-3:] == [("approval_requested", "alice"), ("approve", "bob"), ("promote", "bob")]
+    promote = AuditTrail(settings).records(NAME)[-1]
+    assert promote.body["requested_by"] == "alice" and promote.body["approved_by"] == ["bob"]
+    assert verify_installation(settings, artifacts=False).ok
+    # And lineage lists them in words
+    lineage = runner.invoke(app, ["lineage", NAME, "--version", str(trained.version), "--json"])
+    decisions = [e["decision"] for e in json.loads(lineage.stdout)["audit_records"]]
+    assert any("awaits 1 approval" in d for d in decisions)
+    assert any("approved by bob (requested by alice)" in d for d in decisions)
+
+
+def test_a_rejected_request_cannot_be_approved_afterwards(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskops.approvals import pending_request
+
+    # Given a request (as records: the lifecycle's own path is tested above)
+    trail = AuditTrail(settings)
+    trail.append("approval_requested", NAME, 3, actor="alice", required_approvals=1)
+    assert pending_request(trail.records(NAME), 3) is not None
+    # When carol rejects it
+    trail.append("reject", NAME, 3, actor="carol", reason="weak evidence", request_seq=1)
+    # Then nothing is pending, and approving is refused with exit 2
+    assert pending_request(trail.records(NAME), 3) is None
+    monkeypatch.setenv("RISKOPS_ACTOR", "bob")
+    result = runner.invoke(app, ["approve", NAME, "--version", "3", "--reason", "ok"])
+    assert result.exit_code == 2
+    assert "no pending promotion request" in result.stderr
