@@ -313,9 +313,16 @@ def _deserialise(name: str, version: int, local: Path, manifest: dict[str, str])
     meta = Model.load(str(local))
     pyfunc = meta.flavors.get("python_function", {})
     predict_fn = str(pyfunc.get("predict_fn") or "predict")
-    if "sklearn" in meta.flavors:
+    sklearn = meta.flavors.get("sklearn")
+    if sklearn is not None and sklearn.get("serialization_format") == "skops":
+        from riskops.serialization import load_skops
+
+        # Our allow-list, not the one the (verified, but writable at logging) MLmodel names.
+        estimator = load_skops(str(local / sklearn["pickled_model"]))
+    elif sklearn is not None:
         import mlflow.sklearn
 
+        # A pickle: reached only after every file matched the audited SHA-256.
         estimator = mlflow.sklearn.load_model(str(local))
     else:
         raise ArtifactIntegrityError(

@@ -92,16 +92,21 @@ def log_outcome(
         reference = Path(tmp) / "reference.parquet"
         outcome.reference.to_parquet(reference)
         mlflow.log_artifact(str(reference), "data")
+    from riskops.serialization import SKOPS, TRUSTED_TYPES, choose_format
+
     example = outcome.input_example
     predict = getattr(outcome.estimator, family.pyfunc_predict_fn)
     signature = infer_signature(example, predict(example))
+    # skops where possible (no code runs on load); see riskops.serialization.
+    fmt = choose_format(outcome.estimator, example, family.pyfunc_predict_fn)
     mlflow.sklearn.log_model(
         outcome.estimator,
         name=MODEL_ARTIFACT_PATH,
         signature=signature,
         input_example=example,
         pyfunc_predict_fn=family.pyfunc_predict_fn,
-        serialization_format="cloudpickle",
+        serialization_format=fmt,
+        skops_trusted_types=list(TRUSTED_TYPES) if fmt == SKOPS else None,
     )
 
 

@@ -335,7 +335,11 @@ def test_with_one_approval_required_a_second_person_must_approve(
     assert records[-3:] == [("approval_requested", "alice"), ("approve", "bob"), ("promote", "bob")]
     promote = AuditTrail(settings).records(NAME)[-1]
     assert promote.body["requested_by"] == "alice" and promote.body["approved_by"] == ["bob"]
-    assert verify_installation(settings, artifacts=False).ok
+    assert verify_installation(settings).ok
+    # And the credit model was stored with skops (no code runs on load), not as a pickle
+    register = next(r for r in AuditTrail(settings).records(NAME) if r.action == "register")
+    assert "model.skops" in register.body["artifacts"]
+    assert "model.pkl" not in register.body["artifacts"]
     # And lineage lists them in words
     lineage = runner.invoke(app, ["lineage", NAME, "--version", str(trained.version), "--json"])
     decisions = [e["decision"] for e in json.loads(lineage.stdout)["audit_records"]]
@@ -360,3 +364,29 @@ def test_a_rejected_request_cannot_be_approved_afterwards(
     result = runner.invoke(app, ["approve", NAME, "--version", "3", "--reason", "ok"])
     assert result.exit_code == 2
     assert "no pending promotion request" in result.stderr
+
+
+# ------------------------------------------------------------------------- safe formats
+class _NotTrusted:
+    """A type on no allow-list."""
+
+    def predict(self, X: object) -> list[float]:
+        return [0.0]
+
+
+def test_skops_refuses_a_type_outside_the_allow_list_and_logging_falls_back(
+    tmp_path: Path,
+) -> None:
+    import skops.io as sio
+
+    from riskops.serialization import CLOUDPICKLE, choose_format, load_skops
+
+    # Given a skops file holding a type RiskOps does not trust
+    data = sio.dumps(_NotTrusted())
+    path = tmp_path / "model.skops"
+    path.write_bytes(data)
+    # When loaded through RiskOps's loader, then it is refused before the object is built
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        load_skops(str(path))
+    # And such an estimator is logged as a (hash-verified) pickle instead
+    assert choose_format(_NotTrusted(), [[0.0]], "predict") == CLOUDPICKLE

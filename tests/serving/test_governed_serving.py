@@ -94,7 +94,9 @@ def _champion_model_file(settings: Any, name: str) -> Path:
         filter_string=f"source_run_id = '{version.run_id}'",
         output_format="list",
     )[0]
-    return Path(unquote(urlparse(logged.artifact_location).path)) / "model.pkl"
+    folder = Path(unquote(urlparse(logged.artifact_location).path))
+    # skops for the bundled credit model (riskops.serialization), a pickle otherwise
+    return next(folder / f for f in ("model.skops", "model.pkl") if (folder / f).exists())
 
 
 def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
@@ -112,7 +114,7 @@ def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
             # Then verify fails naming the file
             verify = runner.invoke(app, ["audit", "verify"])
             assert verify.exit_code == 1
-            assert "model.pkl changed" in verify.stdout
+            assert f"{model_file.name} changed" in verify.stdout
             # And a service started afterwards serves the other champions but not this one
             service = start_service(serving_home)
             wait_ready(service)
