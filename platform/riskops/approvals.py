@@ -43,7 +43,9 @@ def pending_request(records: Iterable[Any], version: int) -> PendingRequest | No
             request, approvers = record, []
         elif request is None:
             continue
-        elif action == "approve" and _get(record, "body").get("request_seq") == _get(request, "seq"):
+        elif action == "approve" and _get(record, "body").get("request_seq") == _get(
+            request, "seq"
+        ):
             if _get(record, "actor") not in approvers:
                 approvers.append(_get(record, "actor"))
         elif action in CLOSING_ACTIONS:

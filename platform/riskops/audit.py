@@ -312,7 +312,15 @@ class AuditTrail:
             except ValueError:
                 return broken(r.seq, "body is not valid JSON")
             digest = record_hash(
-                r.seq, r.ts, r.actor, r.action, r.model, r.version, body_json, r.prev_hash, self._key
+                r.seq,
+                r.ts,
+                r.actor,
+                r.action,
+                r.model,
+                r.version,
+                body_json,
+                r.prev_hash,
+                self._key,
             )
             if not hmac.compare_digest(digest, r.hash) or body_json != r.body:
                 return broken(r.seq, "content does not match its hash" + hint)

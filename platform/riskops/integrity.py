@@ -98,7 +98,11 @@ def audited_champion(records: Iterable[Any], model: str) -> ChampionClaim | None
         if change is None:
             continue
         return ChampionClaim(
-            model, change.get("to"), change.get("from"), _field(record, "seq"), _field(record, "action")
+            model,
+            change.get("to"),
+            change.get("from"),
+            _field(record, "seq"),
+            _field(record, "action"),
         )
     return None
 
@@ -171,11 +175,13 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
     findings: list[Finding] = []
     if not chain.ok:
         where = f"record {chain.first_broken}" if chain.first_broken else "anchor"
-        findings.append(Finding("error", "chain", f"{where}: {chain.reason}", seq=chain.first_broken))
-    for model, (seq, digest) in sorted(registry.audit_anchors().items()):
-        problem = trail.check_anchor(seq, digest, f"the registry's anchor tag of {model}")
+        findings.append(
+            Finding("error", "chain", f"{where}: {chain.reason}", seq=chain.first_broken)
+        )
+    for model, (anchored, digest) in sorted(registry.audit_anchors().items()):
+        problem = trail.check_anchor(anchored, digest, f"the registry's anchor tag of {model}")
         if problem:
-            findings.append(Finding("error", "anchor", problem, model=model, seq=seq))
+            findings.append(Finding("error", "anchor", problem, model=model, seq=anchored))
     records = trail.records()
     models: dict[str, dict[str, Any]] = {}
     for name in registry.model_names():
@@ -189,8 +195,10 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
         if check.state == "mismatch":
             findings.append(Finding("error", "alias", check.message(name), model=name))
         elif check.state == "not_applied":
-            seq = check.claim.seq if check.claim else None
-            findings.append(Finding("warning", "intent", check.message(name), model=name, seq=seq))
+            intent = check.claim.seq if check.claim else None
+            findings.append(
+                Finding("warning", "intent", check.message(name), model=name, seq=intent)
+            )
         served = check.servable
         if artifacts and served is not None:
             models[name]["artifacts"] = "verified"

@@ -187,7 +187,7 @@ def test_one_byte_appended_to_the_champions_model_file_fails_verify_and_loading(
     settings: Settings,
 ) -> None:
     life = Lifecycle(settings)
-    version, run_id = _small_champion(life)
+    _, run_id = _small_champion(life)
     assert verify_installation(settings).ok
     # When one byte is appended to the champion's model file
     with (_model_dir(settings, run_id) / "model.pkl").open("ab") as handle:
@@ -196,7 +196,7 @@ def test_one_byte_appended_to_the_champions_model_file_fails_verify_and_loading(
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1
     assert "model.pkl changed" in result.stdout
-    with pytest.raises(ArtifactIntegrityError, match="model.pkl changed"):
+    with pytest.raises(ArtifactIntegrityError, match=r"model\.pkl changed"):
         Registry(settings).load_model(NAME, alias=CHAMPION)
 
 
@@ -233,7 +233,7 @@ def test_a_malicious_pickle_swapped_into_an_audited_version_never_runs(
     # Given the audited challenger's model.pkl replaced in the artifact store
     (_model_dir(settings, run_id) / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
     # When promoted by force
-    with pytest.raises(PromotionRefused, match="model.pkl changed"):
+    with pytest.raises(PromotionRefused, match=r"model\.pkl changed"):
         life.promote(NAME, second, force=True, reason="attacker")
     # Then the hash mismatch refused it before anything was unpickled
     assert not marker.exists()
@@ -317,7 +317,9 @@ def test_with_one_approval_required_a_second_person_must_approve(
     assert "awaiting 1 approval" in result.note
     assert alice.registry.version_for_alias(NAME, CHAMPION) is None
     # And alice cannot approve her own request (exit 2), nor can an approval lack a reason
-    denied = runner.invoke(app, ["approve", NAME, "--version", str(trained.version), "--reason", "mine"])
+    denied = runner.invoke(
+        app, ["approve", NAME, "--version", str(trained.version), "--reason", "mine"]
+    )
     assert denied.exit_code == 2
     assert "cannot approve" in denied.stderr
     with pytest.raises(BadInputError):

@@ -37,7 +37,12 @@ def _one_applicant() -> list[dict[str, Any]]:
     from riskops.data.credit import load_credit
 
     row = load_credit().X.sample(1, random_state=5).iloc[0]
-    return [{k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}]
+    return [
+        {
+            k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v))
+            for k, v in row.items()
+        }
+    ]
 
 
 def test_an_alias_moved_with_the_plain_mlflow_client_is_not_served(live_service, in_home) -> None:

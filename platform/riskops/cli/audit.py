@@ -99,7 +99,9 @@ def _verify(json_out: bool) -> None:
             )
         for f in report.findings:
             colour = "red" if f.severity == "error" else "yellow"
-            stdout.print(f"[{colour}]{f.severity}[/{colour}] {f.kind}: {f.message}", highlight=False)
+            stdout.print(
+                f"[{colour}]{f.severity}[/{colour}] {f.kind}: {f.message}", highlight=False
+            )
         if not report.ok:
             stdout.print("[red]audit verification failed[/red]")
 

@@ -90,7 +90,9 @@ def decision_text(action: str, body: dict[str, Any]) -> str:
         return "; ".join(x for x in (f"rejected request {body.get('request_seq')}", reason) if x)
     if action == "override":
         failures = "; ".join(body.get("failures") or [])
-        return "; ".join(x for x in (f"forced over failed gates ({failures})", reason) if x)
+        approved = body.get("approved_by")
+        by = f"approved by {', '.join(approved)}" if approved else ""
+        return "; ".join(x for x in (f"forced over failed gates ({failures})", by, reason) if x)
     if action == "rollback":
         return "; ".join(x for x in ("rolled back to the previous champion", reason) if x)
     if action == "noop":
