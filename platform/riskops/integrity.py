@@ -155,9 +155,12 @@ class IntegrityReport:
         return not any(f.severity == "error" for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        """The chain's fields at the top (``ok`` is the overall verdict), then the rest."""
+        errors = [f.message for f in self.findings if f.severity == "error"]
         return {
+            **self.chain,
             "ok": self.ok,
-            "chain": self.chain,
+            "reason": self.chain.get("reason") or (errors[0] if errors else ""),
             "findings": [f.to_dict() for f in self.findings],
             "models": self.models,
         }
