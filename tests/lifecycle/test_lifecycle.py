@@ -87,7 +87,12 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     # When it is promoted with no champion, it faces the absolute gates only and passes
     promoted = life.promote("credit_pd")
     assert promoted.promoted and promoted.previous_champion is None
-    assert {r.gate.split(":")[0] for r in promoted.report.results} == {"floor", "data_drift"}
+    # (and the version's files match their audited hashes, load and predict)
+    assert {r.gate.split(":")[0] for r in promoted.report.results} == {
+        "floor",
+        "data_drift",
+        "artifact_integrity",
+    }
     assert registry.get_version("credit_pd", first.version).tags["validation_status"] == "passed"
 
     # Given a challenger trained on shifted data
