@@ -104,8 +104,23 @@ def _champion_model_file(settings: Any, name: str) -> Path:
     return next(folder / f for f in ("model.skops", "model.pkl") if (folder / f).exists())
 
 
+def _second_home(serving_home: Path, folder: Path) -> Path:
+    """The served home's registry and audit trail in a new home (own metrics, own BentoML).
+
+    Artifact locations in the MLflow database are absolute, so the copy reads the very same
+    model files; a second service on the shared home would reset the live one's metrics.
+    """
+    import shutil
+
+    home = folder / "home"
+    home.mkdir()
+    for name in ("mlflow.db", "audit.db", "audit_anchor.json"):
+        shutil.copy(serving_home / name, home / name)
+    return home
+
+
 def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
-    live_service, in_home, serving_home: Path
+    live_service, in_home, serving_home: Path, tmp_path: Path
 ) -> None:
     from riskops.cli import app
 
@@ -121,7 +136,7 @@ def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
             assert verify.exit_code == 1
             assert f"{model_file.name} changed" in verify.stdout
             # And a service started afterwards serves the other champions but not this one
-            service = start_service(serving_home)
+            service = start_service(_second_home(serving_home, tmp_path))
             wait_ready(service)
             deadline = time.monotonic() + 60
             row = _row(service.url, NAME)
