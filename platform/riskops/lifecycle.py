@@ -239,8 +239,12 @@ class Lifecycle:
                 tracking.log_outcome(family, outcome, lineage, tags)
                 tracking.log_evidence(evidence, EVIDENCE_FILE)
                 tracking.log_evidence(
-                    {"family": family_name, "options": {**options.__dict__}, "source":
-                     source.describe(), "specification": spec},
+                    {
+                        "family": family_name,
+                        "options": {**options.__dict__},
+                        "source": source.describe(),
+                        "specification": spec,
+                    },
                     SPEC_FILE,
                 )
                 tracking.log_tuning_trials(outcome.evidence.get("tuning", []))

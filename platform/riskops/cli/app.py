@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from riskops.cli import audit, data, governance, lifecycle, market, orchestration, serve
+from riskops.cli import register as register_cli
 from riskops.cli import universe as universe_cli
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command()(lifecycle.train)
+app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
 app.command()(lifecycle.models)

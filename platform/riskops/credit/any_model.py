@@ -101,11 +101,13 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.rating_scale_ = RatingScale(self.n_grades).fit(self.development_pd_)
         self.grades_ = self.rating_scale_.edges_
-        self.n_train_ = int(len(y01))
+        self.n_train_ = len(y01)
         self.default_rate_train_ = float(y01.mean())
         rows = min(_BACKGROUND_ROWS, len(X))
         self.background_ = X.sample(n=rows, random_state=self.random_state).reset_index(drop=True)
         self.explainer_kind_ = self._explainer().kind
+        head = self.background_.head(2)
+        self.example_records_ = head.astype(object).where(head.notna(), None).to_dict("records")
         return self
 
     def _development_pd(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
@@ -174,7 +176,8 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         from riskops.explain import reason_codes
 
         check_is_fitted(self, "estimator_")
-        frame = self._frame(pd.DataFrame.from_records(list(records), columns=list(self.input_schema_)))
+        columns = list(self.input_schema_)
+        frame = self._frame(pd.DataFrame.from_records(list(records), columns=columns))
         explanation = self.explain(frame)
         grades = self.grade(explanation.pd)
         values = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()

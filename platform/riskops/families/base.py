@@ -2,9 +2,10 @@
 
 A family (credit, var, volatility, anomaly) knows how to load its data, fit any
 estimator that honours its contract (:mod:`riskops.families.contracts`: the built-in kinds
-and a user's own model enter the same way), evaluate any estimator of its kind on an evaluation window, and describe
-the features and outputs that drift checks compare. Everything else (logging,
-registering, gating, promoting, auditing, serving) is generic and lives elsewhere.
+and a user's own model enter the same way), evaluate any estimator of its kind on an
+evaluation window, and describe the features and outputs that drift checks compare.
+Everything else (logging, registering, gating, promoting, auditing, serving) is generic
+and lives elsewhere.
 
 Estimators follow the scikit-learn contract: ``__init__`` stores hyperparameters,
 ``fit`` returns ``self``, learned state ends in ``_``, ``check_is_fitted`` guards

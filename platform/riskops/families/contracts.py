@@ -14,7 +14,8 @@ credit
     A scikit-learn compatible binary classifier, or a :class:`~sklearn.pipeline.Pipeline`
     ending in one, whose ``fit(X, y)`` and ``predict_proba(X)`` take the *raw* applicant frame
     (text categories, missing values) and ``y`` coded 0/1 (1 = default). The platform adds the
-    rating scale, SHAP explanations and reason codes (:class:`riskops.credit.any_model.ClassifierPD`).
+    rating scale, SHAP explanations and reason codes
+    (:class:`riskops.credit.any_model.ClassifierPD`).
 volatility
     ``fit(returns) -> self``; ``forecast_variance(returns=None, horizon=1) -> ndarray`` (the
     next ``horizon`` daily variances, percent², after ``returns``, the training returns by
@@ -191,7 +192,8 @@ def builtin_spec(family: str, options: Any) -> Any:
         try:
             window = int(extra.get("window", 500))
         except (TypeError, ValueError):
-            raise BadInputError(f"window: must be an integer, got {extra.get('window')!r}") from None
+            window_value = extra.get("window")
+            raise BadInputError(f"window: must be an integer, got {window_value!r}") from None
         return make_var_model(
             kind, level=float(options.level), dist=options.dist, seed=options.seed, window=window
         )
@@ -202,7 +204,8 @@ def builtin_spec(family: str, options: Any) -> Any:
 
 
 def kind_of(estimator: Any) -> str:
-    """A short model-kind label for a user's specification, e.g. ``pipeline:histgradientboostingclassifier``."""
+    """A short model-kind label for a user's specification, e.g.
+    ``pipeline:histgradientboostingclassifier``."""
     outer = type(estimator).__name__.lower()
     inner = _final_step(getattr(estimator, "estimator", estimator))
     inner_name = type(inner).__name__.lower()

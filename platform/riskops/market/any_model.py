@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["VolatilityForecaster", "VolatilityModel", "implements_platform_volatility"]
@@ -59,13 +59,10 @@ def _takes_target(fit: Any) -> bool:
 def implements_platform_volatility(estimator: Any) -> bool:
     """True for models the family uses as they are: the protocol plus ``predict`` and a
     ``fit(returns, y)`` that takes a realised-variance target (the built-ins)."""
-    return (
-        all(
-            callable(getattr(estimator, m, None))
-            for m in ("fit", "forecast_variance", "variance_path", "predict", "get_params")
-        )
-        and _takes_target(estimator.fit)
-    )
+    return all(
+        callable(getattr(estimator, m, None))
+        for m in ("fit", "forecast_variance", "variance_path", "predict", "get_params")
+    ) and _takes_target(estimator.fit)
 
 
 class VolatilityForecaster(BaseEstimator):
