@@ -6,8 +6,10 @@ need, exactly as the built-in kinds have it:
 
 * the request schema of the version (``input_schema_``: kinds, categories, nullability,
   from the training frame, as :class:`~riskops.credit.encoding.FeatureEncoder` infers it);
-* development PDs from cross-fitting (each training row scored by a clone fitted without
-  it, ``cv`` folds) for the rating scale and the PSI, so grades are set on honest PDs;
+* development PDs for the rating scale and the PSI: by default the fitted model's own PDs
+  of the training rows, so that grades and the PSI describe the very model that is served
+  (with ``cv`` folds, cross-fitted PDs instead: each row scored by a clone fitted without
+  it; for a model that overfits its training rows, at ``cv`` extra fits);
 * a :class:`~riskops.credit.calibration.RatingScale` (grades ``G1`` best);
 * SHAP explanations per raw column and reason codes through the platform's explainer
   (:mod:`riskops.explainers`: TreeSHAP, linear or permutation), built when first needed
@@ -52,7 +54,8 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
     n_grades
         Rating grades.
     cv
-        Folds of the cross-fitted development PDs (``< 2``: in-sample PDs).
+        Folds of cross-fitted development PDs (``None`` or ``< 2``: the fitted model's PDs
+        of its training rows).
     explainer
         ``None`` (the fastest exact explainer the model allows) or ``tree``, ``linear``,
         ``permutation``.
@@ -64,7 +67,7 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         self,
         estimator: Any = None,
         n_grades: int = 8,
-        cv: int | None = 5,
+        cv: int | None = None,
         explainer: str | None = None,
         random_state: int | None = 0,
     ) -> None:
@@ -91,8 +94,8 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(list(encoder.input_schema_), dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         X = self._frame(X)  # the types the model will see when serving JSON records
-        self.development_pd_ = self._development_pd(X, y01)
         fitted = clone(self.estimator).fit(X, y01)
+        self.development_pd_ = self._development_pd(X, y01, fitted)
         self.estimator_ = fitted
         classes = list(getattr(fitted, "classes_", [0, 1]))
         if 1 not in classes:
@@ -110,9 +113,9 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         self.example_records_ = head.astype(object).where(head.notna(), None).to_dict("records")
         return self
 
-    def _development_pd(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    def _development_pd(self, X: pd.DataFrame, y: np.ndarray, fitted: Any) -> np.ndarray:
         if self.cv is None or self.cv < 2:
-            return _positive(clone(self.estimator).fit(X, y), X)
+            return _positive(fitted, X)
         from sklearn.model_selection import StratifiedKFold
 
         folds = StratifiedKFold(n_splits=int(self.cv), shuffle=True, random_state=self.random_state)
