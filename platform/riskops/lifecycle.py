@@ -275,6 +275,30 @@ class Lifecycle:
             seconds=time.perf_counter() - started,
         )
 
+    def retrain(self, name: str, source: DataSource | None = None) -> TrainResult:
+        """Refit a registered model's specification on fresh data and register a challenger.
+
+        The specification, options and data source stored with the champion (else the
+        latest version) are reused: a user's own estimator is refitted exactly like a
+        built-in kind. ``source`` replaces the stored data source (e.g. a newer file).
+        """
+        from riskops import tracking
+        from riskops.families import contracts
+
+        info = self.registry.version_for_alias(name, reg.CHAMPION) or self.registry.resolve(name)
+        stored = tracking.load_json(self.settings, info.run_id, SPEC_FILE)
+        family_name = family_of_registered(name, info.tags.get("family") or stored.get("family"))
+        fitted = self.registry.load_model(name, version=info.version)
+        estimator = contracts.specification_of(fitted)
+        known = set(TrainOptions.__dataclass_fields__)
+        options = TrainOptions(**{k: v for k, v in stored.get("options", {}).items() if k in known})
+        if source is None:
+            described = dict(stored.get("source") or {})
+            if described.get("path"):
+                described["path"] = Path(described["path"])
+            source = DataSource(**described) if described else None
+        return self.register(estimator, family_name, source, options, name=name)
+
     # ---------------------------------------------------------------- promote
     def promote(
         self,

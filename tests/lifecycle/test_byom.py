@@ -142,8 +142,11 @@ def test_shap_values_add_up_to_the_log_odds_for_every_explainer(default_csv: Pat
                 "prep",
                 ColumnTransformer(
                     [
-                        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]),
-                         ["balance", "income"]),
+                        (
+                            "num",
+                            Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]),
+                            ["balance", "income"],
+                        ),
                         ("cat", OneHotEncoder(), ["student"]),
                     ]
                 ),
@@ -307,3 +310,59 @@ def test_a_user_ewma_is_backtested_against_garch_and_gated(
     qlike_gate = next(r for r in report.results if "qlike" in r.gate)
     # EWMA ties GARCH(1,1) in QLIKE on the S&P 500 within the policy's 0.01 tolerance
     assert qlike_gate.passed == (metrics["qlike"] <= metrics["qlike_benchmark"] + 0.01)
+
+
+def test_automated_retrain_refits_a_user_specification(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a user's EWMA as the champion of desk_vol (promoted by a recorded override)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    from ewma_volatility import EWMAVolatility
+
+    from pipelines.tasks import refit_registered, user_champions
+    from riskops import tracking
+
+    riskops.register(
+        EWMAVolatility(lam=0.97),
+        family="volatility",
+        name="desk_vol",
+        extra={"eval_days": 250, "refit_every": 50},
+        settings=settings,
+    )
+    Lifecycle(settings).promote("desk_vol", force=True, reason="retrain test: first champion")
+    # When the retrain flow's tasks look for user models and refit them
+    found = user_champions.fn()
+    refitted = refit_registered.fn("desk_vol")
+    # Then the stored specification (lam=0.97) is refitted through the same path
+    assert found == ["desk_vol"]
+    assert refitted["model"] == {"name": "desk_vol", "version": 2, "kind": "ewmavolatility"}
+    spec = tracking.load_json(settings, refitted["run_id"], SPEC_FILE)
+    assert spec["specification"]["params"] == {"lam": 0.97}
+    assert spec["options"]["extra"] == {"eval_days": 250, "refit_every": 50}
+    assert refitted["metrics"]["n_eval"] == 250
+
+
+def test_the_example_registers_promotes_and_scores_end_to_end(
+    riskops_home: Path, tmp_path: Path
+) -> None:
+    # Given the README's example script and a fresh home
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # When it runs as a user would run it
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "bring_your_own_model.py"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    # Then card_pd is champion and the applicant has a PD, a grade and reason codes
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["promoted"] is True
+    assert summary["model"]["name"] == "card_pd"
+    assert 0 < summary["pd"] < 1 and summary["grade"].startswith("G")
+    assert summary["reasons"][0]["feature"] == "balance"
+    assert (riskops_home / "mlflow.db").exists()

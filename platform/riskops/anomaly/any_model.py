@@ -46,6 +46,9 @@ class OutlierDetector(_Detector):
         Target share of training rows above ``decision_threshold_``.
     """
 
+    _wraps = "detector"
+    """The parameter holding the user's unfitted model (see ``contracts.specification_of``)."""
+
     def __init__(self, detector: Any = None, alert_rate: float = 0.01) -> None:
         self.detector = detector
         self.alert_rate = alert_rate

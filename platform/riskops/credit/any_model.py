@@ -63,6 +63,9 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         Seed of the folds and of the explainer's background sample.
     """
 
+    _wraps = "estimator"
+    """The parameter holding the user's unfitted model (see ``contracts.specification_of``)."""
+
     def __init__(
         self,
         estimator: Any = None,

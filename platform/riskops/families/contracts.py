@@ -50,6 +50,7 @@ __all__ = [
     "check",
     "kind_of",
     "spec_description",
+    "specification_of",
     "unfitted",
 ]
 
@@ -239,3 +240,11 @@ def spec_description(estimator: Any) -> dict[str, Any]:
             return repr(value)[:200]
 
     return describe(estimator)
+
+
+def specification_of(fitted: Any) -> Any:
+    """The unfitted specification a registered model was fitted from: the user's own
+    estimator for a platform adapter (which names it in ``_wraps``), else a clone."""
+    spec = unfitted(fitted)
+    inner = getattr(type(spec), "_wraps", None)
+    return getattr(spec, inner) if inner else spec

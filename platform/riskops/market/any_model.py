@@ -74,6 +74,9 @@ class VolatilityForecaster(BaseEstimator):
         Unfitted model honouring :class:`VolatilityModel`.
     """
 
+    _wraps = "model"
+    """The parameter holding the user's unfitted model (see ``contracts.specification_of``)."""
+
     def __init__(self, model: Any = None) -> None:
         self.model = model
 
