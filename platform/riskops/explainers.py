@@ -153,10 +153,10 @@ def _transformed(
         if not all(pd.api.types.is_numeric_dtype(background[c]) for c in columns):
             return None  # the model eats text columns itself: nothing to map
 
-        def transform(X: pd.DataFrame) -> np.ndarray:
+        def as_matrix(X: pd.DataFrame) -> np.ndarray:
             return X[columns].to_numpy(dtype=float)
 
-        return transform, np.eye(len(columns))
+        return as_matrix, np.eye(len(columns))
 
     def transform(X: pd.DataFrame) -> np.ndarray:
         return _dense(pre.transform(X[columns]))
@@ -273,7 +273,7 @@ def _permutation(model: Any, background: pd.DataFrame, positive_index: int, seed
         values = np.asarray(result.values, dtype=float)
         return values, base_value
 
-    encode = decode.encode  # type: ignore[attr-defined]
+    encode = decode.encode
     return explain
 
 

@@ -37,6 +37,13 @@ def _card_pipeline() -> Any:
     return Pipeline([("prep", prep), ("hgb", model)])
 
 
+def _bundled_applicant() -> dict[str, Any]:
+    from riskops.data.credit import load_credit
+
+    row = load_credit().X.dropna().head(1)
+    return row.astype(object).to_dict("records")[0]  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
 def user_champion(live_service: Any, in_home: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """``card_pd``: registered with ``riskops.register`` and promoted with ``riskops promote``
@@ -76,10 +83,7 @@ def test_a_user_champion_is_scored_by_name_with_pd_grade_and_reasons(
             "/credit/score", json={"model": user_champion, "applicants": [applicant]}
         )
         # and another client sends the bundled model's applicant without a name
-        default = client.post(
-            "/credit/score",
-            json={"applicants": [{"Seniority": 9, "Home": "rent", "Age": 30, "Records": "no"}]},
-        )
+        default = client.post("/credit/score", json={"applicants": [_bundled_applicant()]})
     # Then card_pd answers with a PD, a grade and reason codes from the platform's TreeSHAP
     assert named.status_code == 200, named.text
     body = named.json()

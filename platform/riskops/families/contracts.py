@@ -208,7 +208,8 @@ def kind_of(estimator: Any) -> str:
     """A short model-kind label for a user's specification, e.g.
     ``pipeline:histgradientboostingclassifier``."""
     outer = type(estimator).__name__.lower()
-    inner = _final_step(getattr(estimator, "estimator", estimator))
+    wrapped = getattr(estimator, "estimator", None)
+    inner = _final_step(estimator if wrapped is None else wrapped)
     inner_name = type(inner).__name__.lower()
     return outer if inner_name == outer else f"{outer}:{inner_name}"
 
