@@ -88,8 +88,16 @@ class PlatformExplainer:
 
     def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
         """SHAP values per raw column of ``X`` and the base value."""
-        phi, base = self._explain(X[self.columns])
-        return np.asarray(phi, dtype=float), float(base)
+        phi, base, _ = self.explain_with_pd(X)
+        return phi, base
+
+    def explain_with_pd(self, X: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """SHAP values, base value and, when the explainer computed them on the way (one
+        preprocessing pass instead of two), the default probabilities; else ``None``."""
+        out = self._explain(X[self.columns])
+        phi, base = out[0], out[1]
+        pd_ = None if len(out) < 3 else np.asarray(out[2], dtype=float)
+        return np.asarray(phi, dtype=float), float(base), pd_
 
 
 def make_explainer(
@@ -127,7 +135,7 @@ def make_explainer(
             if chosen == "tree":
                 fn = _tree(final, transform, groups, positive_index)
             else:
-                fn = _linear(final, transform, groups, background)
+                fn = _linear(final, transform, groups, background, positive_index)
             if fn is not None:
                 return PlatformExplainer(chosen, columns, fn)
     return PlatformExplainer(
@@ -217,8 +225,9 @@ def _tree(final: Any, transform: Any, groups: np.ndarray, positive_index: int) -
     except Exception:
         return None
 
-    def explain(X: pd.DataFrame) -> tuple[np.ndarray, float]:
+    def explain(X: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
         Z = transform(X)
+        pd_ = np.asarray(final.predict_proba(Z), dtype=float)[:, positive_index]
         values = explainer.shap_values(Z, check_additivity=False)
         expected = explainer.expected_value
         if isinstance(values, list):
@@ -228,12 +237,14 @@ def _tree(final: Any, transform: Any, groups: np.ndarray, positive_index: int) -
             values = values[:, :, positive_index]
         base = np.atleast_1d(np.asarray(expected, dtype=float))
         base_value = float(base[positive_index] if base.size > 1 else base[0])
-        return values @ groups, base_value
+        return values @ groups, base_value, pd_
 
     return explain
 
 
-def _linear(final: Any, transform: Any, groups: np.ndarray, background: pd.DataFrame) -> Any:
+def _linear(
+    final: Any, transform: Any, groups: np.ndarray, background: pd.DataFrame, positive_index: int
+) -> Any:
     coef = np.asarray(final.coef_, dtype=float).reshape(-1)
     intercept = float(np.asarray(final.intercept_, dtype=float).reshape(-1)[0])
     mean = transform(background).mean(axis=0)
@@ -241,8 +252,10 @@ def _linear(final: Any, transform: Any, groups: np.ndarray, background: pd.DataF
         return None
     base_value = intercept + float(coef @ mean)
 
-    def explain(X: pd.DataFrame) -> tuple[np.ndarray, float]:
-        return ((transform(X) - mean) * coef) @ groups, base_value
+    def explain(X: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
+        Z = transform(X)
+        pd_ = np.asarray(final.predict_proba(Z), dtype=float)[:, positive_index]
+        return ((Z - mean) * coef) @ groups, base_value, pd_
 
     return explain
 

@@ -169,9 +169,13 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
     def explain(self, X: pd.DataFrame, k: int = 4) -> PDExplanation:
         """PDs with the raw score split into SHAP values per raw column."""
         check_is_fitted(self, "estimator_")
-        frame = self._frame(X)
-        contributions, base_value = self._explainer().explain(frame)
-        pd_ = self.predict_pd(frame)
+        return self._explain_frame(self._frame(X))
+
+    def _explain_frame(self, frame: pd.DataFrame) -> PDExplanation:
+        contributions, base_value, pd_ = self._explainer().explain_with_pd(frame)
+        if pd_ is None:
+            proba = np.asarray(self.estimator_.predict_proba(frame), dtype=float)
+            pd_ = proba[:, self.positive_index_]
         raw = base_value + contributions.sum(axis=1)
         return PDExplanation(pd_, raw, contributions, base_value)
 
@@ -184,7 +188,7 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         columns = list(self.input_schema_)
         frame = self._frame(pd.DataFrame.from_records(list(records), columns=columns))
-        explanation = self.explain(frame)
+        explanation = self._explain_frame(frame)
         grades = self.grade(explanation.pd)
         values = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
         reasons = reason_codes(explanation.contributions, values, list(self.input_schema_), k)
