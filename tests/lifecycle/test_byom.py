@@ -249,7 +249,12 @@ def test_riskops_register_takes_a_model_logged_with_plain_mlflow(
     fitted = card_pipeline().fit(data.X, data.y)  # type: ignore[attr-defined]
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(fitted, name="model")
+        # MLflow's default (skops) format needs the boosting trees' types named as trusted
+        trusted = [
+            "numpy.dtype",
+            "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        ]
+        mlflow.sklearn.log_model(fitted, name="model", skops_trusted_types=trusted)
     # When it is registered from its run URI
     result = runner.invoke(
         app,
