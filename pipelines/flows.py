@@ -11,7 +11,9 @@ from pipelines.tasks import (
     check_drift,
     promote_challenger,
     publish_markdown,
+    refit_registered,
     train_challenger,
+    user_champions,
 )
 from riskops import FAMILIES
 from riskops.families import REGISTERED_NAMES
@@ -38,12 +40,18 @@ def promote_flow(
 
 
 @flow(name="retrain", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def retrain_flow(families: list[str] | None = None, promote: bool = True) -> list[dict[str, Any]]:
-    """Retrain every family in parallel, then gate and promote each challenger."""
+def retrain_flow(
+    families: list[str] | None = None, promote: bool = True, models: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Retrain every family in parallel, and refit the stored specification of every
+    user-registered champion of those families (or of ``models``), then gate and promote
+    each challenger."""
     families = list(families or FAMILIES)
     trained = [train_challenger.submit(family) for family in families]
+    refits = list(user_champions(families) if models is None else models)
+    trained += [refit_registered.submit(name) for name in refits]
     decisions = []
-    for family, future in zip(families, trained, strict=True):
+    for family, future in zip([*families, *refits], trained, strict=True):
         result = future.result()
         decision = (
             promote_challenger(result["model"]["name"], result["model"]["version"])

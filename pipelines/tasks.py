@@ -55,6 +55,38 @@ def train_challenger(
     retry_delay_seconds=3,
     retry_condition_fn=_retry_unless_our_error,
     cache_policy=NO_CACHE,
+    task_run_name="refit-{name}",
+)
+def refit_registered(name: str) -> dict[str, Any]:
+    """Refit a registered model's stored specification (a user's own model included)."""
+    from riskops.lifecycle import Lifecycle
+
+    return Lifecycle().retrain(name).to_dict()
+
+
+@task(cache_policy=NO_CACHE)
+def user_champions(families: list[str] | None = None) -> list[str]:
+    """Registered models with a champion that users brought (``origin`` tag ``user``), of
+    ``families`` (default: all)."""
+    from riskops.registry import CHAMPION, Registry
+    from riskops.settings import Settings
+
+    registry = Registry(Settings())
+    names = []
+    for name, family in registry.champions().items():
+        if families is not None and family not in families:
+            continue
+        info = registry.version_for_alias(name, CHAMPION)
+        if info is not None and info.tags.get("origin") == "user":
+            names.append(name)
+    return sorted(names)
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=3,
+    retry_condition_fn=_retry_unless_our_error,
+    cache_policy=NO_CACHE,
     task_run_name="promote-{name}",
 )
 def promote_challenger(

@@ -96,6 +96,22 @@ def unavailable(name: str, family: str) -> ServingError:
     )
 
 
+def unknown_model(name: str, family: str, directory: Any) -> ServingError:
+    """404 for a model name the service does not hold for this route's family."""
+    other = directory.family_of(name)
+    served = directory.names(family)
+    if other is not None:
+        message = f"{name} is a {other} model; send it to {ROUTE_PATHS.get(other, other)}"
+    else:
+        message = (
+            f"no registered {family} model named {name} has a champion; promote one "
+            f"(riskops promote {name}) and this service picks it up without a restart"
+        )
+    return ServingError(
+        404, {"error": "UnknownModel", "message": message, "model": name, "models": served}
+    )
+
+
 def _model_ref(champion: Champion) -> dict[str, Any]:
     return {"name": champion.name, "version": champion.version}
 
@@ -134,7 +150,9 @@ class RowState:
 def prepare_credit(estimator: Any, info: VersionInfo) -> RowState:
     _require(estimator, "score_records", "input_schema_")
     validator, row_schema = payloads.applicant_validator(estimator.input_schema_)
-    estimator.score_records([{}], k=1)  # warm-up: every feature missing is always valid
+    # Warm-up (lazy imports, the explainer): the model's own example applicants when it keeps
+    # some, else one with every feature missing, which the built-in models always accept.
+    estimator.score_records(getattr(estimator, "example_records_", None) or [{}], k=1)
     return RowState(tuple(estimator.input_schema_), validator, row_schema)
 
 
@@ -468,3 +486,11 @@ ROUTES = {
     )
 }
 """Family -> registered model served and how a loaded version is prepared."""
+
+ROUTE_PATHS = {
+    "credit": "/credit/score",
+    "var": "/var/forecast",
+    "volatility": "/volatility/forecast",
+    "anomaly": "/anomaly/score",
+}
+"""Family -> the route that serves its models."""

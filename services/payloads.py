@@ -92,12 +92,29 @@ class _Body(BaseModel):
 
 
 # --------------------------------------------------------------------------- shared
+ModelName = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+]
+
+
+class _Routed(_Body):
+    """Every model route can name the registered model that answers it."""
+
+    model: ModelName | None = Field(
+        default=None,
+        description=(
+            "Registered model whose champion answers (e.g. card_pd); default: the family's "
+            "standard model. GET /models lists every served model with its family."
+        ),
+    )
+
+
 class ModelRef(BaseModel):
     name: str
     version: int
 
 
-class _MarketHistory(_Body):
+class _MarketHistory(_Routed):
     """Where the return history comes from: the body, a bundled series, or the model's own."""
 
     returns: Annotated[list[PercentReturn], Field(min_length=2, max_length=MAX_ROWS)] | None = (
@@ -120,7 +137,7 @@ class _MarketHistory(_Body):
 
 
 # --------------------------------------------------------------------------- credit
-class CreditScoreRequest(_Body):
+class CreditScoreRequest(_Routed):
     applicants: Annotated[list[dict[str, Value]], Field(min_length=1, max_length=MAX_ROWS)] = Field(
         description=(
             "Applicants as {feature: value}. Features, kinds and categories are the served "
@@ -195,7 +212,7 @@ class PriceBar(_Body):
     volume: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
-class AnomalyRequest(_Body):
+class AnomalyRequest(_Routed):
     rows: Annotated[list[dict[str, Finite]], Field(min_length=1, max_length=MAX_ROWS)] | None = (
         Field(default=None, description="Feature rows as {feature: value}; GET /models lists them.")
     )
@@ -275,6 +292,10 @@ class ServedModel(BaseModel):
     last_error: str | None = None
     request_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of one input row of this champion, when it has one."
+    )
+    route: str | None = Field(default=None, description="The route that serves this model.")
+    default: bool = Field(
+        default=False, description="Whether the route answers with this model when none is named."
     )
 
 

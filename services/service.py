@@ -48,6 +48,7 @@ from starlette.responses import Response
 
 from services import adapters, payloads
 from services.champions import Champion, ChampionHolder
+from services.directory import ChampionDirectory
 from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
 from services.observability import LogPump, ServedMetrics, metrics
 
@@ -145,19 +146,28 @@ class RiskService:
         self.settings = settings
         self.metrics = metrics()
         self._bound: dict[tuple[str, str], ServedMetrics] = {}
-        self.holders: dict[str, ChampionHolder] = {}
         self.writers: dict[str, InferenceLogWriter] = {}
-        for family, route in adapters.ROUTES.items():
-            holder = ChampionHolder(Registry(settings), route.model, route.prepare)
+
+        def on_new(name: str, family: str, holder: ChampionHolder) -> None:
             holder.on_swap(self._on_swap)
-            self.holders[family] = holder
-            self.writers[family] = InferenceLogWriter(settings, route.model).start()
+            self.writers[name] = InferenceLogWriter(settings, name).start()
+
+        # Every registered champion by name: the four standard models from the start, any
+        # other (a user's card_pd...) as soon as it has a champion (services.directory).
+        self.directory = ChampionDirectory(
+            Registry(settings),
+            {family: route.prepare for family, route in adapters.ROUTES.items()},
+            {family: route.model for family, route in adapters.ROUTES.items()},
+            on_new,
+        )
+        for family, route in adapters.ROUTES.items():
+            self.directory.add(route.model, family)
         self.log = LogPump(self.writers).start()
-        # Load the four champions side by side: startup (and /readyz) waits for the slowest.
-        with ThreadPoolExecutor(max_workers=len(self.holders)) as pool:
-            list(pool.map(lambda h: h.refresh(), self.holders.values()))
-        for holder in self.holders.values():
-            holder.start(settings.swap_poll_seconds)
+        # Load the champions side by side: startup (and /readyz) waits for the slowest.
+        with ThreadPoolExecutor(max_workers=len(adapters.ROUTES)) as pool:
+            list(pool.map(lambda h: h.refresh(), self.directory.holders().values()))
+        self.directory.discover()
+        self.directory.start(settings.swap_poll_seconds)
         # What is loaded by now (libraries, the first champions) lives about as long as the
         # process; keeping it out of the cyclic collector's generations shortens the full
         # collections that pause requests. A champion swapped out later is still freed by
@@ -175,10 +185,14 @@ class RiskService:
         self.metrics.champion_version.labels(champion.name).set(champion.version)
         self.metrics.swaps.labels(champion.name).inc()
 
+    @property
+    def holders(self) -> dict[str, ChampionHolder]:
+        """Every held champion by registered model name."""
+        return self.directory.holders()
+
     @bentoml.on_shutdown
     def shutdown(self) -> None:
-        for holder in self.holders.values():
-            holder.stop()
+        self.directory.stop()
         self.log.close()
 
     async def _serve(
@@ -186,14 +200,17 @@ class RiskService:
         family: str,
         handler: Callable[[Champion, str], tuple[dict[str, Any], list[dict[str, Any]]]],
         inline: bool = False,
+        name: str | None = None,
     ) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses."""
         started = time.perf_counter()
-        model = adapters.ROUTES[family].model
-        champion = self.holders[family].current  # read once: one version per request
+        # read once: one version per request
+        model, champion, known = self.directory.current(family, name)
         version = str(champion.version) if champion is not None else "none"
         m = self.metrics
         try:
+            if not known:
+                raise adapters.unknown_model(model, family, self.directory)
             if champion is None:
                 raise adapters.unavailable(model, family)
             request_id = uuid.uuid4().hex
@@ -207,8 +224,8 @@ class RiskService:
         except Exception:
             m.requests.labels(model, version, "500").inc()
             raise  # BentoML logs the traceback and answers 500
-        self.log.put(family, log)
-        dropped = self.writers[family].dropped
+        self.log.put(model, log)
+        dropped = self.writers[model].dropped
         if dropped:
             m.log_dropped.labels(model).set(dropped)
         served = self._served(family, model, version)
@@ -230,12 +247,15 @@ class RiskService:
         input_spec=payloads.CreditScoreRequest,
         output_spec=payloads.CreditScoreResponse,
     )
-    async def credit_score(self, applicants: list[dict[str, Any]], reasons: int = 4) -> Any:
+    async def credit_score(
+        self, applicants: list[dict[str, Any]], reasons: int = 4, model: str | None = None
+    ) -> Any:
         """Probability of default, rating grade and reason codes for each applicant."""
         return await self._serve(
             "credit",
             lambda champion, rid: adapters.score_credit(champion, applicants, reasons, rid),
             inline=len(applicants) <= adapters.INLINE_ROWS,
+            name=model,
         )
 
     @bentoml.api(
@@ -245,9 +265,10 @@ class RiskService:
     )
     async def var_forecast(self, **fields: Any) -> Any:
         """Next-day Value-at-Risk and Expected Shortfall (percent) at each level."""
+        name = fields.pop("model", None)
         request = payloads.VaRRequest.model_construct(**fields)
         return await self._serve(
-            "var", lambda champion, rid: adapters.forecast_var(champion, request, rid)
+            "var", lambda champion, rid: adapters.forecast_var(champion, request, rid), name=name
         )
 
     @bentoml.api(
@@ -257,10 +278,12 @@ class RiskService:
     )
     async def volatility_forecast(self, **fields: Any) -> Any:
         """Daily variance and volatility for each of the next ``horizon`` days."""
+        name = fields.pop("model", None)
         request = payloads.VolatilityRequest.model_construct(**fields)
         return await self._serve(
             "volatility",
             lambda champion, rid: adapters.forecast_volatility(champion, request, rid),
+            name=name,
         )
 
     @bentoml.api(
@@ -270,17 +293,25 @@ class RiskService:
     )
     async def anomaly_score(self, **fields: Any) -> Any:
         """Anomaly score, alert flag and top drivers for feature rows or a price window."""
+        name = fields.pop("model", None)
         request = payloads.AnomalyRequest.model_construct(**fields)
         return await self._serve(
-            "anomaly", lambda champion, rid: adapters.score_anomaly(champion, request, rid)
+            "anomaly",
+            lambda champion, rid: adapters.score_anomaly(champion, request, rid),
+            name=name,
         )
 
     @models_app.get("/models", response_model=payloads.ModelsResponse)
     async def models(self) -> dict[str, Any]:
-        """The served models: name, alias, version, freshness and request schema."""
+        """Every served model: name, family, route, alias, version, freshness, request schema
+        and, for a champion that could not load, the error."""
         out = []
-        for holder in self.holders.values():
+        for name, holder in self.directory.holders().items():
+            family = self.directory.family_of(name) or ""
             row = holder.status()
+            row["family"] = row.get("family") or family
+            row["route"] = adapters.ROUTE_PATHS.get(family)
+            row["default"] = self.directory.defaults.get(family) == name
             champion = holder.current
             schema = getattr(champion.state, "row_schema", None) if champion else None
             if schema is not None:

@@ -35,6 +35,10 @@ def _integrity_failed(report: GateReport) -> bool:
     return any(r.gate == ARTIFACT_GATE for r in report.failures)
 
 
+SPEC_FILE = "specification.json"
+"""The unfitted specification, options and data source of a version, for retraining."""
+
+
 @dataclass(frozen=True)
 class TrainResult:
     family: str
@@ -130,18 +134,43 @@ class Lifecycle:
         recent: DataSource | None = None,
         run_name: str | None = None,
     ) -> TrainResult:
-        """Load, validate, fit, evaluate, gather gate evidence, log, register the challenger.
+        """Train a built-in kind: :meth:`register` of ``builtin_spec(family, options)``."""
+        from riskops.families.contracts import builtin_spec
 
-        Validation and fitting happen before anything is written: bad data registers nothing.
-        """
-        from riskops import drift, tracking
-
-        started = time.perf_counter()
         family = get_family(family_name)
         options = options or TrainOptions()
         if options.model is not None and options.model not in family.models:
             raise BadInputError(f"--model: {options.model!r} is not one of {list(family.models)}")
+        options = replace(options, model=options.model or family.models[0])
+        spec = builtin_spec(family_name, options)
+        return self.register(spec, family_name, source, options, name, recent, run_name)
+
+    def register(
+        self,
+        estimator: Any,
+        family_name: str,
+        source: DataSource | None = None,
+        options: TrainOptions | None = None,
+        name: str | None = None,
+        recent: DataSource | None = None,
+        run_name: str | None = None,
+    ) -> TrainResult:
+        """Check, clone, fit, evaluate, gather gate evidence, log, register a challenger.
+
+        ``estimator`` is an unfitted specification honouring the family's contract
+        (:mod:`riskops.families.contracts`): a built-in kind or a user's own model. The
+        contract is checked and the data validated and fitted before anything is written:
+        a bad estimator or bad data registers nothing.
+        """
+        from riskops import drift, tracking
+        from riskops.families import contracts
+
+        started = time.perf_counter()
+        family = get_family(family_name)
+        contracts.check(family_name, estimator)
+        options = options or TrainOptions()
         name = name or REGISTERED_NAMES[family_name]
+        _check_model_name(name)
         source = family.default_source(source)
         dataset = load(source)
         recent_dataset = load(family.default_source(recent)) if recent is not None else dataset
@@ -150,7 +179,8 @@ class Lifecycle:
         with tempfile.TemporaryDirectory(prefix="riskops-") as tmp:
             workdir = Path(tmp) / "artifacts"
             workdir.mkdir()
-            outcome = family.fit(dataset, options, workdir)
+            outcome = family.fit(dataset, options, workdir, estimator=estimator)
+            spec = contracts.spec_description(estimator)
             recent_features = family.features(family.recent_window(recent_dataset))
             drift_dir = workdir / "drift"
             drift_dir.mkdir(exist_ok=True)
@@ -187,6 +217,7 @@ class Lifecycle:
                 if champion is None
                 else {"version": champion.version, "run_id": champion.run_id},
                 "options": {**options.__dict__},
+                "specification": spec,
             }
             evidence = {
                 "family": family_name,
@@ -207,12 +238,25 @@ class Lifecycle:
                 "code_version": lineage["code_version"],
                 "parent_champion": str(champion.version) if champion else "",
                 "validation_status": "pending",
+                "spec_class": str(spec.get("class", type(estimator).__name__))[:250]
+                if isinstance(spec, dict)
+                else type(estimator).__name__,
+                "origin": "builtin" if options.model in family.models else "user",
             }
             with tracking.training_run(
                 self.settings, family_name, run_name or f"{name}-{outcome.model_kind}"
             ) as run_id:
                 tracking.log_outcome(family, outcome, lineage, tags)
                 tracking.log_evidence(evidence, EVIDENCE_FILE)
+                tracking.log_evidence(
+                    {
+                        "family": family_name,
+                        "options": {**options.__dict__},
+                        "source": source.describe(),
+                        "specification": spec,
+                    },
+                    SPEC_FILE,
+                )
                 tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
         version = self.register_challenger(
             run_id,
@@ -275,6 +319,30 @@ class Lifecycle:
                 "alias_change_failed", name, version, intent_seq=intent_seq, error=str(exc)
             )
             raise
+
+    def retrain(self, name: str, source: DataSource | None = None) -> TrainResult:
+        """Refit a registered model's specification on fresh data and register a challenger.
+
+        The specification, options and data source stored with the champion (else the
+        latest version) are reused: a user's own estimator is refitted exactly like a
+        built-in kind. ``source`` replaces the stored data source (e.g. a newer file).
+        """
+        from riskops import tracking
+        from riskops.families import contracts
+
+        info = self.registry.version_for_alias(name, reg.CHAMPION) or self.registry.resolve(name)
+        stored = tracking.load_json(self.settings, info.run_id, SPEC_FILE)
+        family_name = family_of_registered(name, info.tags.get("family") or stored.get("family"))
+        fitted = self.registry.load_model(name, version=info.version)
+        estimator = contracts.specification_of(fitted)
+        known = set(TrainOptions.__dataclass_fields__)
+        options = TrainOptions(**{k: v for k, v in stored.get("options", {}).items() if k in known})
+        if source is None:
+            described = dict(stored.get("source") or {})
+            if described.get("path"):
+                described["path"] = Path(described["path"])
+            source = DataSource(**described) if described else None
+        return self.register(estimator, family_name, source, options, name=name)
 
     # ---------------------------------------------------------------- promote
     def promote(
@@ -651,6 +719,15 @@ class Lifecycle:
                     row["family"] = family
             out.append(row)
         return out
+
+
+def _check_model_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,99}", name or ""):
+        raise BadInputError(
+            f"name: {name!r} is not a model name (a letter, then letters, digits, '_', '.', '-')"
+        )
 
 
 KEY_METRICS = {

@@ -261,6 +261,19 @@ class Registry:
     def model_names(self) -> list[str]:
         return sorted(m.name for m in self.client.search_registered_models())
 
+    def champions(self) -> dict[str, str]:
+        """Every registered model that has a ``champion`` alias, with its ``family`` tag."""
+        out: dict[str, str] = {}
+        page_token = None
+        while True:
+            page = self.client.search_registered_models(max_results=1000, page_token=page_token)
+            for model in page:
+                if CHAMPION in (getattr(model, "aliases", None) or {}):
+                    out[model.name] = (model.tags or {}).get("family", "")
+            page_token = getattr(page, "token", None)
+            if not page_token:
+                return out
+
     def load_model(self, name: str, alias: str | None = None, version: int | None = None) -> Any:
         """The native estimator of a version (by number, or by alias), hash-verified first."""
         if version is None:

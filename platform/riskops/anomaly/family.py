@@ -110,8 +110,24 @@ class AnomalyFamily(Family):
     primary_metric: ClassVar[str] = "event_recall"
     default_dataset = "us_indices"
 
-    def fit(self, dataset: MarketDataset, options: TrainOptions, workdir: Path) -> TrainingOutcome:
-        model = options.model or self.models[0]
+    def fit(
+        self,
+        dataset: MarketDataset,
+        options: TrainOptions,
+        workdir: Path,
+        estimator: Any = None,
+    ) -> TrainingOutcome:
+        """Fit ``estimator`` (default: the built-in kind ``options.model``; else any
+        scikit-learn outlier detector, see :mod:`riskops.anomaly.any_model`) on the training
+        days, evaluate it on held-out days and known events."""
+        from riskops.families import contracts
+
+        user_spec = estimator
+        if user_spec is not None:
+            contracts.check(self.name, user_spec)
+        model = options.model or (
+            self.models[0] if user_spec is None else contracts.kind_of(user_spec)
+        )
         extra = dict(options.extra)
         alert_rate = float(extra.get("alert_rate", round(1.0 - options.level, 10)))
         holdout_fraction = float(extra.get("holdout_fraction", 0.2))
@@ -119,7 +135,14 @@ class AnomalyFamily(Family):
             raise BadInputError(f"alert_rate: must be in (0, 0.5), got {alert_rate}")
         if not 0 < holdout_fraction < 1:
             raise BadInputError(f"holdout_fraction: must be in (0, 1), got {holdout_fraction}")
-        estimator = make_detector(model, alert_rate, options.seed)
+        if user_spec is None:
+            estimator = make_detector(model, alert_rate, options.seed)
+        else:
+            estimator = contracts.adapt(
+                self.name, contracts.unfitted(user_spec), alert_rate=alert_rate
+            )
+            if "alert_rate" in estimator.get_params(deep=False):
+                estimator.set_params(alert_rate=alert_rate)
 
         features = build_features(dataset)
         evaluation = AnomalyEvaluation.split(features, holdout_fraction, seed=options.seed)

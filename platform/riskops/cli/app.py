@@ -19,6 +19,7 @@ from riskops.cli import (
     orchestration,
     serve,
 )
+from riskops.cli import register as register_cli
 from riskops.cli import universe as universe_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command()(lifecycle.train)
+app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
 app.command()(approvals.approve)

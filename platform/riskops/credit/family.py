@@ -62,18 +62,29 @@ class CreditFamily(Family):
 
     # -- lifecycle -------------------------------------------------------------
 
-    def fit(self, dataset: Any, options: TrainOptions, workdir: Path) -> TrainingOutcome:
+    def fit(
+        self, dataset: Any, options: TrainOptions, workdir: Path, estimator: Any = None
+    ) -> TrainingOutcome:
         """Split, (tune,) fit, validate on the held-out split, explain, write artifacts.
+
+        ``estimator`` is the unfitted specification (a built-in kind from
+        :func:`~riskops.families.contracts.builtin_spec`, the default, or a user's
+        classifier); it is cloned, adapted to the platform's PD interface and fitted on
+        the training split.
 
         Writes ``shap/`` (see :func:`riskops.explain.write_shap_artifacts`), ``plots/``
         (ROC, calibration, score distribution, grade default rates) and
         ``reason_codes_sample.json`` under ``workdir``.
         """
-        from riskops.credit.models import MODEL_KINDS
+        from riskops.families import contracts
 
-        kind = options.model or self.models[0]
-        if kind not in MODEL_KINDS:
-            raise BadInputError(f"model: {kind!r} is not one of {list(self.models)}")
+        if estimator is None:
+            estimator = contracts.builtin_spec(self.name, options)
+            kind = options.model or self.models[0]
+        else:
+            contracts.check(self.name, estimator)
+            kind = options.model or contracts.kind_of(estimator)
+        spec = contracts.adapt(self.name, contracts.unfitted(estimator))
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         extra = dict(options.extra or {})
@@ -81,11 +92,14 @@ class CreditFamily(Family):
         train, test, split = self.split(dataset, test_size, options.seed)
         X_train, y_train = train.X, train.y
 
-        params = self._hyperparameters(kind, options, extra)
+        params = dict(spec.get_params(deep=False))
         tuning: list[dict[str, Any]] = []
         if options.tune > 0:
+            from riskops.credit.models import MODEL_KINDS
             from riskops.credit.tuning import tune
 
+            if kind not in MODEL_KINDS:
+                raise BadInputError(f"--tune: only the built-in kinds {list(MODEL_KINDS)} tune")
             best, tuning = tune(
                 kind,
                 X_train,
@@ -97,7 +111,8 @@ class CreditFamily(Family):
                 dated=dataset.date_col is not None,
             )
             params.update(best)
-        estimator = MODEL_KINDS[kind](**params).fit(X_train, y_train)
+            spec.set_params(**best)
+        estimator = spec.fit(X_train, y_train)
 
         metrics, tables = self._validate(estimator, test)
         X_test = test.X
@@ -135,7 +150,9 @@ class CreditFamily(Family):
         if options.tune > 0:
             evidence["tuning"] = tuning
         logged = {"model": kind, "test_size": test_size, "split": split["kind"]}
-        logged.update({k: _param_value(v) for k, v in params.items()})
+        logged.update({k: _param_value(v) for k, v in _loggable(spec).items()})
+        if hasattr(estimator, "explainer_kind_"):
+            evidence["explainer"] = estimator.explainer_kind_
         reference = X_train.sample(n=min(REFERENCE_ROWS, len(X_train)), random_state=options.seed)
         return TrainingOutcome(
             estimator=estimator,
@@ -285,6 +302,15 @@ def _period(dates: pd.Series) -> list[str]:
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(table.to_json(orient="records"))
+
+
+def _loggable(spec: Any) -> dict[str, Any]:
+    """Hyperparameters that read well as MLflow params (nested estimators by their own)."""
+    return {
+        k: v
+        for k, v in spec.get_params(deep=True).items()
+        if v is None or isinstance(v, str | int | float | bool | dict)
+    }
 
 
 def _param_value(value: Any) -> Any:

@@ -1,9 +1,11 @@
 """The contract every model family implements, so that one lifecycle trains them all.
 
-A family (credit, var, volatility, anomaly) knows how to load its data, fit one of its
-estimators, evaluate any estimator of its kind on an evaluation window, and describe
-the features and outputs that drift checks compare. Everything else (logging,
-registering, gating, promoting, auditing, serving) is generic and lives elsewhere.
+A family (credit, var, volatility, anomaly) knows how to load its data, fit any
+estimator that honours its contract (:mod:`riskops.families.contracts`: the built-in kinds
+and a user's own model enter the same way), evaluate any estimator of its kind on an
+evaluation window, and describe the features and outputs that drift checks compare.
+Everything else (logging, registering, gating, promoting, auditing, serving) is generic
+and lives elsewhere.
 
 Estimators follow the scikit-learn contract: ``__init__`` stores hyperparameters,
 ``fit`` returns ``self``, learned state ends in ``_``, ``check_is_fitted`` guards
@@ -104,8 +106,16 @@ class Family(ABC):
         return source
 
     @abstractmethod
-    def fit(self, dataset: Any, options: TrainOptions, workdir: Path) -> TrainingOutcome:
-        """Split, fit, evaluate on held-out data, explain, and write artifacts to ``workdir``."""
+    def fit(
+        self, dataset: Any, options: TrainOptions, workdir: Path, estimator: Any = None
+    ) -> TrainingOutcome:
+        """Split, fit, evaluate on held-out data, explain, and write artifacts to ``workdir``.
+
+        ``estimator`` is the unfitted specification to fit: any model honouring the
+        family's contract (:mod:`riskops.families.contracts`); ``None`` means the
+        built-in kind ``options.model``. The family clones it, so the caller's object
+        is never fitted.
+        """
 
     @abstractmethod
     def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:

@@ -49,6 +49,7 @@ __all__ = [
     "HistoricalVaR",
     "QuantileVaR",
     "VaRForecast",
+    "VaRModel",
 ]
 
 
@@ -101,7 +102,26 @@ def _empirical_tail(sample: np.ndarray, p: float) -> tuple[float, float]:
 
 
 class _VaRModel(BaseEstimator):
-    """Shared plumbing: validation, conditional forecasts, ``predict``."""
+    """Base class of every VaR/ES model, public as :class:`VaRModel`.
+
+    A user's own VaR model subclasses it (``from riskops.market.var import VaRModel``) and
+    implements two methods on plain arrays of percent returns, oldest first:
+
+    ``_fit_values(self, y, start=None) -> self``
+        Learn from the returns ``y`` (``start``: optional warm-start state from the
+        previous refit, see ``_warm_state``); set learned attributes ending in ``_`` and
+        call ``self._mark_fitted(y)``.
+    ``_forecast_values(self, y, levels) -> (var, es)``
+        Next-day VaR and ES after the returns ``y`` for each level of ``levels`` (a tuple of
+        confidence levels in [0.5, 1)), as positive losses in percent, ``es >= var``, with
+        the fitted parameters kept fixed.
+
+    ``__init__`` stores hyperparameters only (scikit-learn contract) and should have a
+    ``level`` (the level ``predict`` and the family's headline figures use). The base class
+    adds ``fit(returns)``, ``forecast(returns=None, levels=(0.95, 0.99))`` (validated: a
+    frame indexed by level with ``var`` and ``es``) and ``predict`` (MLflow's pyfunc); the
+    var family's rolling backtests and the service call the two methods above directly.
+    """
 
     level: float
 
@@ -156,6 +176,10 @@ class _VaRModel(BaseEstimator):
     def _mark_fitted(self, y: np.ndarray) -> None:
         # The engine fits on arrays; keep the public attributes consistent.
         self.n_obs_ = int(y.size)
+
+
+VaRModel = _VaRModel
+"""The public base class of VaR/ES models (see :class:`_VaRModel`)."""
 
 
 class HistoricalVaR(_VaRModel):

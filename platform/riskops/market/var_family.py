@@ -248,18 +248,38 @@ class VaRFamily(Family):
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "kupiec_pvalue"
 
-    def fit(self, dataset: MarketDataset, options: TrainOptions, workdir: Path) -> TrainingOutcome:
-        model = options.model or self.models[0]
-        if model not in self.models:
-            raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
+    def fit(
+        self,
+        dataset: MarketDataset,
+        options: TrainOptions,
+        workdir: Path,
+        estimator: Any = None,
+    ) -> TrainingOutcome:
+        """Backtest ``estimator`` (default: the built-in kind ``options.model``; else any
+        :class:`~riskops.market.var.VaRModel`) on rolling forecasts, then refit it on all
+        returns."""
+        from riskops.families import contracts
+
+        if estimator is None:
+            model = options.model or self.models[0]
+            if model not in self.models:
+                raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
+        else:
+            contracts.check(self.name, estimator)
+            model = options.model or contracts.kind_of(estimator)
         level = float(options.level)
         if not 0.5 <= level < 1:
             raise BadInputError(f"level: must be in [0.5, 1), got {level}")
         extra = dict(options.extra)
         window = _int_option(extra, "window", 500)
-        estimator = make_var_model(
-            model, level=level, dist=options.dist, seed=options.seed, window=window
-        )
+        if estimator is None:
+            estimator = make_var_model(
+                model, level=level, dist=options.dist, seed=options.seed, window=window
+            )
+        else:
+            estimator = contracts.unfitted(estimator)
+            if "level" in estimator.get_params():
+                estimator.set_params(level=level)
         returns = dataset.series().astype(float)
         n = len(returns)
         default_refit = SLOW_REFIT_EVERY if model == "quantile_lightgbm" else DEFAULT_REFIT_EVERY

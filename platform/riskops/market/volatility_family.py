@@ -212,14 +212,29 @@ class VolatilityFamily(Family):
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "qlike"
 
-    def fit(self, dataset: MarketDataset, options: TrainOptions, workdir: Path) -> TrainingOutcome:
+    def fit(
+        self,
+        dataset: MarketDataset,
+        options: TrainOptions,
+        workdir: Path,
+        estimator: Any = None,
+    ) -> TrainingOutcome:
+        """Backtest ``estimator``'s specification against GARCH(1,1), then refit it on all
+        returns. ``estimator``: a built-in kind (default, by ``options.model``) or any model
+        honouring :class:`~riskops.market.any_model.VolatilityModel`."""
+        from riskops.families import contracts
         from riskops.market.volatility import realised_proxy
 
-        model = options.model or self.models[0]
-        if model not in self.models:
-            raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
+        if estimator is None:
+            model = options.model or self.models[0]
+            if model not in self.models:
+                raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
+            estimator = make_volatility_model(model, options.dist, options.seed)
+        else:
+            contracts.check(self.name, estimator)
+            model = options.model or contracts.kind_of(estimator)
+        estimator = contracts.adapt(self.name, contracts.unfitted(estimator))
         extra = dict(options.extra)
-        estimator = make_volatility_model(model, options.dist, options.seed)
         returns = dataset.series().astype(float)
         n = len(returns)
         if model in _DEEP and "refit_every" not in extra:
@@ -310,7 +325,7 @@ class VolatilityFamily(Family):
 
     def score(self, estimator: Any, features: pd.DataFrame) -> pd.Series:
         """One-step variance forecasts (percent²), one per row of ``features``."""
-        values = estimator.predict(features[["ret"]])
+        values = estimator.variance_path(features["ret"])
         return pd.Series(np.asarray(values, dtype=float), index=features.index, name="variance")
 
     def recent_window(self, dataset: MarketDataset) -> MarketDataset:
