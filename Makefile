@@ -8,6 +8,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: bootstrap install install-deep demo test test-fast lint serve bench clean
+.PHONY: image-tools base-image image test-container clean-images
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -42,3 +43,42 @@ bench: install
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
+
+# ------------------------------------------------------------------------- container images
+# `make image`: the RiskOps and MLflow images from infra/docker/*.Dockerfile, with docker when
+# an engine answers, else with buildah on a Python base image built from Debian packages
+# (made once by infra/image/base.sh, kept in buildah's storage and reused). `make
+# test-container`: build, train + promote + serve inside the image, check from the host.
+# buildah and debootstrap are installed with apt-get when missing (root). Nothing is written
+# into the checkout: images live in buildah's (or docker's) storage, scratch files in $TMPDIR.
+export STORAGE_DRIVER ?= vfs
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+BUILDAH_TOOLS := buildah debootstrap
+
+image-tools:
+	@missing=""; \
+	for tool in $(BUILDAH_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$$missing debian-archive-keyring"; \
+	if [ -n "$$missing" ]; then \
+		echo "image-tools: installing$$missing (apt-get)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+base-image: image-tools
+	infra/image/base.sh
+
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		infra/image/build.sh; \
+	else \
+		$(MAKE) --no-print-directory image-tools && IMAGE_BUILDER=buildah infra/image/build.sh; \
+	fi
+
+test-container: image-tools
+	nice -n 10 infra/image/test-container.sh
+
+# Removes the images (and so the reused base image); a cold build starts from debootstrap.
+clean-images:
+	@images=$$(buildah images --noheading --format '{{.Name}}:{{.Tag}}' 2>/dev/null | \
+		grep -E '^localhost/riskops(-mlflow|-python)?:' || true); \
+	if [ -n "$$images" ]; then buildah rmi --force $$images; fi

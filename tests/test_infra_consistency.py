@@ -170,6 +170,17 @@ def _dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def _base_image(path: Path, from_argument: str) -> str:
+    """The image a ``FROM`` builds on by default: ARG defaults expanded until none is left."""
+    instructions = _dockerfile_instructions(path)
+    args = dict(arg.split("=", 1) for kw, arg in instructions if kw == "ARG" and "=" in arg)
+    image = from_argument.split()[0]
+    for _ in range(len(args) + 1):
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image)
+    assert "$" not in image, image
+    return image
+
+
 def _lock_versions() -> dict[str, str]:
     lock = tomllib.loads((REPO / "uv.lock").read_text())
     return {p["name"]: p["version"] for p in lock["package"] if "version" in p}
@@ -564,9 +575,7 @@ def test_runtime_stage_is_slim_non_root_and_carries_venv_and_source():
     instructions = _dockerfile_instructions(DOCKERFILE)
     runtime_start = max(i for i, (kw, _) in enumerate(instructions) if kw == "FROM")
     runtime = instructions[runtime_start:]
-    args = dict(arg.split("=", 1) for kw, arg in instructions if kw == "ARG" and "=" in arg)
-    base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], runtime[0][1].split()[0])
-    assert base == "python:3.11-slim-bookworm"
+    assert _base_image(DOCKERFILE, runtime[0][1]) == "python:3.11-slim-bookworm"
     copies = [arg for kw, arg in runtime if kw == "COPY"]
     assert any("--from=builder" in c and "/app/.venv" in c for c in copies)
     for folder in ("platform/", "pipelines/", "services/"):
@@ -579,6 +588,30 @@ def test_runtime_stage_is_slim_non_root_and_carries_venv_and_source():
     assert "PATH=/app/.venv/bin:" in env
     assert "RISKOPS_HOME=/var/lib/riskops" in env
     assert all(var in _setting_variables() for var in re.findall(r"\b(RISKOPS_\w+)=", env))
+
+
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, MLFLOW_DOCKERFILE], ids=lambda p: p.name)
+def test_every_stage_builds_on_the_official_image_unless_base_image_is_given(dockerfile):
+    # Given the FROM lines of a Dockerfile (infra/image/build.sh passes BASE_IMAGE to buildah)
+    instructions = _dockerfile_instructions(dockerfile)
+    stages = [arg for kw, arg in instructions if kw == "FROM"]
+
+    # Then each stage starts from the one build argument, whose default is the official image
+    assert stages
+    assert all(stage.split()[0] == "${BASE_IMAGE}" for stage in stages)
+    assert _base_image(dockerfile, stages[0]) == "python:3.11-slim-bookworm"
+
+
+def test_ci_builds_and_runs_the_image_after_the_tests():
+    # Given the CI script and the Makefile
+    ci = (REPO / ".ci" / "run").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    steps = re.findall(r"^step \"[^\"]+\" (make [\w-]+)$", ci, flags=re.M)
+
+    # Then CI runs the container test as its own step after the test suite, and make knows it
+    assert steps == ["make test", "make test-container"]
+    assert re.search(r"^test-container:", makefile, flags=re.M)
+    assert (INFRA / "image" / "test-container.sh").is_file()
 
 
 def test_one_image_serves_worker_service_and_prefect_server():

@@ -5,7 +5,9 @@
 
 ARG PYTHON_VERSION=3.11
 ARG DEBIAN_RELEASE=bookworm
-FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}
+# The official image unless `--build-arg BASE_IMAGE=...` (e.g. infra/image/base.sh's).
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}
+FROM ${BASE_IMAGE}
 
 # The versions in uv.lock: client and server must speak the same MLflow
 # (tests/test_infra_consistency.py fails when they drift apart).
