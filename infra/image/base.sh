@@ -9,6 +9,10 @@
 # Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR (default deb.debian.org), STORAGE_DRIVER.
 set -euo pipefail
 
+if [ "$(id -u)" != 0 ]; then
+    echo "infra/image/base.sh needs root (buildah with vfs storage and chroot isolation): sudo make base-image" >&2
+    exit 1
+fi
 tag=${1:-localhost/riskops-python:3.11-slim-bookworm}
 release=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -30,6 +30,10 @@ targets=("$@")
 
 build_args=()
 if [ "$IMAGE_BUILDER" = buildah ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "make image without Docker needs root (buildah, vfs, chroot): sudo make image" >&2
+        exit 1
+    fi
     export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
     base=${BASE_IMAGE:-$local_base}
     if [ "$base" = "$local_base" ] && ! buildah inspect --type image "$base" >/dev/null 2>&1; then

@@ -1,7 +1,8 @@
 """Host-side checks of `make test-container` (standard library only: runs on the bare host).
 
     python3 infra/image/smoke.py wait-ready URL SECONDS      poll /readyz until 200
-    python3 infra/image/smoke.py score URL APPLICANTS.json   POST /credit/score, check PD + reasons
+    python3 infra/image/smoke.py locked uv.lock FACTS.json   installed distributions == uv.lock
+    python3 infra/image/smoke.py score URL FACTS.json        POST /credit/score, check PD + reasons
     python3 infra/image/smoke.py users PID                   uids of PID and its descendants
     python3 infra/image/smoke.py stop PID SECONDS            TERM the tree, KILL what outlives it
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -42,9 +44,41 @@ def wait_ready(url: str, seconds: str) -> int:
     return 1
 
 
-def score(url: str, applicants_file: str) -> int:
-    with open(applicants_file) as handle:
-        applicants = json.load(handle)
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked(lock_file: str, facts_file: str) -> int:
+    """Every distribution in the image's environment is in uv.lock, at the locked version."""
+    import tomllib
+
+    with open(lock_file, "rb") as handle:
+        lock = tomllib.load(handle)
+    # A package may be locked at several versions, one per resolution fork (Python version,
+    # platform): the installed one must be one of them.
+    versions: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        versions.setdefault(_normalised(package["name"]), set()).add(package.get("version"))
+    with open(facts_file) as handle:
+        installed = json.load(handle)["installed"]
+    problems = []
+    for name, version in sorted(installed.items()):
+        wanted = versions.get(_normalised(name), set())
+        if version not in wanted:
+            problems.append(f"{name} {version} (uv.lock: {sorted(wanted) or 'absent'})")
+    if problems or not installed:
+        print("container: not the locked environment: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    print(
+        f"container: {len(installed)} installed distributions, each at its uv.lock version "
+        f"({len(versions)} names in the lock, dev and optional groups included)"
+    )
+    return 0
+
+
+def score(url: str, facts_file: str) -> int:
+    with open(facts_file) as handle:
+        applicants = json.load(handle)["applicants"]
     body = json.dumps({"applicants": applicants, "reasons": 3}).encode()
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -109,13 +143,20 @@ def _uid_and_name(pid: int) -> tuple[int, str] | None:
     return int(fields["Uid"].split()[1]), fields["Name"].strip()
 
 
+def _in_container(pid: int) -> bool:
+    """Whether ``pid`` runs inside a container's root file system (not buildah's helpers)."""
+    try:
+        return os.readlink(f"/proc/{pid}/root") != "/"
+    except OSError:
+        return False
+
+
 def users(pid: str) -> int:
-    """The effective uid of every process the container runs (``buildah run`` itself excluded)."""
-    root = int(pid)
-    found = {p: _uid_and_name(p) for p in _tree(root) if p != root}
+    """The effective uid of every process inside the container (buildah's helpers excluded)."""
+    found = {p: _uid_and_name(p) for p in _tree(int(pid)) if _in_container(p)}
     found = {p: v for p, v in found.items() if v is not None}
     if not found:
-        print(f"container: no process under pid {root}", file=sys.stderr)
+        print(f"container: no container process under pid {pid}", file=sys.stderr)
         return 1
     uids = sorted({uid for uid, _ in found.values()})
     names = sorted({name for _, name in found.values()})
@@ -160,5 +201,11 @@ def _alive_of(pids: list[int]) -> list[int]:
 
 
 if __name__ == "__main__":
-    commands = {"wait-ready": wait_ready, "score": score, "users": users, "stop": stop}
+    commands = {
+        "wait-ready": wait_ready,
+        "locked": locked,
+        "score": score,
+        "users": users,
+        "stop": stop,
+    }
     sys.exit(commands[sys.argv[1]](*sys.argv[2:]))

@@ -9,6 +9,10 @@
 # Environment: CONTAINER_TEST_PORT (default 8190), RISKOPS_IMAGE, SKIP_IMAGE_BUILD=1 (reuse).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ "$(id -u)" != 0 ]; then
+    echo "make test-container needs root (buildah with vfs storage and chroot isolation): sudo make test-container" >&2
+    exit 1
+fi
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)
@@ -44,20 +48,27 @@ esac
 mkdir -p "$work/home"
 chown "$user" "$work/home"
 ctr=$(buildah from --pull=false "$image")
+facts='
+import importlib.metadata, json
+from riskops.data.credit import load_credit
+applicants = json.loads(load_credit().X.head(5).to_json(orient="records"))
+installed = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
+print(json.dumps({"applicants": applicants, "installed": installed}))
+'
 run=(buildah run --isolation chroot --network host --volume "$work/home:/var/lib/riskops" "$ctr" --)
 
 echo "container: train and promote a credit champion in $image (user $user)"
 timeout --kill-after=10 900 "${run[@]}" riskops train credit --model logistic
 timeout --kill-after=10 600 "${run[@]}" riskops promote credit_pd
-timeout --kill-after=10 300 "${run[@]}" python -c \
-    "from riskops.data.credit import load_credit; print(load_credit().X.head(5).to_json(orient='records'))" \
-    > "$work/applicants.json"
+# Five real applicants to score, and what the image's environment holds.
+timeout --kill-after=10 300 "${run[@]}" python -c "$facts" > "$work/facts.json"
+python3 infra/image/smoke.py locked uv.lock "$work/facts.json"
 
 echo "container: riskops serve on 127.0.0.1:$port"
 "${run[@]}" riskops serve --host 127.0.0.1 --port "$port" > "$work/serve.log" 2>&1 &
 server=$!
 if ! python3 infra/image/smoke.py wait-ready "http://127.0.0.1:$port/readyz" 300 ||
-    ! python3 infra/image/smoke.py score "http://127.0.0.1:$port/credit/score" "$work/applicants.json" ||
+    ! python3 infra/image/smoke.py score "http://127.0.0.1:$port/credit/score" "$work/facts.json" ||
     ! python3 infra/image/smoke.py users "$server"; then
     echo "container: server log (last 40 lines):" >&2
     tail -n 40 "$work/serve.log" >&2
