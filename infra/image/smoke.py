@@ -3,7 +3,7 @@
     python3 infra/image/smoke.py wait-ready URL SECONDS      poll /readyz until 200
     python3 infra/image/smoke.py locked uv.lock FACTS.json   installed distributions == uv.lock
     python3 infra/image/smoke.py score URL FACTS.json        POST /credit/score, check PD + reasons
-    python3 infra/image/smoke.py users PID                   uids of PID and its descendants
+    python3 infra/image/smoke.py users PID USER              PID's container processes run as USER
     python3 infra/image/smoke.py stop PID SECONDS            TERM the tree, KILL what outlives it
 
 Each command prints what it found and exits 1 when the check fails.
@@ -11,6 +11,7 @@ Each command prints what it found and exits 1 when the check fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 
 def _get(url: str, timeout: float = 5.0) -> int:
@@ -151,16 +153,20 @@ def _in_container(pid: int) -> bool:
         return False
 
 
-def users(pid: str) -> int:
-    """The effective uid of every process inside the container (buildah's helpers excluded)."""
-    found = {p: _uid_and_name(p) for p in _tree(int(pid)) if _in_container(p)}
-    found = {p: v for p, v in found.items() if v is not None}
+def users(pid: str, image_user: str) -> int:
+    """Every process inside the container (buildah's helpers excluded) runs as the image's
+    USER: its numeric uid when it names one, else any uid but root's."""
+    seen = {p: _uid_and_name(p) for p in _tree(int(pid)) if _in_container(p)}
+    found = {p: v for p, v in seen.items() if v is not None}
     if not found:
         print(f"container: no container process under pid {pid}", file=sys.stderr)
         return 1
     uids = sorted({uid for uid, _ in found.values()})
     names = sorted({name for _, name in found.values()})
     print(f"container: {len(found)} processes ({', '.join(names)}) run as uid {uids}")
+    wanted = image_user.split(":")[0]
+    if wanted.isdigit():
+        return 0 if int(wanted) != 0 and uids == [int(wanted)] else 1
     return 1 if 0 in uids else 0
 
 
@@ -169,10 +175,8 @@ def stop(pid: str, seconds: str) -> int:
     root = int(pid)
     tree = _tree(root)
     for p in reversed(tree):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + float(seconds)
     while time.monotonic() < deadline:
         alive = [p for p in tree if _alive(p)]
@@ -181,7 +185,8 @@ def stop(pid: str, seconds: str) -> int:
             return 0
         time.sleep(0.5)
     for p in _alive_of(tree):
-        os.kill(p, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
     time.sleep(1.0)
     left = _alive_of(tree)
     print(f"container: killed what outlived SIGTERM; left: {left}")
@@ -201,7 +206,7 @@ def _alive_of(pids: list[int]) -> list[int]:
 
 
 if __name__ == "__main__":
-    commands = {
+    commands: dict[str, Callable[..., int]] = {
         "wait-ready": wait_ready,
         "locked": locked,
         "score": score,

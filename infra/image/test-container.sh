@@ -69,7 +69,7 @@ echo "container: riskops serve on 127.0.0.1:$port"
 server=$!
 if ! python3 infra/image/smoke.py wait-ready "http://127.0.0.1:$port/readyz" 300 ||
     ! python3 infra/image/smoke.py score "http://127.0.0.1:$port/credit/score" "$work/facts.json" ||
-    ! python3 infra/image/smoke.py users "$server"; then
+    ! python3 infra/image/smoke.py users "$server" "$user"; then
     echo "container: server log (last 40 lines):" >&2
     tail -n 40 "$work/serve.log" >&2
     exit 1
