@@ -66,9 +66,17 @@ build() {  # build NAME DOCKERFILE TAG
     if [ "$IMAGE_BUILDER" = docker ]; then
         docker build -f "$dockerfile" "${build_args[@]}" -t "$tag" .
     else
+        local previous
+        previous=$(buildah images --noheading --quiet --no-trunc "$tag" 2>/dev/null || true)
         buildah bud --isolation chroot --network host --pull=false \
             --ignorefile "$dockerfile.dockerignore" "${volumes[@]}" "${build_args[@]}" \
             -f "$dockerfile" -t "$tag" .
+        # The image this tag named before is left untagged: remove it, or every rebuild keeps
+        # another copy (vfs: the full root file system) in buildah's storage.
+        if [ -n "$previous" ] &&
+            [ "$previous" != "$(buildah images --noheading --quiet --no-trunc "$tag")" ]; then
+            buildah rmi "$previous" >/dev/null 2>&1 || true
+        fi
     fi
     seconds=$(($(date +%s) - start))
     size=$(size_of "$tag")
