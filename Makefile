@@ -17,14 +17,21 @@ bootstrap:
 install: bootstrap
 	$(UV) sync --frozen --python $(PYTHON)
 
-# PyTorch for the LSTM/Transformer models: the CPU wheel, never the CUDA build.
+# PyTorch for the LSTM/Transformer models (the `deep` extra): the CPU wheel the machine
+# provides in its pip find-links folder, never the CUDA build from the index. It is not in
+# uv.lock (a local, platform-specific wheel cannot be locked for every platform), so the
+# `deep` extra stays empty and this target installs it into the locked environment.
+TORCH_WHEELS ?= /opt/wheels
+TORCH_VERSION ?= 2.13.0
 install-deep: install
-	$(UV) pip install --python .venv/bin/python --find-links /opt/wheels "torch==2.13.0"
+	$(UV) pip install --python .venv/bin/python --find-links $(TORCH_WHEELS) \
+		"torch==$(TORCH_VERSION)+cpu"
 
 demo: install
 	$(RUN) riskops demo
 
-test: install
+# CI runs the deep-model tests too: with CI=true a skipped deep test fails the run.
+test: install-deep
 	$(RUN) pytest
 
 test-fast: install

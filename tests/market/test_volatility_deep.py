@@ -1,4 +1,8 @@
-"""Deep sequence volatility models (optional: skipped without PyTorch)."""
+"""Deep sequence volatility models.
+
+Skipped without PyTorch on a developer's machine; in CI (``CI=true``) ``make test`` installs
+the CPU wheel and ``tests/conftest.py`` fails the run if any of these tests is skipped.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 
 pytest.importorskip("torch")
+
+pytestmark = pytest.mark.deep
 
 from riskops.data.market import load_market
 from riskops.families.base import TrainOptions
