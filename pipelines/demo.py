@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import time
-import warnings
 from typing import Any
 
 from rich.console import Console
@@ -13,17 +12,17 @@ from rich.table import Table
 from riskops.lifecycle import key_metrics
 from riskops.settings import Settings
 
-# Wide enough for the summary table when stderr is a log file rather than a terminal.
-console = Console(stderr=True, width=120)
 
+def run_demo(settings: Settings, console: Console | None = None) -> dict[str, Any]:
+    """Train, gate and promote all four families; then refuse a shifted credit challenger.
 
-def run_demo(settings: Settings) -> dict[str, Any]:
-    """Train, gate and promote all four families; then refuse a shifted credit challenger."""
+    The story (steps, summary table, where to look next) goes to ``console`` (default: stdout,
+    80 columns when it is not a terminal); the summary is also written to
+    ``RISKOPS_HOME/demo/summary.json``. Library logs are the CLI's business (a log file).
+    """
+    console = console or Console()
     settings.export_environment()
     settings.ensure_home()
-    # The demo narrates on its own; MLflow's per-model INFO lines and schema hints drown it.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
     started = time.perf_counter()
     from pipelines.flows import promote_flow, retrain_flow, train_flow
     from riskops.audit import AuditTrail
@@ -89,13 +88,16 @@ def run_demo(settings: Settings) -> dict[str, Any]:
         "audit": verify.to_dict(),
         "next": _next_steps(settings),
     }
-    _render(summary)
+    summary_path = settings.home / "demo" / "summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
+    _render(summary, console)
     return summary
 
 
-def _render(summary: dict[str, Any]) -> None:
+def _render(summary: dict[str, Any], console: Console) -> None:
     console.rule("[bold]Summary")
-    table = Table("model", "version", "kind", "status", "headline metrics")
+    table = Table("model", "v", "kind", "status", "headline metrics")
+    table.columns[-1].overflow = "fold"
     for c in summary["champions"]:
         metrics = ", ".join(
             f"{k}={v:.3f}" for k, v in key_metrics(c["family"], c["metrics"]).items()
@@ -134,4 +136,5 @@ def _next_steps(settings: Settings) -> list[str]:
         "Serve:      riskops serve   (or make serve), then GET http://127.0.0.1:3000/models",
         "Audit:      riskops audit credit_pd   |   riskops audit verify",
         "Refusal:    riskops promote credit_pd   (exit 3: the shifted challenger is refused)",
+        f"Logs:       {home / 'logs' / 'riskops.log'}   (riskops --verbose shows them)",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,22 +18,52 @@ RISKOPS = str(Path(sys.executable).parent / "riskops")
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, str]]:
-    home = tmp_path_factory.mktemp("demo") / "home"
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str, str]:
+    """`riskops demo > out.txt 2> err.txt` in a fresh home, as a user runs it."""
+    folder = tmp_path_factory.mktemp("demo")
+    home = folder / "home"
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_"))
     }
     env |= {"RISKOPS_HOME": str(home), "RISKOPS_ACTOR": "demo-test"}
-    done = subprocess.run(
-        [RISKOPS, "demo", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return home, json.loads(done.stdout.strip().splitlines()[-1]), env
+    env.pop("COLUMNS", None)
+    out, err = folder / "out.txt", folder / "err.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        done = subprocess.run(
+            [RISKOPS, "demo"], env=env, stdout=stdout, stderr=stderr, timeout=900, check=False
+        )
+    assert done.returncode == 0, err.read_text()[-3000:] + out.read_text()[-3000:]
+    return home, env, out.read_text(), err.read_text()
+
+
+@pytest.fixture(scope="module")
+def demo_home(demo_run: tuple[Path, dict[str, str], str, str]) -> tuple[Path, dict, dict[str, str]]:
+    home, env, _, _ = demo_run
+    return home, json.loads((home / "demo" / "summary.json").read_text()), env
+
+
+# What library noise looks like: MLflow's log lines, Prefect's flow/task-run lines, tqdm bars.
+NOISE = re.compile(
+    r"INFO mlflow|WARNING mlflow|\| INFO +\||\| WARNING +\||Task run|Flow run|"
+    r"Downloading artifacts|\d+%\|"
+)
+
+
+def test_demo_tells_its_story_on_stdout_and_nothing_else(
+    demo_run: tuple[Path, dict[str, str], str, str],
+) -> None:
+    home, _, out, err = demo_run
+    # Then stdout holds the steps, the summary table and where to look next, at 80 columns
+    for heading in ("1. Train, gate and promote", "Summary", "Where to look next"):
+        assert heading in out
+    assert "credit_pd" in out and "refused" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    # and neither stream holds a library's log line or a progress bar
+    assert NOISE.search(out) is None, NOISE.search(out)
+    assert NOISE.search(err) is None, err[:3000]
+    # while the libraries' logs went to the log file under RISKOPS_HOME
+    log = (home / "logs" / "riskops.log").read_text()
+    assert "mlflow" in log and "prefect" in log
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

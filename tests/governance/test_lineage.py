@@ -90,3 +90,19 @@ def test_challenger_lineage_names_the_champion_it_was_compared_with(governed, fa
     assert lineage["validation_status"] == "pending"
     assert lineage["alias_history"] == []
     assert lineage["aliases"] == ["challenger"]
+
+
+def test_lineage_describes_the_champion_by_default_at_80_columns(governed) -> None:
+    from riskops.cli.app import app
+
+    # Given a champion (v2) and a newer, refused challenger (v3)
+    # When lineage is asked without --version, at 80 columns
+    result = CliRunner().invoke(app, ["lineage", "credit_pd"], env={"COLUMNS": "80"})
+    # Then it describes the champion, not the latest version
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith(f"credit_pd v{governed.champion} "), first
+    assert "champion" in first
+    # and no line is wider than the terminal, the audit records included
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "promote" in result.output

@@ -152,14 +152,12 @@ def test_report_command_for_the_champion(governed, tmp_path: Path) -> None:
 
     # Given the champion v2
     out, card = tmp_path / "r.html", tmp_path / "c.md"
-    # When the command runs without logging
+    # When the command runs without --version (the champion is the default) and without logging
     result = CliRunner().invoke(
         app,
         [
             "report",
             "credit_pd",
-            "--version",
-            str(governed.champion),
             "--out",
             str(out),
             "--card",

@@ -17,14 +17,14 @@ from sklearn.base import clone
 
 pytest.importorskip("torch")
 
-pytestmark = pytest.mark.deep
-
 from riskops.data.market import load_market
 from riskops.families.base import TrainOptions
 from riskops.market.deep import LSTMVolatility, TransformerVolatility
 from riskops.market.evaluation import qlike
 from riskops.market.volatility import GarchVolatility
 from riskops.market.volatility_family import VolatilityFamily
+
+pytestmark = pytest.mark.deep
 
 
 @pytest.fixture(scope="module")

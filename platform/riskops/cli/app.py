@@ -7,6 +7,10 @@ at run time; the library below never imports them.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from riskops.cli import (
@@ -29,6 +33,35 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _quiet_by_default(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show library logs (MLflow, Prefect, Evidently…) on stderr; "
+            "they always go to RISKOPS_HOME/logs/riskops.log.",
+        ),
+    ] = False,
+) -> None:
+    """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
+    from riskops.cli import logs
+
+    logs.configure(_log_home(), verbose=verbose)
+
+
+def _log_home() -> Path:
+    try:
+        from riskops.settings import Settings
+
+        return Settings().home
+    except Exception:  # a bad setting is reported by the command that reads it
+        return Path(os.environ.get("RISKOPS_HOME", "mlruns")).expanduser().resolve()
+
+
 app.add_typer(data.app, name="data")
 app.command()(lifecycle.train)
 app.command()(register_cli.register)

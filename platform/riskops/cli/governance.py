@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, progress, stdout
+from riskops.cli.output import command, emit, progress, stderr, stdout
+
+if TYPE_CHECKING:
+    from riskops.settings import Settings
 
 ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
 Version = Annotated[
-    int | None, typer.Option(help="Version; default: the challenger, else the latest.")
+    int | None,
+    typer.Option(
+        help="Version; default: the champion (without one: the challenger, else the latest)."
+    ),
 ]
+
+
+def default_version(settings: Settings, name: str, version: int | None) -> int | None:
+    """The version a governance command describes: ``version``, else the champion's.
+
+    Without a champion it is None, and the documents fall back to the challenger, else the
+    latest version; a note on stderr says so.
+    """
+    if version is not None:
+        return version
+    from riskops.registry import CHAMPION, Registry
+
+    champion = Registry(settings).version_for_alias(name, CHAMPION)
+    if champion is not None:
+        return champion.version
+    stderr.print(
+        f"[yellow]note[/yellow] {name} has no champion yet: describing its challenger "
+        "(else its latest version); pass --version for another",
+        highlight=False,
+    )
+    return None
 
 
 def report(
@@ -37,9 +64,11 @@ def report(
         from riskops.governance.report import generate
         from riskops.settings import Settings
 
+        settings = Settings()
+        version = default_version(settings, name, version)
         with progress(f"building the validation report of {name}", json_out):
             result = generate(
-                Settings(), name, version, out=out, card_path=card, log=log, evidently=evidently
+                settings, name, version, out=out, card_path=card, log=log, evidently=evidently
             )
 
         def render() -> None:
@@ -67,15 +96,15 @@ def lineage(name: ModelName, version: Version = None, json_out: opt.Json = False
         from riskops.governance.lineage import build_lineage
         from riskops.settings import Settings
 
+        settings = Settings()
+        version = default_version(settings, name, version)
         with tempfile.TemporaryDirectory(prefix="riskops-lineage-") as tmp:
-            facts = collect(Settings(), name, version, workdir=Path(tmp), fetch=json_only)
+            facts = collect(settings, name, version, workdir=Path(tmp), fetch=json_only)
             result = build_lineage(facts)
         emit(result, json_out, lambda: _render_lineage(result))
 
 
 def _render_lineage(lin: dict) -> None:
-    from rich.table import Table
-
     data = lin["dataset"]
     parent = lin["parent_champion"]
     compared = lin["compared_with_champion"]
@@ -109,19 +138,10 @@ def _render_lineage(lin: dict) -> None:
         lines.append("[red]audit chain is broken: run `riskops audit verify`[/red]")
     for line in lines:
         stdout.print(line, highlight=False)
-    table = Table(title="audit records of this version")
-    for column in ("seq", "time (UTC)", "actor", "action"):
-        table.add_column(column, no_wrap=column != "actor")
-    for column in ("alias change", "decision", "evidence"):
-        table.add_column(column, overflow="fold")
+    # One block per record rather than a seven-column table: readable at 80 columns.
+    stdout.print("[bold]audit records of this version[/bold]")
     for e in lin["audit_records"]:
-        table.add_row(
-            str(e["seq"]),
-            e["time"],
-            e["actor"],
-            e["action"],
-            e["alias_changes"],
-            e["decision"],
-            e["evidence"],
-        )
-    stdout.print(table)
+        stdout.print(f"  #{e['seq']}  {e['time']}  {e['actor']}  {e['action']}", highlight=False)
+        for label in ("alias_changes", "decision", "evidence"):
+            if e.get(label):
+                stdout.print(f"      {label.replace('_', ' ')}: {e[label]}", highlight=False)

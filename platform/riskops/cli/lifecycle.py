@@ -154,7 +154,8 @@ def models(json_out: opt.Json = False) -> None:
 
             for row in rows:
                 champ = row.get("champion") or row.get("challenger") or {}
-                metrics = ", ".join(f"{k}={v}" for k, v in (champ.get("key_metrics") or {}).items())
+                # One metric per line keeps the table readable at 80 columns.
+                metrics = "\n".join(f"{k}={v}" for k, v in (champ.get("key_metrics") or {}).items())
                 table.add_row(
                     row["name"],
                     cell(row, "champion"),

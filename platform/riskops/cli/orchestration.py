@@ -85,9 +85,13 @@ def monitor(
 def demo(json_out: opt.Json = False) -> None:
     """The whole lifecycle on bundled data: four champions, then a refused shifted challenger."""
     with command(json_out):
+        from rich.console import Console
+
         from riskops.settings import Settings
 
-        summary = _pipelines("demo").run_demo(Settings())
+        # The story goes to stdout; with --json stdout holds only the JSON object.
+        story = Console(quiet=True) if json_out else stdout
+        summary = _pipelines("demo").run_demo(Settings(), console=story)
         emit(summary, json_out, lambda: None)
         if not summary["audit"]["ok"] or not all(c["promoted"] for c in summary["champions"]):
             raise typer.Exit(1)
