@@ -99,8 +99,9 @@ def _render(summary: dict[str, Any], console: Console) -> None:
     table = Table("model", "v", "kind", "status", "headline metrics")
     table.columns[-1].overflow = "fold"
     for c in summary["champions"]:
-        metrics = ", ".join(
-            f"{k}={v:.3f}" for k, v in key_metrics(c["family"], c["metrics"]).items()
+        # One metric per line: the table stays readable at 80 columns.
+        metrics = "\n".join(
+            f"{k}={v:.3g}" for k, v in key_metrics(c["family"], c["metrics"]).items()
         )
         table.add_row(
             c["model"],

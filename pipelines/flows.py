@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from pipelines.tasks import (
     check_drift,
@@ -39,7 +39,11 @@ def promote_flow(
     return promote_challenger(name, version, force, reason)
 
 
-@flow(name="retrain", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
+# Prefect types ThreadPoolTaskRunner() as TaskRunner[Never]; the cast restores what it is.
+_TWO_THREADS = cast("TaskRunner[Any]", ThreadPoolTaskRunner(max_workers=2))
+
+
+@flow(name="retrain", log_prints=True, task_runner=_TWO_THREADS)
 def retrain_flow(
     families: list[str] | None = None, promote: bool = True, models: list[str] | None = None
 ) -> list[dict[str, Any]]:

@@ -223,6 +223,7 @@ def market_history(request: payloads._MarketHistory, estimator: Any) -> History:
             raise unprocessable(exc) from None
         as_of = str(series.index[-1].date())
         return History(series, as_of, f"series:{request.series}", len(series))
+    raise AssertionError("unreachable: the first branch handles neither returns nor series")
 
 
 def _guarded(history_supplied: bool, compute: Callable[[], Any]) -> Any:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from typing import Annotated, Any, Literal, NotRequired, Required
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Required
 
 from pydantic import (
     AfterValidator,
@@ -83,7 +83,10 @@ Level = Annotated[
     _below(1),
 ]
 Positive = Annotated[float, Field(ge=0, allow_inf_nan=False), _above(0)]
-BundledSeries = Literal[tuple(BUNDLED_MARKET)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built at run time is opaque to the type checker
+    BundledSeries = str
+else:
+    BundledSeries = Literal[tuple(BUNDLED_MARKET)]
 Value = float | str | bool | None
 
 
@@ -314,11 +317,11 @@ def applicant_validator(
         kind: Any
         if spec.get("kind") == "categorical":
             categories = tuple(str(c) for c in spec.get("categories") or ())
-            kind = Literal[categories] if categories else str  # type: ignore[valid-type]
+            kind = Literal[categories] if categories else str
         else:
             kind = Annotated[float, Field(strict=True, allow_inf_nan=False)]
         fields[name] = NotRequired[kind | None] if spec.get("nullable") else Required[kind]
-    applicant = TypedDict("Applicant", fields, total=False)  # type: ignore[operator]
+    applicant = TypedDict("Applicant", fields, total=False)  # type: ignore[misc]
     applicant.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     return TypeAdapter(list[applicant]), TypeAdapter(applicant).json_schema()
 
@@ -327,7 +330,7 @@ def feature_row_validator(features: list[str]) -> tuple[TypeAdapter[Any], dict[s
     """Validator of anomaly feature rows (exactly the detector's features, finite numbers),
     and the JSON Schema of one row."""
     number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-    row = TypedDict("FeatureRow", {f: Required[number] for f in features})  # type: ignore[operator]
+    row = TypedDict("FeatureRow", {f: Required[number] for f in features})  # type: ignore[misc]
     row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     return TypeAdapter(list[row]), TypeAdapter(row).json_schema()
 

@@ -320,5 +320,7 @@ class RiskService:
         return {"models": out}
 
 
-RiskService.add_asgi_middleware(ApiKeyMiddleware)
-RiskService.add_asgi_middleware(JsonOnlyMiddleware, routes=MODEL_ROUTES)
+# @bentoml.service turns the class into a Service object, which the type checker cannot see.
+_service: Any = RiskService
+_service.add_asgi_middleware(ApiKeyMiddleware)
+_service.add_asgi_middleware(JsonOnlyMiddleware, routes=MODEL_ROUTES)

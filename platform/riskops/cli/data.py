@@ -33,7 +33,7 @@ def list_datasets(json_out: opt.Json = False) -> None:
 
 @app.command("validate")
 def validate(
-    domain: Annotated[str, typer.Argument(help="credit or market")],
+    domain: Annotated[opt.DomainName, typer.Argument(help="The data domain.")],
     data: opt.DataPath = None,
     target: opt.Target = None,
     positive_label: opt.PositiveLabel = None,

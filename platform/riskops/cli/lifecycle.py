@@ -9,7 +9,7 @@ import typer
 from riskops.cli import options as opt
 from riskops.cli.output import command, emit, progress, stdout
 
-Family = Annotated[str, typer.Argument(help="credit, var, volatility or anomaly")]
+Family = Annotated[opt.FamilyName, typer.Argument(help="The model family.")]
 ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
 
 
@@ -27,7 +27,9 @@ def train(
     volume_col: opt.VolumeCol = None,
     dataset: opt.Bundled = None,
     model: Annotated[str | None, typer.Option(help="Model kind; see the family's choices.")] = None,
-    dist: Annotated[str | None, typer.Option(help="Innovations: normal, t or skewt.")] = None,
+    dist: Annotated[
+        opt.Innovations | None, typer.Option(help="Market: innovations distribution.")
+    ] = None,
     level: Annotated[float, typer.Option(help="VaR confidence level.")] = 0.99,
     tune: Annotated[int, typer.Option(help="Optuna TPE trials (0: none).")] = 0,
     tune_timeout: Annotated[float, typer.Option(help="Tuning time box, seconds.")] = 60.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -21,7 +22,7 @@ PREFECT_LOGGING_FILE = Path(__file__).with_name("prefect_logging.yml")
 class _HomeFileHandler(logging.FileHandler):
     """A file handler that creates its folder on the first record, not at start-up."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> TextIOWrapper:
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 
@@ -49,6 +50,8 @@ def configure(home: Path, *, verbose: bool = False) -> Path:
         handler._riskops = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # One line per HTTP call to Prefect's API would drown the log file.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.captureWarnings(True)
     # No progress bars from MLflow's artifact downloads, verbose or not.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
+
+# Choices as Literal types, so `--help` lists them and click rejects anything else (exit 2).
+FamilyName = Literal["credit", "var", "volatility", "anomaly"]
+DomainName = Literal["credit", "market"]
+BundledMarket = Literal["sp500", "nasdaq", "us_indices", "eustocks"]
+Innovations = Literal["normal", "t", "skewt"]
+Scale = Literal["decimal", "percent"]
+
+
+class FamilyChoice(StrEnum):
+    """The families, for options given several times (Typer lists no Literal in a list)."""
+
+    credit = "credit"
+    var = "var"
+    volatility = "volatility"
+    anomaly = "anomaly"
+
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DataPath = Annotated[
@@ -25,14 +43,15 @@ ReturnCol = Annotated[
     str | None, typer.Option("--return-col", help="Market: return column(s), instead of prices.")
 ]
 ReturnScale = Annotated[
-    str, typer.Option("--return-scale", help="Market: returns given as 'decimal' or 'percent'.")
+    Scale, typer.Option("--return-scale", help="Market: how the returns are given.")
 ]
 HighCol = Annotated[str | None, typer.Option("--high-col", help="Market: daily high column.")]
 LowCol = Annotated[str | None, typer.Option("--low-col", help="Market: daily low column.")]
 VolumeCol = Annotated[str | None, typer.Option("--volume-col", help="Market: volume column.")]
 Bundled = Annotated[
-    str | None,
-    typer.Option(
-        "--dataset", help="Market: bundled dataset (sp500, nasdaq, us_indices, eustocks)."
-    ),
+    BundledMarket | None, typer.Option("--dataset", help="Market: a bundled dataset.")
+]
+Families = Annotated[
+    list[FamilyChoice] | None,
+    typer.Option("--family", help="Repeat for several; default: all."),
 ]

@@ -28,16 +28,20 @@ def _pipelines(module: str) -> Any:
     return importlib.import_module(f"pipelines.{module}")
 
 
+def _values(families: list[opt.FamilyChoice] | None) -> list[str] | None:
+    return [str(f) for f in families] if families else None
+
+
 def retrain(
-    family: Annotated[
-        list[str] | None, typer.Option("--family", help="Repeat for several; default: all.")
-    ] = None,
+    family: opt.Families = None,
     no_promote: Annotated[bool, typer.Option(help="Train and register only.")] = False,
     json_out: opt.Json = False,
 ) -> None:
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
-        decisions = _pipelines("flows").retrain_flow(families=family, promote=not no_promote)
+        decisions = _pipelines("flows").retrain_flow(
+            families=_values(family), promote=not no_promote
+        )
 
         def render() -> None:
             for d in decisions:
@@ -49,7 +53,7 @@ def retrain(
 
 
 def monitor(
-    family: Annotated[list[str] | None, typer.Option("--family", help="Default: all.")] = None,
+    family: opt.Families = None,
     data: opt.DataPath = None,
     date_col: opt.DateCol = None,
     price_col: opt.PriceCol = None,
@@ -69,7 +73,7 @@ def monitor(
                 "return_col": return_col,
             }
         result = _pipelines("flows").monitor_flow(
-            families=family, recent=recent, retrain=not no_retrain
+            families=_values(family), recent=recent, retrain=not no_retrain
         )
 
         def render() -> None:

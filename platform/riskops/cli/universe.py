@@ -7,7 +7,7 @@ imports Prefect or Dask.
 from __future__ import annotations
 
 import importlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -53,7 +53,9 @@ def universe(
         ),
     ] = None,
     no_real: Annotated[bool, typer.Option("--no-real", help="Simulated series only.")] = False,
-    var_model: Annotated[str, typer.Option(help="fhs or garch_t.")] = "fhs",
+    var_model: Annotated[
+        Literal["fhs", "garch_t"], typer.Option(help="VaR model per asset.")
+    ] = "fhs",
     backtest_days: Annotated[int, typer.Option(min=20, help="Rolling backtest length.")] = 250,
     json_out: opt.Json = False,
 ) -> None:

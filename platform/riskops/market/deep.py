@@ -144,8 +144,10 @@ class _SequenceVolatility(BaseEstimator):
         X = _windows(inputs, lookback, self.pad_)[lookback - 1 : -1]
         s = (target / self.scale_**2)[lookback:].astype(np.float32)
         network = self._network()
+        head = network.head
+        assert isinstance(head, nn.Linear)  # for the type checker: both networks end in one
         with torch.no_grad():
-            network.head.bias.fill_(float(np.log(s.mean())))
+            head.bias.fill_(float(np.log(s.mean())))
         optimiser = torch.optim.Adam(network.parameters(), lr=float(self.learning_rate))
         X_t, s_t = torch.from_numpy(X), torch.from_numpy(s)
         batch = int(self.batch_size)
