@@ -1,16 +1,19 @@
-"""Drift measurement with Evidently, sized for a promotion gate.
+"""Drift measurement with Evidently's current API (``evidently.Report``), sized for a gate.
 
 Evidently's full ``DataDriftPreset`` took 11-13 s on 100k x 20 rows here. The gate needs
-only the per-column drift tests, so it runs Evidently's ``DataDriftTable`` on seeded
-samples of at most ``max_rows`` rows per side. Above 1,000 rows Evidently picks the same
-tests as on the full data (normed Wasserstein for numbers, Jensen-Shannon for
-categories), whose statistics a few thousand rows estimate well: ``bench/bench_drift.py``
-checks that the decisions agree with the full preset.
+only the per-column drift tests, so it runs one ``ValueDrift`` metric per column, with
+Evidently's own per-column test (drift detected or not), on seeded samples of at most
+``max_rows`` rows per side; the share of drifted columns is what the preset's
+``DriftedColumnsCount`` reports. Above 1,000 rows Evidently picks the same tests as on the
+full data (normed Wasserstein for numbers, Jensen-Shannon for categories), whose
+statistics a few thousand rows estimate well: ``bench/bench_drift.py`` checks that the
+decisions agree with the full preset. The run's ``Snapshot`` is kept on the result (not in
+``to_dict``) so the monitor can add it to an Evidently workspace.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,11 @@ class DriftResult:
     n_reference: int = 0
     n_current: int = 0
     sampled_rows: int = 0
+    snapshot: Any = field(default=None, repr=False, compare=False)
+    """Evidently's ``Snapshot`` of the run: its HTML, or a run in a workspace."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "snapshot"}
 
 
 def data_drift(
@@ -45,36 +50,47 @@ def data_drift(
     html_path: Path | None = None,
 ) -> DriftResult:
     """Evidently's per-column drift tests on seeded samples of both frames."""
-    from evidently.legacy.metrics import DataDriftTable
-    from evidently.legacy.report import Report
+    from evidently import Report
+    from evidently.metrics import ValueDrift
 
     columns = [c for c in reference.columns if c in current.columns]
     ref = _sample(reference[columns], max_rows, seed)
     cur = _sample(current[columns], max_rows, seed + 1)
-    report = Report(metrics=[DataDriftTable(stattest=stattest, stattest_threshold=threshold)])
-    report.run(reference_data=ref, current_data=cur)
-    result = report.as_dict()["metrics"][0]["result"]
+    report = Report(
+        [ValueDrift(column=c, method=stattest, threshold=threshold) for c in columns],
+        include_tests=True,
+    )
+    snapshot = report.run(current_data=cur, reference_data=ref)
+    result = snapshot.dict()
+    # Each ValueDrift carries Evidently's own test (FAIL = drift detected) and, once run,
+    # the method and threshold it resolved for the column's type and size.
+    detected = {
+        t["metric_config"]["params"]["column"]: str(t["status"]).endswith("FAIL")
+        for t in result["tests"]
+    }
     per_column = {
-        name: {
-            "stattest": col["stattest_name"],
-            "threshold": float(col["stattest_threshold"]),
-            "score": float(col["drift_score"]),
-            "drifted": bool(col["drift_detected"]),
+        m["config"]["column"]: {
+            "stattest": m["config"]["method"],
+            "threshold": float(m["config"]["threshold"]),
+            "score": float(m["value"]),
+            "drifted": detected[m["config"]["column"]],
         }
-        for name, col in result["drift_by_columns"].items()
+        for m in result["metrics"]
     }
     if html_path is not None:
-        report.save_html(str(html_path))
+        snapshot.save_html(str(html_path))
+    share = sum(c["drifted"] for c in per_column.values()) / len(per_column) if per_column else 0.0
     return DriftResult(
-        share_of_drifted_columns=float(result["share_of_drifted_columns"]),
-        # Evidently's rule for dataset drift (DatasetDriftMetric): share >= threshold.
-        dataset_drift=float(result["share_of_drifted_columns"]) >= drift_share,
+        share_of_drifted_columns=float(share),
+        # Evidently's rule for dataset drift (DriftedColumnsCount's test): share >= threshold.
+        dataset_drift=float(share) >= drift_share,
         drift_share_threshold=drift_share,
         drifted_columns=sorted(n for n, c in per_column.items() if c["drifted"]),
         columns=per_column,
         n_reference=len(reference),
         n_current=len(current),
         sampled_rows=max(len(ref), len(cur)),
+        snapshot=snapshot,
     )
 
 
