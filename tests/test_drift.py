@@ -63,3 +63,32 @@ def test_nothing_uses_evidently_legacy() -> None:
     assert sources
     offenders = [str(p) for p in sources if "evidently.legacy" in p.read_text()]
     assert offenders == []
+
+
+def test_each_check_becomes_a_run_of_the_model_in_the_evidently_workspace(settings) -> None:
+    from evidently.ui.workspace import Workspace
+
+    from riskops import drift_history
+
+    # Given two monitoring checks of credit_pd, the second on shifted data
+    reference, current = _frames(shifted=0)
+    _, shifted = _frames(shifted=4, seed=5)
+    first = data_drift(reference, current)
+    second = data_drift(reference, shifted)
+    # When both are recorded
+    ids = [
+        drift_history.record_check(settings, "credit_pd", result, run_name=f"check {i}")
+        for i, result in enumerate((first, second))
+    ]
+    # Then the workspace under RISKOPS_HOME holds one credit_pd project with both runs,
+    # whose dashboard plots every column's drift score over time
+    workspace = Workspace(str(settings.home / "evidently"))
+    [project] = workspace.search_project("credit_pd")
+    runs = {str(r) for r in workspace.list_runs(project.id)}
+    assert runs == set(ids)
+    [panel] = project.dashboard.model().panels
+    assert {v.metric_labels["column"] for v in panel.values} == set(reference.columns)
+    # and the stored run holds one drift metric per column, as the gate computed them
+    stored = workspace.get_run(project.id, ids[1])
+    assert stored is not None
+    assert len(stored.metric_results) == len(reference.columns)

@@ -30,6 +30,8 @@ class DriftCheck:
     retrain: bool
     report_uri: str | None
     note: str = ""
+    evidently_run: str | None = None
+    """The check's run in the Evidently workspace (``riskops.drift_history``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,7 +46,7 @@ class Monitor:
         self, name: str, recent: DataSource | None = None, max_log_rows: int = 5000
     ) -> DriftCheck:
         """Drift of the champion's inputs: logged requests first, else recent market data."""
-        from riskops import drift, tracking
+        from riskops import drift, drift_history, tracking
 
         champion = self.registry.version_for_alias(name, reg.CHAMPION)
         if champion is None:
@@ -88,6 +90,9 @@ class Monitor:
                 html_path=html,
             )
             uri = tracking.log_file(self.settings, champion.run_id, html, "monitoring")
+            evidently_run = drift_history.record_check(
+                self.settings, name, result, run_name=f"v{champion.version} {source}"
+            )
         retrain = result.share_of_drifted_columns > policy.data_drift.max_drift_share
         check = DriftCheck(
             name,
@@ -98,6 +103,7 @@ class Monitor:
             policy.data_drift.max_drift_share,
             retrain,
             uri,
+            evidently_run=evidently_run,
         )
         facts = {k: v for k, v in check.to_dict().items() if k not in ("model", "version")}
         AuditTrail(self.settings).append("monitor", name, champion.version, **facts)
