@@ -56,7 +56,11 @@ def run_demo(settings: Settings, console: Console | None = None) -> dict[str, An
         },
         recent={"domain": "credit"},
     )
-    refusal = promote_flow(shifted["model"]["name"], shifted["model"]["version"])
+    # A refusal ends the promote flow run Failed ("Refused"); its data is the decision.
+    refusal_state = promote_flow(
+        shifted["model"]["name"], shifted["model"]["version"], return_state=True
+    )
+    refusal = refusal_state.result(raise_on_failure=False)
     for result in (refusal.get("report") or {}).get("results", []):
         if not result["passed"]:
             console.print(f"  [red]refused[/red] {result['gate']}: {result['reason']}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 from prefect import flow
+from prefect.states import Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from pipelines.artifacts import publish_gate_results, publish_run_link
 from pipelines.tasks import (
     check_drift,
     promote_challenger,
     publish_markdown,
     refit_registered,
+    resolve_version,
     train_challenger,
     user_champions,
 )
@@ -27,16 +30,37 @@ def train_flow(
     name: str | None = None,
     recent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and register one challenger."""
-    return train_challenger(family, source, options, name, recent)
+    """Train and register one challenger; link its MLflow run as a Prefect artifact."""
+    result = train_challenger(family, source, options, name, recent)
+    publish_run_link(result["model"]["name"], result["model"]["version"], result["run_id"])
+    return result
 
 
 @flow(name="promote", log_prints=True)
 def promote_flow(
     name: str, version: int | None = None, force: bool = False, reason: str | None = None
 ) -> dict[str, Any]:
-    """Gate a version and promote it when every gate passes."""
-    return promote_challenger(name, version, force, reason)
+    """Gate a version and promote it when every gate passes.
+
+    Publishes the gate results (table) and the version's MLflow run (link) as artifacts. A
+    refused promotion ends the flow run in a Failed state named ``Refused`` whose data is the
+    decision, so the Prefect UI shows it red; callers read it with ``return_state=True``.
+    """
+    target = resolve_version(name, version)
+    decision = promote_challenger(name, target["version"], force, reason)
+    publish_gate_results(name, target["version"], decision.get("report"))
+    publish_run_link(name, target["version"], target["run_id"])
+    if not decision.get("promoted"):
+        failed = [
+            r["gate"] for r in (decision.get("report") or {}).get("results", []) if not r["passed"]
+        ]
+        return Failed(  # type: ignore[return-value]
+            name="Refused",
+            message=f"{name} v{target['version']} refused: "
+            + (", ".join(failed) or decision.get("note", "")),
+            data=decision,
+        )
+    return decision
 
 
 # Prefect types ThreadPoolTaskRunner() as TaskRunner[Never]; the cast restores what it is.

@@ -108,6 +108,16 @@ def promote_challenger(
         }
 
 
+@task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE, task_run_name="resolve-{name}")
+def resolve_version(name: str, version: int | None = None) -> dict[str, Any]:
+    """The version a promotion gates (the challenger by default) and its MLflow run."""
+    from riskops.registry import Registry
+    from riskops.settings import Settings
+
+    info = Registry(Settings()).resolve(name, version)
+    return {"version": info.version, "run_id": info.run_id}
+
+
 @task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE, task_run_name="drift-{name}")
 def check_drift(name: str, recent: dict[str, Any] | None = None) -> dict[str, Any]:
     """Champion's training reference against recent data and the service's inference log."""

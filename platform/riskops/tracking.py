@@ -238,6 +238,18 @@ def run_facts(settings: Settings, run_id: str) -> dict[str, Any]:
     }
 
 
+MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"
+"""Where ``mlflow ui`` serves a local store (its default address)."""
+
+
+def run_url(settings: Settings, run_id: str) -> str:
+    """The run's page in the MLflow UI: the tracking server's, else ``mlflow ui``'s default."""
+    uri = settings.mlflow_tracking_uri
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else MLFLOW_UI_DEFAULT
+    experiment = client(settings).get_run(run_id).info.experiment_id
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+
+
 def list_artifacts(settings: Settings, run_id: str, path: str | None = None) -> list[str]:
     c = client(settings)
     out: list[str] = []
