@@ -60,7 +60,7 @@ def run_demo(settings: Settings, console: Console | None = None) -> dict[str, An
     refusal_state = promote_flow(
         shifted["model"]["name"], shifted["model"]["version"], return_state=True
     )
-    refusal = refusal_state.result(raise_on_failure=False)
+    refusal: dict[str, Any] = refusal_state.result(raise_on_failure=False)  # type: ignore[assignment]
     for result in (refusal.get("report") or {}).get("results", []):
         if not result["passed"]:
             console.print(f"  [red]refused[/red] {result['gate']}: {result['reason']}")

@@ -163,6 +163,7 @@ class Lifecycle:
         a bad estimator or bad data registers nothing.
         """
         from riskops import drift, tracking
+        from riskops.governance.summary import version_description
         from riskops.families import contracts
 
         started = time.perf_counter()
@@ -267,6 +268,18 @@ class Lifecycle:
             code_version=lineage["code_version"],
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
+        )
+        self.registry.set_description(
+            name,
+            version.version,
+            version_description(
+                name,
+                version.version,
+                family_name,
+                outcome.model_kind,
+                facts,
+                key_metrics(family_name, outcome.metrics),
+            ),
         )
         return TrainResult(
             family=family_name,
@@ -663,6 +676,8 @@ class Lifecycle:
                 "validation_failures": "; ".join(r.gate for r in report.failures)[:4000],
             },
         )
+        # The run's tag was "pending" at training; keep it in step with the version's.
+        tracking.set_run_tags(self.settings, target.run_id, {"validation_status": status})
 
     # --------------------------------------------------------------- rollback
     def rollback(self, name: str, reason: str | None = None) -> dict[str, Any]:

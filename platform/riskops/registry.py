@@ -258,6 +258,9 @@ class Registry:
         for key, value in tags.items():
             self.client.set_model_version_tag(name, str(version), key, str(value))
 
+    def set_description(self, name: str, version: int, description: str) -> None:
+        self.client.update_model_version(name, str(version), description=description)
+
     def model_names(self) -> list[str]:
         return sorted(m.name for m in self.client.search_registered_models())
 

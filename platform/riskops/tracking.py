@@ -86,6 +86,7 @@ def log_outcome(
     mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items() if _finite(v)})
     mlflow.log_dict(_jsonable(outcome.evidence), "evidence.json")
     mlflow.log_dict(_jsonable(lineage), "lineage.json")
+    log_datasets(outcome, lineage)
     if outcome.artifact_dir.exists() and any(outcome.artifact_dir.iterdir()):
         mlflow.log_artifacts(str(outcome.artifact_dir))
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,6 +109,49 @@ def log_outcome(
         serialization_format=fmt,
         skops_trusted_types=list(TRUSTED_TYPES) if fmt == SKOPS else None,
     )
+
+
+MAX_DIGEST = 36
+"""MLflow's limit on a dataset digest; the full content hash is the input's tag."""
+
+
+def dataset_digest(content_hash: str) -> str:
+    """A dataset's MLflow digest: the leading hex digits of its SHA-256 content hash."""
+    return content_hash.removeprefix("sha256:")[:MAX_DIGEST]
+
+
+def log_datasets(outcome: TrainingOutcome, lineage: dict[str, Any]) -> None:
+    """The training and evaluation data as MLflow datasets (the run's Datasets panel).
+
+    Digest: the content hash (``riskops.data.hashing``); the training input's digest is the
+    source dataset's, as in the run's tags and the audit trail.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from riskops.data.hashing import content_hash
+
+    facts = lineage.get("dataset") or {}
+    name = str(facts.get("name") or "data")
+    inputs = [(outcome.reference, f"{name} (training)", "training", facts.get("content_hash"))]
+    evaluation = outcome.evaluation
+    frame = (
+        evaluation if isinstance(evaluation, pd.DataFrame) else getattr(evaluation, "frame", None)
+    )
+    if isinstance(frame, pd.DataFrame):
+        inputs.append((frame, f"{name} (evaluation)", "evaluation", None))
+    for data, label, context, known_hash in inputs:
+        full_hash = str(known_hash or content_hash(data))
+        dataset = from_pandas(data, name=label, digest=dataset_digest(full_hash))
+        mlflow.log_input(dataset, context=context, tags={"content_hash": full_hash})
+
+
+def set_run_tags(settings: Settings, run_id: str, tags: dict[str, str]) -> None:
+    """Tags on a finished run, e.g. its ``validation_status`` kept in step with the version's."""
+    c = client(settings)
+    for key, value in tags.items():
+        c.set_tag(run_id, key, value)
 
 
 def log_evidence(payload: dict[str, Any], artifact_file: str) -> None:
