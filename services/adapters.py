@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from riskops.errors import BadInputError, DataValidationError, Violation
 from riskops.families import REGISTERED_NAMES
+from riskops.reasons import load_reason_texts, with_texts
 from riskops.registry import VersionInfo
 from services import payloads
 from services.champions import Champion
@@ -112,6 +113,14 @@ def unknown_model(name: str, family: str, directory: Any) -> ServingError:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _reason_texts(name: str, version: int) -> dict[str, str]:
+    """A champion's reason texts, read once per version (a new champion rereads the file)."""
+    from riskops.settings import Settings
+
+    return load_reason_texts(name, Settings().home)
+
+
 def _model_ref(champion: Champion) -> dict[str, Any]:
     return {"name": champion.name, "version": champion.version}
 
@@ -175,6 +184,8 @@ def score_credit(
             results = [row for part in scored for row in part]
     except (DataValidationError, BadInputError) as exc:
         raise unprocessable(exc) from None
+    texts = _reason_texts(champion.name, champion.version)
+    results = [{**r, "reasons": with_texts(r["reasons"], texts)} for r in results]
     version = champion.version
     log = [
         {

@@ -157,6 +157,10 @@ class Reason(BaseModel):
     feature: str
     value: Value
     contribution: float = Field(description="Shapley value in the model's raw-score space.")
+    text: str = Field(
+        description="Plain-language reason for an adverse-action notice (riskops.reasons; "
+        "shipped for the bundled data, overridable in $RISKOPS_HOME/reason_texts.yaml)."
+    )
 
 
 class CreditResult(BaseModel):

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskops.reasons import load_reason_texts, reason_text
+
 pytestmark = pytest.mark.slow
 
 API_KEY = "s3cret-serving-key"  # the key the empty service was started with (conftest)
@@ -69,6 +71,11 @@ def test_credit_score_returns_the_models_pd_grade_and_reasons(live_service, in_h
         contributions = [r["contribution"] for r in got["reasons"]]
         assert all(c > 0 for c in contributions)
         assert contributions == sorted(contributions)[::-1]
+        # and each reason code has its plain-language text beside it
+        texts = load_reason_texts("credit_pd")
+        for r in got["reasons"]:
+            assert r["text"] == reason_text(texts, r["feature"], r["value"], r["contribution"])
+            assert "estimated probability" not in r["text"]  # a shipped text, not the fallback
     # and the PD agrees with the DataFrame path of the same model
     frame = pd.DataFrame(applicants).reindex(columns=list(model.input_schema_))
     assert [r["pd"] for r in body["results"]] == pytest.approx(model.predict_pd(frame).tolist())
