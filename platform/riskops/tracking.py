@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from riskops.families.base import Family, TrainingOutcome
 
 MODEL_ARTIFACT_PATH = "model"
+RISKOPS_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def client(settings: Settings) -> MlflowClient:
@@ -108,6 +109,9 @@ def log_outcome(
         pyfunc_predict_fn=family.pyfunc_predict_fn,
         serialization_format=fmt,
         skops_trusted_types=list(TRUSTED_TYPES) if fmt == SKOPS else None,
+        # The model's own code travels with it: mlflow.pyfunc.load_model works in a Python
+        # where riskops is not installed (MLflow puts model/code/ on sys.path when loading).
+        code_paths=[str(RISKOPS_PACKAGE_DIR)],
     )
 
 

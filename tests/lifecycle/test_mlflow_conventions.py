@@ -7,25 +7,41 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture
-def promoted(riskops_home: Path):  # type: ignore[no-untyped-def]
-    from riskops.families.base import TrainOptions
-    from riskops.lifecycle import Lifecycle
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path):  # type: ignore[no-untyped-def]
+    """One credit version trained and promoted in its own home, shared by this module."""
+    import os
+    import shutil
 
-    lifecycle = Lifecycle()
-    trained = lifecycle.train("credit", options=TrainOptions(seed=42))
-    promotion = lifecycle.promote(trained.name, trained.version)
-    return trained, promotion
+    home = tmp_path_factory.mktemp("conventions") / "home"
+    home.mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("RISKOPS_") or key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+                mp.delenv(key)
+        mp.setenv("RISKOPS_HOME", str(home))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.setenv("RISKOPS_ACTOR", "pytest")
+        from riskops.families.base import TrainOptions
+        from riskops.lifecycle import Lifecycle
+
+        lifecycle = Lifecycle()
+        trained = lifecycle.train("credit", options=TrainOptions(seed=42))
+        promotion = lifecycle.promote(trained.name, trained.version)
+        yield trained, promotion
 
 
 def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None:
+    import os
+
     import mlflow
 
     from riskops.data.credit import load_credit
     from riskops.tracking import dataset_digest
 
     trained, promotion = promoted
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     content_hash = load_credit().content_hash
     # Then the version's description is the card's summary, naming the data by its hash
     version = client.get_model_version(trained.name, str(trained.version))
@@ -44,3 +60,48 @@ def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None
     assert promotion.promoted
     run_status = client.get_run(trained.run_id).data.tags["validation_status"]
     assert run_status == version.tags["validation_status"] == "passed"
+
+
+LOAD_WITHOUT_RISKOPS = """
+import importlib.util, json, sys
+# Hide the development install of riskops: only the model's own code may provide it.
+sys.path = [p for p in sys.path if not p.rstrip("/").endswith("platform")]
+assert importlib.util.find_spec("riskops") is None, "riskops is still importable"
+import mlflow.pyfunc
+import pandas as pd
+model = mlflow.pyfunc.load_model("models:/credit_pd@champion")
+rows = pd.read_json(sys.argv[1], orient="split")
+print(json.dumps([float(x) for x in model.predict(rows)]))
+"""
+
+
+def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
+    promoted, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from riskops.data.credit import load_credit
+
+    # Given the champion credit_pd
+    _, promotion = promoted
+    assert promotion.promoted
+    rows = load_credit().frame.drop(columns=["Status"]).head(5)
+    example = tmp_path / "rows.json"
+    example.write_text(rows.to_json(orient="split"))
+    # When a Python without riskops on its path loads the champion through MLflow alone
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_WITHOUT_RISKOPS, str(example)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPATH": ""},
+        cwd=tmp_path,
+    )
+    # Then it loads (from the code logged with the model) and scores the rows
+    assert done.returncode == 0, done.stderr[-3000:]
+    pds = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(pds) == 5 and all(0 < p < 1 for p in pds)
