@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
+
+from pipelines.events import retrain_on_drift_trigger
 from pipelines.flows import monitor_flow, retrain_flow
 
 NIGHTLY_RETRAIN_CRON = "0 2 * * *"
 HOURLY_MONITOR_SECONDS = 3600
+RETRAIN_CONCURRENCY = 1
 
 
 def deployments() -> list[Any]:
@@ -20,7 +24,13 @@ def deployments() -> list[Any]:
             name="nightly-retrain",
             cron=NIGHTLY_RETRAIN_CRON,
             tags=["riskops", "retrain"],
-            description="Retrain all four families, gate and promote the challengers.",
+            description="Retrain all four families, gate and promote the challengers; "
+            "also started by the monitor's drift events, for the drifted family.",
+            triggers=[retrain_on_drift_trigger()],
+            # One retrain at a time: a drift-triggered run waits for the nightly one.
+            concurrency_limit=ConcurrencyLimitConfig(
+                limit=RETRAIN_CONCURRENCY, collision_strategy="ENQUEUE"
+            ),
         ),
         monitor_flow.to_deployment(
             name="hourly-monitor",

@@ -9,6 +9,7 @@ from prefect.states import Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from pipelines.artifacts import publish_gate_results, publish_run_link
+from pipelines.events import emit_drift
 from pipelines.tasks import (
     check_drift,
     promote_challenger,
@@ -97,15 +98,20 @@ def monitor_flow(
     recent: dict[str, Any] | None = None,
     retrain: bool = True,
 ) -> dict[str, Any]:
-    """Drift of each champion's inputs; triggers ``retrain`` for the drifted families."""
+    """Drift of each champion's inputs; a drift event per model past its policy.
+
+    The retrain deployment's trigger (``pipelines.events``) turns each event into a retrain of
+    that family, queued behind any retrain already running. ``retrain=False`` records the
+    checks without emitting events.
+    """
     families = list(families or FAMILIES)
     checks = {
         f: check_drift(REGISTERED_NAMES[f], recent if f != "credit" else None) for f in families
     }
     drifted = [f for f, c in checks.items() if c.get("retrain")]
     publish_markdown("monitor-summary", _monitor_markdown(checks))
-    retrained = retrain_flow(families=drifted) if (drifted and retrain) else []
-    return {"checks": checks, "drifted": drifted, "retrained": retrained}
+    events = [emit_drift(f, checks[f]) for f in drifted] if retrain else []
+    return {"checks": checks, "drifted": drifted, "events": events}
 
 
 def _retrain_markdown(decisions: list[dict[str, Any]]) -> str:

@@ -184,6 +184,9 @@ def test_monitor_flags_drift_and_would_retrain(
     for check in result["checks"].values():
         assert check["share_of_drifted_columns"] > check["threshold"]
         assert check["report_uri"].endswith(".html")
+        # and each check is a run in the Evidently workspace under RISKOPS_HOME
+        assert check["evidently_run"]
+    assert (Path(env["RISKOPS_HOME"]) / "evidently").is_dir()
 
 
 def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dict]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,65 @@ def test_monitor_deployment_runs_through_the_prefect_api(
 
     # Then it completes (no champions yet: it reports and retrains nothing)
     assert asyncio.run(scenario()) == "COMPLETED"
+
+
+def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time() -> None:
+    import datetime
+
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from pipelines.deployments import RETRAIN_CONCURRENCY, deployments
+    from pipelines.events import DRIFT_EVENT, drift_event
+
+    retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    # Given the event the monitor emits when credit_pd's drift crosses its policy
+    check = {
+        "model": "credit_pd",
+        "version": 3,
+        "share_of_drifted_columns": 0.6,
+        "threshold": 0.3,
+        "drifted_columns": ["Age", "Income"],
+    }
+    spec = drift_event("credit", check)
+    event = ReceivedEvent(
+        occurred=datetime.datetime.now(datetime.UTC),
+        event=spec["event"],
+        resource=spec["resource"],
+        payload=spec["payload"],
+        id=uuid.uuid4(),
+    )
+    # Then the retrain deployment's trigger covers it (Prefect's own matching) and passes the
+    # drifted family as the flow's `families`, as one Jinja expression (its type is kept)
+    [trigger] = retrain.triggers
+    server_side = EventTrigger.model_validate(
+        trigger.model_dump(
+            exclude={"name", "description", "enabled", "parameters"}
+            | {"job_variables", "schedule_after"}
+        )
+    )
+    assert server_side.covers(event)
+    assert trigger.expect == {DRIFT_EVENT}
+    assert trigger.parameters == {"families": "{{ event.payload.families }}"}
+    assert event.payload["families"] == ["credit"]
+    # and an unrelated event of the same model does not start it
+    other = event.model_copy(update={"event": "riskops.model.promoted"})
+    assert not server_side.covers(other)
+    # and retrains run one at a time, queued (the nightly and a drift-triggered one never overlap)
+    assert retrain.concurrency_limit == RETRAIN_CONCURRENCY == 1
+    assert retrain.concurrency_options.collision_strategy.value == "ENQUEUE"
+
+
+def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
+    import yaml
+
+    from pipelines.events import DRIFT_EVENT, retrain_on_drift_trigger
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
+    retrain = next(d for d in spec["deployments"] if d["name"] == "nightly-retrain")
+    assert retrain["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+    [declared] = retrain["triggers"]
+    python = retrain_on_drift_trigger()
+    assert declared["expect"] == [DRIFT_EVENT]
+    assert declared["match"] == python.match.model_dump()
+    assert declared["parameters"] == python.parameters
