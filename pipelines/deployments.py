@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect.client.schemas.objects import ConcurrencyLimitConfig
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
 from pipelines.events import retrain_on_drift_trigger
 from pipelines.flows import monitor_flow, retrain_flow
@@ -29,7 +29,7 @@ def deployments() -> list[Any]:
             triggers=[retrain_on_drift_trigger()],
             # One retrain at a time: a drift-triggered run waits for the nightly one.
             concurrency_limit=ConcurrencyLimitConfig(
-                limit=RETRAIN_CONCURRENCY, collision_strategy="ENQUEUE"
+                limit=RETRAIN_CONCURRENCY, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
             ),
         ),
         monitor_flow.to_deployment(
