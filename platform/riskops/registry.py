@@ -141,15 +141,18 @@ class Registry:
                 exc
             ):
                 raise
+        import mlflow
+
+        from riskops.tracking import configure
+
         run = self.client.get_run(run_id)
         logged = self._logged_model(run_id, run.info.experiment_id)
-        # MLflow 3 stores a logged model under its own LoggedModel location, not the run's.
-        source = (
-            logged.artifact_location if logged else f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
+        # As MLflow 3 users do: register the logged model by its URI (models:/<model_id>).
+        model_uri = (
+            f"models:/{logged.model_id}" if logged else f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
         )
-        mv = self.client.create_model_version(
-            name, source, run_id=run_id, tags=tags, model_id=logged.model_id if logged else None
-        )
+        configure(self.settings)
+        mv = mlflow.register_model(model_uri, name, tags=tags)
         version = int(mv.version)
         with tempfile.TemporaryDirectory(prefix="riskops-register-") as tmp:
             manifest = file_manifest(self._download(name, version, Path(tmp)))
