@@ -70,7 +70,7 @@ assert importlib.util.find_spec("riskops") is None, "riskops is still importable
 import mlflow.pyfunc
 import pandas as pd
 model = mlflow.pyfunc.load_model("models:/credit_pd@champion")
-rows = pd.read_json(sys.argv[1], orient="split")
+rows = pd.read_parquet(sys.argv[1])  # Parquet keeps the dtypes the signature expects
 print(json.dumps([float(x) for x in model.predict(rows)]))
 """
 
@@ -89,8 +89,8 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     _, promotion = promoted
     assert promotion.promoted
     rows = load_credit().frame.drop(columns=["Status"]).head(5)
-    example = tmp_path / "rows.json"
-    example.write_text(rows.to_json(orient="split"))
+    example = tmp_path / "rows.parquet"
+    rows.to_parquet(example)
     # When a Python without riskops on its path loads the champion through MLflow alone
     done = subprocess.run(
         [sys.executable, "-c", LOAD_WITHOUT_RISKOPS, str(example)],
