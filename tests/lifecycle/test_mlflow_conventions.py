@@ -71,7 +71,8 @@ import mlflow.pyfunc
 import pandas as pd
 model = mlflow.pyfunc.load_model("models:/credit_pd@champion")
 rows = pd.read_parquet(sys.argv[1])  # Parquet keeps the dtypes the signature expects
-print(json.dumps([float(x) for x in model.predict(rows)]))
+# The credit flavour predicts with predict_proba: column 1 is the probability of default.
+print(json.dumps([float(p) for p in model.predict(rows)[:, 1]]))
 """
 
 
