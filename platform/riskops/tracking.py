@@ -6,6 +6,7 @@ The model *registry* is not touched here; :mod:`riskops.registry` owns it.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,12 @@ def configure(settings: Settings) -> None:
         settings.ensure_home()
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
+    if os.environ.get("MLFLOW_CONFIGURE_LOGGING", "").lower() == "false":
+        # The application owns logging (the quiet CLI sets this). MLflow's eprint() lines
+        # ("Created version '1' of model ...") bypass logging and would reach the terminal.
+        from mlflow.utils.logging_utils import disable_logging
+
+        disable_logging()
 
 
 def experiment_id(settings: Settings, family: str) -> str:
