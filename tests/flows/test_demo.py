@@ -42,10 +42,10 @@ def demo_home(demo_run: tuple[Path, dict[str, str], str, str]) -> tuple[Path, di
     return home, json.loads((home / "demo" / "summary.json").read_text()), env
 
 
-# What library noise looks like: MLflow's log lines, Prefect's flow/task-run lines, tqdm bars.
+# What library noise looks like: MLflow's log and eprint lines, Prefect's run lines, tqdm bars.
 NOISE = re.compile(
     r"INFO mlflow|WARNING mlflow|\| INFO +\||\| WARNING +\||Task run|Flow run|"
-    r"Downloading artifacts|\d+%\|"
+    r"Downloading artifacts|\d+%\||Created version|Registered model"
 )
 
 
