@@ -163,8 +163,8 @@ class Lifecycle:
         a bad estimator or bad data registers nothing.
         """
         from riskops import drift, tracking
-        from riskops.governance.summary import version_description
         from riskops.families import contracts
+        from riskops.governance.summary import version_description
 
         started = time.perf_counter()
         family = get_family(family_name)
