@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from riskops.audit import AuditTrail
 from riskops.registry import CHAMPION, Registry
 from riskops.settings import Settings
 from services import adapters
@@ -16,19 +17,36 @@ def _directory(settings: Settings) -> ChampionDirectory:
     )
 
 
+def _log_unservable_model() -> None:
+    """A real (tiny) logged model in the active run: registrable, but no credit champion."""
+    import mlflow.sklearn
+    from sklearn.dummy import DummyClassifier
+
+    mlflow.sklearn.log_model(DummyClassifier().fit([[0.0], [1.0]], [0, 1]), name="model")
+
+
 def test_a_new_champion_that_cannot_load_is_listed_with_its_error_and_never_served(
     settings: Settings,
 ) -> None:
-    # Given a credit model whose champion version has no model artifact at all
+    # Given a credit model whose champion version was never audited at registration,
+    # so that its files cannot be verified and it must not load
     import mlflow
 
     from riskops.tracking import configure
 
     configure(settings)
     with mlflow.start_run() as run:
-        mlflow.log_param("note", "no model logged")
+        _log_unservable_model()
     registry = Registry(settings)
     version = registry.register(run.info.run_id, "broken_pd", {"family": "credit"})
+    # made champion by a recorded override (audited first), so only loading can fail
+    AuditTrail(settings).append(
+        "override",
+        "broken_pd",
+        version.version,
+        alias_changes=[{"alias": CHAMPION, "from": None, "to": version.version}],
+        reason="a champion whose model cannot load",
+    )
     registry.set_alias("broken_pd", CHAMPION, version.version)
     directory = _directory(settings)
     # When the directory polls the registry
@@ -56,7 +74,7 @@ def test_models_without_a_champion_or_a_served_family_are_not_discovered(
 
     configure(settings)
     with mlflow.start_run() as run:
-        mlflow.log_param("note", "x")
+        _log_unservable_model()
     registry = Registry(settings)
     registry.register(run.info.run_id, "challenger_only", {"family": "credit"})
     stray = registry.register(run.info.run_id, "no_family", {})
