@@ -87,6 +87,15 @@ class NotFoundError(RiskOpsError):
     exit_code = 2
 
 
+class RegistryError(RiskOpsError):
+    """The model registry failed for another reason than "not found" (unreachable, denied).
+
+    Exit 1: nothing can be decided safely, so training and promotion stop.
+    """
+
+    exit_code = 1
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         try:

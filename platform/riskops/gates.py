@@ -74,6 +74,14 @@ def evaluate(model: str, version: int | None, evidence: Evidence, policy: Policy
         ("backtests", lambda: [check_threshold("backtest", c, evidence) for c in policy.backtests]),
         ("data_drift", lambda: data_drift_gate(evidence, policy)),
     ]
+    if policy.leakage is not None:
+        from riskops.credit.leakage import leakage_gate
+
+        gates.append(("leakage", lambda: leakage_gate(evidence, policy)))
+    if policy.fairness is not None:
+        from riskops.credit.fairness import fairness_gate
+
+        gates.append(("fairness", lambda: fairness_gate(evidence, policy)))
     if champion is not None:
         gates += [
             ("prediction_drift", lambda: prediction_drift_gate(evidence, policy)),
@@ -158,8 +166,24 @@ def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
     drift = evidence.get("data_drift")
     if not drift:
         return GateResult("data_drift", False, "no data-drift evidence")
-    share = float(drift["share_of_drifted_columns"])
     limit = policy.data_drift.max_drift_share
+    if drift.get("evaluated") is False:
+        # No recent window independent of the training data: visible, and the policy decides.
+        required = policy.data_drift.require_recent_window
+        return GateResult(
+            "data_drift",
+            not required,
+            f"not evaluated: {drift.get('reason', 'no recent window')}"
+            + ("; the policy requires a recent window" if required else ""),
+            None,
+            limit,
+        )
+    share = drift.get("share_of_drifted_columns")
+    share = float("nan") if share is None else float(share)
+    if not (math.isfinite(share) and 0.0 <= share <= 1.0):
+        return GateResult(
+            "data_drift", False, f"drift share is not a share in [0, 1] ({share})", share, limit
+        )
     drifted = ", ".join(drift.get("drifted_columns", [])[:8]) or "none"
     if not policy.data_drift.veto and math.isfinite(share):
         relation = ">" if share > limit else "<="
@@ -208,6 +232,18 @@ def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
     champion = evidence["champion"]
     challenger_metrics = champion.get("challenger_metrics") or evidence["metrics"]
     results = []
+    window = champion.get("window")
+    if window is not None and not window.get("independent", False):
+        # The champion may have trained on the comparison rows: its metrics mean nothing.
+        results.append(
+            GateResult(
+                "champion:independent_window",
+                False,
+                f"no independent comparison with champion v{champion['version']}: "
+                f"{window.get('reason', 'unknown')}",
+                window.get("n_rows"),
+            )
+        )
     for rule in policy.champion:
         gate = f"champion:{rule.metric}"
         if rule.metric not in challenger_metrics or rule.metric not in champion["metrics"]:

@@ -49,18 +49,31 @@ class TrainResult:
     metrics: dict[str, float]
     dataset: dict[str, Any]
     champion_version: int | None
-    data_drift_share: float
+    data_drift_share: float | None
     seconds: float
+    data_drift: dict[str, Any] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.family,
-            "model": {"name": self.name, "version": self.version, "kind": self.model_kind},
+            "model": {
+                "name": self.name,
+                "version": self.version,
+                "kind": self.model_kind,
+                "features": self.features,
+            },
             "run_id": self.run_id,
             "metrics": self.metrics,
             "dataset": self.dataset,
             "champion_version": self.champion_version,
             "data_drift_share": self.data_drift_share,
+            "data_drift": {
+                k: self.data_drift.get(k)
+                for k in ("evaluated", "reason", "share_of_drifted_columns", "drifted_columns")
+                if k in self.data_drift
+            }
+            | {"window": self.data_drift.get("window")},
             "seconds": round(self.seconds, 2),
         }
 
@@ -173,31 +186,56 @@ class Lifecycle:
         name = name or REGISTERED_NAMES[family_name]
         _check_model_name(name)
         source = family.default_source(source)
+        policy = self.policies.for_model(name, family_name)
+        credit = family.domain == "credit"
+        if credit and policy.fairness is not None and policy.fairness.protected:
+            protected = tuple(dict.fromkeys((*source.protected, *policy.fairness.protected)))
+            source = replace(source, protected=protected)
         dataset = load(source)
         recent_dataset = load(family.default_source(recent)) if recent is not None else dataset
-        policy = self.policies.for_model(name, family_name)
+        # Read before fitting: a registry failure other than "not found" stops here.
+        champion = self.registry.version_for_alias(name, reg.CHAMPION)
+        if credit:
+            from riskops.credit.evidence import champion_memory
+
+            dataset = replace(dataset, split_memory=champion_memory(self.settings, champion))
 
         with tempfile.TemporaryDirectory(prefix="riskops-") as tmp:
             workdir = Path(tmp) / "artifacts"
             workdir.mkdir()
             outcome = family.fit(dataset, options, workdir, estimator=estimator)
             spec = contracts.spec_description(estimator)
-            recent_features = family.features(family.recent_window(recent_dataset))
             drift_dir = workdir / "drift"
             drift_dir.mkdir(exist_ok=True)
-            data_drift = drift.data_drift(
-                outcome.reference,
-                recent_features,
-                drift_share=policy.data_drift.max_drift_share,
-                max_rows=policy.data_drift.max_rows,
-                stattest=policy.data_drift.stattest,
-                threshold=policy.data_drift.threshold,
-                html_path=drift_dir / "data_drift.html",
-            )
-            champion = self.registry.version_for_alias(name, reg.CHAMPION)
             champion_evidence = None
             prediction_drift = None
-            if champion is not None:
+            if credit:
+                from riskops.credit.evidence import gather
+
+                data_drift, champion_evidence, prediction_drift = gather(
+                    self.settings,
+                    self.registry,
+                    name,
+                    family,
+                    dataset,
+                    recent_dataset if recent is not None else None,
+                    outcome,
+                    policy,
+                    champion,
+                    drift_dir,
+                )
+            else:
+                recent_features = family.features(family.recent_window(recent_dataset))
+                data_drift = drift.data_drift(
+                    outcome.reference,
+                    recent_features,
+                    drift_share=policy.data_drift.max_drift_share,
+                    max_rows=policy.data_drift.max_rows,
+                    stattest=policy.data_drift.stattest,
+                    threshold=policy.data_drift.threshold,
+                    html_path=drift_dir / "data_drift.html",
+                ).to_dict()
+            if champion is not None and not credit:
                 champion_model = self.registry.load_model(name, version=champion.version)
                 champion_evidence = {
                     "version": champion.version,
@@ -225,7 +263,7 @@ class Lifecycle:
                 "model_kind": outcome.model_kind,
                 "metrics": outcome.metrics,
                 "evidence": outcome.evidence,
-                "data_drift": data_drift.to_dict(),
+                "data_drift": data_drift,
                 "prediction_drift": prediction_drift,
                 "champion": champion_evidence,
                 "dataset_hash": facts["content_hash"],
@@ -290,7 +328,9 @@ class Lifecycle:
             metrics=outcome.metrics,
             dataset=facts,
             champion_version=champion.version if champion else None,
-            data_drift_share=data_drift.share_of_drifted_columns,
+            data_drift_share=data_drift.get("share_of_drifted_columns"),
+            data_drift=data_drift,
+            features=list(outcome.input_example.columns),
             seconds=time.perf_counter() - started,
         )
 

@@ -65,6 +65,34 @@ class DataDriftRule(_Frozen):
     max_rows: int = Field(default=5000, ge=1001)
     stattest: str | None = None
     threshold: float | None = None
+    require_recent_window: bool = False
+    """Refuse when no recent window independent of the training data exists (credit:
+    ``--recent``, the champion's inference log or a date column); otherwise the gate
+    reports "not evaluated" and passes."""
+    min_recent_rows: int = Field(default=200, ge=1)
+    """Fewest inference-log rows that count as a recent window."""
+
+
+class LeakageRule(_Frozen):
+    """Refuse a feature whose univariate AUC against the target reaches ``max_univariate_auc``
+    (target leakage: a value only known after the decision or the outcome)."""
+
+    max_univariate_auc: float = Field(default=0.95, gt=0.5, le=1)
+
+
+class FairnessRule(_Frozen):
+    """Protected attributes and the adverse impact ratio at the approval cut-off.
+
+    ``protected`` columns are never model features. An applicant is approved when the
+    PD is at most ``approval_max_pd``; the adverse impact ratio is the lowest group
+    approval rate over the highest (four-fifths rule: at least 0.8). Groups with fewer
+    than ``min_group_rows`` held-out rows are reported but not compared.
+    """
+
+    protected: tuple[str, ...] = ()
+    approval_max_pd: float = Field(default=0.3, gt=0, lt=1)
+    min_adverse_impact_ratio: float | None = Field(default=0.8, ge=0, le=1)
+    min_group_rows: int = Field(default=30, ge=1)
 
 
 class PredictionDriftRule(_Frozen):
@@ -93,6 +121,8 @@ class Policy(_Frozen):
         ge=0,
         description="Approvals by actors other than the requester before the alias moves.",
     )
+    leakage: LeakageRule | None = None
+    fairness: FairnessRule | None = None
 
 
 class PolicyBook(_Frozen):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskops.errors import ArtifactIntegrityError, NotFoundError
+from riskops.errors import ArtifactIntegrityError, NotFoundError, RegistryError
 from riskops.settings import Settings
 
 if TYPE_CHECKING:
@@ -213,7 +213,9 @@ class Registry:
 
         try:
             mv = self.client.get_model_version(name, str(version))
-        except MlflowException:
+        except MlflowException as exc:
+            if not is_not_found(exc):
+                raise registry_error(f"reading {name} v{version}", exc) from exc
             raise NotFoundError(f"model: {name} has no version {version}") from None
         return _info(mv)
 
@@ -222,8 +224,12 @@ class Registry:
 
         try:
             return _info(self.client.get_model_version_by_alias(name, alias))
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            # Only "no such model/alias" means "none"; a 503 or a permission error read as
+            # "no champion" would let a challenger skip the champion comparison.
+            if is_not_found(exc):
+                return None
+            raise registry_error(f"reading {name}@{alias}", exc) from exc
 
     def versions(self, name: str) -> list[VersionInfo]:
         found = self.client.search_model_versions(f"name = '{name}'")
@@ -352,6 +358,29 @@ def _deserialise(name: str, version: int, local: Path, manifest: dict[str, str])
     except Exception:  # an unreadable example fails the smoke test, not the load
         example = None
     return LoadedModel(name, version, estimator, example, predict_fn, manifest)
+
+
+_NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+def is_not_found(exc: Exception) -> bool:
+    """Whether an MLflow error says the model, version or alias does not exist.
+
+    MLflow 3 raises ``RESOURCE_DOES_NOT_EXIST`` for a missing model or version and
+    ``INVALID_PARAMETER_VALUE`` ("Registered model alias ... not found") for a missing
+    alias; ``INVALID_PARAMETER_VALUE`` without "not found" is another error.
+    """
+    code = str(getattr(exc, "error_code", ""))
+    if code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return code in _NOT_FOUND_CODES and "not found" in str(exc).lower()
+
+
+def registry_error(action: str, exc: Exception) -> RegistryError:
+    code = getattr(exc, "error_code", type(exc).__name__)
+    return RegistryError(
+        f"registry: {action} failed ({code}): {exc}; nothing was registered or promoted"
+    )
 
 
 def _info(mv: Any) -> VersionInfo:

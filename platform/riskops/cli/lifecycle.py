@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +37,31 @@ def train(
     tune_timeout: Annotated[float, typer.Option(help="Tuning time box, seconds.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    recent: Annotated[
+        Path | None,
+        typer.Option(
+            "--recent",
+            help="Credit: recent applications (CSV/Parquet, labels optional) for the drift gate.",
+        ),
+    ] = None,
+    id_col: Annotated[
+        str | None,
+        typer.Option("--id-col", help="Credit: a stable applicant key; splits by it, not a feature."),
+    ] = None,
+    protected: Annotated[
+        str | None,
+        typer.Option(
+            "--protected",
+            help="Credit: protected attributes COL[,COL]: never features, fairness reported.",
+        ),
+    ] = None,
+    acknowledge_leakage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--acknowledge-leakage",
+            help="Credit: 'COLUMN: reason' a near-perfect feature is not leakage (repeatable).",
+        ),
+    ] = None,
     json_out: opt.Json = False,
 ) -> None:
     """Train a challenger: load, validate, fit, evaluate, log to MLflow, register."""
@@ -58,12 +85,28 @@ def train(
             low_col=low_col,
             volume_col=volume_col,
             return_scale=return_scale,
+            id_col=id_col,
+            protected=tuple(c.strip() for c in (protected or "").split(",") if c.strip()),
         )
+        recent_source = (
+            None
+            if recent is None
+            else replace(
+                source, path=recent, bundled=None, labels_optional=True, id_col=None, protected=()
+            )
+        )
+        extra = {"acknowledge_leakage": list(acknowledge_leakage)} if acknowledge_leakage else {}
         options = TrainOptions(
-            model=model, dist=dist, level=level, tune=tune, tune_timeout_s=tune_timeout, seed=seed
+            model=model,
+            dist=dist,
+            level=level,
+            tune=tune,
+            tune_timeout_s=tune_timeout,
+            seed=seed,
+            extra=extra,
         )
         with progress(f"training {family}", json_out):
-            result = Lifecycle().train(family, source, options, name=name)
+            result = Lifecycle().train(family, source, options, name=name, recent=recent_source)
         payload = result.to_dict()
 
         def render() -> None:

@@ -22,8 +22,16 @@ to a worse one; strict, so a small inversion between two adjacent low-PD grades
 counts), ``n_train``, ``n_test``, ``default_rate_test``.
 
 Evidence: ``grades`` and ``calibration_curve`` (tables as records), ``split``,
-``reason_codes_sample``, ``monotone_constraints``, ``shap_importance`` and, when
+``reason_codes_sample``, ``monotone_constraints``, ``shap_importance``, ``leakage``
+(every feature's univariate held-out AUC, see :mod:`riskops.credit.leakage`) and, when
 tuned, ``tuning`` (one ``{"number", "params", "value"}`` per finished trial).
+
+``options.extra["acknowledge_leakage"]``: ``["COLUMN: reason", ...]`` columns whose
+near-perfect univariate AUC is known not to be leakage (the reason is recorded).
+
+The training and held-out rows' fingerprints are written to ``split_fingerprints.json``
+(:mod:`riskops.credit.split`), so that a later challenger never scores this model on
+rows it trained on.
 """
 
 from __future__ import annotations
@@ -89,8 +97,15 @@ class CreditFamily(Family):
         workdir.mkdir(parents=True, exist_ok=True)
         extra = dict(options.extra or {})
         test_size = float(extra.get("test_size", DEFAULT_TEST_SIZE))
+        from riskops.credit.leakage import leakage_evidence, parse_acknowledgements, univariate_aucs
+
+        acknowledged = parse_acknowledgements(extra.get("acknowledge_leakage"))
         train, test, split = self.split(dataset, test_size, options.seed)
         X_train, y_train = train.X, train.y
+        from riskops.credit.split import FINGERPRINTS_FILE, SplitMemory
+
+        memory = SplitMemory.of(X_train, test.X, list(X_train.columns))
+        (workdir / FINGERPRINTS_FILE).write_text(json.dumps(memory.to_dict()))
 
         params = dict(spec.get_params(deep=False))
         tuning: list[dict[str, Any]] = []
@@ -146,6 +161,9 @@ class CreditFamily(Family):
             "shap_importance": global_importance(
                 explanation.contributions, list(estimator.input_schema_)
             ),
+            "leakage": leakage_evidence(
+                univariate_aucs(X_train, y_train, test.X, test.y), acknowledged
+            ),
         }
         if options.tune > 0:
             evidence["tuning"] = tuning
@@ -178,7 +196,11 @@ class CreditFamily(Family):
         return pd.Series(_pd_of(estimator, features), index=features.index, name="pd")
 
     def recent_window(self, dataset: Any) -> Any:
-        """The most recent 30% of applicants by date, or a seeded 30% sample if undated."""
+        """The most recent 30% of applicants by date, or a seeded 30% sample if undated.
+
+        For monitoring a served model only: training gates use a window independent of the
+        training data (:func:`riskops.credit.evidence.recent_window`).
+        """
         frame = dataset.frame
         n_recent = max(1, math.ceil(RECENT_SHARE * len(frame)))
         if dataset.date_col is not None:
@@ -190,15 +212,22 @@ class CreditFamily(Family):
     # -- parts -----------------------------------------------------------------
 
     def split(self, dataset: Any, test_size: float, seed: int) -> tuple[Any, Any, dict[str, Any]]:
-        """Held-out test split: out-of-time when dated, else by a hash of each row's content.
+        """Held-out test split: out-of-time when dated, else by applicant (see
+        :mod:`riskops.credit.split`).
 
-        Out-of-time splits cut at a date, so that no date is in both parts.
+        Out-of-time splits cut at a date, so that no date is in both parts. Undated splits
+        hash the ``id_col`` value, else the feature values (never the label); rows a
+        champion trained on (``dataset.split_memory``) stay on the training side and rows
+        it held out stay held out. ``seed`` does not enter the split: a side is a function
+        of the applicant, so it is not logged with the split.
         """
+        from riskops.credit.split import fingerprints, unit_interval
+
         if not 0.0 < test_size < 1.0:
             raise BadInputError(f"test_size: {test_size} is not between 0 and 1")
         frame = dataset.frame.reset_index(drop=True)
         y = dataset.y.to_numpy()
-        split: dict[str, Any] = {"test_size": test_size, "seed": seed}
+        split: dict[str, Any] = {"test_size": test_size}
         if dataset.date_col is not None:
             dates = pd.to_datetime(frame[dataset.date_col])
             cut = dates.sort_values(kind="stable").iloc[int(len(frame) * (1.0 - test_size))]
@@ -214,13 +243,26 @@ class CreditFamily(Family):
                 "test": _period(dates.iloc[test_rows]),
             }
         else:
-            # Each applicant's side is a function of its own content, not of a seed or of the
-            # other rows: a retrain on the same or a grown dataset keeps every applicant on
-            # the same side, so a champion is never re-scored on rows it was trained on.
-            unit = pd.util.hash_pandas_object(frame, index=False).to_numpy() / float(2**64)
-            is_test = unit < test_size
+            # Each applicant's side is a function of the applicant (its key, or its feature
+            # values without the label), not of a seed, the row order or the other rows.
+            if getattr(dataset, "id_col", None):
+                keys = fingerprints(frame, [dataset.id_col])
+                split["kind"] = "applicant_key"
+                split["id_col"] = dataset.id_col
+            else:
+                keys = fingerprints(frame, dataset.features)
+                split["kind"] = "feature_hash"
+            is_test = unit_interval(keys) < test_size
+            memory = getattr(dataset, "split_memory", None)
+            if memory is not None and memory.covers(frame):
+                trained, held = memory.sides(frame)
+                is_test = (is_test & ~trained) | held
+                split["follows_champion"] = {
+                    "version": memory.version,
+                    "rows_trained_on": int(trained.sum()),
+                    "rows_held_out": int(held.sum()),
+                }
             train_rows, test_rows = np.flatnonzero(~is_test), np.flatnonzero(is_test)
-            split["kind"] = "content_hash"
         for part, rows in (("train", train_rows), ("test", test_rows)):
             if len(np.unique(y[rows])) < 2:
                 raise BadInputError(f"test_size: the {part} split has only one class")

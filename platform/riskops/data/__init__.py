@@ -32,6 +32,9 @@ class DataSource:
     low_col: str | None = None
     volume_col: str | None = None
     return_scale: str = "decimal"
+    id_col: str | None = None
+    protected: tuple[str, ...] = ()
+    labels_optional: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items() if v}
@@ -47,6 +50,9 @@ def load(source: DataSource) -> CreditDataset | MarketDataset:
             target=source.target,
             positive_label=source.positive_label,
             date_col=source.date_col,
+            id_col=source.id_col,
+            protected=tuple(source.protected),
+            labels_optional=source.labels_optional,
         )
     if source.domain == "market":
         from riskops.data.market import load_market

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,12 @@ class CreditDataset:
     positive_label: str
     date_col: str | None = None
     schema_version: str = CREDIT_SCHEMA_VERSION
+    id_col: str | None = None
+    """A stable applicant key: splits by it, never a model feature."""
+    protected: tuple[str, ...] = ()
+    """Protected attributes (race, sex...): kept for fairness reporting, never features."""
+    split_memory: Any = field(default=None, compare=False, repr=False)
+    """The champion's :class:`~riskops.credit.split.SplitMemory`, when the split must follow it."""
 
     @cached_property
     def content_hash(self) -> str:
@@ -46,12 +52,16 @@ class CreditDataset:
 
     @property
     def features(self) -> list[str]:
-        drop = {self.target, self.date_col}
+        drop = {self.target, self.date_col, self.id_col, *self.protected}
         return [c for c in self.frame.columns if c not in drop]
 
     @property
     def X(self) -> pd.DataFrame:  # noqa: N802 - the design matrix, by convention
         return self.frame[self.features]
+
+    @property
+    def has_labels(self) -> bool:
+        return self.target in self.frame.columns
 
     @property
     def y(self) -> pd.Series:
@@ -77,8 +87,10 @@ class CreditDataset:
             "columns": list(map(str, self.frame.columns)),
             "target": self.target,
             "positive_label": str(self.positive_label),
-            "positive_rate": float(self.y.mean()),
+            "positive_rate": float(self.y.mean()) if self.has_labels else None,
             "period": period,
+            "id_col": self.id_col,
+            "protected": list(self.protected),
         }
 
     def with_frame(self, frame: pd.DataFrame, name: str | None = None) -> CreditDataset:
@@ -91,6 +103,9 @@ class CreditDataset:
             positive_label=self.positive_label,
             date_col=self.date_col,
             schema_version=self.schema_version,
+            id_col=self.id_col,
+            protected=self.protected,
+            split_memory=self.split_memory,
         )
 
 
@@ -100,8 +115,14 @@ def load_credit(
     target: str | None = None,
     positive_label: str | None = None,
     date_col: str | None = None,
+    id_col: str | None = None,
+    protected: tuple[str, ...] = (),
+    labels_optional: bool = False,
 ) -> CreditDataset:
     """Load and validate credit data; without ``path`` the bundled applicants.
+
+    ``labels_optional`` (recent applications): a file without the target column is
+    accepted, for drift checks only.
 
     Raises
     ------
@@ -122,21 +143,69 @@ def load_credit(
             )
     frame = frame.drop(columns=[c for c in frame.columns if str(c) in _INDEX_ARTIFACTS])
     frame.columns = [str(c).strip() for c in frame.columns]
-    mapped = [(target, "--target")] + ([(date_col, "--date-col")] if date_col else [])
+    labelled = not labels_optional or target in frame.columns
+    mapped = [(target, "--target")] if labelled else []
+    mapped += [(date_col, "--date-col")] if date_col else []
+    mapped += [(id_col, "--id-col")] if id_col else []
+    mapped += [(c, "--protected") for c in protected]
     require_columns(frame, mapped, name)
 
     schema: Any
     if _has_bundled_layout(frame, target):
         schema = CreditApplications.to_schema()
+        # Columns the bundled layout does not declare (a new feature, an applicant key) are
+        # allowed with an inferred schema; the declared ones keep their declared rules.
+        extra = [c for c in frame.columns if c not in schema.columns and c != date_col]
+        if extra:
+            inferred = inferred_credit_schema(frame[[target, *extra]], target)
+            schema = schema.add_columns({c: inferred.columns[c] for c in extra})
         if date_col:
             schema = schema.add_columns({date_col: pa.Column(pa.DateTime, coerce=True)})
     else:
         schema = inferred_credit_schema(frame, target, date_col)
+    if not labelled:
+        schema = schema.remove_columns([target])
     frame = validate_frame(schema, frame, name)
-    _check_target(frame, target, positive_label, name)
+    check_usable_values(frame, name, skip={target, date_col})
+    if labelled:
+        _check_target(frame, target, positive_label, name)
     if date_col:
         frame = frame.sort_values(date_col, kind="stable").reset_index(drop=True)
-    return CreditDataset(name, source, frame, target, str(positive_label), date_col)
+    return CreditDataset(
+        name,
+        source,
+        frame,
+        target,
+        str(positive_label),
+        date_col,
+        id_col=id_col,
+        protected=tuple(protected),
+    )
+
+
+def check_usable_values(frame: pd.DataFrame, name: str, skip: set[Any] | None = None) -> None:
+    """Fail closed on values no schema range catches: ``inf``/``-inf`` in a numeric column
+    and a column with no value at all (both would reach the model or the drift tests)."""
+    problems = []
+    for column in frame.columns:
+        if skip and column in skip:
+            continue
+        series = frame[column]
+        if series.isna().all():
+            problems.append(Violation(str(column), "column is entirely missing (no value at all)"))
+        elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            infinite = np.isinf(values)
+            if infinite.any():
+                problems.append(
+                    Violation(
+                        str(column),
+                        "values must be finite",
+                        tuple(dict.fromkeys(values[infinite].tolist())),
+                    )
+                )
+    if problems:
+        raise DataValidationError(name, problems)
 
 
 def _bundled_frame() -> pd.DataFrame:
