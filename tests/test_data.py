@@ -155,3 +155,67 @@ def test_data_list_names_every_bundled_dataset() -> None:
     assert result.exit_code == 0
     names = {row["name"] for row in json.loads(result.stdout)["datasets"]}
     assert names == {"credit_data", "sp500", "nasdaq", "us_indices", "eustocks"}
+
+
+def _train(path: Path, target: str = "Status") -> tuple[int, dict]:
+    result = runner.invoke(
+        app,
+        ["train", "credit", "--data", str(path), "--target", target]
+        + ["--positive-label", "bad", "--json"],
+    )
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("layout", ["bundled", "inferred"])
+def test_infinite_values_exit_2_naming_the_column(
+    credit_frame: pd.DataFrame, tmp_path: Path, riskops_home: Path, layout: str
+) -> None:
+    # Given a credit file (the bundled layout, or another one) with inf and -inf incomes
+    frame = credit_frame.copy()
+    target = "Status" if layout == "bundled" else "outcome"
+    frame = frame.rename(columns={"Status": target})
+    column = "Income"
+    frame[column] = frame[column].astype(float)
+    frame.loc[[2, 9], column] = [float("inf"), float("-inf")]
+    path = tmp_path / "inf.csv"
+    frame.to_csv(path, index=False)
+    # When training on it
+    code, payload = _train(path, target)
+    # Then it exits 2 naming the column, before anything is written
+    assert code == 2
+    assert [v["column"] for v in payload["violations"]] == [column]
+    assert not (riskops_home / "audit").exists() or not any((riskops_home / "audit").iterdir())
+
+
+def test_all_missing_column_exits_2_with_a_clear_message(
+    credit_frame: pd.DataFrame, tmp_path: Path, riskops_home: Path
+) -> None:
+    # Given the bundled layout with a nullable column that has no value at all
+    frame = credit_frame.assign(Assets=float("nan"))
+    path = tmp_path / "empty.csv"
+    frame.to_csv(path, index=False)
+    # When training on it
+    code, payload = _train(path)
+    # Then it exits 2 saying so (no drift-library traceback)
+    assert code == 2
+    (violation,) = payload["violations"]
+    assert violation["column"] == "Assets" and "entirely missing" in violation["rule"]
+
+
+def test_bundled_layout_accepts_a_new_feature_column(
+    credit_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Given the bundled layout plus one new feature
+    path = tmp_path / "more.csv"
+    credit_frame.assign(Channel=["branch", "web"] * (len(credit_frame) // 2)).to_csv(
+        path, index=False
+    )
+    # When loaded, the declared columns keep their rules and the new one is a feature
+    dataset = load_credit(path, target="Status", positive_label="bad")
+    assert "Channel" in dataset.features
+    broken = credit_frame.assign(Channel="web")
+    broken.loc[0, "Age"] = -5
+    broken.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_credit(path, target="Status", positive_label="bad")
+    assert err.value.columns == ["Age"]

@@ -53,6 +53,7 @@ class TrainResult:
     seconds: float
     data_drift: dict[str, Any] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
+    fairness: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class TrainResult:
                 if k in self.data_drift
             }
             | {"window": self.data_drift.get("window")},
+            **({"fairness": self.fairness} if self.fairness else {}),
             "seconds": round(self.seconds, 2),
         }
 
@@ -331,6 +333,7 @@ class Lifecycle:
             data_drift_share=data_drift.get("share_of_drifted_columns"),
             data_drift=data_drift,
             features=list(outcome.input_example.columns),
+            fairness=_fairness_summary(outcome.evidence.get("fairness")),
             seconds=time.perf_counter() - started,
         )
 
@@ -796,3 +799,19 @@ KEY_METRICS = {
 def key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
     """The few metrics that summarise a model of ``family``, rounded for display."""
     return {k: round(metrics[k], 4) for k in KEY_METRICS.get(family, ()) if k in metrics}
+
+
+def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per protected attribute: the adverse impact ratio and the approval rate per group."""
+    if not fairness:
+        return None
+    return {
+        "approval_max_pd": fairness["approval_max_pd"],
+        "attributes": {
+            name: {
+                "adverse_impact_ratio": a["adverse_impact_ratio"],
+                "approval_rates": {g["group"]: g["approval_rate"] for g in a["groups"]},
+            }
+            for name, a in fairness["attributes"].items()
+        },
+    }

@@ -80,7 +80,7 @@ def test_fit_reports_exact_metric_and_evidence_names(outcome: TrainingOutcome) -
     assert set(outcome.evidence) >= EVIDENCE
     json.dumps(outcome.evidence)  # the lifecycle logs it as evidence.json
     assert outcome.metrics["n_train"] + outcome.metrics["n_test"] == 4454
-    assert outcome.evidence["split"]["kind"] == "content_hash"
+    assert outcome.evidence["split"]["kind"] == "feature_hash"
     assert outcome.evidence["monotone_constraints"] == {}
     grades = pd.DataFrame(outcome.evidence["grades"])
     assert grades["n"].sum() == outcome.metrics["n_test"]
