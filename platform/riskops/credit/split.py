@@ -37,25 +37,45 @@ __all__ = [
 ]
 
 FINGERPRINTS_FILE = "split_fingerprints.json"
+SIGNIFICANT_DIGITS = 12
 
 
 def fingerprints(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """One uint64 per row: a hash of the values of ``columns``, in that order.
 
-    Numbers are hashed as float64 and everything else as text, so that the same applicant
-    read from a CSV as ``int`` or as ``float`` (a column that gained a missing value) keeps
-    its fingerprint. Missing values hash alike whatever their spelling.
+    Numbers are hashed to 12 significant digits and everything else as text, so that the
+    same applicant read from a CSV as ``int`` or as ``float`` (a column that gained a
+    missing value), or written and read again, keeps its fingerprint. Missing values hash
+    alike whatever their spelling.
     """
     canonical = pd.DataFrame(index=range(len(frame)))
     for name in columns:
         column = frame[name].reset_index(drop=True)
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-            canonical[name] = column.astype("float64")
+            mantissa, exponent = _significant(column.to_numpy(dtype=float, na_value=np.nan))
+            canonical[f"{name}\x00m"] = mantissa
+            canonical[f"{name}\x00e"] = exponent
         else:
             canonical[name] = column.astype(object).where(column.notna(), None).map(
                 lambda v: None if v is None else str(v)
             )
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy(dtype=np.uint64)
+
+
+def _significant(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each number to ``SIGNIFICANT_DIGITS`` digits, as (integer mantissa, decimal exponent).
+
+    A CSV written and read again by another tool can move a float by one unit in the last
+    place; rounding to 12 significant digits keeps the fingerprint (a one-ulp change
+    crosses a rounding boundary with probability about 1e-4).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.abs(values)
+        exponent = np.where(magnitude > 0, np.floor(np.log10(magnitude)), 0.0)
+        scale = np.power(10.0, SIGNIFICANT_DIGITS - 1 - exponent)
+        mantissa = np.round(values * scale)
+    exponent = np.where(np.isfinite(values), exponent, np.nan)
+    return mantissa, exponent
 
 
 def unit_interval(hashes: np.ndarray) -> np.ndarray:
