@@ -323,11 +323,31 @@ def applicant_validator(
             categories = tuple(str(c) for c in spec.get("categories") or ())
             kind = Literal[categories] if categories else str
         else:
-            kind = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+            kind = Annotated[
+                float, Field(strict=True, allow_inf_nan=False, **training_bounds(spec))
+            ]
         fields[name] = NotRequired[kind | None] if spec.get("nullable") else Required[kind]
     applicant = TypedDict("Applicant", fields, total=False)  # type: ignore[misc]
     applicant.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     return TypeAdapter(list[applicant]), TypeAdapter(applicant).json_schema()
+
+
+def training_bounds(spec: dict[str, Any]) -> dict[str, float]:
+    """``ge``/``le`` for a numeric feature from the range its model saw in training.
+
+    A value the model could not have seen is refused: a negative one where training had
+    none, or one further than the whole training range beyond its minimum or maximum
+    (``Age = -5``, an income typed in cents). Values just outside the range, which a new
+    applicant may well have, are scored.
+    """
+    low, high = spec.get("min"), spec.get("max")
+    if low is None or high is None:
+        return {}
+    span = float(high) - float(low)
+    return {
+        "ge": 0.0 if low >= 0 else float(low) - span,
+        "le": float(high) + max(span, abs(float(high))),
+    }
 
 
 def feature_row_validator(features: list[str]) -> tuple[TypeAdapter[Any], dict[str, Any]]:

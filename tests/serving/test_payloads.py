@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -126,3 +127,26 @@ def test_openapi_bounds_are_inclusive_so_that_openapi_3_0_can_express_them() -> 
         text = str(model.model_json_schema())
         assert "exclusiveMinimum" not in text
         assert "exclusiveMaximum" not in text
+
+
+def test_applicants_outside_what_the_model_saw_are_refused_on_their_field() -> None:
+    # Given a credit model's schema with the ranges seen in training (ages 18 to 68)
+    from riskops.credit.encoding import FeatureEncoder
+
+    frame = pd.DataFrame({"Age": [18.0, 40.0, 68.0], "Records": ["no", "yes", "no"]})
+    schema = FeatureEncoder().fit(frame).input_schema_
+    assert (schema["Age"]["min"], schema["Age"]["max"]) == (18.0, 68.0)
+    ranged, published = payloads.applicant_validator(schema)
+    # When an applicant of age -5 or 500 arrives, it is refused naming Age
+    for age, kind in ((-5, "greater_than_equal"), (500, "less_than_equal")):
+        with pytest.raises(ValidationError) as caught:
+            ranged.validate_python([{"Age": age, "Records": "no"}])
+        detail = payloads.validation_detail(caught.value, ("applicants",))
+        assert [(tuple(e["loc"]), e["type"]) for e in detail] == [
+            (("applicants", 0, "Age"), kind)
+        ]
+    # And a new applicant just outside the training range is scored
+    assert ranged.validate_python([{"Age": 75, "Records": "no"}])[0]["Age"] == 75.0
+    # And /models publishes the bounds: 0 (training had no negative age) to 68 + 68
+    assert published["properties"]["Age"]["minimum"] == 0.0
+    assert published["properties"]["Age"]["maximum"] == 136.0

@@ -37,7 +37,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     input_schema_ : dict
         Per feature ``{"kind": "numeric"|"categorical", "categories": [...], "nullable":
         bool}``; ``nullable`` says whether training data had missing values (the models
-        themselves accept missing values in every feature).
+        themselves accept missing values in every feature). Numeric features also carry
+        the ``min`` and ``max`` seen in training, which the service validates against.
     categorical_ : ndarray of bool
         Which encoded columns hold category codes.
     """
@@ -50,7 +51,11 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             column = X[name]
             nullable = bool(column.isna().any())
             if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+                values = column.to_numpy(dtype=float, na_value=np.nan)
+                finite = values[np.isfinite(values)]
                 schema[str(name)] = {"kind": "numeric", "nullable": nullable}
+                if finite.size:
+                    schema[str(name)].update(min=float(finite.min()), max=float(finite.max()))
             else:
                 categories = sorted(_as_text(column).dropna().unique().tolist())
                 schema[str(name)] = {

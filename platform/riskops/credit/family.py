@@ -130,6 +130,8 @@ class CreditFamily(Family):
         estimator = spec.fit(X_train, y_train)
 
         metrics, tables = self._validate(estimator, test)
+        # The input schema (kinds, categories, training ranges) is stored with the version.
+        (workdir / "input_schema.json").write_text(json.dumps(estimator.input_schema_, indent=1))
         X_test = test.X
         shap_rows = X_test.sample(n=min(SHAP_ROWS, len(X_test)), random_state=options.seed)
         explanation = estimator.explain(shap_rows)
