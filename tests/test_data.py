@@ -158,11 +158,8 @@ def test_data_list_names_every_bundled_dataset() -> None:
 
 
 def _train(path: Path, target: str = "Status") -> tuple[int, dict]:
-    result = runner.invoke(
-        app,
-        ["train", "credit", "--data", str(path), "--target", target]
-        + ["--positive-label", "bad", "--json"],
-    )
+    args = ["train", "credit", "--data", str(path), "--target", target]
+    result = runner.invoke(app, [*args, "--positive-label", "bad", "--json"])
     return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -142,9 +142,7 @@ def test_applicants_outside_what_the_model_saw_are_refused_on_their_field() -> N
         with pytest.raises(ValidationError) as caught:
             ranged.validate_python([{"Age": age, "Records": "no"}])
         detail = payloads.validation_detail(caught.value, ("applicants",))
-        assert [(tuple(e["loc"]), e["type"]) for e in detail] == [
-            (("applicants", 0, "Age"), kind)
-        ]
+        assert [(tuple(e["loc"]), e["type"]) for e in detail] == [(("applicants", 0, "Age"), kind)]
     # And a new applicant just outside the training range is scored
     assert ranged.validate_python([{"Age": 75, "Records": "no"}])[0]["Age"] == 75.0
     # And /models publishes the bounds: 0 (training had no negative age) to 68 + 68

@@ -46,7 +46,7 @@ def train(
     ] = None,
     id_col: Annotated[
         str | None,
-        typer.Option("--id-col", help="Credit: a stable applicant key; splits by it, not a feature."),
+        typer.Option("--id-col", help="Credit: stable applicant key (split by it; not a feature)."),
     ] = None,
     protected: Annotated[
         str | None,

@@ -113,8 +113,9 @@ def compare_with_champion(
             window.update(
                 independent=False,
                 reason=f"only {n_rows} held-out rows (both outcomes needed, at least "
-                f"{MIN_COMPARISON_ROWS}) remain after dropping the {window['excluded_champion_training_rows']} "
-                f"rows champion v{champion.version} trained on",
+                f"{MIN_COMPARISON_ROWS}) remain after dropping the "
+                f"{window['excluded_champion_training_rows']} rows champion "
+                f"v{champion.version} trained on",
             )
             return {**result, "metrics": {}}
         window["independent"] = True
@@ -224,7 +225,9 @@ def measure_drift(
     return {**result, "share_of_drifted_columns": share, "evaluated": True, "window": window}
 
 
-def fairness_evidence(family: Any, outcome: Any, dataset: Any, policy: Any) -> dict[str, Any] | None:
+def fairness_evidence(
+    family: Any, outcome: Any, dataset: Any, policy: Any
+) -> dict[str, Any] | None:
     """Approval rates per protected group on the held-out rows, with the challenger's PDs."""
     protected = list(getattr(dataset, "protected", ()) or ())
     if not protected:

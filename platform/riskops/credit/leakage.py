@@ -27,9 +27,9 @@ _MISSING = "\x00missing"
 
 
 def univariate_aucs(
-    train_X: pd.DataFrame,  # noqa: N803 - design matrices, by convention
+    train_X: pd.DataFrame,
     train_y: Any,
-    test_X: pd.DataFrame,  # noqa: N803
+    test_X: pd.DataFrame,
     test_y: Any,
 ) -> dict[str, float]:
     """Each feature's AUC against the target on the held-out rows, in ``[0.5, 1]``."""

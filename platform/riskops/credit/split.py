@@ -56,8 +56,10 @@ def fingerprints(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
             canonical[f"{name}\x00m"] = mantissa
             canonical[f"{name}\x00e"] = exponent
         else:
-            canonical[name] = column.astype(object).where(column.notna(), None).map(
-                lambda v: None if v is None else str(v)
+            canonical[name] = (
+                column.astype(object)
+                .where(column.notna(), None)
+                .map(lambda v: None if v is None else str(v))
             )
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy(dtype=np.uint64)
 

@@ -123,6 +123,13 @@ def _time_ms(ms: int | None) -> str:
 
 
 # --------------------------------------------------------------------------- builder
+def _credit_sections(facts: VersionFacts) -> tuple[Section, ...]:
+    from riskops.governance.credit_evidence import credit_evidence_section
+
+    section = credit_evidence_section(facts)
+    return () if section is None else (section,)
+
+
 def build_card(facts: VersionFacts) -> ModelCard:
     """The model card of a version, from its facts alone."""
     text = family_text(facts.family)
@@ -153,6 +160,7 @@ def build_card(facts: VersionFacts) -> ModelCard:
                 ),
             ),
         ),
+        *_credit_sections(facts),
         _gates(facts),
         _history(facts),
         _lineage(facts),

@@ -136,6 +136,8 @@ def anomaly_baseline_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 def drift_record(drift: dict[str, Any], policy: Policy | None) -> tuple[str, str]:
     """One line: the drift share and columns, and what the policy makes of it."""
+    if drift.get("evaluated") is False:  # no recent window (credit): say so, no share
+        return ("Data drift record", f"not evaluated: {drift.get('reason')}")
     share = float(drift.get("share_of_drifted_columns", 0.0))
     columns = ", ".join(drift.get("drifted_columns") or []) or "none"
     if policy is None:

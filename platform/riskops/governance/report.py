@@ -198,39 +198,14 @@ def drift_blocks(facts: VersionFacts) -> list[Block]:
     if not drift:
         return [Text("No data-drift evidence was logged with this version.")]
     limit = facts.policy.data_drift.max_drift_share if facts.policy else None
-    blocks.append(
-        Facts(
-            (
-                (
-                    "Share of drifted features",
-                    f"{float(drift.get('share_of_drifted_columns', 0)):.0%}"
-                    + (f" (gate limit {limit:.0%})" if limit is not None else ""),
-                ),
-                ("Drifted features", ", ".join(drift.get("drifted_columns") or []) or "none"),
-                drift_record(drift, facts.policy),
-                ("Reference (training) rows", fmt(drift.get("n_reference"))),
-                ("Recent-window rows", fmt(drift.get("n_current"))),
-                ("Rows compared per side (seeded sample)", fmt(drift.get("sampled_rows"))),
-            )
-        )
-    )
+    if drift.get("evaluated") is False:
+        blocks.append(Text(f"Data drift not evaluated: {drift.get('reason')}"))
+        drift = {}
+    else:
+        blocks.append(_drift_summary(drift, limit, drift_record(drift, facts.policy)))
     columns = drift.get("columns") or {}
-    blocks.append(
-        Table(
-            ("feature", "test", "statistic", "threshold", "result"),
-            tuple(
-                (
-                    name,
-                    str(c.get("stattest")),
-                    fmt(c.get("score")),
-                    fmt(c.get("threshold")),
-                    "drifted" if c.get("drifted") else "stable",
-                )
-                for name, c in sorted(columns.items())
-            ),
-            "Per-feature drift tests (Evidently), training sample vs recent window",
-        )
-    )
+    if columns:
+        blocks.append(_drift_table(columns))
     pred = facts.gate_evidence.get("prediction_drift")
     if pred:
         limit_psi = facts.policy.prediction_drift.max_psi if facts.policy else None
@@ -252,6 +227,45 @@ def drift_blocks(facts: VersionFacts) -> list[Block]:
             )
         )
     return blocks
+
+
+def _drift_summary(
+    drift: dict[str, Any], limit: float | None, record: tuple[str, str]
+) -> Facts:
+    share = _num(drift.get("share_of_drifted_columns"))
+    window = drift.get("window") or {}
+    return Facts(
+        (
+            (
+                "Share of drifted features",
+                ("–" if share is None else f"{share:.0%}")
+                + (f" (gate limit {limit:.0%})" if limit is not None else ""),
+            ),
+            ("Drifted features", ", ".join(drift.get("drifted_columns") or []) or "none"),
+            record,
+            ("Recent window", str(window.get("source") or "–")),
+            ("Reference (training) rows", fmt(drift.get("n_reference"))),
+            ("Recent-window rows", fmt(drift.get("n_current"))),
+            ("Rows compared per side (seeded sample)", fmt(drift.get("sampled_rows"))),
+        )
+    )
+
+
+def _drift_table(columns: dict[str, Any]) -> Table:
+    return Table(
+        ("feature", "test", "statistic", "threshold", "result"),
+        tuple(
+            (
+                name,
+                str(c.get("stattest")),
+                fmt(c.get("score")),
+                fmt(c.get("threshold")),
+                "drifted" if c.get("drifted") else "stable",
+            )
+            for name, c in sorted(columns.items())
+        ),
+        "Per-feature drift tests (Evidently), training sample vs recent window",
+    )
 
 
 def evidently_embed(facts: VersionFacts) -> tuple[str | None, str]:
