@@ -216,7 +216,7 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
         return GateResult("prediction_drift", False, "no prediction-drift evidence")
     psi = float(drift["psi"])
     limit = policy.prediction_drift.max_psi
-    passed = math.isfinite(psi) and psi <= limit
+    passed = math.isfinite(psi) and 0.0 <= psi <= limit  # a PSI is never negative
     relation = "<=" if passed else ">"
     return GateResult(
         "prediction_drift",

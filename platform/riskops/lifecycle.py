@@ -200,7 +200,8 @@ class Lifecycle:
         if credit:
             from riskops.credit.evidence import champion_memory
 
-            dataset = replace(dataset, split_memory=champion_memory(self.settings, champion))
+            memory = champion_memory(self.settings, champion)
+            dataset = replace(dataset, split_memory=memory)  # type: ignore[arg-type]
 
         with tempfile.TemporaryDirectory(prefix="riskops-") as tmp:
             workdir = Path(tmp) / "artifacts"

@@ -220,3 +220,11 @@ def test_champion_window_that_is_not_independent_refuses() -> None:
     report = evaluate("credit_pd", 2, evidence, Policy(family="credit"))
     failed = {r.gate: r.reason for r in report.failures}
     assert "no fingerprints" in failed["champion:independent_window"]
+
+
+@pytest.mark.parametrize("psi", [float("nan"), -0.01, float("inf")])
+def test_prediction_drift_that_is_not_a_psi_fails_with_its_value(psi: float) -> None:
+    from riskops.gates import prediction_drift_gate
+
+    result = prediction_drift_gate({"prediction_drift": {"psi": psi}}, Policy(family="credit"))
+    assert not result.passed and f"{psi:.3f}" in result.reason

@@ -92,6 +92,7 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
         "floor",
         "data_drift",
         "artifact_integrity",
+        "leakage",
     }
     assert registry.get_version("credit_pd", first.version).tags["validation_status"] == "passed"
 

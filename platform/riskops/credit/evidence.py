@@ -198,6 +198,7 @@ def measure_drift(
     columns = [c for c in reference.columns if c in current.columns]
     empty = [c for c in columns if current[c].isna().all() or reference[c].isna().all()]
     usable = [c for c in columns if c not in empty]
+    result: dict[str, Any]
     if not usable:
         share, result = 1.0, {"drifted_columns": [], "columns": {}}
     else:

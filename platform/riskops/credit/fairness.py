@@ -40,7 +40,7 @@ def adverse_impact(
             .groupby("group", sort=True)["approved"]
             .agg(["size", "mean"])
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"group": str(g), "n": int(r["size"]), "approval_rate": float(r["mean"])}
             for g, r in table.iterrows()
         ]
