@@ -216,3 +216,29 @@ def test_bundled_layout_accepts_a_new_feature_column(
     with pytest.raises(DataValidationError) as err:
         load_credit(path, target="Status", positive_label="bad")
     assert err.value.columns == ["Age"]
+
+
+def test_a_declared_strict_schema_is_enforced_and_an_inferred_one_is_not_strict(
+    tmp_path: Path,
+) -> None:
+    import pandera.pandas as pa
+
+    # Given a user's file with one column more than their declared strict schema
+    frame = pd.DataFrame(
+        {"outcome": ["yes", "no"] * 30, "amount": range(60), "channel": ["web"] * 60}
+    )
+    path = tmp_path / "apps.csv"
+    frame.to_csv(path, index=False)
+    declared = pa.DataFrameSchema(
+        {"outcome": pa.Column(str), "amount": pa.Column(float, pa.Check.ge(0), coerce=True)},
+        strict=True,
+    )
+    schema_file = tmp_path / "schema.yaml"
+    schema_file.write_text(declared.to_yaml())
+    # When loaded with the declared schema, the undeclared column is refused by name
+    with pytest.raises(DataValidationError) as err:
+        load_credit(path, target="outcome", positive_label="yes", schema_path=schema_file)
+    assert err.value.violations[0].column == "channel"
+    assert err.value.violations[0].rule == "column is not declared in the schema"
+    # And without it, the inferred schema takes the new column as a feature
+    assert "channel" in load_credit(path, target="outcome", positive_label="yes").features

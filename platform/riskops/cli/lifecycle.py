@@ -55,6 +55,10 @@ def train(
             help="Credit: protected attributes COL[,COL]: never features, fairness reported.",
         ),
     ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option("--schema", help="Credit: a strict pandera schema (YAML) for --data."),
+    ] = None,
     acknowledge_leakage: Annotated[
         list[str] | None,
         typer.Option(
@@ -86,6 +90,7 @@ def train(
             volume_col=volume_col,
             return_scale=return_scale,
             id_col=id_col,
+            schema_path=schema,
             protected=tuple(c.strip() for c in (protected or "").split(",") if c.strip()),
         )
         recent_source = (

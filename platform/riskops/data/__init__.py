@@ -35,6 +35,7 @@ class DataSource:
     id_col: str | None = None
     protected: tuple[str, ...] = ()
     labels_optional: bool = False
+    schema_path: Path | None = None
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items() if v}
@@ -53,6 +54,7 @@ def load(source: DataSource) -> CreditDataset | MarketDataset:
             id_col=source.id_col,
             protected=tuple(source.protected),
             labels_optional=source.labels_optional,
+            schema_path=source.schema_path,
         )
     if source.domain == "market":
         from riskops.data.market import load_market

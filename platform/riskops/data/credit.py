@@ -118,11 +118,14 @@ def load_credit(
     id_col: str | None = None,
     protected: tuple[str, ...] = (),
     labels_optional: bool = False,
+    schema_path: str | Path | None = None,
 ) -> CreditDataset:
     """Load and validate credit data; without ``path`` the bundled applicants.
 
     ``labels_optional`` (recent applications): a file without the target column is
-    accepted, for drift checks only.
+    accepted, for drift checks only. ``schema_path``: a strict pandera schema (YAML,
+    ``DataFrameSchema.to_yaml``) the user declares; without it the bundled layout keeps its
+    declared schema (extra columns inferred) and other files get an inferred one.
 
     Raises
     ------
@@ -151,7 +154,9 @@ def load_credit(
     require_columns(frame, mapped, name)
 
     schema: Any
-    if _has_bundled_layout(frame, target):
+    if schema_path is not None:
+        schema = declared_schema(schema_path, name)
+    elif _has_bundled_layout(frame, target):
         schema = CreditApplications.to_schema()
         # Columns the bundled layout does not declare (a new feature, an applicant key) are
         # allowed with an inferred schema; the declared ones keep their declared rules.
@@ -163,7 +168,7 @@ def load_credit(
             schema = schema.add_columns({date_col: pa.Column(pa.DateTime, coerce=True)})
     else:
         schema = inferred_credit_schema(frame, target, date_col)
-    if not labelled:
+    if not labelled and target in schema.columns:
         schema = schema.remove_columns([target])
     frame = validate_frame(schema, frame, name)
     check_usable_values(frame, name, skip={target, date_col})
@@ -206,6 +211,16 @@ def check_usable_values(frame: pd.DataFrame, name: str, skip: set[Any] | None = 
                 )
     if problems:
         raise DataValidationError(name, problems)
+
+
+def declared_schema(path: str | Path, dataset: str) -> pa.DataFrameSchema:
+    """A user's strict schema from a pandera YAML file; an unreadable one is bad input."""
+    try:
+        return pa.DataFrameSchema.from_yaml(Path(path).read_text())
+    except Exception as exc:  # pandera raises several kinds on a malformed file
+        raise DataValidationError(
+            dataset, [Violation("--schema", f"unreadable pandera schema: {exc}", (str(path),))]
+        ) from None
 
 
 def _bundled_frame() -> pd.DataFrame:
