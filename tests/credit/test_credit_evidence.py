@@ -228,3 +228,79 @@ def test_prediction_drift_that_is_not_a_psi_fails_with_its_value(psi: float) -> 
 
     result = prediction_drift_gate({"prediction_drift": {"psi": psi}}, Policy(family="credit"))
     assert not result.passed and f"{psi:.3f}" in result.reason
+
+
+# ------------------------------------------------------------------------- recent window
+def _outcome(dataset: CreditDataset) -> object:
+    from types import SimpleNamespace
+
+    _, test, _ = CreditFamily().split(dataset, 0.25, seed=0)
+    return SimpleNamespace(reference=dataset.X.head(300), evaluation=test)
+
+
+def test_recent_window_is_the_inference_log_when_it_holds_enough_rows(settings) -> None:  # type: ignore[no-untyped-def]
+    from riskops.credit.evidence import recent_window
+    from riskops.inference_log import InferenceLogWriter
+
+    # Given an undated training set and a served champion that logged 10, then 250 rows
+    dataset = _dataset()
+    outcome = _outcome(dataset)
+    policy = Policy(family="credit")
+    writer = InferenceLogWriter(settings, "credit_pd")
+    served = make_applicants(250, seed=9)[0]
+    writer.log_many(
+        served.head(10).astype(object).where(served.head(10).notna(), None).to_dict("records")
+    )
+    writer.close()
+    # Then 10 rows are not a window: not evaluated, saying why
+    current, window = recent_window(settings, "credit_pd", dataset, None, outcome, policy)
+    assert current is None and "inference log holds 10 rows" in window["reason"]
+    # And 250 rows are, over the model's features
+    writer = InferenceLogWriter(settings, "credit_pd")
+    rest = served.iloc[10:]
+    writer.log_many(rest.astype(object).where(rest.notna(), None).to_dict("records"))
+    writer.close()
+    current, window = recent_window(settings, "credit_pd", dataset, None, outcome, policy)
+    assert window["kind"] == "inference_log" and len(current) == 250
+    assert list(current.columns) == list(outcome.reference.columns)
+
+
+def test_recent_window_falls_back_to_the_latest_period_and_never_to_the_training_data(
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from riskops.credit.evidence import recent_window
+    from riskops.errors import BadInputError
+
+    # Given dated applicants and no inference log
+    base = _dataset()
+    dated = CreditDataset(
+        "dated",
+        "test",
+        base.frame.assign(opened=pd.date_range("2020-01-01", periods=600, freq="D")),
+        "status",
+        "bad",
+        date_col="opened",
+    )
+    outcome = _outcome(dated)
+    policy = Policy(family="credit")
+    # Then the window is the out-of-time held-out period
+    current, window = recent_window(settings, "credit_pd", dated, None, outcome, policy)
+    assert window["kind"] == "latest_period" and len(current) == len(outcome.evaluation.frame)
+    # And a "recent" file that is the training data itself is refused
+    with pytest.raises(BadInputError, match="training data itself"):
+        recent_window(settings, "credit_pd", base, base, _outcome(base), policy)
+
+
+def test_a_feature_without_values_in_the_recent_window_counts_as_drifted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from riskops.credit.evidence import measure_drift
+
+    # Given a recent window where a feed stopped sending incomes
+    reference = make_applicants(1200, seed=1)[0]
+    current = make_applicants(1200, seed=2)[0].assign(income=np.nan)
+    # When drift is measured, no exception: income is drifted, the rest measured
+    drift = measure_drift(
+        reference, current, {"kind": "recent_file"}, Policy(family="credit"), tmp_path / "d.html"
+    )
+    assert drift["evaluated"] and "income" in drift["drifted_columns"]
+    assert drift["columns_without_values"] == ["income"]
+    assert drift["share_of_drifted_columns"] == pytest.approx(len(drift["drifted_columns"]) / 5)
