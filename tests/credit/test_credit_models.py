@@ -208,13 +208,27 @@ def test_reason_codes_are_the_largest_adverse_contributions(
             assert row[names.index(r["feature"])] == pytest.approx(r["contribution"])
 
 
-def test_input_schema_describes_kinds_categories_and_missing(fitted: dict) -> None:
+def test_input_schema_describes_kinds_categories_and_missing(
+    fitted: dict, applicants: tuple
+) -> None:
     # Given a model fitted on numeric and text columns with missing values
     schema = fitted["lightgbm"].input_schema_
-    # When / Then
+    train = applicants[0].iloc[:600]
+    # When / Then: kinds, missing values, and the training range of each number
     assert list(schema) == ["age", "income", "debt ratio", "home", "job"]
-    assert schema["age"] == {"kind": "numeric", "nullable": False}
-    assert schema["income"] == {"kind": "numeric", "nullable": True}
+    age, income = train["age"], train["income"]
+    assert schema["age"] == {
+        "kind": "numeric",
+        "nullable": False,
+        "min": age.min(),
+        "max": age.max(),
+    }
+    assert schema["income"] == {
+        "kind": "numeric",
+        "nullable": True,
+        "min": income.min(),
+        "max": income.max(),
+    }
     assert schema["home"] == {"kind": "categorical", "categories": sorted(HOMES), "nullable": True}
     assert schema["job"]["categories"] == sorted(JOBS)
 
