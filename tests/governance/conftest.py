@@ -86,12 +86,29 @@ def governed_home(
     home.mkdir()
     shutil.copy(migrated_mlflow_db, home / "mlflow.db")
     (home / "policies.yaml").write_text(POLICY)
+    from riskops.data import DataSource
+    from riskops.data.credit import load_credit
+
+    # Recent applications (labels dropped) for the data-drift gate and its Evidently report.
+    recent_csv = home / "recent_applications.csv"
+    load_credit().frame.sample(1500, random_state=0).drop(columns=["Status"]).to_csv(
+        recent_csv, index=False
+    )
+    recent = DataSource(
+        domain="credit",
+        path=recent_csv,
+        target="Status",
+        positive_label="bad",
+        labels_optional=True,
+    )
     with pytest.MonkeyPatch.context() as mp:
         _point_at(mp, home, "trainer")
         trainer = Lifecycle(Settings())
-        first = trainer.train("credit", options=TrainOptions(seed=42))
+        first = trainer.train("credit", options=TrainOptions(seed=42), recent=recent)
         # Five grades instead of eight: on the held-out rows their default rates are ordered.
-        second = trainer.train("credit", options=TrainOptions(seed=7, extra={"n_grades": 5}))
+        second = trainer.train(
+            "credit", options=TrainOptions(seed=7, extra={"n_grades": 5}), recent=recent
+        )
         mp.setenv("RISKOPS_ACTOR", "reviewer")
         reviewer = Lifecycle(Settings())
         from riskops.errors import PromotionRefused
@@ -100,7 +117,9 @@ def governed_home(
         with pytest.raises(PromotionRefused):
             reviewer.promote(MODEL, first.version)
         mp.setenv("RISKOPS_ACTOR", "trainer")
-        third = Lifecycle(Settings()).train("credit", options=TrainOptions(seed=11))
+        third = Lifecycle(Settings()).train(
+            "credit", options=TrainOptions(seed=11), recent=recent
+        )
         assert third.champion_version == second.version
         mp.setenv("RISKOPS_ACTOR", "approver")
         approver = Lifecycle(Settings())

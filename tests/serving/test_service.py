@@ -205,6 +205,8 @@ NAN_BODY = '{"applicants": [{"Age": NaN}]}'
         ("/credit/score", {"applicants": [{}], "extra": 1}, 400, "extra"),
         ("/credit/score", '{"applicants": [{"Age": 1e999}]}', 400, "Age"),
         ("/credit/score", '{"applicants": [{"Age": -Infinity}]}', 400, "Age"),
+        # outside what the champion saw in training (its stored schema's range)
+        ("/credit/score", {"applicants": [{"Age": -5}]}, 400, "Age"),
         ("/credit/score", '{"applicants": [', 400, None),
         ("/var/forecast", {"series": "ftse100"}, 400, "series"),
         ("/var/forecast", {"levels": [1.0]}, 400, "levels"),
