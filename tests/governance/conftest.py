@@ -117,9 +117,7 @@ def governed_home(
         with pytest.raises(PromotionRefused):
             reviewer.promote(MODEL, first.version)
         mp.setenv("RISKOPS_ACTOR", "trainer")
-        third = Lifecycle(Settings()).train(
-            "credit", options=TrainOptions(seed=11), recent=recent
-        )
+        third = Lifecycle(Settings()).train("credit", options=TrainOptions(seed=11), recent=recent)
         assert third.champion_version == second.version
         mp.setenv("RISKOPS_ACTOR", "approver")
         approver = Lifecycle(Settings())
