@@ -229,9 +229,7 @@ def drift_blocks(facts: VersionFacts) -> list[Block]:
     return blocks
 
 
-def _drift_summary(
-    drift: dict[str, Any], limit: float | None, record: tuple[str, str]
-) -> Facts:
+def _drift_summary(drift: dict[str, Any], limit: float | None, record: tuple[str, str]) -> Facts:
     share = _num(drift.get("share_of_drifted_columns"))
     window = drift.get("window") or {}
     return Facts(
