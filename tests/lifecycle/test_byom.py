@@ -342,7 +342,12 @@ def test_automated_retrain_refits_a_user_specification(
     refitted = refit_registered.fn("desk_vol")
     # Then the stored specification (lam=0.97) is refitted through the same path
     assert found == ["desk_vol"]
-    assert refitted["model"] == {"name": "desk_vol", "version": 2, "kind": "ewmavolatility"}
+    assert refitted["model"] == {
+        "name": "desk_vol",
+        "version": 2,
+        "kind": "ewmavolatility",
+        "features": ["ret"],
+    }
     spec = tracking.load_json(settings, refitted["run_id"], SPEC_FILE)
     assert spec["specification"]["params"] == {"lam": 0.97}
     assert spec["options"]["extra"] == {"eval_days": 250, "refit_every": 50}
