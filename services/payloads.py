@@ -323,8 +323,10 @@ def applicant_validator(
             categories = tuple(str(c) for c in spec.get("categories") or ())
             kind = Literal[categories] if categories else str
         else:
+            bounds = training_bounds(spec)
             kind = Annotated[
-                float, Field(strict=True, allow_inf_nan=False, **training_bounds(spec))
+                float,
+                Field(strict=True, allow_inf_nan=False, ge=bounds.get("ge"), le=bounds.get("le")),
             ]
         fields[name] = NotRequired[kind | None] if spec.get("nullable") else Required[kind]
     applicant = TypedDict("Applicant", fields, total=False)  # type: ignore[misc]
