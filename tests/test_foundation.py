@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,41 @@ class TestSettings:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
         assert Settings().mlflow_tracking_uri == "http://mlflow:5000"
         assert not Settings().is_local_tracking()
+
+    def test_exported_environment_keeps_the_store_local(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        from riskops.settings import Settings
+
+        # Given settings on a home, with no tracking URI in the environment
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        monkeypatch.setenv("RISKOPS_HOME", str(tmp_path / "home"))
+        first = Settings()
+        # When they export MLFLOW_TRACKING_URI and settings are built again from it
+        first.export_environment()
+        again = Settings()
+        # Then both count the same SQLite file as local, with artifacts under the home
+        assert os.environ["MLFLOW_TRACKING_URI"] == first.mlflow_tracking_uri
+        assert first.is_local_tracking() and again.is_local_tracking()
+        assert again.artifact_root == tmp_path / "home" / "artifacts"
+
+    @pytest.mark.parametrize(
+        ("uri", "local"),
+        [
+            ("sqlite:////var/lib/riskops/mlflow.db", True),
+            ("sqlite:///relative.db", True),
+            ("file:///var/lib/riskops/mlruns", True),
+            ("/var/lib/riskops/mlruns", True),
+            ("http://mlflow:5000", False),
+            ("https://mlflow.example.com", False),
+            ("postgresql://u@db/mlflow", False),
+            ("databricks", False),
+        ],
+    )
+    def test_local_is_a_property_of_the_uri(self, uri: str, local: bool) -> None:
+        from riskops.settings import is_local_uri
+
+        assert is_local_uri(uri) is local
 
     def test_unknown_setting_is_rejected(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from pydantic import ValidationError

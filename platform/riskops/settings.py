@@ -26,6 +26,21 @@ def _default_actor() -> str:
         return "unknown"
 
 
+_LOCAL_SCHEMES = frozenset({"", "file", "sqlite"})
+
+
+def is_local_uri(uri: str) -> bool:
+    """``True`` for a store that is a file on this machine: a plain path, ``file:`` or
+    ``sqlite:`` (``sqlite:///path``), ``False`` for a server (``http``, ``postgresql``...).
+    Windows drive letters (``C:\\...``) parse as a one-letter scheme and count as paths."""
+    from urllib.parse import urlsplit
+
+    if uri.split(":", 1)[0].lower() in ("databricks", "databricks-uc"):
+        return False
+    scheme = urlsplit(uri).scheme.lower()
+    return scheme in _LOCAL_SCHEMES or len(scheme) == 1
+
+
 class Settings(BaseSettings):
     """RiskOps settings. Construct with ``Settings()``; it is immutable afterwards."""
 
@@ -117,7 +132,19 @@ class Settings(BaseSettings):
         return self.home / "reports"
 
     def is_local_tracking(self) -> bool:
-        return self.tracking_uri is None
+        """Whether the MLflow store is a file on this machine (SQLite or a folder).
+
+        A property of the URI, not of where it came from: after
+        :meth:`export_environment` has exported ``MLFLOW_TRACKING_URI``, a later
+        ``Settings()`` reads it back and must still count the same SQLite file as local,
+        so that experiments keep their artifacts under ``home``.
+        """
+        return is_local_uri(self.mlflow_tracking_uri)
+
+    @property
+    def metrics_root(self) -> Path:
+        """Prometheus multiprocess folders of the service, one per port."""
+        return self.home / "metrics"
 
     def ensure_home(self) -> Path:
         """Create the local state folders; only called by commands that write."""
