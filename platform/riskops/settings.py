@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     serve_host: str = "127.0.0.1"
     serve_port: int = Field(default=3000, ge=1, le=65535)
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
+    serve_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
+    )
+    serve_body_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Time a client has to send a whole request body."
+    )
+    serve_max_waiting: int = Field(
+        default=64, ge=0, description="Requests queued per model route before 503."
+    )
     inference_log_batch: int = Field(default=256, ge=1)
     inference_log_flush_seconds: float = Field(default=1.0, gt=0)
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
