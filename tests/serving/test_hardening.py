@@ -76,21 +76,15 @@ def _raw_post(url: str, path: str, headers: str, body_chunks: Iterator[bytes]) -
     return status, time.monotonic() - started
 
 
-def _corrupt_model_files(home: Path, name: str) -> list[Path]:
-    """Overwrite the serialised model of ``name``'s champion (MLmodel metadata kept)."""
-    from riskops.registry import CHAMPION, Registry
-
-    with home_environment(home) as settings:
-        info = Registry(settings).version_for_alias(name, CHAMPION)
-    assert info is not None
-    folders = [p for p in (home / "artifacts").rglob("*") if p.is_dir() and info.run_id in str(p)]
+def _corrupt_model_files(home: Path, family: str) -> list[Path]:
+    """Overwrite the serialised models logged for ``family`` (MLflow's ``MLmodel`` metadata
+    kept, so that the failure is the model's payload, as after a disk or copy fault)."""
     files = [
         f
-        for folder in folders
-        for f in folder.rglob("*")
-        if f.is_file() and f.name != "MLmodel" and "model" in str(f.relative_to(folder))
+        for f in (home / "artifacts" / family / "models").rglob("*")
+        if f.is_file() and f.name != "MLmodel"
     ]
-    assert files, f"no model files of {name} run {info.run_id} under {home / 'artifacts'}"
+    assert files, f"no logged model files under {home / 'artifacts' / family / 'models'}"
     for f in files:
         f.write_bytes(b"\x00not a model\x00" * 16)
     return files
@@ -111,7 +105,7 @@ def corrupt_home(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: P
         )
         options = TrainOptions(model="historical", extra={"eval_days": 250})
         train_and_promote(settings, "var", source, options)
-    _corrupt_model_files(home, "market_var")
+    _corrupt_model_files(home, "var")
     return home
 
 
