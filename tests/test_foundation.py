@@ -176,3 +176,37 @@ class TestSettings:
         settings = Settings()
         with pytest.raises(ValidationError):
             settings.serve_port = 1  # type: ignore[misc]
+
+
+def test_new_local_store_and_tuning_trials_keep_artifacts_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from riskops import tracking
+    from riskops.settings import Settings
+
+    # Given a fresh home, and a working directory elsewhere
+    home = tmp_path / "home"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for key in list(os.environ):
+        if key.startswith("RISKOPS_") or key.startswith("MLFLOW_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RISKOPS_HOME", str(home))
+    settings = Settings()
+    # When a training run logs two tuning trials
+    with tracking.training_run(settings, "credit", "with-trials") as run_id:
+        tracking.log_tuning_trials([{"number": 0, "params": {"C": 1.0}, "value": 0.8}] * 2)
+    # Then every experiment (Default included) and every run keeps its artifacts under home
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    experiments = client.search_experiments()
+    parent = client.get_run(run_id)
+    runs = client.search_runs([parent.info.experiment_id])
+    assert len(runs) == 3
+    assert {r.info.experiment_id for r in runs} == {parent.info.experiment_id}
+    inside = home.resolve().as_uri()
+    for uri in [e.artifact_location for e in experiments] + [r.info.artifact_uri for r in runs]:
+        assert uri.startswith(inside), uri
+    assert list(elsewhere.iterdir()) == []
