@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import (
+from tests.serving.conftest import (
     LiveService,
     home_environment,
     market_csv,
