@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -237,7 +238,9 @@ def market_history(request: payloads._MarketHistory, estimator: Any) -> History:
     raise AssertionError("unreachable: the first branch handles neither returns nor series")
 
 
-def _guarded(history_supplied: bool, compute: Callable[[], Any]) -> Any:
+def _guarded(
+    history_supplied: bool, compute: Callable[[], Any], what: str = "forecast from this history"
+) -> Any:
     try:
         return compute()
     except (DataValidationError, BadInputError) as exc:
@@ -248,10 +251,27 @@ def _guarded(history_supplied: bool, compute: Callable[[], Any]) -> Any:
         raise ServingError(
             422,
             {
-                "error": "UnprocessableHistory",
-                "message": f"the model cannot forecast from this history: {exc}",
+                "error": "UnprocessableHistory" if what.startswith("forecast") else "Unprocessable",
+                "message": f"the model cannot {what}: {_in_our_words(exc)}",
             },
         ) from None
+
+
+def _in_our_words(exc: BaseException) -> str:
+    """What went wrong, without a library's internals (pandera's reports name its checks,
+    dtypes and failure-case tables, which mean nothing to a caller)."""
+    if isinstance(exc, pandera.errors.SchemaErrors | pandera.errors.SchemaError):
+        rows: list[Any] = []
+        cases = getattr(exc, "failure_cases", None)
+        if isinstance(cases, pd.DataFrame) and "index" in cases:
+            labels = cases["index"].dropna()
+            rows = sorted({int(i) for i in labels if isinstance(i, int | np.integer)})
+        where = f" (rows {rows[:10]}{'...' if len(rows) > 10 else ''})" if rows else ""
+        return (
+            f"its output is not finite or out of range{where}; the values sent are far "
+            "outside the range of the data it was trained on"
+        )
+    return str(exc)
 
 
 def _summary(history: History) -> dict[str, Any]:
@@ -349,18 +369,26 @@ def prepare_anomaly(estimator: Any, info: VersionInfo) -> RowState:
 
 
 def _price_dataset(bars: list[payloads.PriceBar]) -> Any:
-    """A one-asset market dataset from price bars, validated like a user's file."""
+    """A market dataset from price bars (one index, or several when bars name their
+    ``asset``), each index validated like a user's file."""
     from riskops.data.market import MarketDataset
     from riskops.data.schemas import MarketSeries
     from riskops.data.validation import validate_frame
 
-    frame = pd.DataFrame([bar.model_dump() for bar in bars])
-    frame["date"] = pd.to_datetime(frame["date"])
-    frame = frame.dropna(axis=1, how="all")
-    frame = validate_frame(MarketSeries.to_schema(), frame, "prices").set_index("date")
+    long = pd.DataFrame([bar.model_dump() for bar in bars])
+    long["date"] = pd.to_datetime(long["date"])
+    long["asset"] = long["asset"].fillna("prices")
+    frames = {}
+    for asset, group in long.groupby("asset", sort=False):
+        frame = group.drop(columns="asset").dropna(axis=1, how="all")
+        frame = validate_frame(MarketSeries.to_schema(), frame.reset_index(drop=True), str(asset))
+        frames[str(asset)] = frame.set_index("date")
 
     def column(name: str) -> pd.DataFrame | None:
-        return frame[[name]].set_axis(["prices"], axis=1) if name in frame else None
+        if not all(name in f for f in frames.values()):
+            return None
+        wide = pd.concat({a: f[name] for a, f in frames.items()}, axis=1).sort_index()
+        return wide.dropna() if len(frames) > 1 else wide
 
     close = column("close")
     assert close is not None
@@ -406,7 +434,8 @@ def _feature_frame(state: RowState, request: payloads.AnomalyRequest) -> pd.Data
                     Violation(
                         f,
                         "the champion needs this feature; send high/low prices, "
-                        "volumes or several assets as its training data had",
+                        "volumes or several indices (bars with 'asset') as its training "
+                        "data had",
                     )
                     for f in missing
                 ],
@@ -414,6 +443,32 @@ def _feature_frame(state: RowState, request: payloads.AnomalyRequest) -> pd.Data
         )
     features = features[list(state.features)]
     return features.tail(int(request.days)) if request.series is not None else features
+
+
+EXPLAIN_SLICE = 16
+"""Rows of the first explanation call of a batch. SHAP's tree code holds the GIL for a whole
+call (about 1.5 ms per row for a 200-tree forest on a quiet core), so one call over a
+10,000-row batch would stop the event loop, and every other request of the worker, for
+seconds. Slices are then sized to take about ``EXPLAIN_SLICE_SECONDS`` each, so that other
+threads run between them, while detectors that are cheap per row (the autoencoder, LOF)
+quickly grow to large slices and keep their vectorised speed."""
+EXPLAIN_SLICE_SECONDS = 0.015
+_MAX_SLICE = 4096
+
+
+def _explain_in_slices(estimator: Any, X: pd.DataFrame, top_k: int) -> pd.DataFrame:
+    if len(X) <= EXPLAIN_SLICE:
+        return estimator.explain(X, int(top_k))
+    parts = []
+    start, size = 0, EXPLAIN_SLICE
+    while start < len(X):
+        began = time.perf_counter()
+        parts.append(estimator.explain(X.iloc[start : start + size], int(top_k)))
+        elapsed = time.perf_counter() - began
+        start += size
+        target = size * EXPLAIN_SLICE_SECONDS / max(elapsed, 1e-6)
+        size = int(min(max(target, EXPLAIN_SLICE), 2 * size, _MAX_SLICE))
+    return pd.concat(parts)
 
 
 def score_anomaly(
@@ -426,8 +481,9 @@ def score_anomaly(
     X = _feature_frame(state, request)
     estimator = champion.estimator
     supplied = request.series is None
-    scores = _guarded(supplied, lambda: score_frame(estimator, X))
-    explained = _guarded(supplied, lambda: estimator.explain(X, int(request.top_k)))
+    what = "score these rows"
+    scores = _guarded(supplied, lambda: score_frame(estimator, X), what)
+    explained = _guarded(supplied, lambda: _explain_in_slices(estimator, X, request.top_k), what)
     k = int(explained.shape[0] // max(len(X), 1))
     features = explained["feature"].to_numpy()
     shares = explained["share"].to_numpy(dtype=float)

@@ -167,6 +167,9 @@ class ChampionHolder:
             status.alias_missing = False
             current = self._current
             if current is not None and current.version == info.version:
+                # Back on the served version (a rollback after a failed load): healthy.
+                status.last_error = None
+                status.failed_version = None
                 return False
             if status.failed_version == info.version and time.time() < status.failed_at + _RETRY:
                 return False  # do not reload a broken version on every poll
@@ -269,6 +272,26 @@ class ChampionHolder:
                 self.refresh()
             except Exception:  # the poller must outlive any single failure
                 logger.exception("champion poll failed for %s", self.name)
+
+    def readiness(self) -> tuple[str, str | None]:
+        """``(state, why)`` for ``/readyz``: ``"ready"`` (serving the alias's version, or
+        serving while the registry is briefly unreachable), ``"absent"`` (the registry has
+        no such alias: nothing to wait for), ``"loading"`` (not checked or loaded yet) or
+        ``"failed"`` (the alias's version cannot be loaded, or nothing is served and the
+        registry cannot be read)."""
+        champion = self._current
+        status = self._status
+        if status.failed_version is not None and status.last_error:
+            return "failed", status.last_error
+        if champion is not None:
+            return "ready", None
+        if status.last_error:
+            return "failed", status.last_error
+        if status.last_check is None:
+            return "loading", "not checked yet"
+        if status.alias_missing:
+            return "absent", f"the registry has no {self.alias!r} alias"
+        return "loading", "the champion is being loaded"
 
     def status(self) -> dict[str, Any]:
         """What is served and how fresh it is, for ``GET /models``."""

@@ -5,7 +5,8 @@
     ``Authorization: Bearer KEY``; otherwise it gets ``401``. Probes, metrics and the API
     description stay open, so that orchestrators, Prometheus and clients generating code
     can reach them without the key: ``/livez``, ``/healthz``, ``/readyz``, ``/metrics``,
-    ``/docs.json``, ``/schema.json``, the documentation page ``/`` and its static assets.
+    ``/docs.json``, ``/schema.json``, the documentation page ``/`` (and ``/docs``, which
+    leads to it) and its static assets.
 :class:`JsonOnlyMiddleware`
     The model routes take JSON only. BentoML would hand any other ``Content-Type`` to its
     multipart or pickle decoders, which answer a malformed body with ``500``; here it gets
@@ -19,7 +20,7 @@ import json
 from typing import Any
 
 OPEN_PATHS = frozenset(
-    {"/", "/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/schema.json"}
+    {"/", "/docs", "/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/schema.json"}
 )
 OPEN_PREFIXES = ("/static_content/", "/assets/")
 

@@ -124,7 +124,9 @@ class _MarketHistory(_Routed):
         Field(default=None, description="Daily percent returns, oldest first.")
     )
     series: BundledSeries | None = Field(
-        default=None, description="A bundled dataset whose history to condition on."
+        default=None,
+        description="A bundled dataset whose history to condition on.",
+        examples=["sp500"],
     )
     asset: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="Asset of a multi-asset bundled dataset; default: its first."
@@ -140,13 +142,31 @@ class _MarketHistory(_Routed):
 
 
 # --------------------------------------------------------------------------- credit
+EXAMPLE_APPLICANT: dict[str, Value] = {
+    "Seniority": 9,
+    "Home": "rent",
+    "Time": 60,
+    "Age": 30,
+    "Marital": "married",
+    "Records": "no",
+    "Job": "freelance",
+    "Expenses": 73.0,
+    "Income": 129.0,
+    "Assets": 0.0,
+    "Debt": 0.0,
+    "Amount": 800.0,
+    "Price": 846.0,
+}
+"""The first applicant of the bundled credit data, every field the default champion needs."""
+
+
 class CreditScoreRequest(_Routed):
     applicants: Annotated[list[dict[str, Value]], Field(min_length=1, max_length=MAX_ROWS)] = Field(
         description=(
             "Applicants as {feature: value}. Features, kinds and categories are the served "
             "champion's; GET /models shows its request schema."
         ),
-        examples=[[{"Seniority": 9, "Home": "rent", "Age": 30, "Records": "no"}]],
+        examples=[[EXAMPLE_APPLICANT]],
     )
     reasons: Annotated[int, Field(ge=0, le=50)] = Field(
         default=4, description="Reason codes per applicant (largest adverse contributions)."
@@ -211,12 +231,33 @@ class VolatilityResponse(BaseModel):
 
 
 # --------------------------------------------------------------------------- anomaly
+FIRST_DAY = datetime.date(1900, 1, 1)
+LAST_DAY = datetime.date(2199, 12, 31)
+"""Price dates must lie in [FIRST_DAY, LAST_DAY]: pandas holds dates from 1677 to 2262 only,
+and no market series lies outside this range."""
+
+
+def _trading_day(value: datetime.date) -> datetime.date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be a date between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
 class PriceBar(_Body):
-    date: datetime.date = Field(description="Trading day, YYYY-MM-DD.")
+    date: Annotated[datetime.date, AfterValidator(_trading_day)] = Field(
+        description=f"Trading day, YYYY-MM-DD, between {FIRST_DAY} and {LAST_DAY}."
+    )
     close: Positive
     high: Positive | None = None
     low: Positive | None = None
     volume: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    asset: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "For a champion trained on several indices (cross-asset features): which index "
+            "this bar belongs to; send every index's bars, each index oldest first."
+        ),
+    )
 
 
 class AnomalyRequest(_Routed):
@@ -231,10 +272,15 @@ class AnomalyRequest(_Routed):
         ),
     )
     series: BundledSeries | None = Field(
-        default=None, description="Score the last `days` of a bundled dataset."
+        default=None,
+        description=(
+            "Score the last `days` of a bundled dataset; `us_indices` has every feature "
+            "the anomaly models use."
+        ),
+        examples=["us_indices"],
     )
     days: Annotated[int, Field(ge=1, le=1000)] = Field(
-        default=1, description="With `series`: how many of its last days to score."
+        default=1, description="With `series`: how many of its last days to score.", examples=[5]
     )
     top_k: Annotated[int, Field(ge=1, le=20)] = Field(
         default=3, description="Drivers reported per row."
@@ -251,9 +297,14 @@ class AnomalyRequest(_Routed):
     @classmethod
     def _increasing_dates(cls, prices: list[PriceBar] | None) -> list[PriceBar] | None:
         if prices is not None:
-            dates = [bar.date for bar in prices]
-            if any(b <= a for a, b in itertools.pairwise(dates)):
-                raise ValueError("dates must be strictly increasing, oldest first")
+            if len({bar.asset is None for bar in prices}) > 1:
+                raise ValueError("give 'asset' on every bar or on none")
+            by_asset: dict[str | None, list[datetime.date]] = {}
+            for bar in prices:
+                by_asset.setdefault(bar.asset, []).append(bar.date)
+            for dates in by_asset.values():
+                if any(b <= a for a, b in itertools.pairwise(dates)):
+                    raise ValueError("dates must be strictly increasing, oldest first")
         return prices
 
 
@@ -303,6 +354,9 @@ class ServedModel(BaseModel):
     route: str | None = Field(default=None, description="The route that serves this model.")
     default: bool = Field(
         default=False, description="Whether the route answers with this model when none is named."
+    )
+    max_rows: int | None = Field(
+        default=None, description="Most rows (applicants, feature rows, prices) per request."
     )
 
 

@@ -21,7 +21,11 @@ registry's ``champion`` alias moves, so promotions need no restart.
 
 Performance notes: handlers are ``async`` and score small credit batches directly on the
 event loop (the model needs well under a millisecond; a thread hop would cost more), larger
-batches and the market models in a worker thread. Responses are serialised with orjson
+batches and the market models in a bounded thread pool per route
+(:class:`~services.limits.WorkLimits`), so that a large batch neither blocks the event loop
+nor takes the threads of other routes. Bodies are bounded in size and read time
+(:class:`~services.limits.BodyLimitMiddleware`) and ``/readyz`` reports the champions
+(:mod:`services.readiness`). Responses are serialised with orjson
 straight from dicts. BentoML's access log is off by default (one log line per request
 halves throughput; the inference log records every request anyway); enable it with
 ``--arg access_log=true``. OpenTelemetry spans of the model routes are off by default too:
@@ -39,18 +43,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import bentoml
 import orjson
 from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
-from services import adapters, payloads
+from services import adapters, payloads, readiness
 from services.champions import Champion, ChampionHolder
 from services.directory import ChampionDirectory
+from services.docs import DocsMiddleware
+from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
 from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
 from services.observability import LogPump, ServedMetrics, metrics
+from services.readiness import ReadinessMiddleware
 
 
 class ServeArguments(BaseModel):
@@ -62,6 +68,10 @@ class ServeArguments(BaseModel):
 
 
 MODEL_ROUTES = ("/credit/score", "/var/forecast", "/volatility/forecast", "/anomaly/score")
+
+ROUTE_THREADS = {"credit": 2, "var": 2, "volatility": 2, "anomaly": 1}
+"""Threads each route's expensive work may use at once, per worker process (2 cores): one
+large anomaly batch at a time, so that it cannot take the cores credit requests need."""
 
 
 ARGS = bentoml.use_arguments(ServeArguments)
@@ -86,12 +96,21 @@ models_app = FastAPI(title="riskops", docs_url=None, redoc_url=None, openapi_url
 
 
 class _InvalidBodyFilter(logging.Filter):
-    """BentoML logs a traceback at ERROR for every body that fails validation. A client's
-    mistake is not a server error: keep one INFO line, so real errors stand out."""
+    """BentoML logs a traceback at ERROR for every body that fails validation and for every
+    client that disconnects mid-request. A client's mistake or departure is not a server
+    error: keep one INFO line, so real errors stand out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from starlette.requests import ClientDisconnect
+
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ValidationError):
+        if isinstance(error, ClientDisconnect):
+            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "%s: client disconnected"
+            record.args = (path,)
+            record.exc_info = record.exc_text = None
+        elif isinstance(error, ValidationError):
             path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.msg = "%s: %d invalid field(s), answered 400"
@@ -163,11 +182,13 @@ class RiskService:
         for family, route in adapters.ROUTES.items():
             self.directory.add(route.model, family)
         self.log = LogPump(self.writers).start()
+        self.work = WorkLimits(dict(ROUTE_THREADS), max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
         with ThreadPoolExecutor(max_workers=len(adapters.ROUTES)) as pool:
             list(pool.map(lambda h: h.refresh(), self.directory.holders().values()))
         self.directory.discover()
         self.directory.start(settings.swap_poll_seconds)
+        readiness.publish(self.directory.holders)
         # What is loaded by now (libraries, the first champions) lives about as long as the
         # process; keeping it out of the cyclic collector's generations shortens the full
         # collections that pause requests. A champion swapped out later is still freed by
@@ -189,6 +210,11 @@ class RiskService:
     def holders(self) -> dict[str, ChampionHolder]:
         """Every held champion by registered model name."""
         return self.directory.holders()
+
+    def __is_ready__(self) -> bool:
+        """BentoML's readiness hook; ``/readyz`` itself is answered by
+        :class:`~services.readiness.ReadinessMiddleware`, with the reasons."""
+        return readiness.report()[0]
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
@@ -217,10 +243,18 @@ class RiskService:
             if inline:
                 body, log = handler(champion, request_id)
             else:
-                body, log = await anyio.to_thread.run_sync(handler, champion, request_id)
+                body, log = await self.work.run(family, handler, champion, request_id)
         except adapters.ServingError as exc:
             m.requests.labels(model, version, str(exc.status)).inc()
             return _json(exc.body, exc.status, exc.headers)
+        except Overloaded as exc:
+            m.requests.labels(model, version, "503").inc()
+            busy = {
+                "error": "Overloaded",
+                "message": f"{exc.waiting} requests for {model} are already waiting; retry later",
+                "model": model,
+            }
+            return _json(busy, 503, {"Retry-After": "1"})
         except Exception:
             m.requests.labels(model, version, "500").inc()
             raise  # BentoML logs the traceback and answers 500
@@ -316,6 +350,7 @@ class RiskService:
             schema = getattr(champion.state, "row_schema", None) if champion else None
             if schema is not None:
                 row["request_schema"] = schema
+            row["max_rows"] = payloads.MAX_ROWS
             out.append(row)
         return {"models": out}
 
@@ -324,3 +359,6 @@ class RiskService:
 _service: Any = RiskService
 _service.add_asgi_middleware(ApiKeyMiddleware)
 _service.add_asgi_middleware(JsonOnlyMiddleware, routes=MODEL_ROUTES)
+_service.add_asgi_middleware(BodyLimitMiddleware)
+_service.add_asgi_middleware(ReadinessMiddleware)
+_service.add_asgi_middleware(DocsMiddleware)

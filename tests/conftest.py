@@ -91,11 +91,52 @@ def chromium_args() -> list[str]:
 @pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite database migrated once per session; tests get copies of it."""
-    import mlflow
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    # Like riskops.tracking: the Default experiment's artifacts outside the working directory.
+    SqlAlchemyStore(f"sqlite:///{path}", (folder / "artifacts").as_uri())
     return path
+
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _checkout_state() -> tuple[set[str], set[str]]:
+    """Untracked paths of the checkout (but sources), and what its ``mlruns/`` holds."""
+    status: set[str] = set()
+    git = shutil.which("git")
+    if git is not None and (CHECKOUT / ".git").exists():
+        done = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=all"],
+            cwd=CHECKOUT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            # New untracked files only: tracked files and sources being edited while the
+            # tests run are the developer's, not the tests'.
+            status = {
+                line
+                for line in done.stdout.splitlines()
+                if line.startswith("??") and not line.endswith((".py", ".md", ".toml", ".yaml"))
+            }
+    mlruns = CHECKOUT / "mlruns"
+    held = {str(p.relative_to(mlruns)) for p in mlruns.rglob("*")} if mlruns.exists() else set()
+    return status, held - {".gitkeep", "README.md"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean() -> Iterator[None]:
+    """State stays under RISKOPS_HOME: the session must leave the checkout as it found it
+    (no new untracked files, nothing in ``mlruns/`` but its placeholder files)."""
+    before_status, before_mlruns = _checkout_state()
+    yield
+    after_status, after_mlruns = _checkout_state()
+    written = sorted((after_status - before_status) | (after_mlruns - before_mlruns))
+    assert not written, f"the tests wrote into the checkout {CHECKOUT}: {written[:20]}"
 
 
 @pytest.fixture

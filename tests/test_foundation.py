@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,41 @@ class TestSettings:
         assert Settings().mlflow_tracking_uri == "http://mlflow:5000"
         assert not Settings().is_local_tracking()
 
+    def test_exported_environment_keeps_the_store_local(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        from riskops.settings import Settings
+
+        # Given settings on a home, with no tracking URI in the environment
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        monkeypatch.setenv("RISKOPS_HOME", str(tmp_path / "home"))
+        first = Settings()
+        # When they export MLFLOW_TRACKING_URI and settings are built again from it
+        first.export_environment()
+        again = Settings()
+        # Then both count the same SQLite file as local, with artifacts under the home
+        assert os.environ["MLFLOW_TRACKING_URI"] == first.mlflow_tracking_uri
+        assert first.is_local_tracking() and again.is_local_tracking()
+        assert again.artifact_root == tmp_path / "home" / "artifacts"
+
+    @pytest.mark.parametrize(
+        ("uri", "local"),
+        [
+            ("sqlite:////var/lib/riskops/mlflow.db", True),
+            ("sqlite:///relative.db", True),
+            ("file:///var/lib/riskops/mlruns", True),
+            ("/var/lib/riskops/mlruns", True),
+            ("http://mlflow:5000", False),
+            ("https://mlflow.example.com", False),
+            ("postgresql://u@db/mlflow", False),
+            ("databricks", False),
+        ],
+    )
+    def test_local_is_a_property_of_the_uri(self, uri: str, local: bool) -> None:
+        from riskops.settings import is_local_uri
+
+        assert is_local_uri(uri) is local
+
     def test_unknown_setting_is_rejected(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from pydantic import ValidationError
 
@@ -140,3 +176,37 @@ class TestSettings:
         settings = Settings()
         with pytest.raises(ValidationError):
             settings.serve_port = 1  # type: ignore[misc]
+
+
+def test_new_local_store_and_tuning_trials_keep_artifacts_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from riskops import tracking
+    from riskops.settings import Settings
+
+    # Given a fresh home, and a working directory elsewhere
+    home = tmp_path / "home"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for key in list(os.environ):
+        if key.startswith("RISKOPS_") or key.startswith("MLFLOW_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RISKOPS_HOME", str(home))
+    settings = Settings()
+    # When a training run logs two tuning trials
+    with tracking.training_run(settings, "credit", "with-trials") as run_id:
+        tracking.log_tuning_trials([{"number": 0, "params": {"C": 1.0}, "value": 0.8}] * 2)
+    # Then every experiment (Default included) and every run keeps its artifacts under home
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    experiments = client.search_experiments()
+    parent = client.get_run(run_id)
+    runs = client.search_runs([parent.info.experiment_id])
+    assert len(runs) == 3
+    assert {r.info.experiment_id for r in runs} == {parent.info.experiment_id}
+    inside = home.resolve().as_uri()
+    for uri in [e.artifact_location for e in experiments] + [r.info.artifact_uri for r in runs]:
+        assert uri.startswith(inside), uri
+    assert list(elsewhere.iterdir()) == []

@@ -26,6 +26,21 @@ def _default_actor() -> str:
         return "unknown"
 
 
+_LOCAL_SCHEMES = frozenset({"", "file", "sqlite"})
+
+
+def is_local_uri(uri: str) -> bool:
+    """``True`` for a store that is a file on this machine: a plain path, ``file:`` or
+    ``sqlite:`` (``sqlite:///path``), ``False`` for a server (``http``, ``postgresql``...).
+    Windows drive letters (``C:\\...``) parse as a one-letter scheme and count as paths."""
+    from urllib.parse import urlsplit
+
+    if uri.split(":", 1)[0].lower() in ("databricks", "databricks-uc"):
+        return False
+    scheme = urlsplit(uri).scheme.lower()
+    return scheme in _LOCAL_SCHEMES or len(scheme) == 1
+
+
 class Settings(BaseSettings):
     """RiskOps settings. Construct with ``Settings()``; it is immutable afterwards."""
 
@@ -57,6 +72,15 @@ class Settings(BaseSettings):
     serve_host: str = "127.0.0.1"
     serve_port: int = Field(default=3000, ge=1, le=65535)
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
+    serve_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
+    )
+    serve_body_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Time a client has to send a whole request body."
+    )
+    serve_max_waiting: int = Field(
+        default=64, ge=0, description="Requests queued per model route before 503."
+    )
     inference_log_batch: int = Field(default=256, ge=1)
     inference_log_flush_seconds: float = Field(default=1.0, gt=0)
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
@@ -117,7 +141,19 @@ class Settings(BaseSettings):
         return self.home / "reports"
 
     def is_local_tracking(self) -> bool:
-        return self.tracking_uri is None
+        """Whether the MLflow store is a file on this machine (SQLite or a folder).
+
+        A property of the URI, not of where it came from: after
+        :meth:`export_environment` has exported ``MLFLOW_TRACKING_URI``, a later
+        ``Settings()`` reads it back and must still count the same SQLite file as local,
+        so that experiments keep their artifacts under ``home``.
+        """
+        return is_local_uri(self.mlflow_tracking_uri)
+
+    @property
+    def metrics_root(self) -> Path:
+        """Prometheus multiprocess folders of the service, one per port."""
+        return self.home / "metrics"
 
     def ensure_home(self) -> Path:
         """Create the local state folders; only called by commands that write."""

@@ -37,6 +37,7 @@ def configure(settings: Settings) -> None:
     settings.export_environment()
     if settings.is_local_tracking():
         settings.ensure_home()
+        _create_local_store(settings)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if os.environ.get("MLFLOW_CONFIGURE_LOGGING", "").lower() == "false":
@@ -45,6 +46,25 @@ def configure(settings: Settings) -> None:
         from mlflow.utils.logging_utils import disable_logging
 
         disable_logging()
+
+
+def _create_local_store(settings: Settings) -> None:
+    """Create a new SQLite store with its ``Default`` experiment's artifacts under home.
+
+    MLflow would otherwise create it on first use with ``./mlruns`` of the *current
+    directory* as the default artifact root, so that anything logged to experiment ``0``
+    would land wherever the command happened to run.
+    """
+    uri = settings.mlflow_tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists():
+        return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    SqlAlchemyStore(uri, settings.artifact_root.as_uri())
 
 
 def experiment_id(settings: Settings, family: str) -> str:
@@ -188,8 +208,12 @@ def log_tuning_trials(trials: list[dict[str, Any]]) -> None:
     """One nested run per hyperparameter trial under the active run."""
     import mlflow
 
+    parent = mlflow.active_run()
+    # In the parent's experiment: MLflow would otherwise put nested runs in experiment 0.
+    experiment = parent.info.experiment_id if parent is not None else None
     for trial in trials:
-        with mlflow.start_run(run_name=f"trial-{trial.get('number', '?')}", nested=True):
+        name = f"trial-{trial.get('number', '?')}"
+        with mlflow.start_run(experiment_id=experiment, run_name=name, nested=True):
             mlflow.log_params({k: _param(v) for k, v in (trial.get("params") or {}).items()})
             if _finite(trial.get("value")):
                 mlflow.log_metric("objective", float(trial["value"]))

@@ -22,6 +22,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     """`riskops demo > out.txt 2> err.txt` in a fresh home, as a user runs it."""
     folder = tmp_path_factory.mktemp("demo")
     home = folder / "home"
+    elsewhere = folder / "elsewhere"  # the working directory: nothing may land here
+    elsewhere.mkdir()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_"))
     }
@@ -30,7 +32,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     out, err = folder / "out.txt", folder / "err.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
         done = subprocess.run(
-            [RISKOPS, "demo"], env=env, stdout=stdout, stderr=stderr, timeout=900, check=False
+            [RISKOPS, "demo"],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            timeout=900,
+            check=False,
+            cwd=elsewhere,
         )
     assert done.returncode == 0, err.read_text()[-3000:] + out.read_text()[-3000:]
     return home, env, out.read_text(), err.read_text()
@@ -96,6 +104,22 @@ def test_demo_ends_with_a_gated_champion_per_family(demo_home: tuple[Path, dict,
             and r["action"] == "gate_decision"
         ]
         assert decisions and decisions[-1]["body"]["passed"] is True
+
+
+def test_demo_state_stays_under_the_home(demo_home: tuple[Path, dict, dict]) -> None:
+    # Given the demo, run from another working directory
+    home, _, _ = demo_home
+    elsewhere = home.parent / "elsewhere"
+    # Then every experiment keeps its artifacts inside RISKOPS_HOME (Default included),
+    # every run's artifacts too, and nothing was written where the command ran
+    with sqlite3.connect(home / "mlflow.db") as db:
+        locations = [row[0] for row in db.execute("SELECT artifact_location FROM experiments")]
+        runs = [row[0] for row in db.execute("SELECT artifact_uri FROM runs")]
+    assert locations and runs
+    inside = home.resolve().as_uri()
+    outside = [uri for uri in locations + runs if not uri.startswith(inside)]
+    assert not outside, outside[:5]
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, dict]) -> None:

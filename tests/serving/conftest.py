@@ -115,13 +115,17 @@ def start_service(home: Path, extra_env: dict[str, str] | None = None) -> LiveSe
     return LiveService(f"http://127.0.0.1:{port}", home, process, log)
 
 
-def wait_ready(service: LiveService, timeout: float = START_TIMEOUT) -> None:
+def wait_ready(
+    service: LiveService, timeout: float = START_TIMEOUT, probe: str = "/readyz"
+) -> None:
+    """Wait for ``probe`` to answer 200: ``/readyz`` once the champions are loaded,
+    ``/livez`` once the service is up (a home without champions is never ready)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
             pytest.fail(f"service exited with {service.process.returncode}:\n{service.log_tail()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{service.url}{probe}", timeout=2).status_code == 200:
                 return
         time.sleep(0.5)
     pytest.fail(f"service not ready after {timeout:.0f} s:\n{service.log_tail()}")
@@ -279,7 +283,7 @@ def empty_service(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: 
     shutil.copy(migrated_mlflow_db, home / "mlflow.db")
     service = start_service(home, {"RISKOPS_API_KEY": API_KEY})
     try:
-        wait_ready(service)
+        wait_ready(service, probe="/livez")
         yield service
     finally:
         stop_service(service)

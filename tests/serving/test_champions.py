@@ -163,3 +163,40 @@ def test_the_poller_swaps_while_readers_only_ever_see_whole_champions() -> None:
             reader.join()
     assert len({v for v, _, _ in seen}) >= 2  # the readers did run across swaps
     assert all(v == e == p for v, e, p in seen)
+
+
+def test_readiness_says_loading_ready_absent_or_failed_and_why() -> None:
+    # Given a holder that has not looked at the registry yet: loading
+    registry = MemoryRegistry({"champion": 1})
+    holder = ChampionHolder(registry, "credit_pd", prepare)  # type: ignore[arg-type]
+    assert holder.readiness() == ("loading", "not checked yet")
+    # When v1 loads: ready
+    holder.refresh()
+    assert holder.readiness() == ("ready", None)
+    # When the alias moves to a version that cannot load: failed, naming the version,
+    # although v1 keeps serving
+    registry.alias["champion"] = 2
+    registry.broken.add(2)
+    holder.refresh()
+    state, why = holder.readiness()
+    assert state == "failed"
+    assert why is not None and why.startswith("v2: OSError")
+    assert holder.current is not None and holder.current.version == 1
+    # When the alias is rolled back to the served version: ready again
+    registry.alias["champion"] = 1
+    holder.refresh()
+    assert holder.readiness() == ("ready", None)
+
+
+def test_readiness_of_a_missing_alias_or_an_unreadable_registry() -> None:
+    # Given a registry without the alias: absent, nothing to wait for
+    registry = MemoryRegistry({})
+    holder = ChampionHolder(registry, "credit_pd", prepare)  # type: ignore[arg-type]
+    holder.refresh()
+    assert holder.readiness()[0] == "absent"
+    # When the registry cannot be read and nothing is served: failed
+    registry.down = True
+    holder.refresh()
+    state, why = holder.readiness()
+    assert state == "failed"
+    assert why is not None and "registry unreachable" in why

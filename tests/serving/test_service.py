@@ -191,6 +191,15 @@ def test_models_lists_the_four_champions(live_service, in_home) -> None:
 
 
 # ------------------------------------------------------------------------------- bad input
+def _bars(first: str, n: int) -> list[dict[str, Any]]:
+    """``n`` daily price bars from ``first`` on (dates beyond pandas' range included)."""
+    import datetime
+
+    start = datetime.date.fromisoformat(first)
+    days = [start + datetime.timedelta(days=i) for i in range(n) if start.toordinal() + i < 3652059]
+    return [{"date": d.isoformat(), "close": 100 + (i % 7)} for i, d in enumerate(days)]
+
+
 NAN_BODY = '{"applicants": [{"Age": NaN}]}'
 
 
@@ -217,6 +226,9 @@ NAN_BODY = '{"applicants": [{"Age": NaN}]}'
         ("/anomaly/score", {}, 400, None),
         ("/anomaly/score", {"rows": [{"ret": 1.0}]}, 400, "abs_ret"),
         ("/anomaly/score", {"prices": [{"date": "2020-01-02", "close": 1}] * 3}, 400, "prices"),
+        ("/anomaly/score", {"prices": _bars("0001-01-01", 80)}, 400, "date"),
+        ("/anomaly/score", {"prices": _bars("9999-09-01", 80)}, 400, "date"),
+        ("/anomaly/score", {"prices": _bars("2262-04-01", 80)}, 400, "date"),
     ],
 )
 def test_bad_input_gets_a_field_level_4xx(live_service, route, body, status, field) -> None:
@@ -348,8 +360,10 @@ def test_api_key_is_required_except_for_probes_and_metrics(empty_service) -> Non
         assert client.get("/models", headers={"x-api-key": API_KEY}).status_code == 200
         bearer = client.get("/models", headers={"Authorization": f"Bearer {API_KEY}"})
         assert bearer.status_code == 200
-        for open_path in ("/livez", "/readyz", "/metrics", "/docs.json"):
+        for open_path in ("/livez", "/metrics", "/docs.json"):
             assert client.get(open_path).status_code == 200, open_path
+        # an empty home is not ready, and the probe says so without a key
+        assert client.get("/readyz").status_code == 503
 
 
 def test_a_model_without_champion_answers_503_with_a_clear_message(empty_service) -> None:

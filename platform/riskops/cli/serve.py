@@ -3,7 +3,8 @@
 BentoML is never imported here: the command replaces itself with ``bentoml serve
 services.service:RiskService`` after exporting the settings, so that the CLI stays light,
 the library keeps no dependency on the service, and signals (Ctrl-C, ``docker stop``) reach
-the server directly.
+the server directly. It runs through :mod:`services.launcher`, which gives the server a
+Prometheus multiprocess folder of its own, ``RISKOPS_HOME/metrics/port-PORT``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,21 @@ def _service_root() -> Path:
 
 
 def bentoml_command(
-    host: str, port: int, workers: int, access_log: bool = False, tracing: bool = False
+    host: str,
+    port: int,
+    workers: int,
+    access_log: bool = False,
+    tracing: bool = False,
+    metrics_dir: Path | None = None,
 ) -> list[str]:
-    """The ``bentoml serve`` command line that ``riskops serve`` runs."""
+    """The ``bentoml serve`` command line that ``riskops serve`` runs (through
+    ``services.launcher`` when ``metrics_dir`` is given)."""
+    launcher = ["-m", "bentoml"]
+    if metrics_dir is not None:
+        launcher = ["-m", "services.launcher", "--metrics-dir", str(metrics_dir), "--"]
     cmd = [
         sys.executable,
-        "-m",
-        "bentoml",
+        *launcher,
         "serve",
         SERVICE,
         "--host",
@@ -93,8 +102,14 @@ def serve(
         settings = Settings()
         settings.ensure_home()
         settings.export_environment()
+        port = port or settings.serve_port
         cmd = bentoml_command(
-            host or settings.serve_host, port or settings.serve_port, workers, access_log, tracing
+            host or settings.serve_host,
+            port,
+            workers,
+            access_log,
+            tracing,
+            metrics_dir=settings.metrics_root / f"port-{port}",
         )
         stderr.print(
             f"serving on http://{cmd[cmd.index('--host') + 1]}:{cmd[cmd.index('--port') + 1]} "

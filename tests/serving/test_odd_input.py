@@ -1,0 +1,62 @@
+"""Input a model cannot handle gets a 4xx in the API's own words, never a 5xx or a
+library's internals: the adapters in process, on small seeded detectors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskops.anomaly.models import AutoencoderDetector
+from services import adapters, payloads
+from services.champions import Champion
+
+
+@pytest.fixture(scope="module")
+def autoencoder_champion() -> Champion:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
+    detector = AutoencoderDetector(max_iter=50, random_state=0).fit(X)
+    info: Any = type("Info", (), {"version": 1})()
+    state = adapters.prepare_anomaly(detector, info)
+    return Champion(
+        "market_anomaly", 1, "run", "anomaly", "AutoencoderDetector", detector, state, time.time()
+    )
+
+
+def test_rows_that_overflow_the_detector_are_422_naming_the_rows(autoencoder_champion) -> None:
+    # Given one row far outside anything seen in training, and one ordinary row
+    request = payloads.AnomalyRequest.model_validate(
+        {"rows": [{f: 0.1 for f in "abcd"}, {f: 1e300 for f in "abcd"}]}
+    )
+    # When it is scored (the autoencoder's squared error overflows to infinity)
+    with pytest.raises(adapters.ServingError) as caught:
+        adapters.score_anomaly(autoencoder_champion, request, "request-1")
+    # Then the answer is 422, names row 1, and says why in the API's words
+    error = caught.value
+    assert error.status == 422
+    message = error.body["message"]
+    assert "rows [1]" in message
+    assert "outside the range of the data it was trained on" in message
+    for internal in ("pandera", "Check", "failure_cases", "dtype", "Column", "Schema"):
+        assert internal not in message, message
+
+
+def test_ordinary_rows_are_scored_in_slices_like_one_call(autoencoder_champion) -> None:
+    # Given more rows than one explanation slice
+    rng = np.random.default_rng(1)
+    rows = [
+        dict(zip("abcd", r, strict=True))
+        for r in rng.normal(size=(adapters.EXPLAIN_SLICE * 3 + 5, 4)).tolist()
+    ]
+    request = payloads.AnomalyRequest.model_validate({"rows": rows, "top_k": 2})
+    # When they are scored by the service's adapter
+    body, log = adapters.score_anomaly(autoencoder_champion, request, "request-2")
+    # Then the drivers are those of one explanation over all rows
+    whole = autoencoder_champion.estimator.explain(pd.DataFrame(rows), 2)
+    got = [d["feature"] for r in body["results"] for d in r["drivers"]]
+    assert got == whole["feature"].tolist()
+    assert len(log) == len(rows)
