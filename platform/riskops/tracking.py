@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from riskops.families.base import Family, TrainingOutcome
 
 MODEL_ARTIFACT_PATH = "model"
+
+_STORE_CREATION = threading.Lock()
+"""Serialises creating a new local store between the threads of one process."""
 RISKOPS_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -61,10 +65,22 @@ def _create_local_store(settings: Settings) -> None:
     path = Path(uri.removeprefix("sqlite:///"))
     if path.exists():
         return
+    from filelock import FileLock
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    SqlAlchemyStore(uri, settings.artifact_root.as_uri())
+    # Flow tasks run in threads and several commands may start at once: MLflow's schema
+    # migration (alembic) is not safe to run concurrently, and a half-migrated file must
+    # never be seen. So one creator at a time builds the store beside its final name and
+    # renames it into place, which other processes see atomically.
+    with _STORE_CREATION, FileLock(f"{path}.lock", timeout=300):
+        if path.exists():
+            return
+        partial = path.with_name(f"{path.name}.creating")
+        partial.unlink(missing_ok=True)
+        store = SqlAlchemyStore(f"sqlite:///{partial}", settings.artifact_root.as_uri())
+        store.engine.dispose()
+        os.replace(partial, path)
 
 
 def experiment_id(settings: Settings, family: str) -> str:
