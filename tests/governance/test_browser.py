@@ -45,8 +45,8 @@ def test_report_and_card_render_offline_in_chromium(
             page, seen = _open(browser, report)
             page.click("#drift details > summary")
             evidently = page.frame_locator("iframe.evidently")
-            # Evidently's current report: one "Value Drift for column …" widget per feature
-            evidently.get_by_text("Value Drift for column").first.wait_for(timeout=30_000)
+            # Evidently's current report: one "Drift in column …" widget per feature
+            evidently.get_by_text("Drift in column").first.wait_for(timeout=30_000)
             images = page.evaluate(
                 "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete,"
                 " width: i.naturalWidth}))"
