@@ -1,14 +1,20 @@
 """Drift measurement with Evidently's current API (``evidently.Report``), sized for a gate.
 
 Evidently's full ``DataDriftPreset`` took 11-13 s on 100k x 20 rows here. The gate needs
-only the per-column drift tests, so it runs one ``ValueDrift`` metric per column, with
+only the per-column drift tests, so it runs one ``ValueDrift``-type metric per column, with
 Evidently's own per-column test (drift detected or not), on seeded samples of at most
 ``max_rows`` rows per side; the share of drifted columns is what the preset's
 ``DriftedColumnsCount`` reports. Above 1,000 rows Evidently picks the same tests as on the
 full data (normed Wasserstein for numbers, Jensen-Shannon for categories), whose
 statistics a few thousand rows estimate well: ``bench/bench_drift.py`` checks that the
-decisions agree with the full preset. The run's ``Snapshot`` is kept on the result (not in
-``to_dict``) so the monitor can add it to an Evidently workspace.
+decisions agree with the full preset.
+
+The gate's metric is ``riskops.drift_metric.GateValueDrift``: Evidently's ``ValueDrift``
+calculation and test without the two plotly figures per column that Evidently draws on
+every run (most of the gate's time). ``plots=True`` runs Evidently's own ``ValueDrift``
+instead; the monitor does, since its runs go to the Evidently workspace, whose dashboard
+panels select ``ValueDrift``. The run's ``Snapshot`` is kept on the result (not in
+``to_dict``): its HTML, or a run in a workspace.
 """
 
 from __future__ import annotations
@@ -48,21 +54,30 @@ def data_drift(
     stattest: str | None = None,
     threshold: float | None = None,
     html_path: Path | None = None,
+    plots: bool = False,
 ) -> DriftResult:
-    """Evidently's per-column drift tests on seeded samples of both frames."""
+    """Evidently's per-column drift tests on seeded samples of both frames.
+
+    ``plots`` adds Evidently's per-column figures to the snapshot (``ValueDrift``); the
+    decisions, scores and tests are the same either way.
+    """
     from evidently import Report
     from evidently.metrics import ValueDrift
+
+    from riskops.drift_metric import GateValueDrift
+
+    metric = ValueDrift if plots else GateValueDrift
 
     columns = [c for c in reference.columns if c in current.columns]
     ref = _sample(reference[columns], max_rows, seed)
     cur = _sample(current[columns], max_rows, seed + 1)
     report = Report(
-        [ValueDrift(column=c, method=stattest, threshold=threshold) for c in columns],
+        [metric(column=c, method=stattest, threshold=threshold) for c in columns],
         include_tests=True,
     )
     snapshot = report.run(current_data=cur, reference_data=ref)
     result = snapshot.dict()
-    # Each ValueDrift carries Evidently's own test (FAIL = drift detected) and, once run,
+    # Each metric carries Evidently's own test (FAIL = drift detected) and, once run,
     # the method and threshold it resolved for the column's type and size.
     detected = {
         t["metric_config"]["params"]["column"]: str(t["status"]).endswith("FAIL")

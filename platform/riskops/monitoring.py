@@ -88,6 +88,8 @@ class Monitor:
                 stattest=policy.data_drift.stattest,
                 threshold=policy.data_drift.threshold,
                 html_path=html,
+                # Not time critical, and the workspace's dashboard panels select ValueDrift.
+                plots=True,
             )
             uri = tracking.log_file(self.settings, champion.run_id, html, "monitoring")
             evidently_run = drift_history.record_check(
