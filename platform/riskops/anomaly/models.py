@@ -16,7 +16,8 @@ Every detector here
 Explanation shares are non-negative and **sum to 1 over all features for every row**:
 
 ``IsolationForestDetector``
-    Tree SHAP (:class:`shap.TreeExplainer`) of the forest's expected path length. A
+    Exact path-dependent Tree SHAP of the forest's expected path length (the values of
+    :class:`shap.TreeExplainer`, computed by :mod:`riskops.anomaly.treeshap`). A
     feature with a negative SHAP value shortens the path, i.e. pushes the row toward
     anomaly. The share of feature ``j`` is ``max(-phi_j, 0) / sum_k max(-phi_k, 0)``:
     its part of everything that pushed the row toward anomaly. Rows that no feature
@@ -280,13 +281,11 @@ class IsolationForestDetector(_Detector):
         return self._shap(self._validate(X))
 
     def _shap(self, Z: np.ndarray) -> tuple[np.ndarray, float]:
-        import shap
-
-        # Building the explainer walks every tree in Python (about 1.5 s for 200 trees),
+        # Building the explainer walks every tree in Python (a few seconds for 200 trees),
         # so it is kept for the next call; pickles leave it out (see __getstate__).
         forest, explainer = self.__dict__.get("_tree_explainer", (None, None))
         if forest is not self.forest_:
-            explainer = shap.TreeExplainer(self.forest_)
+            explainer = _forest_explainer(self.forest_)
             self._tree_explainer = (self.forest_, explainer)
         phi = np.asarray(explainer.shap_values(Z), dtype=float).reshape(Z.shape)
         base = float(np.ravel(explainer.expected_value)[0])
@@ -497,6 +496,23 @@ class EnsembleDetector(_Detector):
         weights = _normalise(self._percentiles(Z))
         shares = np.stack([self.members_[name]._shares(Z) for name in _MEMBERS], axis=1)
         return np.einsum("nm,nmp->np", weights, shares)
+
+
+def _forest_explainer(forest: IsolationForest) -> Any:
+    """Exact Tree SHAP of the forest: compiled (:mod:`riskops.anomaly.treeshap`), else SHAP's.
+
+    Both give the same path-dependent Tree SHAP values (to rounding); the compiled one is
+    about 20 times faster per row and releases the GIL. SHAP's own explainer is the
+    fallback for a forest the compiled one refuses (a child without training cover).
+    """
+    from riskops.anomaly.treeshap import PathDependentTreeShap
+
+    try:
+        return PathDependentTreeShap.from_model(forest)
+    except ValueError:
+        import shap
+
+        return shap.TreeExplainer(forest)
 
 
 def score_frame(estimator: Any, X: pd.DataFrame) -> pd.DataFrame:
