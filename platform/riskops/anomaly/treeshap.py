@@ -159,7 +159,7 @@ class PathDependentTreeShap:
         return phi
 
 
-def _flatten(trees: list[Any]) -> tuple[np.ndarray, ...]:
+def _flatten(trees: list[Any]) -> tuple[Any, ...]:
     """All trees' nodes in one preorder sequence, with what the row pass needs per node.
 
     Per node: its depth (0 for a root), the feature and threshold of its parent's split,
@@ -232,9 +232,9 @@ def _flatten(trees: list[Any]) -> tuple[np.ndarray, ...]:
     np.cumsum(1 << k, out=table_offset[1:])
     feature_offset = np.zeros(len(k) + 1, dtype=np.int64)
     np.cumsum(k, out=feature_offset[1:])
-    zeros = np.asarray(leaf_zeros, dtype=np.float64)
+    zero_fractions = np.asarray(leaf_zeros, dtype=np.float64)
     tables = np.empty(int(table_offset[-1]), dtype=np.float64)
-    _subset_tables(k, zeros, feature_offset, np.asarray(leaf_value), table_offset, tables)
+    _subset_tables(k, zero_fractions, feature_offset, np.asarray(leaf_value), table_offset, tables)
     return (
         np.asarray(depth, dtype=np.int64),
         np.asarray(parent_feature, dtype=np.int64),
@@ -245,7 +245,7 @@ def _flatten(trees: list[Any]) -> tuple[np.ndarray, ...]:
         np.asarray(leaf_of, dtype=np.int64),
         k,
         np.asarray(leaf_features, dtype=np.int64),
-        (1.0 - zeros) / zeros,
+        (1.0 - zero_fractions) / zero_fractions,
         feature_offset,
         table_offset,
         tables,
