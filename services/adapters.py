@@ -446,7 +446,8 @@ def _feature_frame(state: RowState, request: payloads.AnomalyRequest) -> pd.Data
 
 
 EXPLAIN_SLICE = 16
-"""Rows of the first explanation call of a batch. SHAP's tree code holds the GIL for a whole
+"""Rows of the first explanation call of a batch, for estimators without the built-in
+detectors' one-pass ``score_and_explain``. SHAP's tree code holds the GIL for a whole
 call (about 1.5 ms per row for a 200-tree forest on a quiet core), so one call over a
 10,000-row batch would stop the event loop, and every other request of the worker, for
 seconds. Slices are then sized to take about ``EXPLAIN_SLICE_SECONDS`` each, so that other
@@ -482,8 +483,18 @@ def score_anomaly(
     estimator = champion.estimator
     supplied = request.series is None
     what = "score these rows"
-    scores = _guarded(supplied, lambda: score_frame(estimator, X), what)
-    explained = _guarded(supplied, lambda: _explain_in_slices(estimator, X, request.top_k), what)
+    if hasattr(estimator, "score_and_explain"):
+        # The built-in detectors score and explain in one pass whose heavy steps release
+        # the GIL (compiled Tree SHAP, scikit-learn's threaded neighbour search, BLAS), so
+        # the event loop keeps running without slicing the batch.
+        scores, explained = _guarded(
+            supplied, lambda: estimator.score_and_explain(X, int(request.top_k)), what
+        )
+    else:
+        scores = _guarded(supplied, lambda: score_frame(estimator, X), what)
+        explained = _guarded(
+            supplied, lambda: _explain_in_slices(estimator, X, request.top_k), what
+        )
     k = int(explained.shape[0] // max(len(X), 1))
     features = explained["feature"].to_numpy()
     shares = explained["share"].to_numpy(dtype=float)

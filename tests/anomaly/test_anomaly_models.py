@@ -226,3 +226,27 @@ def test_empirical_tail_matches_plotting_positions() -> None:
     tail = EmpiricalTail().fit(np.arange(1.0, 10.0))
     np.testing.assert_allclose(tail.transform(np.array([1.0, 5.0, 9.0])), [0.1, 0.5, 0.9])
     assert tail.transform(np.array([2.5]))[0] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("name", list(_detectors()))
+def test_one_pass_scores_and_explains_exactly_like_the_two_calls(
+    name: str, toy: pd.DataFrame, probes: pd.DataFrame, fitted: dict
+) -> None:
+    # Given a fitted detector and new rows
+    detector = fitted[name]
+    rows = pd.concat([toy.tail(30), probes])
+    # When it scores and explains them in one pass
+    scores, explained = detector.score_and_explain(rows, top_k=2)
+    # Then the frames are those of score_frame and explain
+    pd.testing.assert_frame_equal(scores, score_frame(detector, rows), rtol=1e-12)
+    pd.testing.assert_frame_equal(explained, detector.explain(rows, 2), rtol=1e-12)
+
+
+def test_lof_one_pass_score_is_scikit_learns(toy: pd.DataFrame, probes: pd.DataFrame) -> None:
+    # Given a fitted LOF (its one-pass score repeats LocalOutlierFactor.score_samples)
+    detector = LOFDetector(n_neighbors=15).fit(toy)
+    rows = pd.concat([toy.head(40), probes]).to_numpy()
+    # When scored in one pass, then the score is minus scikit-learn's
+    one_pass, _ = detector._score_and_shares(rows)
+    expected = -detector.lof_.score_samples(detector.scaler_.transform(rows))
+    np.testing.assert_allclose(one_pass, expected, rtol=1e-12)

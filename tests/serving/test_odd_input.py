@@ -45,8 +45,30 @@ def test_rows_that_overflow_the_detector_are_422_naming_the_rows(autoencoder_cha
         assert internal not in message, message
 
 
-def test_ordinary_rows_are_scored_in_slices_like_one_call(autoencoder_champion) -> None:
-    # Given more rows than one explanation slice
+class _WithoutOnePass:
+    """A detector as a user may bring one: ``score_samples`` and ``explain``, but no
+    one-pass ``score_and_explain`` (so the service explains it in slices)."""
+
+    def __init__(self, detector: Any) -> None:
+        self._detector = detector
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "score_and_explain":
+            raise AttributeError(name)
+        return getattr(self._detector, name)
+
+
+@pytest.mark.parametrize("one_pass", [True, False], ids=["one-pass", "in-slices"])
+def test_ordinary_rows_are_scored_like_one_call(autoencoder_champion, one_pass: bool) -> None:
+    # Given more rows than one explanation slice, for a built-in detector (one pass) and
+    # for one without the one-pass call (explained in slices)
+    champion = autoencoder_champion
+    if not one_pass:
+        wrapped = _WithoutOnePass(champion.estimator)
+        assert not hasattr(wrapped, "score_and_explain")
+        champion = Champion(
+            "market_anomaly", 1, "run", "anomaly", "Wrapped", wrapped, champion.state, time.time()
+        )
     rng = np.random.default_rng(1)
     rows = [
         dict(zip("abcd", r, strict=True))
@@ -54,9 +76,12 @@ def test_ordinary_rows_are_scored_in_slices_like_one_call(autoencoder_champion) 
     ]
     request = payloads.AnomalyRequest.model_validate({"rows": rows, "top_k": 2})
     # When they are scored by the service's adapter
-    body, log = adapters.score_anomaly(autoencoder_champion, request, "request-2")
-    # Then the drivers are those of one explanation over all rows
-    whole = autoencoder_champion.estimator.explain(pd.DataFrame(rows), 2)
+    body, log = adapters.score_anomaly(champion, request, "request-2")
+    # Then the scores and drivers are those of one call over all rows
+    detector = autoencoder_champion.estimator
+    whole = detector.explain(pd.DataFrame(rows), 2)
     got = [d["feature"] for r in body["results"] for d in r["drivers"]]
     assert got == whole["feature"].tolist()
+    scores = [r["score"] for r in body["results"]]
+    np.testing.assert_allclose(scores, detector.score_samples(pd.DataFrame(rows)), rtol=1e-12)
     assert len(log) == len(rows)

@@ -16,7 +16,8 @@ Every detector here
 Explanation shares are non-negative and **sum to 1 over all features for every row**:
 
 ``IsolationForestDetector``
-    Tree SHAP (:class:`shap.TreeExplainer`) of the forest's expected path length. A
+    Exact path-dependent Tree SHAP of the forest's expected path length (the values of
+    :class:`shap.TreeExplainer`, computed by :mod:`riskops.anomaly.treeshap`). A
     feature with a negative SHAP value shortens the path, i.e. pushes the row toward
     anomaly. The share of feature ``j`` is ``max(-phi_j, 0) / sum_k max(-phi_k, 0)``:
     its part of everything that pushed the row toward anomaly. Rows that no feature
@@ -186,8 +187,25 @@ class _Detector(BaseEstimator):
         """
         return top_shares(self.feature_shares(X), X, top_k)
 
+    def score_and_explain(self, X: Any, top_k: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``score_frame(self, X)`` and ``explain(X, top_k)`` from one pass over the rows.
+
+        The same frames as the two calls, at the cost of one: a large batch pays once for
+        what scores and explanations share (an ensemble's member scores, the LOF's
+        neighbour search).
+        """
+        check_is_fitted(self, "decision_threshold_")
+        Z = self._validate(X)
+        scores, shares = self._score_and_shares(Z)
+        index = _index_of(X)
+        frame = pd.DataFrame(shares, index=index, columns=self._feature_names())
+        return _score_table(self, scores, index), top_shares(frame, X, top_k)
+
     def _validate(self, X: Any) -> np.ndarray:
         return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def _score_and_shares(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._score(Z), self._shares(Z)
 
     def _feature_names(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -280,13 +298,11 @@ class IsolationForestDetector(_Detector):
         return self._shap(self._validate(X))
 
     def _shap(self, Z: np.ndarray) -> tuple[np.ndarray, float]:
-        import shap
-
-        # Building the explainer walks every tree in Python (about 1.5 s for 200 trees),
+        # Building the explainer walks every tree in Python (a few seconds for 200 trees),
         # so it is kept for the next call; pickles leave it out (see __getstate__).
         forest, explainer = self.__dict__.get("_tree_explainer", (None, None))
         if forest is not self.forest_:
-            explainer = shap.TreeExplainer(self.forest_)
+            explainer = _forest_explainer(self.forest_)
             self._tree_explainer = (self.forest_, explainer)
         phi = np.asarray(explainer.shap_values(Z), dtype=float).reshape(Z.shape)
         base = float(np.ravel(explainer.expected_value)[0])
@@ -338,7 +354,11 @@ class LOFDetector(_Detector):
         self.scaler_ = StandardScaler().fit(Z)
         self.reference_ = self.scaler_.transform(Z)
         n_neighbors = min(self.n_neighbors, len(Z) - 1)
-        self.lof_ = LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(self.reference_)
+        # Brute force: scikit-learn's multithreaded exact search took half the CPU of the
+        # k-d tree its "auto" picks for these ~11 features (bench/bench_treeshap.py).
+        self.lof_ = LocalOutlierFactor(
+            n_neighbors=n_neighbors, novelty=True, algorithm="brute"
+        ).fit(self.reference_)
 
     def _score(self, Z: np.ndarray) -> np.ndarray:
         return -self.lof_.score_samples(self.scaler_.transform(Z))
@@ -346,9 +366,21 @@ class LOFDetector(_Detector):
     def _shares(self, Z: np.ndarray) -> np.ndarray:
         standard = self.scaler_.transform(Z)
         _, neighbours = self.lof_.kneighbors(standard)
+        return self._distance_shares(standard, neighbours)
+
+    def _distance_shares(self, standard: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         differences = standard[:, None, :] - self.reference_[neighbours]
         per_feature = (differences**2).sum(axis=1)
         return _normalise(per_feature)
+
+    def _score_and_shares(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # One neighbour search for both; the score follows LocalOutlierFactor.score_samples
+        # step by step (a test checks they agree, so a scikit-learn change shows there).
+        standard = self.scaler_.transform(Z)
+        distances, neighbours = self.lof_.kneighbors(standard, n_neighbors=self.lof_.n_neighbors_)
+        density = self.lof_._local_reachability_density(distances, neighbours)
+        scores = np.mean(self.lof_._lrd[neighbours] / density[:, np.newaxis], axis=1)
+        return scores, self._distance_shares(standard, neighbours)
 
 
 class AutoencoderDetector(_Detector):
@@ -494,21 +526,52 @@ class EnsembleDetector(_Detector):
         return self._percentiles(Z).mean(axis=1)
 
     def _shares(self, Z: np.ndarray) -> np.ndarray:
-        weights = _normalise(self._percentiles(Z))
-        shares = np.stack([self.members_[name]._shares(Z) for name in _MEMBERS], axis=1)
-        return np.einsum("nm,nmp->np", weights, shares)
+        return self._score_and_shares(Z)[1]
+
+    def _score_and_shares(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Each member scores and explains in one pass; its scores give both its percentile
+        # (the ensemble score) and its weight in the shares.
+        percentiles, shares = [], []
+        for name in _MEMBERS:
+            member = self.members_[name]
+            scores, member_shares = member._score_and_shares(Z)
+            percentiles.append(member.score_tail_.transform(scores))
+            shares.append(member_shares)
+        table = np.column_stack(percentiles)
+        weights = _normalise(table)
+        return table.mean(axis=1), np.einsum("nm,nmp->np", weights, np.stack(shares, axis=1))
+
+
+def _forest_explainer(forest: IsolationForest) -> Any:
+    """Exact Tree SHAP of the forest: compiled (:mod:`riskops.anomaly.treeshap`), else SHAP's.
+
+    Both give the same path-dependent Tree SHAP values (to rounding); the compiled one is
+    about 20 times faster per row and releases the GIL. SHAP's own explainer is the
+    fallback for a forest the compiled one refuses (a child without training cover).
+    """
+    from riskops.anomaly.treeshap import PathDependentTreeShap
+
+    try:
+        return PathDependentTreeShap.from_model(forest)
+    except ValueError:
+        import shap
+
+        return shap.TreeExplainer(forest)
 
 
 def score_frame(estimator: Any, X: pd.DataFrame) -> pd.DataFrame:
     """Scores, percentiles and alerts of a fitted detector, validated by :class:`AnomalyScores`."""
-    scores = estimator.score_samples(X)
+    return _score_table(estimator, estimator.score_samples(X), _index_of(X))
+
+
+def _score_table(estimator: Any, scores: np.ndarray, index: pd.Index) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "score": scores,
             "percentile": estimator.score_tail_.transform(scores),
             "alert": (scores > estimator.decision_threshold_).astype(np.int64),
         },
-        index=_index_of(X),
+        index=index,
     )
     return AnomalyScores.validate(frame)
 

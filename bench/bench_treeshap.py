@@ -1,0 +1,157 @@
+"""Exact Tree SHAP of the anomaly forest: compiled (riskops.anomaly.treeshap) vs SHAP's C.
+
+In process, on the bundled ensemble champion's specification (``make_detector("ensemble")``
+fitted on ``us_indices``) and ``--rows`` rows sampled from its features (default 10,000):
+
+1. the isolation-forest member's SHAP values: ours on every row (all CPUs, and one
+   thread), SHAP's ``TreeExplainer.shap_values`` on ``--shap-rows`` of them (default 1,000;
+   its cost per row is constant), per row and as a ratio, with the largest difference
+   between the two on the rows both explained;
+2. the whole ensemble request in one pass (``score_and_explain``: three members' scores,
+   the forest's SHAP values, the LOF's neighbour search, the autoencoder, top-3 drivers),
+   and its parts;
+3. the service's path for that request without HTTP: the JSON body parsed and validated,
+   ``services.adapters.score_anomaly`` (features, one pass, answer and inference-log
+   rows), the answer encoded.
+
+    .venv/bin/python bench/bench_treeshap.py [--rows 10000] [--shap-rows 1000]
+
+Prints a table and writes ``bench/results/bench_treeshap.json``. Wall and CPU seconds are
+recorded with the machine's load average: on a shared machine, wall times are upper bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "bench_treeshap.json"
+
+
+def _timed(compute: Any) -> tuple[Any, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    value = compute()
+    return value, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _service_path(ensemble: Any, sample: Any) -> dict[str, Any]:
+    """The service's work for one request without HTTP: parse and validate the JSON body,
+    score and explain (``services.adapters.score_anomaly``), encode the answer."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from services import adapters, payloads
+    from services.champions import Champion
+
+    info: Any = type("Info", (), {"version": 1})()
+    state = adapters.prepare_anomaly(ensemble, info)
+    champion = Champion(
+        "market_anomaly", 1, "run", "anomaly", "EnsembleDetector", ensemble, state, time.time()
+    )
+    body = json.dumps({"rows": sample.to_dict("records")}).encode()
+    request, parse_wall, parse_cpu = _timed(
+        lambda: payloads.AnomalyRequest.model_validate_json(body)
+    )
+    (answer, _), score_wall, score_cpu = _timed(
+        lambda: adapters.score_anomaly(champion, request, "bench")
+    )
+    _, encode_wall, encode_cpu = _timed(lambda: json.dumps(answer))
+    return {
+        "rows": len(sample),
+        "body_bytes": len(body),
+        "parse_seconds": round(parse_wall, 3),
+        "score_anomaly_seconds": round(score_wall, 3),
+        "encode_seconds": round(encode_wall, 3),
+        "total_seconds": round(parse_wall + score_wall + encode_wall, 3),
+        "total_cpu_seconds": round(parse_cpu + score_cpu + encode_cpu, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--shap-rows", type=int, default=1_000)
+    args = parser.parse_args()
+
+    import shap
+
+    from riskops.anomaly.family import make_detector
+    from riskops.anomaly.features import build_features
+    from riskops.anomaly.treeshap import PathDependentTreeShap
+    from riskops.data.market import load_market
+
+    result: dict[str, Any] = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
+    features = build_features(load_market(bundled="us_indices"))
+    ensemble = make_detector("ensemble", 0.01, 42).fit(features)
+    sample = features.sample(args.rows, replace=True, random_state=0).reset_index(drop=True)
+    Z = sample.to_numpy(dtype=float)
+    forest = ensemble.members_["isolation_forest"].forest_
+
+    ours, build_wall, _ = _timed(lambda: PathDependentTreeShap.from_model(forest))
+    theirs = shap.TreeExplainer(forest)
+    ours.shap_values(Z[:10])  # load the compiled kernel
+    phi, wall, cpu = _timed(lambda: ours.shap_values(Z))
+    _, wall_one, _ = _timed(lambda: ours.shap_values(Z, n_threads=1))
+    n_shap = min(args.shap_rows, len(Z))
+    reference, shap_wall, shap_cpu = _timed(lambda: theirs.shap_values(Z[:n_shap]))
+    per_row = {
+        "ours_ms_per_row": 1000 * wall / len(Z),
+        "ours_one_thread_ms_per_row": 1000 * wall_one / len(Z),
+        "ours_cpu_ms_per_row": 1000 * cpu / len(Z),
+        "shap_ms_per_row": 1000 * shap_wall / n_shap,
+        "shap_cpu_ms_per_row": 1000 * shap_cpu / n_shap,
+    }
+    result["forest_shap"] = {
+        "trees": len(forest.estimators_),
+        "rows": len(Z),
+        "shap_rows": n_shap,
+        "ours_seconds": round(wall, 3),
+        "ours_one_thread_seconds": round(wall_one, 3),
+        "build_seconds": round(build_wall, 2),
+        **{key: round(value, 4) for key, value in per_row.items()},
+        "shap_seconds_for_these_rows_extrapolated": round(
+            per_row["shap_ms_per_row"] * len(Z) / 1000, 2
+        ),
+        "ratio_shap_over_ours_wall": round(
+            per_row["shap_ms_per_row"] / per_row["ours_ms_per_row"], 1
+        ),
+        "ratio_shap_over_ours_one_thread_wall": round(
+            per_row["shap_ms_per_row"] / per_row["ours_one_thread_ms_per_row"], 1
+        ),
+        "ratio_shap_over_ours_cpu": round(
+            per_row["shap_cpu_ms_per_row"] / per_row["ours_cpu_ms_per_row"], 1
+        ),
+        "max_abs_difference": float(np.abs(phi[:n_shap] - reference).max()),
+    }
+    print("forest SHAP:", result["forest_shap"], flush=True)
+
+    ensemble.score_and_explain(sample.head(10), 3)  # warm-up: explainer cache
+    parts: dict[str, Any] = {}
+    for name, member in ensemble.members_.items():
+        _, w, c = _timed(lambda m=member: m._score_and_shares(Z))
+        parts[name] = {"seconds": round(w, 3), "cpu_seconds": round(c, 3)}
+    _, w, c = _timed(lambda: ensemble.score_and_explain(sample, 3))
+    result["ensemble_request"] = {
+        "rows": len(Z),
+        "score_and_explain_seconds": round(w, 3),
+        "score_and_explain_cpu_seconds": round(c, 3),
+        "members_score_and_shares": parts,
+    }
+    print("ensemble, one pass:", result["ensemble_request"], flush=True)
+    result["service_path"] = _service_path(ensemble, sample)
+    print("ensemble, the service's path:", result["service_path"], flush=True)
+    result["load_average_after"] = os.getloadavg()
+    print(json.dumps(result, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

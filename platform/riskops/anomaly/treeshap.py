@@ -1,0 +1,363 @@
+"""Exact path-dependent Tree SHAP for tree ensembles, compiled and free of the GIL.
+
+:class:`shap.TreeExplainer` computes path-dependent Tree SHAP (Lundberg et al. 2020,
+Algorithm 2) in C: ``O(T L D^2)`` per row for ``T`` trees of ``L`` leaves and depth ``D``,
+holding the GIL for the whole call. For the anomaly family's 200-tree isolation forest
+that is about 1.5 ms per row on a quiet core, 15 s for a 10,000-row request. This module
+computes **the same values** (not Saabas' ``approximate=True`` path attributions) in
+``O(T L D)`` per row, after a per-model precomputation, in the spirit of Fast TreeSHAP v2
+(Yang 2021): per leaf, a table over the subsets of the features on its path is computed
+once, and each row then costs ``O(k)`` per leaf.
+
+The derivation. Take one leaf ``l`` with value ``v`` and the features ``U`` split on along
+its root path (``k = |U|``, duplicates counted once). For ``u`` in ``U`` let ``z_u`` be the
+product over the path's splits on ``u`` of ``cover(child on the path) / cover(node)`` (the
+"zero fraction": the share of training rows that follow the path at those splits) and
+``o_u(x) = 1`` when ``x`` satisfies every split on ``u`` along the path, else 0. Under
+the path-dependent conditional expectation, the leaf contributes
+``v * prod_{u in S} o_u * prod_{u in U \\ S} z_u`` to ``E[f(x) | x_S]``, a game over the
+``k`` players of ``U`` only. With ``B = {u : o_u = 1}`` and the Shapley weights
+``w(s, k) = s! (k - s - 1)! / k!``, its Shapley value for ``m`` in ``U`` is
+
+``phi_m = v (o_m - z_m) sum_{S subset of B \\ {m}} w(|S|, k) prod_{j in U \\ (S + m)} z_j``.
+
+Define, per leaf and for every subset ``B`` of ``U``,
+``T(B) = v sum_{S subset of B} w(|S|, k) prod_{j in U \\ S} z_j``. Then
+
+* ``m`` not in ``B``: ``phi_m += -T(B)``;
+* ``m`` in ``B``: ``phi_m += (1 - z_m) / z_m * T(B \\ {m})``.
+
+``T`` (``2^k`` numbers per leaf) is a subset-sum (zeta) transform computed once per model.
+For a row, one pass over the nodes in preorder gives each leaf its mask ``B`` (the split
+outcomes are shared along the paths), and each leaf adds ``k`` numbers. Summing the leaves
+(Shapley values are linear in the game) and the trees gives ``phi``; ``phi.sum() +
+expected_value`` is the ensemble's output for the row (additivity).
+
+The trees are taken from SHAP's own parsed model (``shap.TreeExplainer(model).model``), so
+leaf values, feature indices (an isolation forest's ``estimators_features_``), the ``<=``
+split direction, missing-value defaults and the averaging over trees are exactly SHAP's.
+Zero fractions must be positive (every child has cover, as in an isolation forest);
+:class:`PathDependentTreeShap` refuses other ensembles so that callers can fall back to
+SHAP.
+
+References
+----------
+Lundberg, S. M., Erion, G., Chen, H., DeGrave, A., Prutkin, J. M., Nair, B., Katz, R.,
+Himmelfarb, J., Bansal, N. and Lee, S.-I. (2020). From local explanations to global
+understanding with explainable AI for trees. *Nature Machine Intelligence* 2, 56-67.
+
+Yang, J. (2021). Fast TreeSHAP: Accelerating SHAP value computation for trees.
+arXiv:2109.09847.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numba
+import numpy as np
+
+__all__ = ["PathDependentTreeShap"]
+
+_MAX_PATH_FEATURES = 20
+"""Tables hold ``2^k`` numbers per leaf; beyond this many distinct features on one path
+the tables would not fit in memory, and SHAP's own algorithm is the better choice."""
+
+_BLOCK = 128
+"""Rows explained together by the compiled kernel (see :func:`_explain_rows`)."""
+
+_ROWS_PER_THREAD = 64
+"""Fewer rows than this per thread are not worth a thread."""
+
+
+class PathDependentTreeShap:
+    """Path-dependent Tree SHAP values of a single-output tree ensemble.
+
+    Parameters
+    ----------
+    trees : sequence
+        Trees in SHAP's parsed layout (``shap.TreeExplainer(model).model.trees``): each
+        with ``children_left``, ``children_right``, ``children_default``, ``features``,
+        ``thresholds``, ``threshold_types``, ``values`` (node values, already scaled as
+        the ensemble sums them) and ``node_sample_weight``.
+    n_features : int
+        Number of columns of the rows to explain.
+    expected_value : float
+        The ensemble's output averaged over its training cover (SHAP's
+        ``expected_value``).
+
+    Attributes
+    ----------
+    expected_value : float
+    n_features : int
+
+    Raises
+    ------
+    ValueError
+        When the ensemble has a categorical split, several outputs, a child without
+        cover (a zero fraction of 0) or a path with more than 20 distinct features.
+
+    Notes
+    -----
+    See the module docstring for the derivation and references.
+    """
+
+    def __init__(self, trees: Any, n_features: int, expected_value: float) -> None:
+        self.n_features = int(n_features)
+        self.expected_value = float(expected_value)
+        self._layout = _flatten(list(trees))
+
+    @classmethod
+    def from_model(cls, model: Any) -> PathDependentTreeShap:
+        """Parse ``model`` with :class:`shap.TreeExplainer` and precompute the tables.
+
+        Parameters
+        ----------
+        model : estimator
+            A tree ensemble SHAP's ``TreeExplainer`` supports with one output, such as
+            :class:`sklearn.ensemble.IsolationForest`.
+        """
+        import shap
+
+        explainer = shap.TreeExplainer(model)
+        expected = float(np.ravel(explainer.expected_value)[0])
+        return cls(explainer.model.trees, int(model.n_features_in_), expected)
+
+    def shap_values(self, X: Any, n_threads: int | None = None) -> np.ndarray:
+        """SHAP values of each row, shape ``(n_rows, n_features)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to explain (compared in float64, as SHAP does).
+        n_threads : int or None
+            Threads over row chunks; ``None`` uses the CPUs this process may run on.
+            The compiled kernel releases the GIL, so other Python threads run meanwhile.
+        """
+        rows = np.ascontiguousarray(X, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            raise ValueError(f"X must have shape (n, {self.n_features}); got {rows.shape}")
+        phi = np.zeros(rows.shape, dtype=np.float64)
+        if n_threads is None:
+            n_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        chunks = max(1, min(int(n_threads), len(rows) // _ROWS_PER_THREAD))
+        bounds = np.linspace(0, len(rows), chunks + 1).astype(int)
+        if chunks == 1:
+            _explain_rows(rows, phi, *self._layout)
+            return phi
+        with ThreadPoolExecutor(chunks) as pool:
+            done = [
+                pool.submit(_explain_rows, rows[a:b], phi[a:b], *self._layout)
+                for a, b in itertools.pairwise(bounds)
+            ]
+            for future in done:
+                future.result()
+        return phi
+
+
+def _flatten(trees: list[Any]) -> tuple[Any, ...]:
+    """All trees' nodes in one preorder sequence, with what the row pass needs per node.
+
+    Per node: its depth (0 for a root), the feature and threshold of its parent's split,
+    whether it is the parent's left child and whether missing values go left there, the
+    bit (in the path's distinct-feature order) that a row failing the parent's split clears,
+    and the leaf number (-1 for internal nodes). Per leaf: ``k``, its features, their
+    ``(1 - z) / z`` ratios and the offset of its ``T`` table.
+    """
+    depth, parent_feature, parent_threshold, is_left, default_left, fail_bit, leaf_of = (
+        [] for _ in range(7)
+    )
+    leaf_features: list[int] = []
+    leaf_zeros: list[float] = []
+    leaf_k: list[int] = []
+    leaf_value: list[float] = []
+    for tree in trees:
+        if np.any(np.asarray(tree.threshold_types) != 0):
+            raise ValueError("categorical splits are not supported")
+        values = np.asarray(tree.values, dtype=np.float64)
+        if values.ndim == 2 and values.shape[1] != 1:
+            raise ValueError("only single-output ensembles are supported")
+        values = values.reshape(-1)
+        left = np.asarray(tree.children_left)
+        right = np.asarray(tree.children_right)
+        missing = np.asarray(tree.children_default)
+        feature = np.asarray(tree.features)
+        threshold = np.asarray(tree.thresholds, dtype=np.float64)
+        cover = np.asarray(tree.node_sample_weight, dtype=np.float64)
+        # (node, depth, parent, went left, path's distinct features, their zero fractions)
+        stack: list[tuple[int, int, int, bool, list[int], list[float]]] = [(0, 0, -1, True, [], [])]
+        while stack:
+            node, d, parent, went_left, path, zeros = stack.pop()
+            depth.append(d)
+            if parent < 0:
+                parent_feature.append(0)
+                parent_threshold.append(0.0)
+                default_left.append(True)
+                fail_bit.append(0)
+            else:
+                parent_feature.append(int(feature[parent]))
+                parent_threshold.append(float(threshold[parent]))
+                default_left.append(bool(missing[parent] == left[parent]))
+                fail_bit.append(1 << path.index(int(feature[parent])))
+            is_left.append(went_left)
+            if right[node] < 0:
+                if len(path) > _MAX_PATH_FEATURES:
+                    raise ValueError(f"a path splits on {len(path)} distinct features")
+                if any(z <= 0 for z in zeros):
+                    raise ValueError("a child without cover gives a zero fraction of 0")
+                leaf_of.append(len(leaf_k))
+                leaf_k.append(len(path))
+                leaf_features.extend(path)
+                leaf_zeros.extend(zeros)
+                leaf_value.append(float(values[node]))
+                continue
+            leaf_of.append(-1)
+            split = int(feature[node])
+            for child, goes_left in ((right[node], False), (left[node], True)):
+                share = cover[child] / cover[node] if cover[node] > 0 else 0.0
+                if split in path:
+                    at = path.index(split)
+                    child_zeros = zeros.copy()
+                    child_zeros[at] *= share
+                    stack.append((int(child), d + 1, node, goes_left, path, child_zeros))
+                else:
+                    child_path, child_zeros = [*path, split], [*zeros, share]
+                    stack.append((int(child), d + 1, node, goes_left, child_path, child_zeros))
+    k = np.asarray(leaf_k, dtype=np.int64)
+    table_offset = np.zeros(len(k) + 1, dtype=np.int64)
+    np.cumsum(1 << k, out=table_offset[1:])
+    feature_offset = np.zeros(len(k) + 1, dtype=np.int64)
+    np.cumsum(k, out=feature_offset[1:])
+    zero_fractions = np.asarray(leaf_zeros, dtype=np.float64)
+    tables = np.empty(int(table_offset[-1]), dtype=np.float64)
+    _subset_tables(k, zero_fractions, feature_offset, np.asarray(leaf_value), table_offset, tables)
+    return (
+        np.asarray(depth, dtype=np.int64),
+        np.asarray(parent_feature, dtype=np.int64),
+        np.asarray(parent_threshold, dtype=np.float64),
+        np.asarray(is_left, dtype=np.bool_),
+        np.asarray(default_left, dtype=np.bool_),
+        np.asarray(fail_bit, dtype=np.int64),
+        np.asarray(leaf_of, dtype=np.int64),
+        k,
+        np.asarray(leaf_features, dtype=np.int64),
+        (1.0 - zero_fractions) / zero_fractions,
+        feature_offset,
+        table_offset,
+        tables,
+        int(max(depth, default=0)) + 1,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _subset_tables(
+    leaf_k: np.ndarray,
+    zeros: np.ndarray,
+    feature_offset: np.ndarray,
+    leaf_value: np.ndarray,
+    table_offset: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``T(B) = v sum_{S subset of B} w(|S|, k) prod_{j in U \\ S} z_j`` for every leaf."""
+    for leaf in range(len(leaf_k)):
+        k = leaf_k[leaf]
+        z = zeros[feature_offset[leaf] : feature_offset[leaf] + k]
+        table = out[table_offset[leaf] : table_offset[leaf + 1]]
+        for subset in range(1 << k):
+            size = 0
+            product = 1.0
+            for j in range(k):
+                if (subset >> j) & 1:
+                    size += 1
+                else:
+                    product *= z[j]
+            # w(k, k) never enters phi (B is never all of U there); 0 keeps it finite.
+            weight = 0.0
+            if size < k:
+                weight = math.gamma(size + 1) * math.gamma(k - size) / math.gamma(k + 1)
+            table[subset] = weight * product
+        for j in range(k):  # zeta transform: sum over the subsets of each subset
+            bit = 1 << j
+            for subset in range(1 << k):
+                if subset & bit:
+                    table[subset] += table[subset ^ bit]
+        for subset in range(1 << k):
+            table[subset] *= leaf_value[leaf]
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_rows(
+    X: np.ndarray,
+    phi: np.ndarray,
+    depth: np.ndarray,
+    parent_feature: np.ndarray,
+    parent_threshold: np.ndarray,
+    is_left: np.ndarray,
+    default_left: np.ndarray,
+    fail_bit: np.ndarray,
+    leaf_of: np.ndarray,
+    leaf_k: np.ndarray,
+    leaf_features: np.ndarray,
+    ratios: np.ndarray,
+    feature_offset: np.ndarray,
+    table_offset: np.ndarray,
+    tables: np.ndarray,
+    stack_size: int,
+) -> None:
+    """Add each row's SHAP values to ``phi``: one preorder pass over all nodes per block.
+
+    Rows go in blocks of ``_BLOCK`` with the node loop outside the row loop, so that each
+    leaf's table and each node's split are read from memory once per block rather than
+    once per row (the tables of a 200-tree forest are megabytes: larger than the caches).
+    """
+    n_features = X.shape[1]
+    block = _BLOCK
+    failed = np.zeros((stack_size, block), dtype=np.int64)
+    columns = np.empty((n_features, block), dtype=np.float64)
+    totals = np.empty((n_features, block), dtype=np.float64)
+    for start in range(0, X.shape[0], block):
+        n = min(block, X.shape[0] - start)
+        for r in range(n):
+            for j in range(n_features):
+                columns[j, r] = X[start + r, j]
+        totals[:, :] = 0.0
+        for node in range(len(depth)):
+            d = depth[node]
+            here = failed[d]
+            if d == 0:
+                here[:] = 0
+            else:
+                above = failed[d - 1]
+                values = columns[parent_feature[node]]
+                threshold = parent_threshold[node]
+                left = is_left[node]
+                missing_left = default_left[node]
+                bit = fail_bit[node]
+                for r in range(n):
+                    value = values[r]
+                    goes_left = missing_left if np.isnan(value) else value <= threshold
+                    here[r] = above[r] | (bit if goes_left != left else 0)
+            leaf = leaf_of[node]
+            if leaf < 0:
+                continue
+            k = leaf_k[leaf]
+            full = (1 << k) - 1
+            table = tables[table_offset[leaf] : table_offset[leaf + 1]]
+            first = feature_offset[leaf]
+            for j in range(k):
+                bit = 1 << j
+                ratio = ratios[first + j]
+                out = totals[leaf_features[first + j]]
+                for r in range(n):
+                    satisfied = full & ~here[r]
+                    if satisfied & bit:
+                        out[r] += ratio * table[satisfied ^ bit]
+                    else:
+                        out[r] -= table[satisfied]
+        for r in range(n):
+            for j in range(n_features):
+                phi[start + r, j] += totals[j, r]
