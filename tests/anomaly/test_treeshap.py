@@ -177,3 +177,31 @@ def test_a_row_of_the_wrong_width_is_refused() -> None:
     # When given two columns, then it says what it expected
     with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
         explainer.shap_values(X[:, :2])
+
+
+def test_compiled_kernels_are_cached_under_riskops_home(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Given a fresh process whose RISKOPS_HOME is empty and no NUMBA_CACHE_DIR
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["RISKOPS_HOME"] = str(home)
+    script = (
+        "import numpy as np\n"
+        "from sklearn.ensemble import IsolationForest\n"
+        "from riskops.anomaly.treeshap import PathDependentTreeShap\n"
+        "X = np.random.default_rng(0).normal(size=(200, 3))\n"
+        "forest = IsolationForest(n_estimators=3, random_state=0).fit(X)\n"
+        "print(PathDependentTreeShap.from_model(forest).shap_values(X[:5]).shape)\n"
+    )
+    # When it explains rows with the compiled kernels
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    # Then numba's machine-code cache was written under the home, like all RiskOps state
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(5, 3)"
+    cached = list((home / "cache" / "numba").rglob("*.nbi"))
+    assert len(cached) == 2, cached

@@ -52,13 +52,13 @@ arXiv:2109.09847.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
 __all__ = ["PathDependentTreeShap"]
@@ -147,11 +147,11 @@ class PathDependentTreeShap:
         chunks = max(1, min(int(n_threads), len(rows) // _ROWS_PER_THREAD))
         bounds = np.linspace(0, len(rows), chunks + 1).astype(int)
         if chunks == 1:
-            _explain_rows(rows, phi, *self._layout)
+            _kernels().explain_rows(rows, phi, *self._layout)
             return phi
         with ThreadPoolExecutor(chunks) as pool:
             done = [
-                pool.submit(_explain_rows, rows[a:b], phi[a:b], *self._layout)
+                pool.submit(_kernels().explain_rows, rows[a:b], phi[a:b], *self._layout)
                 for a, b in itertools.pairwise(bounds)
             ]
             for future in done:
@@ -234,7 +234,9 @@ def _flatten(trees: list[Any]) -> tuple[Any, ...]:
     np.cumsum(k, out=feature_offset[1:])
     zero_fractions = np.asarray(leaf_zeros, dtype=np.float64)
     tables = np.empty(int(table_offset[-1]), dtype=np.float64)
-    _subset_tables(k, zero_fractions, feature_offset, np.asarray(leaf_value), table_offset, tables)
+    _kernels().subset_tables(
+        k, zero_fractions, feature_offset, np.asarray(leaf_value), table_offset, tables
+    )
     return (
         np.asarray(depth, dtype=np.int64),
         np.asarray(parent_feature, dtype=np.int64),
@@ -253,7 +255,6 @@ def _flatten(trees: list[Any]) -> tuple[Any, ...]:
     )
 
 
-@numba.njit(cache=True, nogil=True)
 def _subset_tables(
     leaf_k: np.ndarray,
     zeros: np.ndarray,
@@ -289,7 +290,6 @@ def _subset_tables(
             table[subset] *= leaf_value[leaf]
 
 
-@numba.njit(cache=True, nogil=True)
 def _explain_rows(
     X: np.ndarray,
     phi: np.ndarray,
@@ -361,3 +361,31 @@ def _explain_rows(
         for r in range(n):
             for j in range(n_features):
                 phi[start + r, j] += totals[j, r]
+
+
+class _Kernels(NamedTuple):
+    subset_tables: Any
+    explain_rows: Any
+
+
+@functools.cache
+def _kernels() -> _Kernels:
+    """The two kernels compiled with numba (``nogil``), on first use.
+
+    Compiling takes seconds, so numba caches the machine code. By default it writes the
+    cache beside this file (the checkout, or a site-packages that may be read-only, then the
+    user's home): RiskOps keeps it under ``RISKOPS_HOME/cache/numba`` like the rest of its
+    state, unless ``NUMBA_CACHE_DIR`` names another folder. Nothing is compiled or written
+    at import time.
+    """
+    import numba
+    from numba.core import config
+
+    if not config.CACHE_DIR:
+        from riskops.settings import Settings
+
+        folder = Settings().home / "cache" / "numba"
+        folder.mkdir(parents=True, exist_ok=True)
+        config.CACHE_DIR = str(folder)
+    compile_ = numba.njit(cache=True, nogil=True)
+    return _Kernels(compile_(_subset_tables), compile_(_explain_rows))
