@@ -90,13 +90,20 @@ def _no_pickle_and_trusted_types_only(model_file: Path) -> None:
     assert set(sio.get_untrusted_types(file=str(model_file))) <= set(TRUSTED_TYPES)
 
 
-def _evidence(settings: Settings, run_id: str) -> dict:
+def _run_json(settings: Settings, run_id: str, name: str) -> dict:
     import mlflow
 
     path = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path="evidence.json", dst_path=str(settings.home / "ev")
+        run_id=run_id, artifact_path=name, dst_path=str(settings.home / "json")
     )
     return json.loads(Path(path).read_text())
+
+
+def _reviewers_read_the_estimates(settings: Settings, run_id: str, estimator) -> None:  # type: ignore[no-untyped-def]
+    """An arch-based model logs its specification and named estimates in plain JSON."""
+    described = _run_json(settings, run_id, "model_parameters.json")
+    assert described["params"] == {str(k): float(v) for k, v in estimator.params_.items()}
+    assert {"mean", "vol", "p", "o", "q", "dist"} <= set(described["specification"])
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +123,7 @@ def test_each_var_model_is_stored_with_skops_and_forecasts_the_same_after_loadin
     _no_pickle_and_trusted_types_only(model_file)
     # And the verified load forecasts exactly the next-day VaR/ES recorded at training
     loaded = Registry(settings).load_version("market_var", trained.version)
-    recorded = _evidence(settings, trained.run_id)["next_day"]
+    recorded = _run_json(settings, trained.run_id, "evidence.json")["next_day"]
     forecast = loaded.estimator.forecast(levels=(0.95, 0.99))
     for level, tag in ((0.95, "95"), (0.99, "99")):
         key = next(k for k in recorded if k.endswith(tag))
@@ -125,6 +132,8 @@ def test_each_var_model_is_stored_with_skops_and_forecasts_the_same_after_loadin
     # And its pyfunc prediction on the logged example is a finite one-row forecast
     out = loaded.predict_example()
     assert np.isfinite(np.asarray(out, dtype=float)).all()
+    if model in ("fhs", "garch_t"):
+        _reviewers_read_the_estimates(settings, trained.run_id, loaded.estimator)
 
 
 @pytest.mark.parametrize("model", ["garch", "gjr", "egarch", "har_lightgbm"])
@@ -148,6 +157,7 @@ def test_each_volatility_model_is_stored_with_skops_and_forecasts_the_same_after
     )
     if hasattr(fresh, "params_"):
         pd.testing.assert_series_equal(loaded.params_, fresh.params_, rtol=1e-12)
+        _reviewers_read_the_estimates(settings, trained.run_id, loaded)
 
 
 @pytest.mark.parametrize("model", ["isolation_forest", "lof", "autoencoder", "ensemble"])
