@@ -4,9 +4,9 @@ The demo's VaR and volatility champions (the families' default kinds, ``fhs`` an
 ``garch``) and the other arch-based kinds are fitted on the bundled S&P 500 (as the demo
 trains them); for each: file size and load time of the same estimator as skops (RiskOps's
 allow-list), as cloudpickle of the same plain state, and as the cloudpickle of the live
-objects (pandas, arch's result) that was stored before; and the time of ``choose_format`` at training (dump, type
-check, load, predict the 250-day input example twice). Loading happens at swap, promotion
-and CLI load only, never on the request path.
+objects (pandas, arch's result) that was stored before; and the time of ``choose_format``
+at training (dump, type check, load, predict the 250-day input example twice). Loading
+happens at swap, promotion and CLI load only, never on the request path.
 
     .venv/bin/python bench/bench_safe_formats.py   # writes bench/results/bench_safe_formats.json
 """

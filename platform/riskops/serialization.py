@@ -202,11 +202,9 @@ class PlainState:
     _transient_state: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()  # type: ignore[misc]
+        state: dict[str, Any] = super().__getstate__()  # type: ignore[assignment]
         return {
-            key: to_plain(value)
-            for key, value in state.items()
-            if key not in self._transient_state
+            key: to_plain(value) for key, value in state.items() if key not in self._transient_state
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -230,7 +228,7 @@ def model_parameters(estimator: Any) -> dict[str, Any] | None:
     """
     from riskops.market.rolling import GarchFit
 
-    params = getattr(estimator, "params_", None)
+    params: Any = getattr(estimator, "params_", None)
     if not hasattr(params, "items") or not hasattr(estimator, "get_params"):
         return None  # not one of the arch-based built-ins (a user's model, say)
     try:
