@@ -187,6 +187,15 @@ def from_plain(value: Any) -> Any:
     return _restore_index(value)
 
 
+def _plain_or_same(value: Any) -> Any:
+    # What has no plain form (an object Series, a MultiIndex in a user's subclass) stays as
+    # it is: a pickle still holds it, and skops's refusal sends the model to cloudpickle.
+    try:
+        return to_plain(value)
+    except TypeError:
+        return value
+
+
 class PlainState:
     """Mixin: an estimator whose persisted state is plain data (arrays, lists, scalars).
 
@@ -204,7 +213,9 @@ class PlainState:
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()  # type: ignore[assignment]
         return {
-            key: to_plain(value) for key, value in state.items() if key not in self._transient_state
+            key: _plain_or_same(value)
+            for key, value in state.items()
+            if key not in self._transient_state
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -194,3 +194,22 @@ def test_a_loaded_var_model_forecasts_exactly_what_the_fitted_one_does(recent, s
             pd.testing.assert_frame_equal(after, before, check_exact=False, rtol=1e-12)
         frame = recent.iloc[-100:].to_frame("ret")
         pd.testing.assert_frame_equal(loaded.predict(frame), fitted.predict(frame))
+
+
+def test_a_subclass_attribute_without_a_plain_form_still_pickles_and_falls_back(recent) -> None:
+    from riskops.serialization import CLOUDPICKLE, choose_format
+
+    # Given a user's VaR subclass keeping an object Series (no plain form)
+    class LabelledVaR(HistoricalVaR):
+        def _fit_values(self, y, start=None):  # type: ignore[no-untyped-def]
+            self.labels_ = pd.Series(["calm", "stress"], dtype=object)
+            return super()._fit_values(y, start)
+
+    fitted = LabelledVaR(window=250).fit(recent)
+    # Then it still pickles as it is, and the format chosen is cloudpickle, not an error
+    import cloudpickle
+
+    restored = pickle.loads(cloudpickle.dumps(fitted))
+    pd.testing.assert_series_equal(restored.labels_, fitted.labels_)
+    example = recent.iloc[-250:].to_frame("ret")
+    assert choose_format(fitted, example, "predict") == CLOUDPICKLE
