@@ -10,10 +10,19 @@ else -- a user's own estimator class, say -- is written with cloudpickle, and is
 only after its SHA-256 matched the audited one (:meth:`riskops.registry.Registry.load_version`).
 The allow-list is this module's, never the one a model file carries in its ``MLmodel``.
 
-Still pickled (measured on the bundled models): the VaR and volatility models, whose ``arch``
-objects hold Cython state skops cannot represent (storing their parameters as JSON needs the
-families to rebuild a model from parameters), other anomaly detectors, and user estimators
-with types outside the list.
+Every built-in model is stored with skops: credit (LightGBM PD), the four anomaly detectors,
+the VaR models and the volatility models (GARCH family, HAR, LSTM and Transformer). The
+market models keep their fitted state as plain data (:class:`PlainState`): pandas objects
+become arrays with their index, the arch specification stays in the hyperparameters and the
+estimates in ``params_``, and arch's model and result objects (Cython state skops cannot
+represent) are caches rebuilt from them on demand and never saved; the deep models keep
+their weights as NumPy arrays, so no torch class is trusted. Still pickled: user estimators
+(and wrappers of them) with types outside the list.
+
+Trusting a type lets skops build it, not vouch for its content: scikit-learn's tree and
+KD-tree index arrays are used without bounds checks, so a crafted file could crash the
+process. That is why every model file is hash-verified against the audit trail *before*
+either format is loaded.
 """
 
 from __future__ import annotations
@@ -31,10 +40,29 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "riskops.credit.calibration.ScoreCalibrator",
     "riskops.credit.encoding.FeatureEncoder",
     "riskops.credit.models.LightGBMPD",
-    # anomaly: the isolation-forest detector (sklearn's tree structure has a skops loader)
+    # anomaly: the four detectors (sklearn's tree structure has a skops loader; the LOF's
+    # KD-tree and its metric and the autoencoder's Adam state are plain Cython/Python state)
+    "riskops.anomaly.models.AutoencoderDetector",
     "riskops.anomaly.models.EmpiricalTail",
+    "riskops.anomaly.models.EnsembleDetector",
     "riskops.anomaly.models.IsolationForestDetector",
+    "riskops.anomaly.models.LOFDetector",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.tree._tree.Tree",
+    # market: VaR and volatility models, whose state is plain data (PlainState); the
+    # quantile and HAR models' LightGBM regressors carry their booster as text
+    "lightgbm.sklearn.LGBMRegressor",
+    "riskops.market.deep.LSTMVolatility",
+    "riskops.market.deep.TransformerVolatility",
+    "riskops.market.rolling.GarchFit",
+    "riskops.market.var.FilteredHistoricalVaR",
+    "riskops.market.var.GarchTVaR",
+    "riskops.market.var.HistoricalVaR",
+    "riskops.market.var.QuantileVaR",
+    "riskops.market.volatility.GarchVolatility",
+    "riskops.market.volatility.HARVolatility",
 )
 """Types RiskOps's own estimators are made of, beyond what skops trusts by default."""
 
@@ -63,3 +91,193 @@ def load_skops(path: str) -> Any:
     import skops.io as sio
 
     return sio.load(path, trusted=list(TRUSTED_TYPES))
+
+
+# -- plain state: what RiskOps's own estimators put in a pickle or a skops file -------------
+
+_PANDAS = "__pandas__"
+"""Key that marks a pandas object stored as plain data in an estimator's state."""
+
+
+def _plain_index(index: Any) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(index, pd.RangeIndex):
+        return {
+            _PANDAS: "RangeIndex",
+            "start": int(index.start),
+            "stop": int(index.stop),
+            "step": int(index.step),
+            "name": index.name,
+        }
+    if isinstance(index, pd.DatetimeIndex):
+        tz = None if index.tz is None else str(index.tz)
+        naive = index if index.tz is None else index.tz_convert("UTC").tz_localize(None)
+        return {
+            _PANDAS: "DatetimeIndex",
+            "values": np.asarray(naive.values),  # datetime64: np.save needs no pickle
+            "tz": tz,
+            "freq": index.freqstr,
+            "name": index.name,
+        }
+    if type(index) is not pd.Index:
+        raise TypeError(f"no plain form for a {type(index).__name__}")
+    values = index.to_numpy()
+    if values.dtype == object:
+        if not all(isinstance(v, str) for v in values):
+            raise TypeError("an object index must hold strings only")
+        return {_PANDAS: "Index", "values": [str(v) for v in values], "name": index.name}
+    return {_PANDAS: "Index", "values": values, "name": index.name}
+
+
+def _restore_index(data: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    kind = data[_PANDAS]
+    if kind == "RangeIndex":
+        return pd.RangeIndex(data["start"], data["stop"], data["step"], name=data["name"])
+    if kind == "DatetimeIndex":
+        index = pd.DatetimeIndex(data["values"], name=data["name"])
+        if data["tz"] is not None:
+            index = index.tz_localize("UTC").tz_convert(data["tz"])
+        return index if data["freq"] is None else pd.DatetimeIndex(index, freq=data["freq"])
+    return pd.Index(data["values"], name=data["name"])
+
+
+def to_plain(value: Any) -> Any:
+    """A pandas Series/DataFrame as a dict of NumPy arrays, lists and scalars; else as is."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.Series):
+        if value.dtype == object:
+            raise TypeError("no plain form for an object Series")
+        return {
+            _PANDAS: "Series",
+            "values": np.asarray(value.to_numpy()),
+            "index": _plain_index(value.index),
+            "name": value.name,
+        }
+    if isinstance(value, pd.DataFrame):
+        return {
+            _PANDAS: "DataFrame",
+            "columns": _plain_index(value.columns),
+            "data": [to_plain(value.iloc[:, j]) for j in range(value.shape[1])],
+            "index": _plain_index(value.index),
+        }
+    return value
+
+
+def from_plain(value: Any) -> Any:
+    """The inverse of :func:`to_plain`."""
+    import pandas as pd
+
+    if not (isinstance(value, dict) and _PANDAS in value):
+        return value
+    if value[_PANDAS] == "Series":
+        index = _restore_index(value["index"])
+        return pd.Series(value["values"], index=index, name=value["name"], copy=False)
+    if value[_PANDAS] == "DataFrame":
+        columns = _restore_index(value["columns"])
+        data = {j: from_plain(col).to_numpy() for j, col in enumerate(value["data"])}
+        frame = pd.DataFrame(data, index=_restore_index(value["index"]))
+        frame.columns = columns
+        return frame
+    return _restore_index(value)
+
+
+def _plain_or_same(value: Any) -> Any:
+    # What has no plain form (an object Series, a MultiIndex in a user's subclass) stays as
+    # it is: a pickle still holds it, and skops's refusal sends the model to cloudpickle.
+    try:
+        return to_plain(value)
+    except TypeError:
+        return value
+
+
+class PlainState:
+    """Mixin: an estimator whose persisted state is plain data (arrays, lists, scalars).
+
+    pandas objects hold Cython state (their block managers) that skops cannot represent,
+    and ``arch``'s model and result objects likewise; so fitted pandas attributes are
+    written as arrays with their index (:func:`to_plain`) and rebuilt on load, and the
+    attributes named in ``_transient_state`` (caches such as arch objects, rebuilt on
+    demand from the plain parameters) are left out, the way
+    :class:`~riskops.anomaly.models.IsolationForestDetector` leaves out its tree explainer.
+    The same state goes into a pickle, so both formats load the same estimator.
+    """
+
+    _transient_state: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()  # type: ignore[assignment]
+        return {
+            key: _plain_or_same(value)
+            for key, value in state.items()
+            if key not in self._transient_state
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        restored = {key: from_plain(value) for key, value in state.items()}
+        setter = getattr(super(), "__setstate__", None)
+        if setter is not None:
+            setter(restored)
+        else:
+            self.__dict__.update(restored)
+
+
+MODEL_PARAMETERS_FILE = "model_parameters.json"
+"""The human-readable artifact of an arch-based model: specification and named estimates."""
+
+
+def model_parameters(estimator: Any) -> dict[str, Any] | None:
+    """Specification and named fitted parameters of an arch-based model, as plain JSON.
+
+    ``None`` for a model without ``params_`` (historical simulation, LightGBM, deep models).
+    What model-risk reviewers read; the model file itself is the skops archive.
+    """
+    from riskops.market.rolling import GarchFit
+
+    params: Any = getattr(estimator, "params_", None)
+    if not hasattr(params, "items") or not hasattr(estimator, "get_params"):
+        return None  # not one of the arch-based built-ins (a user's model, say)
+    try:
+        named = {str(name): float(value) for name, value in params.items()}
+    except (TypeError, ValueError):
+        return None
+    spec = {
+        key: value
+        for key, value in estimator.get_params(deep=False).items()
+        if value is None or isinstance(value, str | int | float | bool)
+    }
+    fit = getattr(estimator, "fit_", None)
+    if isinstance(fit, GarchFit):  # the VaR models' built-in GARCH estimator
+        spec |= {"mean": "Constant", "vol": "GARCH", "p": 1, "o": int(fit.o), "q": 1}
+        spec |= {"dist": str(fit.dist)}
+    out: dict[str, Any] = {
+        "model": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+        "specification": spec,
+        "params": named,
+    }
+    volatility = getattr(estimator, "volatility_", None)
+    if volatility is not None:
+        out["volatility"] = model_parameters(volatility)
+    for attr, kind in (("scale_", float), ("loglikelihood_", float), ("converged_", bool)):
+        value = getattr(estimator, attr, None)
+        if value is not None:
+            out[attr.rstrip("_")] = kind(value)
+    if hasattr(estimator, "n_obs_"):
+        out["n_obs"] = int(estimator.n_obs_)
+    return out
+
+
+def write_model_parameters(estimator: Any, folder: Any) -> None:
+    """Write :data:`MODEL_PARAMETERS_FILE` into ``folder`` for an arch-based model."""
+    import json
+    from pathlib import Path
+
+    described = model_parameters(estimator)
+    if described is not None:
+        path = Path(folder) / MODEL_PARAMETERS_FILE
+        path.write_text(json.dumps(described, indent=2, allow_nan=False) + "\n")

@@ -62,6 +62,17 @@ def test_sklearn_contract_and_determinism(kind, simulated) -> None:
     assert_allclose(first.predict(frame), second.predict(frame), rtol=1e-5)
     restored = pickle.loads(pickle.dumps(first))
     assert_allclose(restored.predict(frame), first.predict(frame))
+    # The weights are NumPy arrays: skops stores the model without trusting a torch class
+    import skops.io as sio
+
+    from riskops.serialization import TRUSTED_TYPES
+
+    data = sio.dumps(first)
+    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    assert not any("torch" in t for t in sio.get_untrusted_types(data=data))
+    loaded = sio.loads(data, trusted=list(TRUSTED_TYPES))
+    assert_allclose(loaded.predict(frame), first.predict(frame), rtol=1e-12, atol=0)
+    assert_allclose(loaded.forecast_variance(horizon=5), first.forecast_variance(horizon=5))
     path = first.forecast_variance(returns.iloc[-100:], horizon=5)
     assert path.shape == (5,)
     assert path[0] == pytest.approx(first.predict(frame)[-1], rel=1e-5)

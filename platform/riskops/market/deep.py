@@ -8,8 +8,8 @@ Both models read the last ``lookback`` days of standardised inputs (the return, 
 absolute value and its log square) and output the log of the next day's variance.
 They are trained by minimising the QLIKE loss ``log h + s / h`` (the Gaussian negative
 log-likelihood up to constants), the loss they are evaluated with. The fitted
-estimators keep their weights as NumPy arrays, so that they pickle like any other
-scikit-learn estimator.
+estimators keep their weights as NumPy arrays (``state_dict_``), so that they are saved
+like any other scikit-learn estimator, with skops (no torch object in the saved state).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskops.errors import BadInputError, DataValidationError, Violation
 from riskops.market.volatility import _as_variance, as_returns
+from riskops.serialization import PlainState
 
 try:
     import torch
@@ -86,7 +87,7 @@ class TransformerNetwork(nn.Module):
         return self.head(h[:, -1, :]).squeeze(-1)
 
 
-class _SequenceVolatility(BaseEstimator):
+class _SequenceVolatility(PlainState, BaseEstimator):
     """Shared fitting and forecasting of the sequence models (scikit-learn contract)."""
 
     def _network(self) -> nn.Module:

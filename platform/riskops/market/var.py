@@ -42,6 +42,7 @@ from riskops.market.rolling import (
     std_t_quantile_es,
 )
 from riskops.market.volatility import as_returns
+from riskops.serialization import PlainState
 
 __all__ = [
     "FilteredHistoricalVaR",
@@ -101,7 +102,7 @@ def _empirical_tail(sample: np.ndarray, p: float) -> tuple[float, float]:
     return q, float(tail.mean()) if tail.size else q
 
 
-class _VaRModel(BaseEstimator):
+class _VaRModel(PlainState, BaseEstimator):
     """Base class of every VaR/ES model, public as :class:`VaRModel`.
 
     A user's own VaR model subclasses it (``from riskops.market.var import VaRModel``) and
@@ -121,6 +122,9 @@ class _VaRModel(BaseEstimator):
     adds ``fit(returns)``, ``forecast(returns=None, levels=(0.95, 0.99))`` (validated: a
     frame indexed by level with ``var`` and ``es``) and ``predict`` (MLflow's pyfunc); the
     var family's rolling backtests and the service call the two methods above directly.
+
+    Its saved state is plain data (:class:`~riskops.serialization.PlainState`), so the
+    built-in models are stored with skops, which runs no code on load.
     """
 
     level: float

@@ -46,6 +46,7 @@ from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
+from riskops.serialization import write_model_parameters
 
 __all__ = [
     "LEVELS",
@@ -306,6 +307,7 @@ class VaRFamily(Family):
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         forecasts.to_parquet(workdir / "forecasts.parquet")
+        write_model_parameters(estimator, workdir)  # spec + named estimates, for reviewers
         table = backtest_table(results)
         table.to_csv(workdir / "backtests.csv", index=False)
         for lv in evaluation.levels:

@@ -26,6 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from riskops.errors import BadInputError, DataValidationError, Violation
+from riskops.serialization import PlainState
 
 __all__ = [
     "GarchVolatility",
@@ -109,7 +110,7 @@ def _as_variance(values: np.ndarray, index: Any = None) -> np.ndarray:
     return frame["variance"].to_numpy()
 
 
-class GarchVolatility(BaseEstimator):
+class GarchVolatility(PlainState, BaseEstimator):
     """ARCH-family volatility model estimated by arch, under the scikit-learn contract.
 
     The model is composed like arch's: a mean model (``mean``), a volatility process
@@ -141,8 +142,11 @@ class GarchVolatility(BaseEstimator):
 
     Attributes
     ----------
-    result_ : arch.univariate.base.ARCHModelResult
-        arch's estimation result.
+    result_ : arch.univariate.base.ARCHModelResult or ARCHModelFixedResult
+        arch's estimation result. It is not saved with the model (arch's objects hold
+        Cython state no safe format can store): on a loaded model it is rebuilt on first
+        use as arch's fixed-parameter result of ``params_`` on ``returns_``, with the
+        same fitted variances, residuals and log-likelihood but no standard errors.
     params_ : pandas.Series
         Estimates under arch's names (``mu``, ``omega``, ``alpha[1]``, ``gamma[1]``,
         ``beta[1]``, ``nu``, ``eta``, ``lambda``).
@@ -196,6 +200,9 @@ class GarchVolatility(BaseEstimator):
         self.starting_values = starting_values
         self.random_state = random_state
         self.simulations = simulations
+
+    _transient_state = ("_result",)
+    """arch's result is a cache: rebuilt from the plain parameters (see ``result_``)."""
 
     # -- composition ---------------------------------------------------------------
 
@@ -278,7 +285,7 @@ class GarchVolatility(BaseEstimator):
                 starting_values=None if start is None else np.asarray(start, dtype=float),
                 show_warning=False,
             )
-        self.result_ = result
+        self._result = result
         self.scale_ = float(result.scale if result.scale is not None else 1.0)
         self.params_ = result.params.copy()
         self.conditional_volatility_ = result.conditional_volatility / self.scale_
@@ -295,6 +302,19 @@ class GarchVolatility(BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    @property
+    def result_(self) -> Any:
+        """arch's result: the estimation result after ``fit``, else (a loaded model) arch's
+        fixed-parameter result of ``params_`` on the training returns, built once."""
+        result = self.__dict__.get("_result")
+        if result is None:
+            check_is_fitted(self, "params_")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result = self._fixed_model(self.returns_).fix(self.params_.to_numpy())
+            self._result = result
+        return result
 
     # -- forecasting ---------------------------------------------------------------
 
@@ -522,7 +542,7 @@ def _har_inputs(returns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return r**2, np.abs(r), np.where(r < 0, r**2, 0.0)
 
 
-class HARVolatility(BaseEstimator):
+class HARVolatility(PlainState, BaseEstimator):
     """HAR-type next-day variance model: LightGBM (or OLS) on lagged realised variances.
 
     The features of day ``t`` (:func:`har_features`) forecast the realised variance of

@@ -38,6 +38,7 @@ from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
+from riskops.serialization import write_model_parameters
 
 __all__ = [
     "BENCHMARK",
@@ -276,6 +277,7 @@ class VolatilityFamily(Family):
         table = table[["realised", "forecast", "benchmark", "fitted_through"]]
         table.index.name = "date"
         table.to_parquet(workdir / "forecasts.parquet")
+        write_model_parameters(estimator, workdir)  # spec + named estimates, for reviewers
         plot_forecasts(table, metrics, model, dataset.primary, workdir)
         if hasattr(estimator, "explain"):
             _write_shap(estimator, returns, workdir / "shap")
