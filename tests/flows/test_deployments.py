@@ -199,7 +199,10 @@ def test_the_monitors_drift_event_starts_a_retrain_run_through_the_servers_trigg
     assert all(r.state is not None and r.state.is_scheduled() for r in runs)
     assert all(r.created_by is not None and r.created_by.type == "AUTOMATION" for r in runs)
     # and the server enforces one retrain at a time: the second waits for the first's slot
-    assert server_deployment.concurrency_limit == RETRAIN_CONCURRENCY == 1
+    assert server_deployment.global_concurrency_limit is not None
+    assert server_deployment.global_concurrency_limit.limit == RETRAIN_CONCURRENCY == 1
+    assert server_deployment.concurrency_options is not None
+    assert server_deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
     assert first.status.value == "ACCEPT"
     assert second.status.value == "REJECT"
     assert second.state is not None and second.state.name == "AwaitingConcurrencySlot"

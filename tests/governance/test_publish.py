@@ -66,9 +66,8 @@ def test_each_promotion_decision_logs_its_own_copy_with_the_decision(
     # Given v1, refused once and then forced to champion, and v2, promoted
     v1 = Registry(settings_of).get_version(MODEL, governed.non_monotone).run_id
     v2 = Registry(settings_of).get_version(MODEL, governed.champion).run_id
-    refused, forced = _decisions(governed.non_monotone)["refuse"], _decisions(
-        governed.non_monotone
-    )["override"]
+    v1_decisions = _decisions(governed.non_monotone)
+    refused, forced = v1_decisions["refuse"], v1_decisions["override"]
     promoted = _decisions(governed.champion)["promote"]
     # Then each decision has its folder, named by the decision's audit record
     v1_logged = set(tracking.list_artifacts(settings_of, v1, "governance"))
@@ -78,7 +77,7 @@ def test_each_promotion_decision_logs_its_own_copy_with_the_decision(
     at_refusal = _text(
         settings_of, v1, f"governance/promotion-{refused:06d}/model_card.md", tmp_path / "a"
     )
-    assert "failed, against champion" in at_refusal
+    assert "): failed, " in at_refusal
     assert "evidence_current" in at_refusal
     assert f"| {refused} |" in at_refusal and "| refuse |" in at_refusal
     # and the override's copy also holds the override and its reason, which came later

@@ -333,9 +333,7 @@ def render_report(
     return html, embed is not None
 
 
-def build_documents(
-    facts: VersionFacts, *, evidently: bool = True, draw: bool = True
-) -> Documents:
+def build_documents(facts: VersionFacts, *, evidently: bool = True, draw: bool = True) -> Documents:
     """Card (Markdown and HTML) and validation report of a version, from its facts.
 
     ``draw=False`` shows only the plots the run logged (no figure is drawn here).
