@@ -68,7 +68,7 @@ class VersionFacts:
     policy
         The promotion policy that applies to the model.
     artifacts
-        Paths of every artifact of the run.
+        Paths of every artifact the run logged itself (the logged model's files excluded).
     local_dir
         Folder holding local copies of the artifacts the documents read.
     generated_at
@@ -187,7 +187,8 @@ def collect(
     family = family_of_registered(name, info.tags.get("family"))
     run = tracking.run_facts(settings, info.run_id)
 
-    artifacts = sorted(tracking.list_artifacts(settings, info.run_id))
+    # The run's own files: the documents never read the logged model's (``model/``).
+    artifacts = sorted(tracking.list_run_artifacts(settings, info.run_id))
     if local_dir is None:
         local_dir = Path(workdir) / f"{name}-v{info.version}"
     missing = [a for a in artifacts if fetch(a) and not (local_dir / a).is_file()]

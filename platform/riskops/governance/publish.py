@@ -141,7 +141,6 @@ def _build_and_log(
             settings, name, version, workdir=Path(tmp), fetch=_cheap, local_dir=local_dir
         )
         docs = build_documents(facts, evidently=False, draw=False)
-        logged: dict[str, str] = {}
         staging = Path(tmp) / "out"
         staging.mkdir()
         for file_name, text in (
@@ -149,7 +148,5 @@ def _build_and_log(
             (CARD_MD_FILE, docs.card_markdown),
             (CARD_HTML_FILE, docs.card_html),
         ):
-            path = staging / file_name
-            path.write_text(text, encoding="utf-8")
-            logged[file_name] = tracking.log_file(settings, facts.run_id, path, artifact_dir)
-        return logged
+            (staging / file_name).write_text(text, encoding="utf-8")
+        return tracking.log_folder(settings, facts.run_id, staging, artifact_dir)

@@ -8,6 +8,7 @@ model card. Nothing in it is fetched over the network: no external CSS, scripts 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tempfile
@@ -48,7 +49,10 @@ _EXTERNAL = re.compile(
 
 
 # ------------------------------------------------------------------- templates
+@functools.cache
 def _environment() -> Any:
+    # One environment per process: it keeps the compiled templates (compiling them is most of
+    # the cost of the documents logged at every registration and promotion).
     import jinja2
 
     env = jinja2.Environment(
