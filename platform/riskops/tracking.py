@@ -315,7 +315,7 @@ def download_files(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
-    out = []
+    out: list[Path] = []
     if not artifact_paths:
         return out
     # One repository for the run: resolving runs:/ for every file costs ~4 queries each.
