@@ -140,6 +140,7 @@ def _next_steps(settings: Settings) -> list[str]:
         f"Prefect UI: PREFECT_HOME={home / 'prefect'} prefect server start",
         "Serve:      riskops serve   (or make serve), then GET http://127.0.0.1:3000/models",
         "Audit:      riskops audit credit_pd   |   riskops audit verify",
+        "Documents:  each run's governance/ folder   |   riskops report credit_pd",
         "Refusal:    riskops promote credit_pd   (exit 3: the shifted challenger is refused)",
         f"Logs:       {home / 'logs' / 'riskops.log'}   (riskops --verbose shows them)",
     ]

@@ -54,6 +54,8 @@ class TrainResult:
     data_drift: dict[str, Any] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
     fairness: dict[str, Any] | None = None
+    documents: dict[str, Any] = field(default_factory=dict)
+    """Where the card and validation report were logged (``error`` when they were not)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class TrainResult:
             }
             | {"window": self.data_drift.get("window")},
             **({"fairness": self.fairness} if self.fairness else {}),
+            "documents": self.documents,
             "seconds": round(self.seconds, 2),
         }
 
@@ -90,6 +93,8 @@ class PromotionResult:
     previous_champion: int | None
     audit_seq: list[int] = field(default_factory=list)
     note: str = ""
+    documents: dict[str, Any] = field(default_factory=dict)
+    """Where this decision's card and validation report were logged (``error`` if not)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +105,7 @@ class PromotionResult:
             "note": self.note,
             "report": self.report.to_dict(),
             "audit_seq": self.audit_seq,
+            "documents": self.documents,
         }
 
 
@@ -179,6 +185,8 @@ class Lifecycle:
         """
         from riskops import drift, tracking
         from riskops.families import contracts
+        from riskops.governance.publish import REGISTRATION
+        from riskops.governance.publish import publish as publish_documents
         from riskops.governance.summary import version_description
 
         started = time.perf_counter()
@@ -300,28 +308,37 @@ class Lifecycle:
                     SPEC_FILE,
                 )
                 tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
-        version = self.register_challenger(
-            run_id,
-            name,
-            tags,
-            dataset_hash=facts["content_hash"],
-            dataset=facts["name"],
-            code_version=lineage["code_version"],
-            evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
-            metrics=outcome.metrics,
-        )
-        self.registry.set_description(
-            name,
-            version.version,
-            version_description(
+            version = self.register_challenger(
+                run_id,
+                name,
+                tags,
+                dataset_hash=facts["content_hash"],
+                dataset=facts["name"],
+                code_version=lineage["code_version"],
+                evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
+                metrics=outcome.metrics,
+            )
+            self.registry.set_description(
                 name,
                 version.version,
-                family_name,
-                outcome.model_kind,
-                facts,
-                key_metrics(family_name, outcome.metrics),
-            ),
-        )
+                version_description(
+                    name,
+                    version.version,
+                    family_name,
+                    outcome.model_kind,
+                    facts,
+                    key_metrics(family_name, outcome.metrics),
+                ),
+            )
+            # After the audit record and the alias: a failure is reported, never raised.
+            documents = publish_documents(
+                self.settings,
+                name,
+                version.version,
+                occasion=REGISTRATION,
+                local_dir=outcome.artifact_dir,
+                audit=self.audit,
+            )
         return TrainResult(
             family=family_name,
             name=name,
@@ -336,6 +353,7 @@ class Lifecycle:
             features=list(outcome.input_example.columns),
             fairness=_fairness_summary(outcome.evidence.get("fairness")),
             seconds=time.perf_counter() - started,
+            documents=documents.to_dict(),
         )
 
     def register_challenger(
@@ -448,6 +466,7 @@ class Lifecycle:
                     champion.version,
                     seqs,
                     "already champion",
+                    self._document_decision(name, target.version, seqs[-1]),
                 )
             if not passed and (not force or _integrity_failed(report)):
                 seqs.append(
@@ -459,9 +478,11 @@ class Lifecycle:
                         champion_version=champion.version if champion else None,
                     ).seq
                 )
+                documents = self._document_decision(name, target.version, seqs[-1])
                 raise PromotionRefused(
                     f"{name} v{target.version} refused: "
-                    + "; ".join(r.reason for r in report.failures),
+                    + "; ".join(r.reason for r in report.failures)
+                    + _documents_note(documents),
                     report,
                 )
             required = self._required_approvals(name, target)
@@ -493,6 +514,7 @@ class Lifecycle:
                     seqs,
                     f"awaiting {required} approval(s) by someone other than "
                     f"{self.audit_actor()}: riskops approve {name} --version {target.version}",
+                    self._document_decision(name, target.version, seqs[-1]),
                 )
             seqs.append(self._apply_promotion(name, target, champion, report, force, reason))
             return PromotionResult(
@@ -503,7 +525,23 @@ class Lifecycle:
                 report,
                 champion.version if champion else None,
                 seqs,
+                documents=self._document_decision(name, target.version, seqs[-1]),
             )
+
+    def _document_decision(self, name: str, version: int, audit_seq: int) -> dict[str, Any]:
+        """The card and validation report as they stand after a promotion decision, logged
+        under ``governance/promotion-<seq>/`` (seq: the decision's audit record). Never raises.
+        """
+        from riskops.governance.publish import PROMOTION, promotion_dir, publish
+
+        return publish(
+            self.settings,
+            name,
+            version,
+            occasion=PROMOTION,
+            artifact_dir=promotion_dir(audit_seq),
+            audit=self.audit,
+        ).to_dict()
 
     def audit_actor(self) -> str:
         from riskops.audit import actor_identity
@@ -609,9 +647,11 @@ class Lifecycle:
                         request_seq=pending.seq,
                     ).seq
                 )
+                documents = self._document_decision(name, version, out["audit_seq"][-1])
                 raise PromotionRefused(
                     f"{name} v{version} refused at approval: "
-                    + "; ".join(r.reason for r in report.failures),
+                    + "; ".join(r.reason for r in report.failures)
+                    + _documents_note(documents),
                     report,
                 )
             out["audit_seq"].append(
@@ -629,6 +669,7 @@ class Lifecycle:
             )
             self.registry.set_tags(name, version, {"validation_status": "approved"})
             out["promoted"] = True
+            out["documents"] = self._document_decision(name, version, out["audit_seq"][-1])
             return out
 
     def reject(self, name: str, version: int, reason: str) -> dict[str, Any]:
@@ -778,6 +819,13 @@ class Lifecycle:
                     row["family"] = family
             out.append(row)
         return out
+
+
+def _documents_note(documents: dict[str, Any]) -> str:
+    """A failure to log the decision's documents, told beside the refusal (never hidden)."""
+    if "error" not in documents:
+        return ""
+    return f" (governance documents not logged: {documents['error']})"
 
 
 def _check_model_name(name: str) -> None:

@@ -272,6 +272,14 @@ def log_file(settings: Settings, run_id: str, path: Path, artifact_dir: str | No
     return f"{c.get_run(run_id).info.artifact_uri}/{prefix}{path.name}"
 
 
+def log_folder(settings: Settings, run_id: str, folder: Path, artifact_dir: str) -> dict[str, str]:
+    """Every file of ``folder`` under ``artifact_dir`` of a run, in one call; name -> URI."""
+    c = client(settings)
+    c.log_artifacts(run_id, str(folder), artifact_dir)
+    root = c.get_run(run_id).info.artifact_uri
+    return {p.name: f"{root}/{artifact_dir}/{p.name}" for p in sorted(folder.iterdir())}
+
+
 def load_json(settings: Settings, run_id: str, artifact_file: str) -> Any:
     import mlflow
 
@@ -301,15 +309,20 @@ def download_files(
     import os
     import shutil
 
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
     # One progress bar per file would bury the command's output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    c = client(settings)
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
-    out = []
+    out: list[Path] = []
+    if not artifact_paths:
+        return out
+    # One repository for the run: resolving runs:/ for every file costs ~4 queries each.
+    repo = get_artifact_repository(client(settings).get_run(run_id).info.artifact_uri)
     with tempfile.TemporaryDirectory(dir=dst) as tmp:
         for artifact in artifact_paths:
-            fetched = Path(c.download_artifacts(run_id, artifact, tmp))
+            fetched = Path(repo.download_artifacts(artifact, tmp))
             target = dst / artifact
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(fetched, target)
@@ -343,6 +356,25 @@ def run_url(settings: Settings, run_id: str) -> str:
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else MLFLOW_UI_DEFAULT
     experiment = client(settings).get_run(run_id).info.experiment_id
     return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+
+
+def list_run_artifacts(settings: Settings, run_id: str) -> list[str]:
+    """Paths of the files the run logged itself, without its logged model's files.
+
+    One artifact repository for the whole walk: :func:`list_artifacts` resolves ``runs:/``
+    and searches the logged models again for every folder.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repo = get_artifact_repository(client(settings).get_run(run_id).info.artifact_uri)
+
+    def walk(path: str | None) -> list[str]:
+        out: list[str] = []
+        for item in repo.list_artifacts(path):
+            out += walk(item.path) if item.is_dir else [item.path]
+        return out
+
+    return walk(None)
 
 
 def list_artifacts(settings: Settings, run_id: str, path: str | None = None) -> list[str]:

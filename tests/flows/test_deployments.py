@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,3 +128,81 @@ def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
     assert declared["expect"] == [DRIFT_EVENT]
     assert declared["match"] == python.match.model_dump()
     assert declared["parameters"] == python.parameters
+
+
+@pytest.mark.slow
+def test_the_monitors_drift_event_starts_a_retrain_run_through_the_servers_trigger(
+    prefect_api: None,
+) -> None:
+    """End to end on a real Prefect server (the test harness runs its triggers and actions
+    services): the deployment applied as ``riskops schedule`` declares it, the event sent as
+    the monitor sends it, the flow run created by the server's automation. Nothing executes
+    the run (no worker): the test stops at the run the automation created.
+    """
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.events.worker import EventsWorker
+    from prefect.states import Pending
+
+    from pipelines.deployments import RETRAIN_CONCURRENCY, deployments
+    from pipelines.events import emit_drift
+
+    retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    check = {
+        "model": "credit_pd",
+        "version": 3,
+        "share_of_drifted_columns": 0.6,
+        "threshold": 0.3,
+        "drifted_columns": ["Age", "Income"],
+    }
+
+    async def runs_of(deployment_id: uuid.UUID, want: int, timeout_s: float = 90) -> list:
+        # The automation reacts asynchronously (event stream -> triggers -> actions services).
+        deadline = time.monotonic() + timeout_s
+        async with get_client() as client:
+            while True:
+                runs = await client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+                )
+                if len(runs) >= want or time.monotonic() > deadline:
+                    # In the order of the events' families (the actions service may swap them).
+                    return sorted(runs, key=lambda r: str(r.parameters.get("families")))
+                await asyncio.sleep(0.5)
+
+    async def scenario() -> tuple[list, Any, Any, Any]:
+        # Given the nightly-retrain deployment applied with its trigger, as `riskops schedule`
+        # registers it (the same RunnerDeployment object, not a copy of its declaration)
+        deployment_id = await retrain.apply()
+        async with get_client() as client:
+            automations = await client.read_automations_by_name("retrain-on-drift")
+            server_deployment = await client.read_deployment(deployment_id)
+        assert len(automations) == 1 and automations[0].enabled
+        # (the server's trigger cache picks up new automations on its own loop)
+        await asyncio.sleep(2)
+        # When the monitor emits its drift events for credit, then for var, as it does
+        emit_drift("credit", check)
+        emit_drift("var", {**check, "model": "var_model"})
+        await asyncio.to_thread(EventsWorker.drain_all)
+        runs = await runs_of(deployment_id, want=2)
+        # and a runner tries to start both runs (a state proposal, as a worker would make)
+        async with get_client() as client:
+            first = await client.set_flow_run_state(runs[0].id, Pending())
+            second = await client.set_flow_run_state(runs[1].id, Pending())
+        return runs, server_deployment, first, second
+
+    runs, server_deployment, first, second = asyncio.run(scenario())
+    # Then the server's automation created one run of the retrain deployment per event, with
+    # the event's `families` list passed as the flow's parameter (a list, not a string)
+    assert [r.parameters.get("families") for r in runs] == [["credit"], ["var"]]
+    assert all(r.state is not None and r.state.is_scheduled() for r in runs)
+    assert all(r.created_by is not None and r.created_by.type == "AUTOMATION" for r in runs)
+    # and the server enforces one retrain at a time: the second waits for the first's slot
+    assert server_deployment.global_concurrency_limit is not None
+    assert server_deployment.global_concurrency_limit.limit == RETRAIN_CONCURRENCY == 1
+    assert server_deployment.concurrency_options is not None
+    assert server_deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
+    assert first.status.value == "ACCEPT"
+    assert second.status.value == "REJECT"
+    assert second.state is not None and second.state.name == "AwaitingConcurrencySlot"

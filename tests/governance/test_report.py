@@ -45,15 +45,19 @@ def test_report_is_self_contained_and_logged_to_the_run(governed, settings_of, t
     assert keys["roc"] == "artifact plots/roc_curve.png"
     assert keys["grades"] == "artifact plots/grade_default_rates.png"
     assert keys["shap_summary"] == "artifact shap/shap_beeswarm.png"
-    # and the documents are artifacts of the version's run, identical to the written files
-    logged = tracking.list_artifacts(settings_of, result["run_id"], "governance")
+    # and the documents are artifacts of the version's run, identical to the written files,
+    # in a folder of their own (the copies logged at registration and promotion stay as they were)
+    folders = {uri.rsplit("/", 2)[-2] for uri in result["logged"].values()}
+    assert len(folders) == 1 and next(iter(folders)).startswith("report-")
+    folder = f"governance/{folders.pop()}"
+    logged = tracking.list_artifacts(settings_of, result["run_id"], folder)
     assert sorted(logged) == [
-        "governance/model_card.html",
-        "governance/model_card.md",
-        "governance/validation_report.html",
+        f"{folder}/model_card.html",
+        f"{folder}/model_card.md",
+        f"{folder}/validation_report.html",
     ]
     copy = tracking.download(
-        settings_of, result["run_id"], "governance/model_card.md", tmp_path / "dl"
+        settings_of, result["run_id"], f"{folder}/model_card.md", tmp_path / "dl"
     )
     assert copy.read_text() == card.read_text()
 

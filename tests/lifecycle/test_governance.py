@@ -337,6 +337,17 @@ def test_with_one_approval_required_a_second_person_must_approve(
     assert records[-3:] == [("approval_requested", "alice"), ("approve", "bob"), ("promote", "bob")]
     promote = AuditTrail(settings).records(NAME)[-1]
     assert promote.body["requested_by"] == "alice" and promote.body["approved_by"] == ["bob"]
+    # And the copy of the card logged at that decision holds the request and the approval
+    from riskops import tracking
+
+    assert f"governance/promotion-{promote.seq:06d}/" in "".join(approved.output.split())
+    card = tracking.download(
+        settings,
+        promote.body["run_id"],
+        f"governance/promotion-{promote.seq:06d}/model_card.md",
+        tmp_path / "card",
+    ).read_text()
+    assert "| approval_requested |" in card and "approved by bob (requested by alice)" in card
     assert verify_installation(settings).ok
     # And the credit model was stored with skops (no code runs on load), not as a pickle
     register = next(r for r in AuditTrail(settings).records(NAME) if r.action == "register")

@@ -24,10 +24,13 @@ def approve(name: ModelName, version: Version, reason: Reason, json_out: opt.Jso
         def render() -> None:
             who = ", ".join(result["approved_by"])
             if result["promoted"]:
+                from riskops.cli.lifecycle import render_documents
+
                 stdout.print(
                     f"[green]{name} v{version} promoted[/green]: approved by {who}",
                     highlight=False,
                 )
+                render_documents(result.get("documents") or {})
             else:
                 stdout.print(
                     f"{name} v{version}: approved by {who}; "

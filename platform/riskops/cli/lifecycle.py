@@ -121,8 +121,24 @@ def train(
             )
             for key, value in result.metrics.items():
                 stdout.print(f"  {key:<24} {value:.4f}")
+            render_documents(result.documents)
 
         emit(payload, json_out, render)
+
+
+def render_documents(documents: dict) -> None:
+    """Where the version's card and validation report were logged, or why they were not."""
+    if not documents:
+        return
+    if "error" in documents:
+        stdout.print(
+            f"[yellow]warning[/yellow] governance documents not logged ({documents['occasion']}): "
+            f"{documents['error']}",
+            highlight=False,
+        )
+        return
+    folder = next(iter(documents["logged"].values()), "").rsplit("/", 1)[0]
+    stdout.print(f"  card and validation report logged: {folder}/", highlight=False)
 
 
 def promote(
@@ -153,6 +169,7 @@ def _render_promotion(payload: dict) -> None:
         verb = f"[cyan]unchanged[/cyan] ({payload['note']})"
     stdout.print(f"{model['name']} v{model['version']} {verb}")
     render_report(report)
+    render_documents(payload.get("documents") or {})
 
 
 def render_report(report: dict) -> None:

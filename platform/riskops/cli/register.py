@@ -88,5 +88,8 @@ def register(
             )
             for key, value in result.metrics.items():
                 stdout.print(f"  {key:<24} {value:.4f}")
+            from riskops.cli.lifecycle import render_documents
+
+            render_documents(result.documents)
 
         emit(payload, json_out, render)

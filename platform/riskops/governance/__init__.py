@@ -6,9 +6,12 @@ the only hand-written text is the per-family table in :mod:`riskops.governance.t
 * :func:`collect` gathers a version's :class:`VersionFacts` (the only I/O);
 * :func:`build_card`, :func:`build_documents` and :func:`build_lineage` are pure functions of
   them;
-* :func:`generate` writes the validation report (and card) and logs them to the run as
+* :func:`publish` logs the card and the validation report to the run automatically, as
   ``governance/validation_report.html``, ``governance/model_card.md`` and
-  ``governance/model_card.html``.
+  ``governance/model_card.html`` when a version is registered, and again under
+  ``governance/promotion-<seq>/`` at each promotion decision (cheap: logged plots only);
+* :func:`generate` (``riskops report``) writes the full report (figures drawn, Evidently
+  embedded) and logs it under ``governance/report-<UTC time>/``.
 
 Names resolve lazily so that importing the package stays cheap.
 """
@@ -27,6 +30,8 @@ _EXPORTS = {
     "Documents": "riskops.governance.report",
     "build_documents": "riskops.governance.report",
     "generate": "riskops.governance.report",
+    "publish": "riskops.governance.publish",
+    "Published": "riskops.governance.publish",
     "render_markdown": "riskops.governance.report",
     "render_card_html": "riskops.governance.report",
     "Figure": "riskops.governance.figures",

@@ -68,7 +68,7 @@ class VersionFacts:
     policy
         The promotion policy that applies to the model.
     artifacts
-        Paths of every artifact of the run.
+        Paths of every artifact the run logged itself (the logged model's files excluded).
     local_dir
         Folder holding local copies of the artifacts the documents read.
     generated_at
@@ -167,11 +167,14 @@ def collect(
     *,
     workdir: Path,
     fetch: Callable[[str], bool] = wanted,
+    local_dir: Path | None = None,
 ) -> VersionFacts:
     """Gather the facts of ``name`` (version ``version``, else the challenger, else the latest).
 
     Artifacts selected by ``fetch`` (by default all that the documents read) are copied
-    under ``workdir``.
+    under ``workdir``. With ``local_dir`` (a folder holding some of the run's artifacts at
+    their artifact paths, e.g. the one they were logged from) those are read in place and
+    only the missing ones are copied, into ``local_dir``.
     """
     from riskops import tracking
     from riskops.audit import AuditTrail
@@ -184,9 +187,12 @@ def collect(
     family = family_of_registered(name, info.tags.get("family"))
     run = tracking.run_facts(settings, info.run_id)
 
-    artifacts = sorted(tracking.list_artifacts(settings, info.run_id))
-    local_dir = Path(workdir) / f"{name}-v{info.version}"
-    tracking.download_files(settings, info.run_id, [a for a in artifacts if fetch(a)], local_dir)
+    # The run's own files: the documents never read the logged model's (``model/``).
+    artifacts = sorted(tracking.list_run_artifacts(settings, info.run_id))
+    if local_dir is None:
+        local_dir = Path(workdir) / f"{name}-v{info.version}"
+    missing = [a for a in artifacts if fetch(a) and not (local_dir / a).is_file()]
+    tracking.download_files(settings, info.run_id, missing, local_dir)
 
     def read(artifact: str) -> dict[str, Any]:
         path = local_dir / artifact

@@ -501,8 +501,13 @@ def _drift(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
 _FAMILY = {"credit": _credit, "var": _var, "volatility": _volatility, "anomaly": _anomaly}
 
 
-def collect_figures(facts: VersionFacts) -> list[Figure]:
-    """The report's figures in order: family plots, other logged plots, SHAP, drift."""
+def collect_figures(facts: VersionFacts, *, draw: bool = True) -> list[Figure]:
+    """The report's figures in order: family plots, other logged plots, SHAP, drift.
+
+    ``draw=False``: the plots the run logged, as logged, and none drawn from its data.
+    """
+    if not draw:
+        return logged_figures(facts)
     used: set[str] = set()
     found: list[Figure | None] = []
     family = _FAMILY.get(facts.family)
@@ -524,3 +529,24 @@ def collect_figures(facts: VersionFacts) -> list[Figure]:
                 )
             )
     return [f for f in (*found, *shap, *drift) if f is not None]
+
+
+def logged_figures(facts: VersionFacts) -> list[Figure]:
+    """Every plot the run logged (and that is local), grouped: SHAP, drift, the rest."""
+    out: list[Figure] = []
+    for artifact in facts.artifacts:
+        path = facts.local(artifact) if artifact.endswith(".png") else None
+        if path is None:
+            continue
+        group = (
+            "explainability"
+            if artifact.startswith("shap/")
+            else "drift"
+            if artifact.startswith("drift/")
+            else "performance"
+        )
+        stem = Path(artifact).stem
+        title = stem.replace("_", " ").capitalize()
+        out.append(Figure(stem, title, path.read_bytes(), f"artifact {artifact}", group))
+    order = {"performance": 0, "explainability": 1, "drift": 2}
+    return sorted(out, key=lambda f: order[f.group])

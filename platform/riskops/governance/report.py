@@ -8,6 +8,7 @@ model card. Nothing in it is fetched over the network: no external CSS, scripts 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tempfile
@@ -48,7 +49,10 @@ _EXTERNAL = re.compile(
 
 
 # ------------------------------------------------------------------- templates
+@functools.cache
 def _environment() -> Any:
+    # One environment per process: it keeps the compiled templates (compiling them is most of
+    # the cost of the documents logged at every registration and promotion).
     import jinja2
 
     env = jinja2.Environment(
@@ -282,6 +286,12 @@ def evidently_embed(facts: VersionFacts) -> tuple[str | None, str]:
     return html, ""
 
 
+def _evidently_link(facts: VersionFacts) -> str:
+    if DRIFT_HTML not in facts.artifacts:
+        return ""
+    return f"Evidently's drift report is logged with the run: {facts.uri(DRIFT_HTML)}."
+
+
 # ---------------------------------------------------------------------- report
 @dataclass(frozen=True)
 class Documents:
@@ -299,7 +309,7 @@ def render_report(
     facts: VersionFacts, card: ModelCard, figures: list[Figure], *, evidently: bool = True
 ) -> tuple[str, bool]:
     """The validation report as one HTML string; also whether Evidently's report is in it."""
-    embed, note = evidently_embed(facts) if evidently else (None, "")
+    embed, note = evidently_embed(facts) if evidently else (None, _evidently_link(facts))
     latest = facts.latest_gate_report
     if latest is None:
         verdict, verdict_class = "not yet gated", ""
@@ -327,12 +337,15 @@ def render_report(
     return html, embed is not None
 
 
-def build_documents(facts: VersionFacts, *, evidently: bool = True) -> Documents:
-    """Card (Markdown and HTML) and validation report of a version, from its facts."""
+def build_documents(facts: VersionFacts, *, evidently: bool = True, draw: bool = True) -> Documents:
+    """Card (Markdown and HTML) and validation report of a version, from its facts.
+
+    ``draw=False`` shows only the plots the run logged (no figure is drawn here).
+    """
     from riskops.governance.figures import collect_figures
 
     card = build_card(facts)
-    figures = collect_figures(facts)
+    figures = collect_figures(facts, draw=draw)
     report, embedded = render_report(facts, card, figures, evidently=evidently)
     return Documents(card, render_markdown(card), render_card_html(card), report, figures, embedded)
 
@@ -346,11 +359,17 @@ def generate(
     card_path: Path | None = None,
     log: bool = True,
     evidently: bool = True,
+    artifact_dir: str | None = None,
 ) -> dict[str, Any]:
     """Write a version's validation report (and card), and log both to its run.
 
+    They are logged under ``artifact_dir``, by default ``governance/report-<UTC time>/``: the
+    copies logged at registration (``governance/``) and at each promotion decision
+    (``governance/promotion-<seq>/``, see :mod:`riskops.governance.publish`) stay as they were.
     Returns a summary: model, version, run, written paths, logged artifact URIs, figures.
     """
+    from datetime import UTC, datetime
+
     from riskops import tracking
     from riskops.governance.facts import collect
 
@@ -368,6 +387,9 @@ def generate(
             written["card"] = str(card_path)
         logged: dict[str, str] = {}
         if log:
+            if artifact_dir is None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                artifact_dir = f"{GOVERNANCE_DIR}/report-{stamp}"
             staging = Path(tmp) / GOVERNANCE_DIR
             staging.mkdir()
             for file_name, text in (
@@ -377,7 +399,7 @@ def generate(
             ):
                 path = staging / file_name
                 path.write_text(text, encoding="utf-8")
-                logged[file_name] = tracking.log_file(settings, facts.run_id, path, GOVERNANCE_DIR)
+                logged[file_name] = tracking.log_file(settings, facts.run_id, path, artifact_dir)
         return {
             "model": facts.name,
             "version": facts.version,
