@@ -30,12 +30,13 @@ install-deep: install
 demo: install
 	$(RUN) riskops demo
 
-# CI runs the deep-model tests too: with CI=true a skipped deep test fails the run.
+# CI runs the deep-model tests too: with CI=true a skipped deep test fails the run. Two
+# pytest-xdist workers; tests/conftest.py keeps tests that share a fixture on one worker.
 test: install-deep
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadgroup
 
 test-fast: install
-	$(RUN) pytest -m "not slow and not production"
+	$(RUN) pytest -n 2 --dist loadgroup -m "not slow and not production"
 
 lint: install
 	$(RUN) ruff check .

@@ -61,6 +61,47 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A group
+# is scheduled on one worker as a whole, so a fixture it shares is built once: each folder
+# whose tests share session fixtures (a live service with four champions, a governed home,
+# the production servers) is one group, and every other file is a group of its own (module
+# fixtures such as a Prefect test harness or the demo's run). The
+# heaviest groups go first (measured with --durations, 2026-11-27: the demo's tests and the
+# production servers are about half of the suite) so that the other worker takes the many
+# small groups meanwhile instead of one worker finishing alone.
+_FOLDER_GROUPS = ("serving", "governance", "production")
+_HEAVIEST_FIRST = (
+    "flows/test_demo.py",
+    "production",
+    "serving",
+    "flows/test_universe.py",
+    "lifecycle/test_lifecycle.py",
+    "flows/test_deployments.py",
+    "anomaly/test_anomaly_family.py",
+    "flows/test_prefect_conventions.py",
+    "lifecycle/test_byom.py",
+    "governance",
+)
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    parts = Path(str(item.path)).resolve().relative_to(Path(__file__).resolve().parent).parts
+    if len(parts) > 1 and parts[0] in _FOLDER_GROUPS:
+        return parts[0]
+    return "/".join(parts)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+
+    def rank(item: pytest.Item) -> int:
+        group = _xdist_group(item)
+        return _HEAVIEST_FIRST.index(group) if group in _HEAVIEST_FIRST else len(_HEAVIEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a rank, collection order
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -76,6 +117,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """``/usr/bin/chromium``, installed with apt-get when missing (skip only without apt)."""
+    from filelock import FileLock
+
     if CHROMIUM.exists():
         return CHROMIUM
     apt = shutil.which("apt-get")
@@ -83,8 +126,13 @@ def chromium() -> Path:
         pytest.skip("chromium is missing and apt-get is not available to install it")
     prefix = [] if os.geteuid() == 0 or shutil.which("sudo") is None else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*prefix, apt, "update"], check=True, env=env, timeout=900)
-    subprocess.run([*prefix, apt, "install", "-y", "chromium"], check=True, env=env, timeout=1800)
+    # Two xdist workers may both need it: one installs, the other waits for dpkg's lock.
+    with FileLock(Path(tempfile.gettempdir()) / "riskops-tests-chromium.lock"):
+        if not CHROMIUM.exists():
+            subprocess.run([*prefix, apt, "update"], check=True, env=env, timeout=900)
+            subprocess.run(
+                [*prefix, apt, "install", "-y", "chromium"], check=True, env=env, timeout=1800
+            )
     assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
     return CHROMIUM
 
