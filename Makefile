@@ -33,10 +33,10 @@ demo: install
 # CI runs the deep-model tests too: with CI=true a skipped deep test fails the run. Two
 # pytest-xdist workers; tests/conftest.py keeps tests that share a fixture on one worker.
 test: install-deep
-	$(RUN) pytest -n 2 --dist loadgroup
+	$(RUN) pytest -n 2
 
 test-fast: install
-	$(RUN) pytest -n 2 --dist loadgroup -m "not slow and not production"
+	$(RUN) pytest -n 2 -m "not slow and not production"
 
 lint: install
 	$(RUN) ruff check .

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,45 +62,56 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A group
-# is scheduled on one worker as a whole, so a fixture it shares is built once: each folder
-# whose tests share session fixtures (a live service with four champions, a governed home,
-# the production servers) is one group, and every other file is a group of its own (module
-# fixtures such as a Prefect test harness or the demo's run). The
-# heaviest groups go first (measured with --durations, 2026-11-27: the demo's tests and the
-# production servers are about half of the suite) so that the other worker takes the many
+# `make test` runs the suite on two pytest-xdist workers (`-n 2`). A group of tests is
+# scheduled on one worker as a whole, so a fixture it shares is built once: each folder whose
+# tests share session fixtures (a live service with four champions, a governed home, the
+# production servers) is one group, and every other file is a group of its own (module
+# fixtures such as a Prefect test harness or the demo's run). xdist's own `loadgroup` cannot
+# do this with pytest 9 (it renames node ids, which pytest 9 derives from their structure),
+# so the scheduler below is xdist's `loadscope` with RiskOps's groups as scopes. The heaviest
+# groups are collected first (measured with --durations, 2026-11-27: the demo's tests and the
+# production servers are about half of the suite), so that the other worker takes the many
 # small groups meanwhile instead of one worker finishing alone.
 _FOLDER_GROUPS = ("serving", "governance", "production")
 _HEAVIEST_FIRST = (
-    "flows/test_demo.py",
-    "production",
-    "serving",
-    "flows/test_universe.py",
-    "lifecycle/test_lifecycle.py",
-    "flows/test_deployments.py",
-    "anomaly/test_anomaly_family.py",
-    "flows/test_prefect_conventions.py",
-    "lifecycle/test_byom.py",
-    "governance",
+    "tests/flows/test_demo.py",
+    "tests/production",
+    "tests/serving",
+    "tests/flows/test_universe.py",
+    "tests/lifecycle/test_lifecycle.py",
+    "tests/flows/test_deployments.py",
+    "tests/anomaly/test_anomaly_family.py",
+    "tests/flows/test_prefect_conventions.py",
+    "tests/lifecycle/test_byom.py",
+    "tests/governance",
 )
 
 
-def _xdist_group(item: pytest.Item) -> str:
-    parts = Path(str(item.path)).resolve().relative_to(Path(__file__).resolve().parent).parts
-    if len(parts) > 1 and parts[0] in _FOLDER_GROUPS:
-        return parts[0]
-    return "/".join(parts)
+def _group_of(nodeid: str) -> str:
+    """``tests/serving`` for the folders of _FOLDER_GROUPS, else the test's file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in _FOLDER_GROUPS:
+        return "/".join(parts[:2])
+    return path
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-
     def rank(item: pytest.Item) -> int:
-        group = _xdist_group(item)
+        group = _group_of(item.nodeid)
         return _HEAVIEST_FIRST.index(group) if group in _HEAVIEST_FIRST else len(_HEAVIEST_FIRST)
 
     items.sort(key=rank)  # stable: within a rank, collection order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FixtureGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of(nodeid)
+
+    return FixtureGroupScheduling(config, log)
 
 
 CHROMIUM = Path("/usr/bin/chromium")
