@@ -206,6 +206,19 @@ def checkout_stays_clean() -> Iterator[None]:
     assert not written, f"the tests wrote into the checkout {CHECKOUT}: {written[:20]}"
 
 
+@pytest.fixture(autouse=True)
+def cli_consoles_follow_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich fixes a console's width from ``COLUMNS`` when the console is made, and
+    ``riskops.cli.output`` makes its consoles at import, i.e. in whichever test imports it
+    first (with that test's ``CliRunner`` environment): each test's own ``COLUMNS`` decides."""
+    import sys
+
+    output = sys.modules.get("riskops.cli.output")
+    if output is not None:
+        for console in (output.stdout, output.stderr):
+            monkeypatch.setattr(console, "_width", None)
+
+
 @pytest.fixture
 def riskops_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_mlflow_db: Path

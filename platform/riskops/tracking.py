@@ -173,7 +173,6 @@ def log_datasets(outcome: TrainingOutcome, lineage: dict[str, Any]) -> None:
     Digest: the content hash (``riskops.data.hashing``); the training input's digest is the
     source dataset's, as in the run's tags and the audit trail.
     """
-    import mlflow
     import pandas as pd
     from mlflow.data.pandas_dataset import from_pandas
 
@@ -191,7 +190,35 @@ def log_datasets(outcome: TrainingOutcome, lineage: dict[str, Any]) -> None:
     for data, label, context, known_hash in inputs:
         full_hash = str(known_hash or content_hash(data))
         dataset = from_pandas(data, name=label, digest=dataset_digest(full_hash))
-        mlflow.log_input(dataset, context=context, tags={"content_hash": full_hash})
+        _log_input(dataset, context=context, tags={"content_hash": full_hash})
+
+
+def _log_input(dataset: Any, context: str, tags: dict[str, str], attempts: int = 4) -> None:
+    """``mlflow.log_input``, retried when a concurrent run created the same dataset first.
+
+    The tracking store's get-or-create of a dataset (experiment, name, digest) is not atomic:
+    two trainings of the same data at once can both try to insert it, and one gets a
+    unique-key error (seen with an MLflow server on PostgreSQL). The row exists then, so the
+    retry only links it to this run.
+    """
+    import time
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(1, attempts + 1):
+        try:
+            mlflow.log_input(dataset, context=context, tags=tags)
+            return
+        except MlflowException as exc:
+            text = str(exc)
+            duplicate = any(
+                marker in text
+                for marker in ("UniqueViolation", "UNIQUE constraint failed", "duplicate key")
+            )
+            if not duplicate or attempt == attempts:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def set_run_tags(settings: Settings, run_id: str, tags: dict[str, str]) -> None:
