@@ -106,3 +106,24 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     assert done.returncode == 0, done.stderr[-3000:]
     pds = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(pds) == 5 and all(0 < p < 1 for p in pds)
+
+
+def test_a_logged_model_declares_riskops_dependencies_pinned_not_inferred(promoted) -> None:
+    from importlib.metadata import version
+
+    from mlflow.artifacts import download_artifacts
+
+    from riskops.tracking import model_requirements
+
+    # Given the registered credit version
+    trained, _ = promoted
+    # When its logged requirements are read from MLflow
+    folder = download_artifacts(f"models:/{trained.name}/{trained.version}")
+    with open(f"{folder}/requirements.txt") as handle:
+        lines = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    # Then they are RiskOps's own runtime dependencies at the installed versions, nothing
+    # picked up from the environment the command ran in (no test tools)
+    assert set(model_requirements() or []) <= set(lines)
+    assert f"lightgbm=={version('lightgbm')}" in lines
+    assert f"scikit-learn=={version('scikit-learn')}" in lines
+    assert not any(line.startswith(("pytest", "hypothesis")) for line in lines)
