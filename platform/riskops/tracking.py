@@ -156,7 +156,10 @@ def log_outcome(
         # The model's own code travels with it: mlflow.pyfunc.load_model works in a Python
         # where riskops is not installed (MLflow puts model/code/ on sys.path when loading).
         code_paths=[str(RISKOPS_PACKAGE_DIR)],
-        pip_requirements=model_requirements(),
+        # A model made only of trusted types (skops) needs nothing beyond RiskOps's own
+        # dependencies; anything else (a user's estimator from another library) lets MLflow
+        # infer what it imports, so that library is listed too.
+        pip_requirements=model_requirements() if fmt == SKOPS else None,
     )
 
 
