@@ -199,9 +199,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, help="port of the server (default: a free one)")
     args = parser.parse_args()
     result: dict[str, Any] = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
-    if not args.skip_in_process:
-        result["in_process"] = in_process(args.anomaly_rows)
     with tempfile.TemporaryDirectory(prefix="riskops-bench-batches-") as scratch:
+        # State of the in-process part (numba's compiled kernels) stays out of the checkout.
+        os.environ.setdefault("RISKOPS_HOME", str(Path(scratch) / "in-process"))
+        if not args.skip_in_process:
+            result["in_process"] = in_process(args.anomaly_rows)
         home = args.home or Path(scratch) / "home"
         if not (home / "mlflow.db").exists():
             home.mkdir(parents=True, exist_ok=True)

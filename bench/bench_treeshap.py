@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--shap-rows", type=int, default=1_000)
     args = parser.parse_args()
+    # numba's compiled kernels are cached under the home: a scratch one, not the checkout.
+    scratch = tempfile.mkdtemp(prefix="riskops-bench-treeshap-")
+    os.environ.setdefault("RISKOPS_HOME", scratch)
 
     import shap
 

