@@ -1,4 +1,4 @@
-"""Exact Tree SHAP of the anomaly forest: compiled (riskops.anomaly.treeshap) vs SHAP's C.
+"""Exact Tree SHAP of the anomaly forest: compiled (riskops.treeshap) vs SHAP's C.
 
 In process, on the bundled ensemble champion's specification (``make_detector("ensemble")``
 fitted on ``us_indices``) and ``--rows`` rows sampled from its features (default 10,000):
@@ -88,7 +88,7 @@ def main() -> None:
 
     from riskops.anomaly.family import make_detector
     from riskops.anomaly.features import build_features
-    from riskops.anomaly.treeshap import PathDependentTreeShap
+    from riskops.treeshap import PathDependentTreeShap
     from riskops.data.market import load_market
 
     result: dict[str, Any] = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}

@@ -17,7 +17,7 @@ Explanation shares are non-negative and **sum to 1 over all features for every r
 
 ``IsolationForestDetector``
     Exact path-dependent Tree SHAP of the forest's expected path length (the values of
-    :class:`shap.TreeExplainer`, computed by :mod:`riskops.anomaly.treeshap`). A
+    :class:`shap.TreeExplainer`, computed by :mod:`riskops.treeshap`). A
     feature with a negative SHAP value shortens the path, i.e. pushes the row toward
     anomaly. The share of feature ``j`` is ``max(-phi_j, 0) / sum_k max(-phi_k, 0)``:
     its part of everything that pushed the row toward anomaly. Rows that no feature
@@ -543,13 +543,13 @@ class EnsembleDetector(_Detector):
 
 
 def _forest_explainer(forest: IsolationForest) -> Any:
-    """Exact Tree SHAP of the forest: compiled (:mod:`riskops.anomaly.treeshap`), else SHAP's.
+    """Exact Tree SHAP of the forest: compiled (:mod:`riskops.treeshap`), else SHAP's.
 
     Both give the same path-dependent Tree SHAP values (to rounding); the compiled one is
     about 20 times faster per row and releases the GIL. SHAP's own explainer is the
     fallback for a forest the compiled one refuses (a child without training cover).
     """
-    from riskops.anomaly.treeshap import PathDependentTreeShap
+    from riskops.treeshap import PathDependentTreeShap
 
     try:
         return PathDependentTreeShap.from_model(forest)

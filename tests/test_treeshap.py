@@ -1,8 +1,10 @@
-"""Compiled path-dependent Tree SHAP: SHAP's values, Shapley's definition, additivity.
+"""Compiled path-dependent Tree SHAP: SHAP's values, LightGBM's ``pred_contrib``,
+Shapley's definition, additivity.
 
 References: Lundberg et al. (2020), *Nature Machine Intelligence* 2, 56-67 (path-dependent
 Tree SHAP, the conditional expectation of Algorithm 1); Liu, Ting and Zhou (2008) for the
-isolation forest's path length ``h(x) = depth + c(n)``.
+isolation forest's path length ``h(x) = depth + c(n)``; LightGBM's ``Tree::TreeSHAP`` and
+``Tree::Decision`` (``src/io/tree.cpp``, ``include/LightGBM/tree.h``) for its splits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import shap
 from hypothesis import assume, given, settings
@@ -19,7 +22,8 @@ from hypothesis import strategies as st
 from sklearn.ensemble import IsolationForest
 
 from riskops.anomaly.models import IsolationForestDetector
-from riskops.anomaly.treeshap import PathDependentTreeShap
+from riskops.credit.models import LightGBMPD
+from riskops.treeshap import PathDependentTreeShap
 
 
 def _data(seed: int, n_features: int, rows: int = 300) -> np.ndarray:
@@ -191,7 +195,7 @@ def test_compiled_kernels_are_cached_under_riskops_home(tmp_path) -> None:  # ty
     script = (
         "import numpy as np\n"
         "from sklearn.ensemble import IsolationForest\n"
-        "from riskops.anomaly.treeshap import PathDependentTreeShap\n"
+        "from riskops.treeshap import PathDependentTreeShap\n"
         "X = np.random.default_rng(0).normal(size=(200, 3))\n"
         "forest = IsolationForest(n_estimators=3, random_state=0).fit(X)\n"
         "print(PathDependentTreeShap.from_model(forest).shap_values(X[:5]).shape)\n"
@@ -205,3 +209,92 @@ def test_compiled_kernels_are_cached_under_riskops_home(tmp_path) -> None:  # ty
     assert done.stdout.strip() == "(5, 3)"
     cached = list((home / "cache" / "numba").rglob("*.nbi"))
     assert len(cached) == 2, cached
+
+
+def _booster(seed: int, missing: str, rows: int = 400) -> tuple[object, np.ndarray]:
+    """A seeded LightGBM booster with numerical splits (missing values per ``missing``), a
+    categorical feature of 70 categories (two 64-bit words of categories) and one of 4."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 5))
+    X[:, 3] = rng.integers(0, 70, size=rows)
+    X[:, 4] = rng.integers(0, 4, size=rows)
+    X[rng.random(rows) < 0.15, 0] = np.nan
+    X[rng.random(rows) < 0.15, 1] = 0.0
+    logit = X[:, 1] - np.nan_to_num(X[:, 0]) + (X[:, 3] % 7 == 0) + 0.5 * X[:, 4]
+    y = (logit + rng.logistic(size=rows) > 0).astype(int)
+    params = {
+        "objective": "binary",
+        "num_leaves": 8,
+        "min_data_in_leaf": 5,
+        "min_data_per_group": 5,
+        "cat_smooth": 1.0,
+        "max_cat_to_onehot": 2,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "use_missing": missing != "off",
+        "zero_as_missing": missing == "zero",
+        "seed": seed,
+        "deterministic": True,
+        "verbose": -1,
+    }
+    data = lgb.Dataset(X, label=y, categorical_feature=[3, 4], params={"verbose": -1})
+    return lgb.train(params, data, num_boost_round=25), X
+
+
+def _lightgbm_rows(X: np.ndarray, seed: int) -> np.ndarray:
+    """Training rows, missing values everywhere, zeros, unseen and negative categories,
+    fractional and huge category codes, and rows far outside the training range."""
+    rng = np.random.default_rng(seed + 1)
+    odd = X[:40].copy()
+    odd[:10, :] = np.nan
+    odd[10:15, [0, 1, 2]] = 0.0
+    odd[15:20, 3] = [70, 200, -1, -0.5, 1e12]
+    odd[20:25, 4] = [3.7, 0.2, 64, np.nan, -3]
+    odd[25:40] = rng.normal(scale=10.0, size=(15, 5))
+    odd[25:40, 3:] = np.abs(np.round(odd[25:40, 3:]))
+    return np.vstack([X[:60], odd])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), missing=st.sampled_from(["nan", "zero", "off"]))
+def test_values_are_lightgbms_own_pred_contrib(seed: int, missing: str) -> None:
+    # Given a seeded LightGBM booster with categorical splits and each missing-value rule
+    booster, X = _booster(seed, missing)
+    rows = _lightgbm_rows(X, seed)
+    # When both explain the same rows
+    reference = booster.predict(rows, pred_contrib=True)
+    ours = PathDependentTreeShap.from_lightgbm(booster)
+    # Then the values and the base value are LightGBM's, to rounding
+    np.testing.assert_allclose(ours.shap_values(rows), reference[:, :-1], atol=1e-9)
+    assert ours.expected_value == pytest.approx(float(reference[0, -1]), abs=1e-12)
+    # And they add up to the raw score
+    raw = booster.predict(rows, raw_score=True)
+    np.testing.assert_allclose(ours.shap_values(rows).sum(axis=1) + ours.expected_value, raw)
+
+
+def test_the_credit_model_explains_with_the_compiled_values_and_saves_no_cache() -> None:
+    # Given the LightGBM PD model fitted on a small seeded sample with a categorical feature
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(
+        {
+            "income": rng.lognormal(4, 0.5, 600),
+            "debt": np.where(rng.random(600) < 0.1, np.nan, rng.gamma(2, 100, 600)),
+            "home": rng.choice(["rent", "owner", "parents"], 600),
+        }
+    )
+    y = (rng.random(600) < 0.2 + 0.2 * (X["home"] == "rent")).astype(int)
+    model = LightGBMPD(n_estimators=40, cv=2).fit(X, y)
+    # When it explains applicants through the compiled explainer and through LightGBM
+    Z = model.encoder_.transform(X)
+    contributions, base = model._contributions(Z)
+    reference = model.booster_.predict(Z, pred_contrib=True)
+    # Then both agree, and the PD is the calibrated sum
+    assert isinstance(model._tree_shap(), PathDependentTreeShap)
+    np.testing.assert_allclose(contributions, reference[:, :-1], atol=1e-9)
+    assert base == pytest.approx(float(reference[0, -1]), abs=1e-12)
+    explanation = model.explain(X)
+    np.testing.assert_allclose(explanation.pd, model.predict_pd(X), rtol=1e-9)
+    # And the cache is not part of what is saved
+    assert "_tree_shap_cache" not in pickle.loads(pickle.dumps(model)).__dict__
