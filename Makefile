@@ -4,6 +4,11 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
+# Installed packages get their bytecode at install time. Where PYTHONDONTWRITEBYTECODE is
+# set (as on this project's CI machines) Python never writes .pyc files, so without this
+# every process compiled MLflow, Prefect, pandas... from source: `riskops report` spent 63%
+# of its 12 s compiling, Prefect's temporary server 6 of its 9.5 s of imports.
+export UV_COMPILE_BYTECODE := 1
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
