@@ -88,8 +88,8 @@ def main() -> None:
 
     from riskops.anomaly.family import make_detector
     from riskops.anomaly.features import build_features
-    from riskops.treeshap import PathDependentTreeShap
     from riskops.data.market import load_market
+    from riskops.treeshap import PathDependentTreeShap
 
     result: dict[str, Any] = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
     features = build_features(load_market(bundled="us_indices"))

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     inference_log_flush_seconds: float = Field(default=1.0, gt=0)
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
     experiment_prefix: str = "riskops"
+    verbose: bool = Field(
+        default=False,
+        description="Library logs on stderr too (riskops --verbose sets it for child processes).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -221,3 +221,20 @@ def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dic
     broken = _cli(env, "audit", "verify", "--json")
     assert broken.returncode == 1
     assert json.loads(broken.stdout)["first_broken"] == 3
+
+
+def test_every_task_process_reported_to_the_one_prefect_server(
+    demo_home: tuple[Path, dict, dict],
+) -> None:
+    # Given the demo, whose retrain trained in two task processes
+    home, _, _ = demo_home
+    # Then the Prefect database under the home holds every family's training task run,
+    # completed (a task process that started a server of its own would have recorded
+    # its runs there, and they would be missing here)
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:
+        runs = dict(db.execute("SELECT name, state_type FROM task_run WHERE name LIKE 'train-%'"))
+    assert {"train-credit", "train-var", "train-volatility", "train-anomaly"} <= set(runs)
+    assert set(runs.values()) == {"COMPLETED"}
+    # and that server was the one the demo started for itself (its banner is in the log)
+    log = (home / "logs" / "prefect-server.log").read_text()
+    assert "PREFECT_API_URL=http://127.0.0.1:" in log

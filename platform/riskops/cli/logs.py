@@ -50,6 +50,8 @@ def configure(home: Path, *, verbose: bool = False) -> Path:
         handler._riskops = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Child processes (a flow's task processes) log the same way: configure_from_environment.
+    os.environ["RISKOPS_VERBOSE"] = "true" if verbose else "false"
     # One line per HTTP call to Prefect's API would drown the log file.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.captureWarnings(True)
@@ -62,6 +64,15 @@ def configure(home: Path, *, verbose: bool = False) -> Path:
         os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(PREFECT_LOGGING_FILE))
         detach_terminal_handlers()
     return path
+
+
+def configure_from_environment() -> None:
+    """In a child process: log as its parent does (a spawned interpreter inherits the
+    environment, ``RISKOPS_HOME`` and ``RISKOPS_VERBOSE``, not the handlers)."""
+    from riskops.settings import Settings
+
+    settings = Settings()
+    configure(settings.home, verbose=settings.verbose)
 
 
 def detach_terminal_handlers() -> None:
