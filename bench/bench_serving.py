@@ -15,7 +15,7 @@ same single-applicant ``POST`` at ``--connections`` (16) connections:
   at equal worker counts. (``OMP_NUM_THREADS=1`` made no difference to it: 172 vs 176 req/s
   in one run.)
 * ``floor``: a bare Starlette app (uvicorn, as many workers as ours) doing only the
-  model's ndarray work: encode the record, ``booster.predict(pred_contrib=True)``,
+  model's ndarray work: encode the record, the model's contributions (compiled Tree SHAP),
   calibrate, pick the top 4 contributions -- what is left if validation, BentoML,
   metrics and logging cost nothing (``OMP_NUM_THREADS=1`` too);
 * ``bento_floor``: the same work behind a typed ``@bentoml.api`` configured like ours --

@@ -2,7 +2,8 @@
 a bare Starlette app and behind a BentoML ``@bentoml.api``.
 
 Both load the credit champion by alias and do only the model's ndarray work: encode the
-records, ``booster.predict(pred_contrib=True)``, calibrate, pick the top 4 contributions.
+records, compute the contributions as the model does (its compiled Tree SHAP,
+:mod:`riskops.treeshap`), calibrate, pick the top 4 contributions.
 No validation beyond JSON parsing, no grade, no metrics of our own, no inference log, no
 auth. The Starlette floor is what is left if the web stack costs nothing; the BentoML floor
 is what is left if our own features cost nothing, so the two split the gap between the
@@ -32,22 +33,16 @@ class FloorModel:
         from riskops.settings import Settings
 
         model = Registry(Settings()).load_model(MODEL, alias="champion")
-        self.encoder, self.booster, self.calibrator = (
-            model.encoder_,
-            model.booster_,
-            model.calibrator_,
-        )
+        self.model, self.encoder, self.calibrator = model, model.encoder_, model.calibrator_
         self.names = np.array(list(model.input_schema_), dtype=object)
 
     def score(self, records: list[dict[str, Any]]) -> bytes:
         import numpy as np
         import orjson
 
-        contributions = self.booster.predict(
-            self.encoder.transform_records(records), pred_contrib=True
-        )
-        pd_ = self.calibrator.transform(contributions.sum(axis=1))
-        top = np.argsort(-contributions[:, :-1], axis=1)[:, :4]
+        contributions, base = self.model._contributions(self.encoder.transform_records(records))
+        pd_ = self.calibrator.transform(base + contributions.sum(axis=1))
+        top = np.argsort(-contributions, axis=1)[:, :4]
         results = [
             {"pd": float(p), "reasons": self.names[t].tolist()}
             for p, t in zip(pd_.tolist(), top, strict=True)

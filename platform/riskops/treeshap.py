@@ -216,13 +216,15 @@ class PathDependentTreeShap:
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"X must have shape (n, {self.n_features}); got {rows.shape}")
         phi = np.zeros(rows.shape, dtype=np.float64)
-        if n_threads is None:
-            n_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        chunks = max(1, min(int(n_threads), len(rows) // _ROWS_PER_THREAD))
-        bounds = np.linspace(0, len(rows), chunks + 1).astype(int)
+        chunks = 1
+        if len(rows) >= 2 * _ROWS_PER_THREAD:  # one applicant's request stays lean
+            if n_threads is None:
+                n_threads = _usable_cpus()
+            chunks = max(1, min(int(n_threads), len(rows) // _ROWS_PER_THREAD))
         if chunks == 1:
             _kernels().explain_rows(rows, phi, *self._layout)
             return phi
+        bounds = np.linspace(0, len(rows), chunks + 1).astype(int)
         with ThreadPoolExecutor(chunks) as pool:
             done = [
                 pool.submit(_kernels().explain_rows, rows[a:b], phi[a:b], *self._layout)
@@ -231,6 +233,10 @@ class PathDependentTreeShap:
             for future in done:
                 future.result()
         return phi
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def _from_shap(tree: Any) -> Tree:

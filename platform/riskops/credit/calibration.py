@@ -77,7 +77,8 @@ class ScoreCalibrator(BaseEstimator):
 
     def transform(self, raw_score: np.ndarray) -> np.ndarray:
         """Calibrated PDs, clipped to ``[floor, 1 - floor]``."""
-        check_is_fitted(self, "fitted_method_")
+        if "fitted_method_" not in self.__dict__:  # check_is_fitted's cost only when unfitted
+            check_is_fitted(self, "fitted_method_")
         raw_score = np.asarray(raw_score, dtype=float)
         if self.fitted_method_ == "sigmoid":
             pd_ = _expit(self.slope_ * raw_score + self.intercept_)
@@ -123,7 +124,8 @@ class RatingScale(BaseEstimator):
         return self
 
     def grade(self, pd_: np.ndarray) -> np.ndarray:
-        check_is_fitted(self, "edges_")
+        if "edges_" not in self.__dict__:  # check_is_fitted's cost only when unfitted
+            check_is_fitted(self, "edges_")
         index = np.searchsorted(self.edges_[1:-1], np.asarray(pd_, dtype=float), side="right")
         return self.labels_[index]
 

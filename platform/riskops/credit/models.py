@@ -177,7 +177,8 @@ class _PDModel(ClassifierMixin, BaseEstimator):
         """
         from riskops.explain import reason_codes
 
-        check_is_fitted(self, "calibrator_")
+        if "calibrator_" not in self.__dict__:  # check_is_fitted's rule, without its cost
+            check_is_fitted(self, "calibrator_")
         Z = self.encoder_.transform_records(records)
         explanation = self._explain_matrix(Z)
         grades = self.rating_scale_.grade(explanation.pd)
