@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from prefect import flow
+from prefect.futures import as_completed
 from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
@@ -86,12 +88,13 @@ def retrain_flow(
     refits = list(user_champions(families) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
     order = sorted(families, key=lambda f: _FIT_ORDER.index(f) if f in _FIT_ORDER else -1)
-    futures = {family: train_challenger.submit(family) for family in order}
-    trained = [futures[family] for family in families]
-    trained += [refit_registered.submit(name) for name in refits]
+    futures = _two_at_a_time(
+        [(f, lambda f=f: train_challenger.submit(f)) for f in order]
+        + [(n, lambda n=n: refit_registered.submit(n)) for n in refits]
+    )
     decisions = []
-    for family, future in zip([*families, *refits], trained, strict=True):
-        result = future.result()
+    for family in [*families, *refits]:
+        result = futures[family].result()
         decision = (
             promote_challenger(result["model"]["name"], result["model"]["version"])
             if promote
@@ -100,6 +103,21 @@ def retrain_flow(
         decisions.append({"family": family, "trained": result, "promotion": decision})
     publish_markdown("retrain-summary", _retrain_markdown(decisions))
     return decisions
+
+
+def _two_at_a_time(jobs: Sequence[tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
+    """Submit ``jobs`` in their order, the next one only when one of the two running ends,
+    and return every job's future once the last is submitted. The task runner alone may
+    start them in another order (a process pool's queue does), and the longest fit would
+    then start last."""
+    futures: dict[str, Any] = {}
+    running: list[Any] = []
+    for key, submit in jobs:
+        if len(running) == 2:
+            running.remove(next(as_completed(running)))
+        futures[key] = submit()
+        running.append(futures[key])
+    return futures
 
 
 def retrain_in_processes() -> Any:

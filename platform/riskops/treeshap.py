@@ -69,7 +69,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["PathDependentTreeShap"]
+__all__ = ["PathDependentTreeShap", "Tree", "compile_kernels"]
 
 _MAX_PATH_FEATURES = 20
 """Tables hold ``2^k`` numbers per leaf; beyond this many distinct features on one path
@@ -233,6 +233,27 @@ class PathDependentTreeShap:
             for future in done:
                 future.result()
         return phi
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the kernels now rather than on first use.
+
+    A process that is about to start others which explain trees (training processes) calls
+    this while it waits for something else: they then load the cached machine code instead
+    of each compiling it (seconds of CPU each).
+    """
+    stump = Tree(
+        left=np.array([1, -1, -1]),
+        right=np.array([2, -1, -1]),
+        feature=np.zeros(3, dtype=np.int64),
+        threshold=np.zeros(3),
+        default_left=np.ones(3, dtype=np.bool_),
+        rule=np.full(3, _NUMERIC, dtype=np.int64),
+        categories=[None] * 3,
+        cover=np.array([2.0, 1.0, 1.0]),
+        value=np.array([0.0, -1.0, 1.0]),
+    )
+    PathDependentTreeShap([stump], 1, 0.0).shap_values(np.zeros((1, 1)))
 
 
 def _usable_cpus() -> int:
