@@ -99,6 +99,12 @@ class BodyLimitMiddleware:
                         scope["path"],
                         size,
                     )
+                    # Nobody reads it, but the exchange must end with a response: without
+                    # one, BentoML's outer layers counted the request as still running
+                    # and the server never finished a graceful shutdown (SIGTERM hung).
+                    await _respond(
+                        send, 400, _json_body("ClientDisconnect", "client left mid-body")
+                    )
                     return
                 chunk = message.get("body", b"")
                 size += len(chunk)

@@ -207,14 +207,19 @@ def test_a_body_that_trickles_in_gets_408(corrupt_service) -> None:
     assert waited < 10
 
 
+def _leave_mid_body(url: str) -> None:
+    """Open a POST, send part of its body, and close the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /var/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b'{"returns": [1,'
+        )
+
+
 def test_a_client_that_leaves_mid_body_is_one_info_line(corrupt_service) -> None:
-    host, port = corrupt_service.url.removeprefix("http://").split(":")
     for _ in range(3):
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(
-                b"POST /var/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 5000\r\n\r\n" + b'{"returns": [1,'
-            )
+        _leave_mid_body(corrupt_service.url)
     time.sleep(2)
     log = corrupt_service.log.read_text(errors="replace")
     lines = [line for line in log.splitlines() if "client disconnected" in line]
@@ -348,7 +353,14 @@ def test_two_servers_on_one_home_keep_their_own_metrics(corrupt_service, corrupt
             and 'status="503"' in line
         ]
         assert counted and sum(counted) >= 3, text[-2000:]
+        # (a client that leaves mid-body must not hold up the second one's shutdown: it
+        # did, until SIGKILL, while its request had no answer)
+        _leave_mid_body(second.url)
+        time.sleep(1)
     finally:
+        began = time.monotonic()
         stop_service(second)
-    # and the folder of the stopped server is cleaned by its owner
+        stopping = time.monotonic() - began
+    # and the stopped server ended gracefully on SIGTERM, its folder cleaned by its owner
+    assert second.process.returncode == 0 and stopping < 15, (stopping, second.log_tail())
     assert not (corrupt_home / "metrics" / f"port-{other_port}").exists()
