@@ -19,7 +19,7 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-# Compiled anomaly kernels (riskops.treeshap) are cached by numba under the home; the
+# Compiled Tree SHAP kernels (riskops.treeshap) are cached by numba under the home; the
 # many unit tests that build detectors without a RISKOPS_HOME share one cache outside the
 # checkout instead (and compile once for every run on this machine).
 os.environ.setdefault(
