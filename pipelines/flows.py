@@ -128,14 +128,17 @@ def retrain_in_processes() -> Any:
     (``PREFECT_API_URL``, e.g. :class:`pipelines.server.LocalPrefectServer`): without one,
     each would start a temporary server of its own.
     """
-    runner = ProcessPoolTaskRunner(max_workers=2, initializer=_log_like_the_parent)
+    runner = ProcessPoolTaskRunner(max_workers=2, initializer=_prepare_task_process)
     return retrain_flow.with_options(task_runner=cast("TaskRunner[Any]", runner))
 
 
-def _log_like_the_parent() -> None:
-    """Each task process logs where the flow's process does (the CLI's log file)."""
+def _prepare_task_process() -> None:
+    """Each task process logs where the flow's process does (the CLI's log file) and ends
+    without the garbage collector's passes (2 s each, which the flow waited for)."""
+    from riskops.cli.exiting import skip_collection_at_exit
     from riskops.cli.logs import configure_from_environment
 
+    skip_collection_at_exit()
     configure_from_environment()
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from riskops.seeds import copy_seed
 from riskops.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,9 +80,32 @@ def _create_local_store(settings: Settings) -> None:
             return
         partial = path.with_name(f"{path.name}.creating")
         partial.unlink(missing_ok=True)
+        # From the installed environment's migrated seed when there is one: MLflow then
+        # finds its schema at head and only adds the Default experiment.
+        copy_seed("mlflow", partial)
         store = SqlAlchemyStore(f"sqlite:///{partial}", settings.artifact_root.as_uri())
         store.engine.dispose()
         os.replace(partial, path)
+
+
+def build_store_seed(path: Path) -> None:
+    """An MLflow store at ``path``, migrated to MLflow's head by MLflow, without experiments.
+
+    The seed of :mod:`riskops.seeds`: each home's store adds its own ``Default`` experiment
+    (whose artifact location is that home's) when it first opens a copy.
+    """
+    import sqlite3
+
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    with tempfile.TemporaryDirectory() as artifacts:
+        store = SqlAlchemyStore(f"sqlite:///{path}", Path(artifacts).as_uri())
+        store.engine.dispose()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DELETE FROM experiments")
+    finally:
+        db.close()
 
 
 def experiment_id(settings: Settings, family: str) -> str:

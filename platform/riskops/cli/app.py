@@ -83,4 +83,7 @@ app.command()(market.stress)
 
 
 def main() -> None:
+    from riskops.cli.exiting import skip_collection_at_exit
+
+    skip_collection_at_exit()
     app()
