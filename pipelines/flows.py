@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple, cast
 
 from prefect import flow
 from prefect.futures import as_completed
@@ -75,49 +76,78 @@ _TWO_THREADS = cast("TaskRunner[Any]", ThreadPoolTaskRunner(max_workers=2))
 
 @flow(name="retrain", log_prints=True, task_runner=_TWO_THREADS)
 def retrain_flow(
-    families: list[str] | None = None, promote: bool = True, models: list[str] | None = None
+    families: list[str] | None = None,
+    promote: bool = True,
+    models: list[str] | None = None,
+    challengers: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Retrain every family in parallel, and refit the stored specification of every
-    user-registered champion of those families (or of ``models``), then gate and promote
-    each challenger (in the flow's process, one at a time, in the order of ``families``).
+    """Retrain every family and refit the stored specification of every user-registered
+    champion of those families (or of ``models``), two at a time; gate and promote each
+    challenger as soon as it is trained (in the flow's process, one at a time).
 
-    Training runs in two threads; :func:`retrain_in_processes` runs it in two processes."""
+    ``challengers`` are further trainings, each the arguments of ``train_challenger``
+    (``family``, ``source``, ``options``, ``name``, ``recent``). Each starts once its
+    family's retraining has been decided, so that its evidence is gathered against the
+    champion of that decision (and its version comes after), and is left for a promote
+    flow to gate: its decision's ``promotion`` is None.
+
+    Decisions come back in the order of ``families``, refits, ``challengers``. Training
+    runs in two threads; :func:`retrain_in_processes` runs it in two processes."""
     families = list(families or FAMILIES)
     # Asked first: on a new home this creates MLflow's database, which two task processes
     # must not both try at once.
     refits = list(user_champions(families) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
     order = sorted(families, key=lambda f: _FIT_ORDER.index(f) if f in _FIT_ORDER else -1)
-    futures = _two_at_a_time(
-        [(f, lambda f=f: train_challenger.submit(f)) for f in order]
-        + [(n, lambda n=n: refit_registered.submit(n)) for n in refits]
-    )
-    decisions = []
-    for family in [*families, *refits]:
-        result = futures[family].result()
-        decision = (
-            promote_challenger(result["model"]["name"], result["model"]["version"])
-            if promote
-            else None
-        )
-        decisions.append({"family": family, "trained": result, "promotion": decision})
+    jobs = [_Job(f, f, partial(train_challenger.submit, f), promote) for f in order]
+    jobs += [_Job(n, n, partial(refit_registered.submit, n), promote) for n in refits]
+    jobs += [
+        _Job(f"challenger-{i}", c["family"], partial(train_challenger.submit, **c), False)
+        for i, c in enumerate(challengers or [])
+    ]
+    decided = _two_at_a_time(jobs)
+    decisions = [decided[key] for key in [*families, *refits]]
+    decisions += [decided[f"challenger-{i}"] for i in range(len(challengers or []))]
     publish_markdown("retrain-summary", _retrain_markdown(decisions))
     return decisions
 
 
-def _two_at_a_time(jobs: Sequence[tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
-    """Submit ``jobs`` in their order, the next one only when one of the two running ends,
-    and return every job's future once the last is submitted. The task runner alone may
-    start them in another order (a process pool's queue does), and the longest fit would
-    then start last."""
-    futures: dict[str, Any] = {}
-    running: list[Any] = []
-    for key, submit in jobs:
-        if len(running) == 2:
-            running.remove(next(as_completed(running)))
-        futures[key] = submit()
-        running.append(futures[key])
-    return futures
+class _Job(NamedTuple):
+    key: str
+    family: str
+    submit: Callable[[], Any]
+    promote: bool
+
+
+def _two_at_a_time(jobs: list[_Job]) -> dict[str, dict[str, Any]]:
+    """Run ``jobs`` two at a time, in their order, and decide each as it ends.
+
+    The task runner alone may start them in another order (a process pool's queue does),
+    and the longest fit would then start last. A job that does not promote (a further
+    challenger) waits until every promoting job of its family has been decided."""
+    waiting = list(jobs)
+    running: dict[Any, _Job] = {}
+    decided: dict[str, dict[str, Any]] = {}
+
+    def startable(job: _Job) -> bool:
+        return job.promote or all(
+            j.key in decided for j in jobs if j.promote and j.family == job.family
+        )
+
+    while waiting or running:
+        while len(running) < 2 and (ready := next(filter(startable, waiting), None)):
+            waiting.remove(ready)
+            running[ready.submit()] = ready
+        future = next(as_completed(list(running)))
+        job = running.pop(future)
+        result = future.result()
+        promotion = (
+            promote_challenger(result["model"]["name"], result["model"]["version"])
+            if job.promote
+            else None
+        )
+        decided[job.key] = {"family": job.family, "trained": result, "promotion": promotion}
+    return decided
 
 
 def retrain_in_processes() -> Any:

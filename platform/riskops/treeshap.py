@@ -65,6 +65,7 @@ import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -254,6 +255,22 @@ def compile_kernels() -> None:
         value=np.array([0.0, -1.0, 1.0]),
     )
     PathDependentTreeShap([stump], 1, 0.0).shap_values(np.zeros((1, 1)))
+
+
+def build_kernel_seed(folder: Path) -> None:
+    """Compile the kernels into ``folder`` as numba's cache (the seed of
+    :mod:`riskops.seeds`), in a process of its own: this one may have chosen its cache."""
+    import subprocess
+    import sys
+
+    env = os.environ | {"NUMBA_CACHE_DIR": str(folder)}
+    subprocess.run(
+        [sys.executable, "-c", "from riskops.treeshap import compile_kernels; compile_kernels()"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=True,
+    )
 
 
 def _usable_cpus() -> int:
@@ -591,9 +608,13 @@ def _kernels() -> _Kernels:
     from numba.core import config
 
     if not config.CACHE_DIR:
+        from riskops.seeds import copy_seed
         from riskops.settings import Settings
 
         folder = Settings().home / "cache" / "numba"
+        # A new home starts from the machine code compiled at installation (numba still
+        # checks that it matches this source file and this CPU, and recompiles if not).
+        copy_seed("numba", folder)
         folder.mkdir(parents=True, exist_ok=True)
         config.CACHE_DIR = str(folder)
     compile_ = numba.njit(cache=True, nogil=True)
