@@ -19,8 +19,11 @@ bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 		$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
+# The seeds: MLflow's and Prefect's databases migrated, and the Tree SHAP kernels compiled,
+# once per environment (platform/riskops/seeds.py); each new RISKOPS_HOME starts from copies.
 install: bootstrap
 	$(UV) sync --frozen --python $(PYTHON)
+	$(RUN) python -m pipelines.seeds
 
 # PyTorch for the LSTM/Transformer models (the `deep` extra): the CPU wheel the machine
 # provides in its pip find-links folder, never the CUDA build from the index. It is not in
