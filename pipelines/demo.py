@@ -129,6 +129,7 @@ def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
         ],
         "shifted_challenger": {
             "model": shifted["model"],
+            "trained_against_champion": shifted["champion_version"],
             "promoted": refusal.get("promoted", False),
             "failed_gates": [
                 r["gate"]

@@ -124,8 +124,12 @@ def test_demo_state_stays_under_the_home(demo_home: tuple[Path, dict, dict]) -> 
 
 def test_shifted_challenger_is_refused_with_exit_3(demo_home: tuple[Path, dict, dict]) -> None:
     _, summary, env = demo_home
+    # Given the shifted challenger, trained in the retrain flow once credit_pd v1 was decided
+    assert summary["shifted_challenger"]["model"]["version"] == 2
+    assert summary["shifted_challenger"]["trained_against_champion"] == 1
     assert summary["shifted_challenger"]["promoted"] is False
-    assert "data_drift" in summary["shifted_challenger"]["failed_gates"]
+    # Then it was refused for its data and, against the champion v1, for its outputs
+    assert {"data_drift", "prediction_drift"} <= set(summary["shifted_challenger"]["failed_gates"])
     refused = _cli(env, "promote", "credit_pd", "--json")
     assert refused.returncode == 3
     assert "unrepresentative" in refused.stdout

@@ -1,4 +1,4 @@
-"""Deployments run through a real Prefect API (the test harness), not a mock."""
+"""Deployments run through a real Prefect API (a `prefect server start`), not a mock."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture(scope="module")
-def prefect_api():  # type: ignore[no-untyped-def]
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_deployments_carry_nightly_and_hourly_schedules() -> None:
@@ -43,7 +35,7 @@ def test_prefect_yaml_matches_the_python_deployments() -> None:
 
 
 def test_monitor_deployment_runs_through_the_prefect_api(
-    prefect_api: None, riskops_home: Path
+    prefect_api: str, riskops_home: Path
 ) -> None:
     # Given the hourly-monitor deployment registered with a real Prefect API
     from prefect.client.orchestration import get_client
@@ -132,9 +124,9 @@ def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
 
 @pytest.mark.slow
 def test_the_monitors_drift_event_starts_a_retrain_run_through_the_servers_trigger(
-    prefect_api: None,
+    prefect_api: str,
 ) -> None:
-    """End to end on a real Prefect server (the test harness runs its triggers and actions
+    """End to end on a real Prefect server (`prefect server start` runs its triggers and actions
     services): the deployment applied as ``riskops schedule`` declares it, the event sent as
     the monitor sends it, the flow run created by the server's automation. Nothing executes
     the run (no worker): the test stops at the run the automation created.

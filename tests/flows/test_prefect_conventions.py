@@ -1,5 +1,6 @@
-"""Prefect conventions, through a real Prefect API (the test harness): a refused promotion is
-a Failed flow run named for the refusal, with artifacts of the gate results and the MLflow run."""
+"""Prefect conventions, through a real Prefect API (a ``prefect server start``): a refused
+promotion is a Failed flow run named for the refusal, with artifacts of the gate results and
+the MLflow run."""
 
 from __future__ import annotations
 
@@ -11,16 +12,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def prefect_api():  # type: ignore[no-untyped-def]
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
 def test_a_refused_promotion_is_a_failed_run_with_its_gate_results(
-    prefect_api: None, riskops_home: Path
+    prefect_api: str, riskops_home: Path
 ) -> None:
     from prefect.client.orchestration import get_client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import urllib.request
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.server import LocalPrefectServer
+from riskops.seeds import seed_path
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +24,8 @@ def test_a_server_is_started_exported_and_stopped(
     log = tmp_path / "logs" / "prefect-server.log"
     # When a command runs inside LocalPrefectServer
     with LocalPrefectServer(log) as server:
+        # (the new home's database is a copy of the environment's migrated seed)
+        assert filecmp.cmp(tmp_path / "prefect" / "prefect.db", seed_path("prefect"), shallow=False)
         url = server.ready()
         # Then its address is exported for child processes, and it answers
         assert os.environ["PREFECT_API_URL"] == url

@@ -168,16 +168,8 @@ def test_spec_refuses_nonsense() -> None:
 # -- the flow on Dask ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prefect_api():  # type: ignore[no-untyped-def]
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_universe_flow_on_dask_matches_the_sequential_run(
-    prefect_api: None, riskops_home: Path
+    prefect_api: str, riskops_home: Path
 ) -> None:
     # Given a universe of 6 simulated series of 1,000 days
     from pipelines.universe import universe_flow
