@@ -7,13 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
+DATABASE_URL_SETTINGS = (
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+    "PREFECT_API_DATABASE_CONNECTION_URL",
+)
+
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``prefect server start`` on a new Prefect home (its database a copy of the
     environment's migrated seed, :mod:`riskops.seeds`), shared by the flow tests of this
-    worker. Flows run by a test report to it; child processes do not inherit its address.
-    """
+    worker; its API address."""
     from pipelines.server import LocalPrefectServer
 
     home = tmp_path_factory.mktemp("prefect")
@@ -24,15 +28,18 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         with LocalPrefectServer(home / "server.log") as server:
             url = server.ready()
-            # This process's Prefect settings now point at the server; commands that tests
-            # start in child processes start their own, as a user's would.
+            # Exported only while a module that asks for it runs (``prefect_api``).
             os.environ.pop("PREFECT_API_URL", None)
             yield url
     finally:
         patch.undo()
 
 
-DATABASE_URL_SETTINGS = (
-    "PREFECT_SERVER_DATABASE_CONNECTION_URL",
-    "PREFECT_API_DATABASE_CONNECTION_URL",
-)
+@pytest.fixture(scope="module")
+def prefect_api(prefect_server: str) -> Iterator[str]:
+    """The server's address, in this process's Prefect settings and exported to the
+    processes the module's flows start (Dask workers, task processes)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PREFECT_API_URL", prefect_server)
+    yield prefect_server
+    patch.undo()

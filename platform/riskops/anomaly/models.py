@@ -401,6 +401,12 @@ class AutoencoderDetector(_Detector):
         L2 penalty of the weights.
     max_iter : int
         Maximum epochs of Adam.
+    tol : float
+        Adam stops when the training loss has improved by less than ``tol`` for ten epochs.
+        At 1e-3 the bundled data's network stops after about 50 epochs (0.5 s), at
+        scikit-learn's 1e-4 after about 380 (4 s) with a lower reconstruction loss (0.115
+        against 0.166) that found fewer of the curated events (13 of 21 against 16 in
+        the ensemble; the held-out events, 4 of 5, either way).
     alert_rate : float
         Target share of training rows above ``decision_threshold_``.
     random_state : int or None
@@ -420,6 +426,7 @@ class AutoencoderDetector(_Detector):
         bottleneck: int = 3,
         alpha: float = 1e-4,
         max_iter: int = 1000,
+        tol: float = 1e-3,
         alert_rate: float = 0.01,
         random_state: int | None = None,
     ) -> None:
@@ -427,6 +434,7 @@ class AutoencoderDetector(_Detector):
         self.bottleneck = bottleneck
         self.alpha = alpha
         self.max_iter = max_iter
+        self.tol = tol
         self.alert_rate = alert_rate
         self.random_state = random_state
 
@@ -438,6 +446,7 @@ class AutoencoderDetector(_Detector):
             activation="tanh",
             alpha=self.alpha,
             max_iter=self.max_iter,
+            tol=self.tol,
             random_state=self.random_state,
         )
         with warnings.catch_warnings(record=True) as caught:
