@@ -45,7 +45,7 @@ class LocalPrefectServer:
     def __enter__(self) -> LocalPrefectServer:
         if self.url is not None:
             return self
-        _seed_new_database()
+        seed_new_database()
         port = _free_port()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -132,10 +132,11 @@ _DATABASE_URL_SETTINGS = (
 )
 
 
-def _seed_new_database() -> None:
-    """Give a Prefect home without a database (Prefect's default one, not a configured
-    URL) a copy of the environment's migrated seed."""
-    if any(os.environ.get(name) for name in _DATABASE_URL_SETTINGS):
+def seed_new_database() -> None:
+    """Give a Prefect home without a database a copy of the environment's migrated seed,
+    for the server this process will start (``prefect server start`` or Prefect's ephemeral
+    one): not when a server or a database URL is configured."""
+    if any(os.environ.get(name) for name in ("PREFECT_API_URL", *_DATABASE_URL_SETTINGS)):
         return
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     copy_seed("prefect", home / "prefect.db")

@@ -25,6 +25,8 @@ def _pipelines(module: str) -> Any:
     else:
         settings.prefect_home.mkdir(parents=True, exist_ok=True)
     settings.export_environment()
+    # Prefect's ephemeral server creates its database in a new home: from the seed.
+    importlib.import_module("pipelines.server").seed_new_database()
     return importlib.import_module(f"pipelines.{module}")
 
 
