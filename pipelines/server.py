@@ -7,7 +7,7 @@ servers of their own, and record their task runs there. :class:`LocalPrefectServ
 as a child process instead, under the home's ``PREFECT_HOME``, and exports its address, so
 that every process of the command reports to the one server. A new home's database starts
 as a copy of the environment's migrated seed (:mod:`riskops.seeds`; 16–22 s of migrations
-otherwise); the server's start (about 5 s) runs while the command does other work, until
+otherwise); the server's start (about 9 s) runs while the command does other work, until
 :meth:`LocalPrefectServer.ready`.
 """
 
