@@ -65,8 +65,11 @@ def _prepare(settings: Settings) -> None:
 def _import_the_gates() -> None:
     """Import what this process's promotions use (Evidently alone takes 6 s) while its
     flow waits for the first training, rather than at the first promotion."""
-    for module in ("riskops.lifecycle", "riskops.drift", "evidently", "skops.io"):
+    from riskops.serialization import skops_io
+
+    for module in ("riskops.lifecycle", "riskops.drift", "evidently"):
         importlib.import_module(module)
+    skops_io()
 
 
 def _shifted_path(settings: Settings) -> Path:

@@ -108,17 +108,19 @@ def _load_skops(model_uri: str) -> Any:
     the types of the scientific libraries trusted, and refused with their names otherwise
     (skops never runs code of a type it was not told to trust)."""
     import mlflow.artifacts
-    import skops.io
 
+    from riskops.serialization import skops_io
+
+    sio = skops_io()
     folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     files = sorted(folder.rglob("*.skops"))
     if not files:
         raise BadInputError(f"--model-uri: {model_uri} holds no scikit-learn model file")
-    untrusted = skops.io.get_untrusted_types(file=files[0])
+    untrusted = sio.get_untrusted_types(file=files[0])
     foreign = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
     if foreign:
         raise BadInputError(
             f"--model-uri: {model_uri} uses types outside scikit-learn, NumPy, SciPy and "
             f"LightGBM that RiskOps will not load unreviewed: {foreign}"
         )
-    return skops.io.load(files[0], trusted=untrusted)
+    return sio.load(files[0], trusted=untrusted)
