@@ -184,13 +184,11 @@ import mlflow
 import sklearn
 import riskops.credit.family
 import riskops.lifecycle
-from riskops.cli.app import app
+from riskops.cli import main
 
 barrier()
-try:
-    app(["train", "credit", "--model", "logistic", "--name", MODEL, "--json"])
-except SystemExit as exc:
-    sys.exit(exc.code)
+sys.argv = ["riskops", "train", "credit", "--model", "logistic", "--name", MODEL, "--json"]
+main()  # as the `riskops` command runs: its exit code is the process's
 """
 
 _PROMOTER = """
