@@ -33,8 +33,7 @@ def run_demo(settings: Settings, console: Console | None = None) -> dict[str, An
 
     with LocalPrefectServer(settings.home / "logs" / "prefect-server.log") as server:
         _prepare(settings)
-        warm = threading.Thread(target=_import_the_gates, name="warm-imports", daemon=True)
-        warm.start()
+        threading.Thread(target=_import_the_gates, name="warm-imports", daemon=True).start()
         server.ready()
         summary = _lifecycle(settings, console)
     summary["seconds"] = round(time.perf_counter() - started, 1)

@@ -99,13 +99,13 @@ def retrain_flow(
     refits = list(user_champions(families) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
     order = sorted(families, key=lambda f: _FIT_ORDER.index(f) if f in _FIT_ORDER else -1)
-    jobs = [_Job(f, f, partial(train_challenger.submit, f), promote) for f in order]
-    jobs += [_Job(n, n, partial(refit_registered.submit, n), promote) for n in refits]
+    jobs = [_Job(f, f, partial(train_challenger.submit, f), False) for f in order]
+    jobs += [_Job(n, n, partial(refit_registered.submit, n), False) for n in refits]
     jobs += [
-        _Job(f"challenger-{i}", c["family"], partial(train_challenger.submit, **c), False)
+        _Job(f"challenger-{i}", c["family"], partial(train_challenger.submit, **c), True)
         for i, c in enumerate(challengers or [])
     ]
-    decided = _two_at_a_time(jobs)
+    decided = _two_at_a_time(jobs, promote)
     decisions = [decided[key] for key in [*families, *refits]]
     decisions += [decided[f"challenger-{i}"] for i in range(len(challengers or []))]
     publish_markdown("retrain-summary", _retrain_markdown(decisions))
@@ -116,22 +116,24 @@ class _Job(NamedTuple):
     key: str
     family: str
     submit: Callable[[], Any]
-    promote: bool
+    further: bool
+    """A further challenger: started after its family's other jobs, never promoted here."""
 
 
-def _two_at_a_time(jobs: list[_Job]) -> dict[str, dict[str, Any]]:
-    """Run ``jobs`` two at a time, in their order, and decide each as it ends.
+def _two_at_a_time(jobs: list[_Job], promote: bool) -> dict[str, dict[str, Any]]:
+    """Run ``jobs`` two at a time, in their order, and decide each as it ends (promote it
+    when ``promote``, unless it is a further challenger).
 
     The task runner alone may start them in another order (a process pool's queue does),
-    and the longest fit would then start last. A job that does not promote (a further
-    challenger) waits until every promoting job of its family has been decided."""
+    and the longest fit would then start last. A further challenger waits until every other
+    job of its family has been decided."""
     waiting = list(jobs)
     running: dict[Any, _Job] = {}
     decided: dict[str, dict[str, Any]] = {}
 
     def startable(job: _Job) -> bool:
-        return job.promote or all(
-            j.key in decided for j in jobs if j.promote and j.family == job.family
+        return not job.further or all(
+            j.key in decided for j in jobs if not j.further and j.family == job.family
         )
 
     while waiting or running:
@@ -143,7 +145,7 @@ def _two_at_a_time(jobs: list[_Job]) -> dict[str, dict[str, Any]]:
         result = future.result()
         promotion = (
             promote_challenger(result["model"]["name"], result["model"]["version"])
-            if job.promote
+            if promote and not job.further
             else None
         )
         decided[job.key] = {"family": job.family, "trained": result, "promotion": promotion}

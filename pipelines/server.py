@@ -126,17 +126,18 @@ class LocalPrefectServer:
             self._process.wait()
 
 
-_DATABASE_URL_SETTINGS = (
+DATABASE_URL_SETTINGS = (
     "PREFECT_SERVER_DATABASE_CONNECTION_URL",
     "PREFECT_API_DATABASE_CONNECTION_URL",
 )
+"""Prefect's settings (new name, old name) that configure a database of the user's own."""
 
 
 def seed_new_database() -> None:
     """Give a Prefect home without a database a copy of the environment's migrated seed,
     for the server this process will start (``prefect server start`` or Prefect's ephemeral
     one): not when a server or a database URL is configured."""
-    if any(os.environ.get(name) for name in ("PREFECT_API_URL", *_DATABASE_URL_SETTINGS)):
+    if any(os.environ.get(name) for name in ("PREFECT_API_URL", *DATABASE_URL_SETTINGS)):
         return
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     copy_seed("prefect", home / "prefect.db")

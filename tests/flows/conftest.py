@@ -7,18 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-DATABASE_URL_SETTINGS = (
-    "PREFECT_SERVER_DATABASE_CONNECTION_URL",
-    "PREFECT_API_DATABASE_CONNECTION_URL",
-)
-
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``prefect server start`` on a new Prefect home (its database a copy of the
     environment's migrated seed, :mod:`riskops.seeds`), shared by the flow tests of this
     worker; its API address."""
-    from pipelines.server import LocalPrefectServer
+    from pipelines.server import DATABASE_URL_SETTINGS, LocalPrefectServer
 
     home = tmp_path_factory.mktemp("prefect")
     patch = pytest.MonkeyPatch()
