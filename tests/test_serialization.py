@@ -44,3 +44,42 @@ def test_skops_trusts_the_same_estimators_without_importing_other_array_librarie
     assert "sklearn.externals.array_api_compat.dask" in plain["w"]
     assert ours["w"] == []
     assert ours["later"] == "sklearn.externals.array_api_compat.dask"
+
+
+def test_skops_imported_from_many_threads_at_once_is_whole_in_each() -> None:
+    """Given a fresh interpreter, when forty threads ask for skops.io while it imports (the
+    service loads its champions in a pool), then each gets the whole module: no thread sees
+    the half-initialised one (``partially initialized module 'skops.io' has no attribute
+    'load'``, issue: every champion loads on the first try)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import threading
+        from riskops.serialization import skops_io
+
+        import time
+
+        got = []
+
+        def ask(delay):
+            # Staggered: some threads arrive while the first one is inside the import.
+            time.sleep(delay)
+            module = skops_io()
+            got.append((module.__name__, callable(getattr(module, "load", None)),
+                        callable(getattr(module, "loads", None))))
+
+        threads = [threading.Thread(target=ask, args=(i * 0.02,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(sorted(set(got)))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[('skops.io', True, True)]"

@@ -27,8 +27,10 @@ either format is loaded.
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -75,6 +77,13 @@ _ARRAY_BACKENDS = tuple(
 )
 
 
+_SKOPS_IMPORT = threading.Lock()
+"""Serialises the first import of skops: the service loads its champions in a thread pool,
+and a second thread that finds ``skops.io`` in ``sys.modules`` while the first is still
+executing it gets a partially initialised module (``no attribute 'load'``)."""
+_skops_module: ModuleType | None = None
+
+
 class _SkipArrayBackends(importlib.abc.MetaPathFinder):
     """Refuses scikit-learn's array-API wrappers of other libraries while skops imports."""
 
@@ -93,15 +102,21 @@ def skops_io() -> ModuleType:
     process that saves or loads a model. The wrappers hold no estimator (the list is the
     same, 208 types, test_serialization checks it) and stay importable afterwards.
     """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    skip = _SkipArrayBackends()
-    sys.meta_path.insert(0, skip)
-    try:
-        import skops.io
-    finally:
-        sys.meta_path.remove(skip)
-    return skops.io
+    global _skops_module
+    if _skops_module is not None:
+        return _skops_module
+    with _SKOPS_IMPORT:
+        if "skops.io" not in sys.modules:
+            skip = _SkipArrayBackends()
+            sys.meta_path.insert(0, skip)
+            try:
+                import skops.io  # noqa: F401
+            finally:
+                sys.meta_path.remove(skip)
+        # Not sys.modules[...]: an import in progress elsewhere (another library importing
+        # skops) is waited for by the import system's module lock, not returned half-built.
+        _skops_module = importlib.import_module("skops.io")
+        return _skops_module
 
 
 def choose_format(estimator: Any, example: Any, predict_fn: str) -> str:
