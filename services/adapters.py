@@ -33,7 +33,7 @@ import pandera.errors
 from pydantic import TypeAdapter, ValidationError
 
 from riskops.errors import BadInputError, DataValidationError, Violation
-from riskops.families import REGISTERED_NAMES
+from riskops.families import registered_name
 from riskops.reasons import load_reason_texts, with_texts
 from riskops.registry import VersionInfo
 from services import payloads
@@ -556,7 +556,7 @@ class Route:
 
 
 ROUTES = {
-    family: Route(family, REGISTERED_NAMES[family], prepare)
+    family: Route(family, registered_name(family), prepare)
     for family, prepare in (
         ("credit", prepare_credit),
         ("var", prepare_var),

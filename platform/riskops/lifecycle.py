@@ -20,7 +20,7 @@ from riskops import registry as reg
 from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
 from riskops.errors import BadInputError, PromotionRefused
-from riskops.families import REGISTERED_NAMES, family_of_registered, get_family
+from riskops.families import family_of_registered, get_family, registered_name
 from riskops.families.base import TrainOptions
 from riskops.gates import GateReport, GateResult, evaluate
 from riskops.policy import PolicyBook, load_policies
@@ -156,14 +156,13 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Train a built-in kind: :meth:`register` of ``builtin_spec(family, options)``."""
-        from riskops.families.contracts import builtin_spec
-
         family = get_family(family_name)
         options = options or TrainOptions()
         if options.model is not None and options.model not in family.models:
             raise BadInputError(f"--model: {options.model!r} is not one of {list(family.models)}")
-        options = replace(options, model=options.model or family.models[0])
-        spec = builtin_spec(family_name, options)
+        kind = options.model or family.models[0]
+        options = replace(options, model=kind)
+        spec = family.builtin(kind, options)
         return self.register(spec, family_name, source, options, name, recent, run_name)
 
     def register(
@@ -191,9 +190,9 @@ class Lifecycle:
 
         started = time.perf_counter()
         family = get_family(family_name)
-        contracts.check(family_name, estimator)
+        family.check(estimator)
         options = options or TrainOptions()
-        name = name or REGISTERED_NAMES[family_name]
+        name = name or registered_name(family_name)
         _check_model_name(name)
         source = family.default_source(source)
         policy = self.policies.for_model(name, family_name)
