@@ -42,9 +42,9 @@ def main() -> None:
     from riskops.data.market import load_market
     from riskops.families import trusted_types
     from riskops.market.features import input_example
-    from riskops.market.var_family import make_var_model
-    from riskops.market.volatility_family import make_volatility_model
+    from riskops.market.var import make_var_model
     from riskops.serialization import SKOPS, choose_format
+    from riskops.volatility.family import make_volatility_model
 
     returns = load_market(bundled="sp500").series()
     example = input_example(returns)

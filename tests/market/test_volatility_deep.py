@@ -22,7 +22,7 @@ from riskops.families.base import TrainOptions
 from riskops.market.deep import LSTMVolatility, TransformerVolatility
 from riskops.market.evaluation import qlike
 from riskops.market.volatility import GarchVolatility
-from riskops.market.volatility_family import VolatilityFamily
+from riskops.volatility.family import VolatilityFamily
 
 pytestmark = pytest.mark.deep
 

@@ -248,6 +248,11 @@ class AnomalyFamily(Family):
             evaluation=evaluation,
         )
 
+    def service_route(self) -> Any:
+        from riskops.anomaly.serving import ROUTE
+
+        return ROUTE
+
     def evaluate(self, estimator: Any, evaluation: AnomalyEvaluation) -> dict[str, float]:
         trained_on = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
         if trained_on and trained_on != list(evaluation.features.columns):

@@ -230,6 +230,11 @@ class CreditFamily(Family):
             evaluation=test,
         )
 
+    def service_route(self) -> Any:
+        from riskops.credit.serving import ROUTE
+
+        return ROUTE
+
     def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
         """The same metrics as :meth:`fit` reports, for any fitted PD model."""
         metrics, _ = self._validate(estimator, evaluation)

@@ -48,6 +48,7 @@ from riskops.families.contracts import Contract, ContractError
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
 from riskops.market.parameters import write_model_parameters
+from riskops.market.var import FORECAST_LEVELS, VAR_MODELS, make_var_model
 
 __all__ = [
     "LEVELS",
@@ -56,11 +57,10 @@ __all__ = [
     "backtest_forecasts",
     "coverage_backtests",
     "coverage_evidence",
-    "make_var_model",
     "var_features",
 ]
 
-LEVELS = (0.95, 0.99)
+LEVELS = FORECAST_LEVELS
 DEFAULT_EVAL_DAYS = 1000
 DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
@@ -69,29 +69,6 @@ MIN_EVAL_DAYS = 100
 TRAFFIC_LIGHT_DAYS = 250
 ES_BOOTSTRAPS = 2000
 _SHAP_ROWS = 2000
-
-
-def make_var_model(
-    model: str, *, level: float = 0.99, dist: str | None = None, seed: int = 42, window: int = 500
-) -> Any:
-    """An unfitted VaR estimator by its ``--model`` name."""
-    from riskops.market.var import FilteredHistoricalVaR, GarchTVaR, HistoricalVaR, QuantileVaR
-
-    if model == "fhs":
-        dist = dist or "t"
-        if dist not in ("t", "normal"):
-            raise BadInputError(f"dist: fhs filters with a t or normal likelihood, not {dist!r}")
-        return FilteredHistoricalVaR(o=1, dist=dist, level=level)
-    if dist not in (None, "t") and model == "garch_t":
-        raise BadInputError(f"dist: garch_t has Student's t innovations, not {dist!r}")
-    if model == "garch_t":
-        return GarchTVaR(level=level)
-    if model == "historical":
-        return HistoricalVaR(window=int(window), level=level)
-    if model == "quantile_lightgbm":
-        levels = tuple(sorted({*LEVELS, float(level)}))
-        return QuantileVaR(levels=levels, level=level, random_state=seed)
-    raise BadInputError(f"model: unknown VaR model {model!r}; one of {list(VaRFamily.models)}")
 
 
 @dataclass(frozen=True)
@@ -260,7 +237,7 @@ class VaRFamily(Family):
     name: ClassVar[str] = "var"
     registered_name: ClassVar[str] = "market_var"
     domain: ClassVar[str] = "market"
-    models: ClassVar[tuple[str, ...]] = ("fhs", "garch_t", "historical", "quantile_lightgbm")
+    models: ClassVar[tuple[str, ...]] = VAR_MODELS
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "kupiec_pvalue"
     key_metrics: ClassVar[tuple[str, ...]] = (
@@ -384,6 +361,11 @@ class VaRFamily(Family):
             reference=reference,
             evaluation=evaluation,
         )
+
+    def service_route(self) -> Any:
+        from riskops.var.serving import ROUTE
+
+        return ROUTE
 
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""

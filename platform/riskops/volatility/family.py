@@ -348,6 +348,11 @@ class VolatilityFamily(Family):
             evaluation=evaluation,
         )
 
+    def service_route(self) -> Any:
+        from riskops.volatility.serving import ROUTE
+
+        return ROUTE
+
     def evaluate(self, estimator: Any, evaluation: VolatilityEvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""
         return compare(evaluation.forecasts(estimator), evaluation.benchmark)
