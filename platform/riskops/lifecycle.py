@@ -197,8 +197,9 @@ class Lifecycle:
         source = family.default_source(source)
         policy = self.policies.for_model(name, family_name)
         credit = family.domain == "credit"
-        if credit and policy.fairness is not None and policy.fairness.protected:
-            protected = tuple(dict.fromkeys((*source.protected, *policy.fairness.protected)))
+        fairness = family.rules(policy).fairness if credit else None
+        if fairness is not None and fairness.protected:
+            protected = tuple(dict.fromkeys((*source.protected, *fairness.protected)))
             source = replace(source, protected=protected)
         dataset = load(source)
         recent_dataset = load(family.default_source(recent)) if recent is not None else dataset
@@ -718,7 +719,9 @@ class Lifecycle:
             evidence = tracking.load_json(self.settings, target.run_id, EVIDENCE_FILE)
             family = family_of_registered(name, target.tags.get("family"))
             policy = self.policies.for_model(name, family)
-            report = evaluate(name, target.version, evidence, policy)
+            report = evaluate(
+                name, target.version, evidence, policy, get_family(family).extra_gates(policy)
+            )
             compared = (evidence.get("champion") or {}).get("version")
             current = champion.version if champion and champion.version != target.version else None
             if compared != current:

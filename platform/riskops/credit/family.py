@@ -39,14 +39,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions
+from riskops.families.base import Family, Gate, TrainingOutcome, TrainOptions
 from riskops.families.contracts import Contract, ContractError, final_step
+
+if TYPE_CHECKING:
+    from riskops.credit.rules import CreditRules
 
 __all__ = ["CreditFamily"]
 
@@ -229,6 +232,34 @@ class CreditFamily(Family):
             reference=reference.reset_index(drop=True),
             evaluation=test,
         )
+
+    # -- policy ----------------------------------------------------------------
+
+    def rules(self, policy: Any) -> CreditRules:
+        """The policy's ``rules:`` (leakage, fairness), parsed; exit 2 naming the field."""
+        from pydantic import ValidationError
+
+        from riskops.credit.rules import CreditRules
+
+        try:
+            return CreditRules.model_validate(policy.rules)
+        except ValidationError as exc:
+            raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None
+
+    def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
+        """Target leakage and fairness, when the policy's rules ask for them."""
+        from functools import partial
+
+        from riskops.credit.fairness import fairness_gate
+        from riskops.credit.leakage import leakage_gate
+
+        rules = self.rules(policy)
+        gates: list[tuple[str, Gate]] = []
+        if rules.leakage is not None:
+            gates.append(("leakage", partial(leakage_gate, policy=rules)))
+        if rules.fairness is not None:
+            gates.append(("fairness", partial(fairness_gate, policy=rules)))
+        return gates
 
     def service_route(self) -> Any:
         from riskops.credit.serving import ROUTE
