@@ -42,8 +42,11 @@ def configure(settings: Settings) -> None:
 
     settings.export_environment()
     if settings.is_local_tracking():
+        from riskops.home import locate
+
         settings.ensure_home()
         _create_local_store(settings)
+        locate(settings)  # a copied or moved home uses its own files
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if os.environ.get("MLFLOW_CONFIGURE_LOGGING", "").lower() == "false":
