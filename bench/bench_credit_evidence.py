@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from riskops.credit import metrics as m
-from riskops.credit.evidence import measure_drift
 from riskops.credit.fairness import adverse_impact
 from riskops.credit.family import CreditFamily
 from riskops.credit.leakage import univariate_aucs
@@ -31,6 +30,7 @@ from riskops.credit.models import LightGBMPD
 from riskops.credit.split import SplitMemory, exclude_known
 from riskops.data.credit import CreditDataset, load_credit
 from riskops.data.scenarios import shifted_credit
+from riskops.drift import measure_drift
 from riskops.policy import Policy
 
 TEST_SIZE = 0.25

@@ -27,7 +27,6 @@ def main() -> None:
         os.environ["RISKOPS_HOME"] = str(home)
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow.db'}"
         os.environ.setdefault("RISKOPS_ACTOR", "bench")
-        from riskops.errors import PromotionRefused
         from riskops.families.base import TrainOptions
         from riskops.governance.report import generate
         from riskops.lifecycle import Lifecycle
@@ -39,11 +38,9 @@ def main() -> None:
             trained = lifecycle.train("credit", options=TrainOptions(seed=seed))
             train_s = time.perf_counter() - started
             started = time.perf_counter()
-            try:
-                promoted = lifecycle.promote(trained.name, trained.version)
-                documents, decision = promoted.documents, "promoted"
-            except PromotionRefused:
-                documents, decision = {"seconds": float("nan")}, "refused"
+            promoted = lifecycle.promote(trained.name, trained.version)
+            decision = str(promoted.outcome)
+            documents = promoted.documents if promoted.promoted else {"seconds": float("nan")}
             promote_s = time.perf_counter() - started
             started = time.perf_counter()
             generate(

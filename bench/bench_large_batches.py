@@ -78,7 +78,6 @@ def in_process(rows: int) -> dict[str, Any]:
 
 def build_home(home: Path, anomaly_model: str) -> dict[str, Any]:
     os.environ.update(_environment(home))
-    from riskops.errors import PromotionRefused
     from riskops.families.base import TrainOptions
     from riskops.lifecycle import Lifecycle
     from riskops.settings import Settings
@@ -90,9 +89,7 @@ def build_home(home: Path, anomaly_model: str) -> dict[str, Any]:
         ("anomaly", TrainOptions(model=anomaly_model)),
     ):
         trained = life.train(family, options=options)
-        try:
-            life.promote(trained.name, trained.version)
-        except PromotionRefused:
+        if life.promote(trained.name, trained.version).refused:
             life.promote(trained.name, trained.version, force=True, reason="batch benchmark")
         versions[trained.name] = trained.version
     return versions

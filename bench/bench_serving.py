@@ -95,16 +95,13 @@ def _environment(home: Path) -> dict[str, str]:
 def build_home(home: Path) -> dict[str, Any]:
     """Train and promote one credit champion into ``home`` through the lifecycle."""
     os.environ.update(_environment(home))
-    from riskops.errors import PromotionRefused
     from riskops.lifecycle import Lifecycle
     from riskops.settings import Settings
 
     life = Lifecycle(Settings())
     started = time.perf_counter()
     trained = life.train("credit")
-    try:
-        life.promote(MODEL, trained.version)
-    except PromotionRefused:
+    if life.promote(MODEL, trained.version).refused:
         life.promote(MODEL, trained.version, force=True, reason="serving benchmark")
     return {"version": trained.version, "train_seconds": time.perf_counter() - started}
 

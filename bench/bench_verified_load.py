@@ -1,8 +1,8 @@
 """What verification costs when a champion is loaded, side by side in one run.
 
-* ``Registry.load_version`` (download, SHA-256 of every file against the audited manifest,
-  then deserialise the verified copy) against a plain ``mlflow.sklearn.load_model`` of the
-  same version;
+* ``VerifiedLoader.load`` (the trail's identity check, download, SHA-256 of every file
+  against the audited manifest, then deserialise the verified copy) against a plain
+  ``mlflow.sklearn.load_model`` of the same version;
 * loading the same estimator from ``skops`` (with RiskOps's allow-list) against cloudpickle.
 
 Needs a ``credit_pd`` champion under ``RISKOPS_HOME`` (e.g. after ``make demo``). Paid at
@@ -41,21 +41,20 @@ def main() -> None:
     import skops.io as sio
 
     from riskops.families import trusted_types
-    from riskops.registry import CHAMPION, Registry
+    from riskops.ledger.loader import VerifiedLoader
     from riskops.settings import Settings
     from riskops.tracking import configure
 
     settings = Settings()
     configure(settings)
-    registry = Registry(settings)
-    champion = registry.version_for_alias(MODEL, CHAMPION)
-    if champion is None:
+    loader = VerifiedLoader(settings)
+    version = loader.state(MODEL).champion
+    if version is None:
         raise SystemExit(f"no {MODEL} champion under {settings.home}; run `make demo` first")
-    version = champion.version
-    loaded = registry.load_version(MODEL, version)  # warm caches and imports
+    loaded = loader.load(MODEL, version)  # warm caches and imports
     uri = f"models:/{MODEL}/{version}"
     plain = timed(lambda: mlflow.sklearn.load_model(uri))
-    verified = timed(lambda: registry.load_version(MODEL, version))
+    verified = timed(lambda: loader.load(MODEL, version))
     as_skops = sio.dumps(loaded.estimator)
     as_pickle = cloudpickle.dumps(loaded.estimator)
     skops_s = timed(lambda: sio.loads(as_skops, trusted=list(trusted_types())), 15)

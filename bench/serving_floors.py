@@ -29,10 +29,12 @@ class FloorModel:
     def __init__(self) -> None:
         import numpy as np
 
-        from riskops.registry import Registry
+        from riskops.ledger.loader import VerifiedLoader
         from riskops.settings import Settings
 
-        model = Registry(Settings()).load_model(MODEL, alias="champion")
+        loaded = VerifiedLoader(Settings()).champion(MODEL)
+        assert loaded is not None, f"{MODEL} has no audited champion"
+        model = loaded.estimator
         self.model, self.encoder, self.calibrator = model, model.encoder_, model.calibrator_
         self.names = np.array(list(model.input_schema_), dtype=object)
 

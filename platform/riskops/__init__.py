@@ -51,3 +51,26 @@ def register(
     from riskops.byom import register as _register
 
     return _register(estimator, family, data, target, positive_label, name, **options)
+
+
+def promote(
+    name: str,
+    version: int | None = None,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    settings: object = None,
+) -> object:
+    """Gate a version (default: the trail's challenger) and make it champion.
+
+    The same decision as ``riskops promote`` -- the CLI maps the result to its exit code --
+    returned, never raised: ``outcome`` is ``promoted``, ``refused`` (with the gate
+    report's reasons), ``awaiting_approval`` (maker-checker) or ``already_champion``.
+
+    Returns
+    -------
+    riskops.lifecycle.PromotionResult
+    """
+    from riskops.lifecycle import Lifecycle
+
+    return Lifecycle(settings).promote(name, version, force=force, reason=reason)  # type: ignore[arg-type]

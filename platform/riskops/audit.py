@@ -16,13 +16,21 @@ What the chain protects against
   digest* with the public function :func:`record_hash`; only the anchors below then notice,
   and only if the head moved.
 * **Truncation** (deleting the newest records, or dropping the table): the head (sequence
-  number and digest) is anchored outside the table at every append, in
+  number, digest and time) is anchored outside the table at every append, in
   ``RISKOPS_HOME/audit_anchor.json`` (written while the append's transaction holds the write
-  lock, and MAC'd under the key when there is one) and, by :mod:`riskops.lifecycle`, as the
-  ``riskops.audit_head`` tag of the registered model. ``verify`` fails when the table's head
-  is not the anchored one. An attacker who can write the table, the anchor file *and* the
-  registry's tags (and, keyed, knows the key) can still rewrite history: keep the key out of
-  the database host, and ship the trail to write-once storage for stronger guarantees.
+  lock) and, by :mod:`riskops.lifecycle`, as the ``riskops.audit_head`` tag of the registered
+  model; under a key both anchors are MAC'd (head, digest *and* time), so neither can be
+  forged. ``verify`` fails when the table lacks an anchored record or holds another digest
+  for it.
+* **Replay** (deleting records *and* restoring the anchor file and tags saved before them):
+  no local anchor can tell an old state from the current one. Configure
+  ``RISKOPS_AUDIT_ANCHOR_URL``: every append is then also inserted into an append-only table
+  outside the writer's control (a PostgreSQL role granted INSERT and SELECT but neither
+  UPDATE nor DELETE, see ``infra/postgres``), and ``verify`` fails when that table names a
+  record the trail no longer holds.
+* **Unkeyed writes to a keyed trail** are refused before anything changes
+  (:meth:`AuditTrail.check_writable`), so a command run without the key cannot append a
+  record that breaks the chain for good.
 """
 
 from __future__ import annotations
@@ -43,14 +51,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from riskops.errors import BadInputError
 from riskops.settings import Settings
 
 GENESIS = "0" * 64
 SHA256 = "sha256"
 HMAC_SHA256 = "hmac-sha256"
 
-AnchorHook = Callable[["AuditRecord"], None]
-"""Called after each committed append, e.g. to tag the registered model with the head."""
+AnchorHook = Callable[["AuditRecord", str], None]
+"""Called after each committed append with the record and its anchor value (see
+:func:`anchor_value`), e.g. to tag the registered model with the head."""
 
 _metadata = sa.MetaData()
 _events = sa.Table(
@@ -65,6 +75,18 @@ _events = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+_anchor_metadata = sa.MetaData()
+_external_anchors = sa.Table(
+    "riskops_audit_anchor",
+    _anchor_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("mac", sa.String(64), nullable=False, default=""),
 )
 
 
@@ -133,8 +155,36 @@ def actor_identity(settings: Settings) -> tuple[str, str]:
     return settings.actor, "os_user"
 
 
-def _anchor_mac(key: bytes, seq: int, digest: str) -> str:
-    return hmac.new(key, f"anchor:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+def _anchor_mac(key: bytes, seq: int, digest: str, ts: str) -> str:
+    return hmac.new(key, f"anchor:{seq}:{digest}:{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+class AuditKeyError(BadInputError):
+    """A write to a keyed trail without its key, or with another key (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A copy of the chain's head kept outside the table: ``seq``, ``hash``, the record's time
+    ``ts`` and, under a key, a MAC over the three."""
+
+    seq: int
+    hash: str
+    ts: str = ""
+    mac: str = ""
+
+    def value(self) -> str:
+        """``seq:hash:ts[:mac]``, the form of the registry tag."""
+        return ":".join([str(self.seq), self.hash, self.ts, *([self.mac] if self.mac else [])])
+
+    @classmethod
+    def parse(cls, value: str) -> Anchor:
+        parts = value.split(":")
+        seq = int(parts[0]) if parts and parts[0].isdigit() else -1
+        # ts is ISO 8601 with colons: seq, hash, then the time, then perhaps a 64-hex MAC.
+        rest = parts[2:]
+        mac = rest.pop() if rest and len(rest[-1]) == 64 and len(rest) > 1 else ""
+        return cls(seq, parts[1] if len(parts) > 1 else "", ":".join(rest), mac)
 
 
 class AuditTrail:
@@ -163,6 +213,36 @@ class AuditTrail:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         _metadata.create_all(self.engine)
+        self._external: sa.Engine | None = None
+        if settings.audit_anchor_url:
+            self._external = sa.create_engine(settings.audit_anchor_url, future=True)
+            _anchor_metadata.create_all(self._external)
+
+    def anchor(self, record: AuditRecord) -> Anchor:
+        """The anchor of ``record``: MAC'd under the key when there is one."""
+        mac = _anchor_mac(self._key, record.seq, record.hash, record.ts) if self._key else ""
+        return Anchor(record.seq, record.hash, record.ts, mac)
+
+    def check_writable(self) -> None:
+        """Refuse (exit 2, before anything changes) a write that would break the chain: no
+        key, or another key, on a trail written with one."""
+        with self.engine.connect() as conn:
+            head = conn.execute(sa.select(_events).order_by(_events.c.seq.desc()).limit(1)).first()
+        if head is None:
+            return
+        body_json = json.dumps(json.loads(head.body), sort_keys=True, separators=(",", ":"))
+        fields = (head.seq, head.ts, head.actor, head.action, head.model, head.version, body_json)
+        if hmac.compare_digest(record_hash(*fields, head.prev_hash, self._key), head.hash):
+            return
+        if self._key is None:
+            raise AuditKeyError(
+                "RISKOPS_AUDIT_KEY: the audit trail of this home is keyed (HMAC-SHA-256) and "
+                "no key is set; nothing was written"
+            )
+        raise AuditKeyError(
+            "RISKOPS_AUDIT_KEY: the key set is not the one this audit trail was written with "
+            "(its newest record does not verify under it); nothing was written"
+        )
 
     def append(
         self,
@@ -192,16 +272,30 @@ class AuditTrail:
                 time.sleep(0.05 * (attempt + 1))
         else:
             raise RuntimeError("audit: could not append after 50 attempts")
+        anchor = self.anchor(record)
+        if self._external is not None:
+            with self._external.begin() as conn:
+                conn.execute(
+                    _external_anchors.insert().values(
+                        seq=anchor.seq, hash=anchor.hash, ts=anchor.ts, mac=anchor.mac
+                    )
+                )
         if self._anchor_hook is not None:
-            self._anchor_hook(record)
+            self._anchor_hook(record, anchor.value())
         return record
 
     # ------------------------------------------------------------------ anchors
     def _write_anchor_file(self, record: AuditRecord) -> None:
         path = self.settings.audit_anchor_file
-        payload: dict[str, Any] = {"seq": record.seq, "hash": record.hash, "scheme": self.scheme}
-        if self._key:
-            payload["mac"] = _anchor_mac(self._key, record.seq, record.hash)
+        anchor = self.anchor(record)
+        payload: dict[str, Any] = {
+            "seq": anchor.seq,
+            "hash": anchor.hash,
+            "ts": anchor.ts,
+            "scheme": self.scheme,
+        }
+        if anchor.mac:
+            payload["mac"] = anchor.mac
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(payload, sort_keys=True))
@@ -218,15 +312,29 @@ class AuditTrail:
             return {"seq": -1, "hash": "", "scheme": "unreadable"}
         return anchor if isinstance(anchor, dict) else {"seq": -1, "hash": "", "scheme": "?"}
 
-    def check_anchor(self, seq: int, digest: str, where: str) -> str | None:
-        """Why an external anchor ``(seq, digest)`` disagrees with the table, or None."""
+    def check_anchor(self, anchor: Anchor, where: str) -> str | None:
+        """Why an anchor disagrees with the table (or, keyed, is not MAC'd), or None."""
+        if self._key is not None:
+            expected = _anchor_mac(self._key, anchor.seq, anchor.hash, anchor.ts)
+            if not hmac.compare_digest(anchor.mac, expected):
+                return f"{where} is not signed with RISKOPS_AUDIT_KEY (forged or unkeyed)"
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_events.c.hash).where(_events.c.seq == seq)).first()
+            row = conn.execute(
+                sa.select(_events.c.hash, _events.c.ts).where(_events.c.seq == anchor.seq)
+            ).first()
         if row is None:
-            return f"{where} names record {seq}, which the audit table no longer holds"
-        if row.hash != digest:
-            return f"{where} names record {seq} with a different hash than the table holds"
+            return f"{where} names record {anchor.seq}, which the audit table no longer holds"
+        if row.hash != anchor.hash:
+            return f"{where} names record {anchor.seq} with a different hash than the table holds"
         return None
+
+    def external_anchors(self) -> list[Anchor]:
+        """The append-only anchors (``RISKOPS_AUDIT_ANCHOR_URL``), newest last; [] without."""
+        if self._external is None:
+            return []
+        with self._external.connect() as conn:
+            rows = conn.execute(sa.select(_external_anchors).order_by(_external_anchors.c.id)).all()
+        return [Anchor(r.seq, r.hash, r.ts, r.mac) for r in rows]
 
     def _append(
         self,
@@ -328,6 +436,10 @@ class AuditTrail:
         problem = self._anchor_problem(anchor, rows[-1] if rows else None)
         if problem:
             return broken(None, problem)
+        for external in self.external_anchors():
+            problem = self.check_anchor(external, "the append-only anchor table")
+            if problem:
+                return broken(None, problem)
         return VerifyResult(True, n, None, "", self.scheme, anchor_seq)
 
     def _anchor_problem(self, anchor: dict[str, Any] | None, head: Any) -> str | None:
@@ -340,8 +452,8 @@ class AuditTrail:
             )
         seq, digest = int(anchor.get("seq", -1)), str(anchor.get("hash", ""))
         if self._key:
-            mac = str(anchor.get("mac", ""))
-            if not hmac.compare_digest(mac, _anchor_mac(self._key, seq, digest)):
+            mac, ts = str(anchor.get("mac", "")), str(anchor.get("ts", ""))
+            if not hmac.compare_digest(mac, _anchor_mac(self._key, seq, digest, ts)):
                 return "anchor file is not signed with RISKOPS_AUDIT_KEY (forged or unkeyed)"
         if head is None:
             return f"anchor names record {seq} but the audit table is empty (dropped or truncated)"
@@ -353,7 +465,18 @@ class AuditTrail:
         local = self.engine.dialect.name == "sqlite"
         if local and head.seq != seq:
             return f"anchor names record {seq} but the table ends at record {head.seq}"
-        return self.check_anchor(seq, digest, "anchor file")
+        stated = Anchor(seq, digest, str(anchor.get("ts", "")), str(anchor.get("mac", "")))
+        # The MAC was checked above against the file's own fields.
+        return self._table_problem(stated, "anchor file")
+
+    def _table_problem(self, anchor: Anchor, where: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_events.c.hash).where(_events.c.seq == anchor.seq)).first()
+        if row is None:
+            return f"{where} names record {anchor.seq}, which the audit table no longer holds"
+        if row.hash != anchor.hash:
+            return f"{where} names record {anchor.seq} with a different hash than the table holds"
+        return None
 
     @contextmanager
     def model_lock(self, model: str) -> Iterator[None]:

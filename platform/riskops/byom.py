@@ -14,14 +14,6 @@ from riskops.errors import BadInputError
 
 __all__ = ["load_logged_estimator", "register"]
 
-_MAPPING = (
-    "date_col",
-    "price_col",
-    "return_col",
-    "high_col",
-    "low_col",
-    "volume_col",
-)
 _TRAIN = ("level", "dist", "seed", "tune", "tune_timeout_s")
 
 
@@ -35,45 +27,29 @@ def register(
     **options: Any,
 ) -> Any:
     """See :func:`riskops.register`."""
-    from riskops.data import DataSource
     from riskops.families import get_family
     from riskops.families.base import TrainOptions
-    from riskops.lifecycle import Lifecycle
+    from riskops.lifecycle import Lifecycle, TrainRequest
 
-    fam = get_family(family)
-    fam.check(estimator)  # before the data is even read
+    get_family(family).check(estimator)  # before the data is even read
     settings = options.pop("settings", None)
     recent = options.pop("recent", None)
     dataset = options.pop("dataset", None)
-    return_scale = str(options.pop("return_scale", "decimal"))
-    mapping = {k: options.pop(k) for k in _MAPPING if k in options}
     train = {k: options.pop(k) for k in _TRAIN if k in options}
     extra = dict(options.pop("extra", None) or {})
-    if options:
-        raise BadInputError(f"register: unknown option(s) {sorted(options)}")
-    source = DataSource(
-        domain=fam.domain,
-        path=Path(data) if data is not None else None,
-        bundled=dataset,
+    request = TrainRequest.build(
+        family,
+        data=data,
+        dataset=dataset,
+        recent=recent,
+        options=TrainOptions(model=None, extra=extra, **train),
+        name=name,
+        estimator=estimator,
         target=target,
-        positive_label=None if positive_label is None else str(positive_label),
-        return_scale=return_scale,
-        **mapping,
+        positive_label=positive_label,
+        **options,
     )
-    recent_source = None
-    if recent is not None:
-        recent_source = DataSource(
-            domain=fam.domain,
-            path=Path(recent),
-            target=target,
-            positive_label=None if positive_label is None else str(positive_label),
-            return_scale=return_scale,
-            **mapping,
-        )
-    train_options = TrainOptions(model=None, extra=extra, **train)
-    return Lifecycle(settings).register(
-        estimator, family, source, train_options, name=name, recent=recent_source
-    )
+    return Lifecycle(settings).run(request)
 
 
 def load_logged_estimator(settings: Any, model_uri: str) -> Any:

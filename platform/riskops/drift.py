@@ -145,3 +145,51 @@ def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     if len(frame) <= max_rows:
         return frame.reset_index(drop=True)
     return frame.sample(max_rows, random_state=seed).reset_index(drop=True)
+
+
+def measure_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame | None,
+    window: dict[str, Any],
+    policy: Any,
+    html_path: Path,
+) -> dict[str, Any]:
+    """The ``data_drift`` evidence: Evidently's tests, or ``"evaluated": false`` with why."""
+    rule = policy.data_drift
+    if current is None:
+        return {
+            "evaluated": False,
+            "reason": window["reason"],
+            "share_of_drifted_columns": None,
+            "drifted_columns": [],
+            "window": {k: v for k, v in window.items() if k != "reason"},
+        }
+    columns = [c for c in reference.columns if c in current.columns]
+    empty = [c for c in columns if current[c].isna().all() or reference[c].isna().all()]
+    usable = [c for c in columns if c not in empty]
+    result: dict[str, Any]
+    if not usable:
+        share, result = 1.0, {"drifted_columns": [], "columns": {}}
+    else:
+        measured = data_drift(
+            reference[usable],
+            current[usable],
+            drift_share=rule.max_drift_share,
+            max_rows=rule.max_rows,
+            stattest=rule.stattest,
+            threshold=rule.threshold,
+            html_path=html_path,
+        ).to_dict()
+        result = measured
+        share = float(measured["share_of_drifted_columns"])
+    if empty:
+        # A feature that arrives without any value is the strongest drift there is.
+        drifted = sorted({*result["drifted_columns"], *empty})
+        share = len(drifted) / len(columns)
+        result = {
+            **result,
+            "drifted_columns": drifted,
+            "columns_without_values": empty,
+            "dataset_drift": share >= rule.max_drift_share,
+        }
+    return {**result, "share_of_drifted_columns": share, "evaluated": True, "window": window}

@@ -18,12 +18,16 @@ from riskops.policy import Check, Policy
 
 @dataclass(frozen=True)
 class GateResult:
+    """One gate's verdict. ``evaluated`` is false when the evidence was missing and the
+    policy let the gate pass: "not evaluated" is visible, never a silent pass."""
+
     gate: str
     passed: bool
     reason: str
     observed: Any = None
     threshold: Any = None
     errored: bool = False
+    evaluated: bool = True
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
             + ("; the policy requires a recent window" if required else ""),
             None,
             limit,
+            evaluated=False,
         )
     share = drift.get("share_of_drifted_columns")
     share = float("nan") if share is None else float(share)

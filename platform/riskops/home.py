@@ -13,16 +13,16 @@ anything; the marker is updated after. The original home is never touched. Files
 artifacts (an ``MLmodel``'s ``artifact_path``, say) are left as they are: they are covered by
 the audited hashes, and MLflow loads a model from the folder it finds it in.
 
-A home created before this marker existed is located by the prefix its experiments record.
-Remote stores (an ``http``/``postgresql`` tracking URI) are left alone: their artifact
-locations are the server's.
+A home without a marker (created before it existed) is taken to be where it was created:
+it gets its marker, and moves from then on are followed. Remote stores (an
+``http``/``postgresql`` tracking URI) are left alone: their artifact locations are the
+server's.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -64,7 +64,7 @@ def locate(settings: Settings) -> None:
             locks = home / "locks"
             locks.mkdir(parents=True, exist_ok=True)
             with FileLock(str(locks / "home.lock"), timeout=300):
-                previous = recorded_path(home) or _path_in_store(database)
+                previous = recorded_path(home)
                 if previous is not None and previous != home:
                     _rewrite(database, previous, home)
                 _write_marker(home)
@@ -87,17 +87,6 @@ def _local_database(settings: Settings) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
     return Path(uri.removeprefix("sqlite:///"))
-
-
-def _path_in_store(database: Path) -> Path | None:
-    """The home a store was created in, from its experiments' artifact locations."""
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT artifact_location FROM experiments").fetchall()
-    for (location,) in rows:
-        found = re.match(r"^(?:file://)?(/.*?)/artifacts(?:/|$)", str(location or ""))
-        if found:
-            return Path(found.group(1))
-    return None
 
 
 def _rewrite(database: Path, old: Path, new: Path) -> None:

@@ -1,47 +1,42 @@
-"""The one module that talks to the MLflow model registry.
+"""The one module that talks to the MLflow model registry; it knows nothing of the audit trail.
 
-Models are addressed by alias: ``models:/credit_pd@champion``. Aliases in use:
-``champion`` (served), ``challenger`` (newest candidate), ``previous`` (the champion
-before the current one, for rollback).
+Aliases in use: ``champion`` (served), ``challenger`` (newest candidate), ``previous`` (the
+champion before the current one, for rollback), ``shadow`` (scores live traffic beside the
+champion). They are a *projection* of the audited ledger (:mod:`riskops.ledger`), written after
+each audit record; nothing in RiskOps decides from an alias.
 
-Verified loading
-----------------
-:meth:`Registry.register` hashes every file of the logged model (SHA-256, the manifest is
-kept as the version tag ``riskops.artifact_sha256`` and, by the lifecycle, in the audited
-``register`` record). :meth:`Registry.load_model` -- the one function everybody loads a
-registered model with -- downloads the version's files, compares them with the manifest of
-the *audit trail* (the tag alone could be edited by anyone with registry access) and only
-then deserialises the verified local copy. A version without an audited manifest (registered
-outside RiskOps) or with any file added, missing or changed is refused with
-:class:`~riskops.errors.ArtifactIntegrityError` before a byte of it is unpickled.
+:meth:`Registry.register` hashes every file of the logged model (SHA-256); the lifecycle keeps
+the manifest in the audited ``register`` record, with the version's identity (its run, the
+manifest's digest and the registered model's incarnation, :meth:`Registry.incarnation`).
+:meth:`Registry.load_version` downloads a version's files, compares them with the manifest it
+is given and only then deserialises the local copy; :class:`riskops.ledger.loader.VerifiedLoader`
+gives it the manifest the audit trail recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskops.errors import ArtifactIntegrityError, NotFoundError, RegistryError
-from riskops.settings import Settings
+from riskops.settings import Settings, scratch_dir
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from riskops.audit import AuditRecord
-
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
+SHADOW = "shadow"
 
-ARTIFACTS_TAG = "riskops.artifact_sha256"
-"""Version tag: JSON ``{relative path: sha256}`` of every file of the logged model."""
+MANIFEST_TAG = "riskops.manifest_sha256"
+"""Version tag: the SHA-256 of the model's file manifest (the manifest itself is in the audit
+trail's ``register`` record; a tag of every file's hash ran to 11,000 characters)."""
 AUDIT_HEAD_TAG = "riskops.audit_head"
-"""Registered-model tag: ``seq:hash`` of the newest audit record about the model."""
+"""Registered-model tag: the audit head, MACed under the audit key (see :mod:`riskops.audit`)."""
 _CLIENT_SIDE_FILES = frozenset({"registered_model_meta"})
 """Written by MLflow's client into every download of a ``models:/`` URI; not stored."""
 
@@ -128,8 +123,11 @@ class Registry:
             self._client = client(self.settings)
         return self._client
 
-    def register(self, run_id: str, name: str, tags: dict[str, str]) -> VersionInfo:
-        """Register the run's logged model as a new version of ``name``."""
+    def register(
+        self, run_id: str, name: str, tags: dict[str, str]
+    ) -> tuple[VersionInfo, dict[str, str]]:
+        """Register the run's logged model as a new version of ``name``; returns the version
+        and the SHA-256 manifest of its files as stored."""
         from mlflow.exceptions import MlflowException
 
         from riskops.tracking import MODEL_ARTIFACT_PATH
@@ -154,10 +152,12 @@ class Registry:
         configure(self.settings)
         mv = mlflow.register_model(model_uri, name, tags=tags)
         version = int(mv.version)
-        with tempfile.TemporaryDirectory(prefix="riskops-register-") as tmp:
-            manifest = file_manifest(self._download(name, version, Path(tmp)))
-        self.set_tags(name, version, {ARTIFACTS_TAG: json.dumps(manifest, sort_keys=True)})
-        return self.get_version(name, version)
+        with scratch_dir(self.settings, "register") as tmp:
+            manifest = file_manifest(self._download(name, version, tmp))
+        from riskops.ledger.state import manifest_digest
+
+        self.set_tags(name, version, {MANIFEST_TAG: manifest_digest(manifest)})
+        return self.get_version(name, version), manifest
 
     def _download(self, name: str, version: int, dst: Path) -> Path:
         import os
@@ -176,27 +176,31 @@ class Registry:
 
     def artifact_manifest(self, name: str, version: int) -> dict[str, str]:
         """The SHA-256 of every file the registry holds for a version, as stored now."""
-        with tempfile.TemporaryDirectory(prefix="riskops-verify-") as tmp:
-            return file_manifest(self._download(name, version, Path(tmp)))
+        with scratch_dir(self.settings, "verify") as tmp:
+            return file_manifest(self._download(name, version, tmp))
 
-    def anchor_audit(self, record: AuditRecord) -> None:
-        """Tag the record's registered model with the audit head (a second, remote anchor)."""
+    def incarnation(self, name: str) -> int | None:
+        """When the registered model was created (ms): it changes when the model is deleted
+        and created again. ``None`` when no such model exists."""
         from mlflow.exceptions import MlflowException
 
-        with contextlib.suppress(MlflowException):  # not registered (yet): nothing to tag
-            self.client.set_registered_model_tag(
-                record.model, AUDIT_HEAD_TAG, f"{record.seq}:{record.hash}"
-            )
+        try:
+            return int(self.client.get_registered_model(name).creation_timestamp or 0)
+        except MlflowException as exc:
+            if is_not_found(exc):
+                return None
+            raise registry_error(f"reading {name}", exc) from exc
 
-    def audit_anchors(self) -> dict[str, tuple[int, str]]:
-        """Each registered model's anchored audit head ``(seq, hash)``, where it has one."""
-        out: dict[str, tuple[int, str]] = {}
-        for model in self.client.search_registered_models():
-            value = (model.tags or {}).get(AUDIT_HEAD_TAG)
-            if value:
-                seq, _, digest = value.partition(":")
-                out[model.name] = (int(seq) if seq.isdigit() else -1, digest)
-        return out
+    def tag_model(self, name: str, key: str, value: str) -> None:
+        """Set a registered model's tag; nothing when the model does not exist (yet)."""
+        from mlflow.exceptions import MlflowException
+
+        with contextlib.suppress(MlflowException):
+            self.client.set_registered_model_tag(name, key, value)
+
+    def model_tags(self) -> dict[str, dict[str, str]]:
+        """Every registered model's tags, by name."""
+        return {m.name: dict(m.tags or {}) for m in self.client.search_registered_models()}
 
     def _logged_model(self, run_id: str, experiment_id: str) -> Any:
         import mlflow
@@ -273,42 +277,14 @@ class Registry:
     def model_names(self) -> list[str]:
         return sorted(m.name for m in self.client.search_registered_models())
 
-    def champions(self) -> dict[str, str]:
-        """Every registered model that has a ``champion`` alias, with its ``family`` tag."""
-        out: dict[str, str] = {}
-        page_token = None
-        while True:
-            page = self.client.search_registered_models(max_results=1000, page_token=page_token)
-            for model in page:
-                if CHAMPION in (getattr(model, "aliases", None) or {}):
-                    out[model.name] = (model.tags or {}).get("family", "")
-            page_token = getattr(page, "token", None)
-            if not page_token:
-                return out
+    def load_version(self, name: str, version: int, expected: dict[str, str]) -> LoadedModel:
+        """Download, verify against ``expected`` (the audited manifest), then deserialise.
 
-    def load_model(self, name: str, alias: str | None = None, version: int | None = None) -> Any:
-        """The native estimator of a version (by number, or by alias), hash-verified first."""
-        if version is None:
-            if alias is None:
-                raise NotFoundError(f"model: give a version or an alias of {name}")
-            found = self.version_for_alias(name, alias)
-            if found is None:
-                raise NotFoundError(f"model: {name} has no alias {alias!r}")
-            version = found.version
-        return self.load_version(name, int(version)).estimator
-
-    def load_version(
-        self, name: str, version: int, expected: dict[str, str] | None = None
-    ) -> LoadedModel:
-        """Download, verify against the audited manifest (or ``expected``), then deserialise.
-
-        Raises :class:`ArtifactIntegrityError` before deserialising anything when the version
-        has no audited manifest or any file differs from it.
+        Raises :class:`ArtifactIntegrityError` before deserialising anything when any file
+        is added, missing or changed.
         """
-        if expected is None:
-            expected = self.audited_manifest(name, version)
-        with tempfile.TemporaryDirectory(prefix="riskops-load-") as tmp:
-            local = self._download(name, version, Path(tmp))
+        with scratch_dir(self.settings, "load") as tmp:
+            local = self._download(name, version, tmp)
             problems = manifest_mismatch(expected, file_manifest(local))
             if problems:
                 raise ArtifactIntegrityError(
@@ -316,19 +292,6 @@ class Registry:
                     + ", ".join(problems)
                 )
             return _deserialise(name, version, local, expected)
-
-    def audited_manifest(self, name: str, version: int) -> dict[str, str]:
-        """The artifact hashes the audit trail recorded when the version was registered."""
-        from riskops.audit import AuditTrail
-        from riskops.integrity import registered_manifest
-
-        manifest = registered_manifest(AuditTrail(self.settings).records(name), version)
-        if manifest is None:
-            raise ArtifactIntegrityError(
-                f"model: {name} v{version} has no audited artifact hashes "
-                "(registered outside RiskOps?); refusing to load it"
-            )
-        return manifest
 
 
 def _deserialise(name: str, version: int, local: Path, manifest: dict[str, str]) -> LoadedModel:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,14 @@ class Settings(BaseSettings):
         default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
     )
     actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    audit_anchor_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of an append-only table outside the writer's control (e.g. a "
+            "PostgreSQL role with INSERT but no UPDATE/DELETE) that every audit append is "
+            "anchored to as well; replaying an older home is detected against it."
+        ),
+    )
     audit_key: SecretStr | None = Field(
         default=None,
         description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256 (see README).",
@@ -144,6 +154,12 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    @property
+    def scratch_root(self) -> Path:
+        """Temporary files (downloads being verified, fits in progress): under the home, so
+        that nothing is left outside it; see :func:`scratch_dir`."""
+        return self.home / "tmp"
+
     def is_local_tracking(self) -> bool:
         """Whether the MLflow store is a file on this machine (SQLite or a folder).
 
@@ -193,3 +209,51 @@ class Settings(BaseSettings):
         }
         for key, value in defaults.items():
             os.environ.setdefault(key, value)
+
+
+@contextmanager
+def scratch_dir(settings: Settings, purpose: str) -> Iterator[Path]:
+    """A temporary folder under ``home/tmp``, removed on exit.
+
+    Named after the process that owns it, so that one left by a process that was killed
+    (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the next
+    start instead of lingering in ``/tmp`` outside the home.
+    """
+    import shutil
+    import tempfile
+
+    settings.scratch_root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=settings.scratch_root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def clean_scratch(settings: Settings) -> int:
+    """Remove scratch folders whose owning process is gone; returns how many."""
+    import shutil
+
+    root = settings.scratch_root
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.iterdir():
+        parts = folder.name.split("-")
+        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        if pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with ``pid`` is still running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

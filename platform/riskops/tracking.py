@@ -134,12 +134,72 @@ def experiment_id(settings: Settings, family: str) -> str:
 
 @contextmanager
 def training_run(settings: Settings, family: str, run_name: str) -> Iterator[str]:
-    """An active MLflow run for a family; yields its run id."""
+    """An active MLflow run for a family; yields its run id.
+
+    An exception ends it ``FAILED`` (MLflow's context manager); a process killed outright
+    leaves it ``RUNNING``, which is why the run names its process (``riskops.pid``,
+    ``riskops.host``): :func:`fail_orphaned_runs` ends such runs at the next training.
+    """
+    import socket
+
     import mlflow
 
     exp = experiment_id(settings, family)
-    with mlflow.start_run(experiment_id=exp, run_name=run_name) as run:
+    tags = {"riskops.pid": str(os.getpid()), "riskops.host": socket.gethostname()}
+    with mlflow.start_run(experiment_id=exp, run_name=run_name, tags=tags) as run:
         yield run.info.run_id
+
+
+def fail_orphaned_runs(settings: Settings) -> list[str]:
+    """End as ``FAILED`` the runs left ``RUNNING`` by a process of this host that is gone
+    (killed in the middle of a training); returns their ids."""
+    import socket
+
+    from riskops.settings import process_alive
+
+    c = client(settings)
+    host = socket.gethostname()
+    ended: list[str] = []
+    experiments = [e.experiment_id for e in c.search_experiments()]
+    if not experiments:
+        return ended
+    running = c.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`riskops.host` = '{host}'",
+    )
+    for run in running:
+        pid = run.data.tags.get("riskops.pid", "")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            c.set_terminated(run.info.run_id, status="FAILED")
+            ended.append(run.info.run_id)
+    return ended
+
+
+EVIDENCE_EXCLUDED = ("governance/", "gates/")
+"""Run folders written after registration (documents, gate reports): not evidence the gates
+read, so not in a version's evidence manifest."""
+
+
+def evidence_manifest(settings: Settings, run_id: str) -> dict[str, str]:
+    """SHA-256 of every file the run logged (its evidence), as stored, by artifact path."""
+    from riskops.registry import file_manifest
+    from riskops.settings import scratch_dir
+
+    wanted = [
+        a for a in list_run_artifacts(settings, run_id) if not a.startswith(EVIDENCE_EXCLUDED)
+    ]
+    with scratch_dir(settings, "evidence") as tmp:
+        download_files(settings, run_id, wanted, tmp)
+        return file_manifest(tmp)
+
+
+def read_artifact(settings: Settings, run_id: str, artifact: str) -> bytes:
+    """The bytes of one artifact of a run, as stored."""
+    from riskops.settings import scratch_dir
+
+    with scratch_dir(settings, "artifact") as tmp:
+        (path,) = download_files(settings, run_id, [artifact], tmp)
+        return path.read_bytes()
 
 
 def log_outcome(

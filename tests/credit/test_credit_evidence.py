@@ -295,7 +295,7 @@ def test_recent_window_falls_back_to_the_latest_period_and_never_to_the_training
 
 
 def test_a_feature_without_values_in_the_recent_window_counts_as_drifted(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from riskops.credit.evidence import measure_drift
+    from riskops.drift import measure_drift
 
     # Given a recent window where a feed stopped sending incomes
     reference = make_applicants(1200, seed=1)[0]

@@ -82,7 +82,7 @@ def test_history_section_lists_every_alias_move_of_the_version(governed, facts_o
     assert by_action["override"][2] == "approver"
     assert by_action["refuse"][2] == "reviewer"
     v1, v2 = governed.non_monotone, governed.champion
-    assert by_action["override"][5] == f"champion v{v2} → v{v1}; previous → v{v2}"
+    assert by_action["override"][5] == f"champion v{v2} → v{v1}; previous none → v{v2}"
     assert by_action["rollback"][5].startswith(f"champion v{v1} → v{v2}")
     assert "intact" in build_card(facts).section("history").blocks[0].text
 

@@ -123,7 +123,7 @@ def test_audit_table_and_csv_of_the_governed_home(governed, tmp_path: Path) -> N
     rows = list(csv.DictReader(out.open()))
     override = next(r for r in rows if r["action"] == "override")
     assert override["actor"] == "approver"
-    assert override["alias_changes"] == f"champion v{v2} → v{v1}; previous → v{v2}"
+    assert override["alias_changes"] == f"champion v{v2} → v{v1}; previous none → v{v2}"
     assert "business sign-off" in override["decision"]
     # and the raw record, with its hashes, stays exportable as it was stored
     assert json.loads(override["body"])["reason"] == "business sign-off despite the grade inversion"

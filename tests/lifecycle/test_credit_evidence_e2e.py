@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.data import DataSource
-from riskops.errors import PromotionRefused, RegistryError
-from riskops.lifecycle import EVIDENCE_FILE, Lifecycle
+from riskops.errors import RegistryError
+from riskops.lifecycle import Lifecycle
+from riskops.lifecycle.training import EVIDENCE_FILE
 from riskops.registry import CHAMPION, Registry
 from riskops.settings import Settings
 from tests.credit.synthetic import make_applicants
@@ -41,10 +42,9 @@ def _evidence(settings: Settings, run_id: str) -> dict:
 
 
 def _report(life: Lifecycle, name: str) -> list:
-    try:
-        return list(life.promote(name).report.results)
-    except PromotionRefused as refused:
-        return list(refused.report.results)
+    report = life.promote(name).report
+    assert report is not None
+    return list(report.results)
 
 
 def test_same_applicants_plus_a_constant_column_is_not_refused_by_any_champion_gate(
@@ -79,21 +79,21 @@ def test_same_applicants_plus_a_constant_column_is_not_refused_by_any_champion_g
 
 
 class _FlakyClient:
-    """The real MLflow client, except that reading the champion alias answers like a
-    registry behind a failing proxy: an MlflowException that is not "not found"."""
+    """The real MLflow client, except that reading the model versions in ``failing`` answers
+    like a registry behind a failing proxy: an MlflowException that is not "not found"."""
 
-    def __new__(cls, settings: Settings):  # type: ignore[no-untyped-def]
+    def __new__(cls, settings: Settings, failing: set[str] | None):  # type: ignore[no-untyped-def]
         import mlflow
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
         class Flaky(mlflow.MlflowClient):
-            def get_model_version_by_alias(self, name: str, alias: str):  # type: ignore[no-untyped-def]
-                if alias == CHAMPION:
+            def get_model_version(self, name: str, version: str):  # type: ignore[no-untyped-def]
+                if failing is None or str(version) in failing:
                     raise MlflowException(
                         "503 Service Unavailable", error_code=TEMPORARILY_UNAVAILABLE
                     )
-                return super().get_model_version_by_alias(name, alias)
+                return super().get_model_version(name, version)
 
         return Flaky(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
 
@@ -102,22 +102,27 @@ def test_registry_errors_other_than_not_found_stop_training_and_promotion(
     settings: Settings, tmp_path: Path
 ) -> None:
     source = _source(_applicants_csv(tmp_path / "a.csv", n=800))
-    # Given a registered challenger, and then a registry that fails to read the champion
+    # Given an audited champion, and then a registry that fails to read its version
     life = Lifecycle(settings)
-    challenger = life.train("credit", source)
+    champion = life.train("credit", source)
+    life.promote("credit_pd", force=True, reason="first champion of the test")
     flaky = Lifecycle(settings)
-    flaky.registry._client = _FlakyClient(settings)
-    # When training: it stops with a clear registry error (exit 1) and registers nothing
+    flaky.registry._client = _FlakyClient(settings, {str(champion.version)})
+    # When training: it stops with a clear registry error (exit 1) rather than skip the
+    # comparison with the champion, and registers nothing
     with pytest.raises(RegistryError, match="503 Service Unavailable") as err:
         flaky.train("credit", source)
-    assert err.value.exit_code == 1 and "credit_pd@champion" in str(err.value)
-    assert [v.version for v in Registry(settings).versions("credit_pd")] == [challenger.version]
-    # When promoting: it stops too, and nothing is promoted or recorded as promoted
+    assert err.value.exit_code == 1 and f"credit_pd v{champion.version}" in str(err.value)
+    assert [v.version for v in Registry(settings).versions("credit_pd")] == [champion.version]
+    # Given a challenger, and a registry that fails to read any version
+    challenger = life.train("credit", source)
+    before = [r.action for r in AuditTrail(settings).records("credit_pd")]
+    flaky.registry._client = _FlakyClient(settings, None)
+    # When promoting: it stops too, before anything is recorded or promoted
     with pytest.raises(RegistryError):
-        flaky.promote("credit_pd")
-    assert Registry(settings).version_for_alias("credit_pd", CHAMPION) is None
-    actions = [r.action for r in AuditTrail(settings).records("credit_pd")]
-    assert actions == ["register"]
+        flaky.promote("credit_pd", challenger.version)
+    assert Registry(settings).version_for_alias("credit_pd", CHAMPION).version == champion.version  # type: ignore[union-attr]
+    assert [r.action for r in AuditTrail(settings).records("credit_pd")] == before
 
 
 def _train_cli(*args: str) -> tuple[int, dict]:

@@ -17,12 +17,15 @@ from urllib.parse import unquote, urlparse
 import pytest
 from typer.testing import CliRunner
 
-from riskops.audit import AuditTrail
+from riskops.audit import Anchor, AuditTrail
 from riskops.cli import app
-from riskops.errors import ArtifactIntegrityError, BadInputError, PromotionRefused
-from riskops.integrity import verify_installation
-from riskops.lifecycle import ARTIFACT_GATE, Lifecycle
-from riskops.registry import CHALLENGER, CHAMPION, Registry
+from riskops.errors import ArtifactIntegrityError, BadInputError, NotFoundError
+from riskops.ledger.loader import VerifiedLoader
+from riskops.ledger.state import fold, manifest_digest
+from riskops.ledger.verify import verify_installation
+from riskops.lifecycle import Lifecycle
+from riskops.lifecycle.promotion import ARTIFACT_GATE
+from riskops.registry import AUDIT_HEAD_TAG, CHALLENGER, CHAMPION, MANIFEST_TAG, Registry
 from riskops.settings import Settings
 
 runner = CliRunner()
@@ -71,8 +74,8 @@ def _model_dir(settings: Settings, run_id: str) -> Path:
 
 def _register_small(life: Lifecycle) -> tuple[int, str]:
     run_id = _log_small_model(life.settings)
-    version = life.register_challenger(run_id, NAME, {"family": "credit", "model_kind": "small"})
-    return version.version, run_id
+    version = life.register_version(run_id, NAME, {"family": "credit", "model_kind": "small"})
+    return version, run_id
 
 
 def _small_champion(life: Lifecycle) -> tuple[int, str]:
@@ -109,13 +112,14 @@ def test_an_alias_moved_with_the_plain_mlflow_client_fails_verify_naming_the_mod
     report = verify_installation(settings)
     assert report.models[NAME]["state"] == "mismatch"
     assert report.models[NAME]["audited_champion"] == 1
-    # And the service's view (the holder over the real registry) keeps the audited v1
-    from services.champions import ChampionHolder
+    # And the service's view (the holder over the real trail and registry) serves v1
+    from services.champions import ChampionHolder, LedgerSource
 
-    holder = ChampionHolder(Registry(settings), NAME)
+    holder = ChampionHolder(LedgerSource(settings), NAME)
     assert holder.refresh()
     assert holder.current is not None and holder.current.version == 1
-    assert holder.status()["audited"] is False and holder.status()["alias_version"] == 2
+    status = holder.status()
+    assert status["alias_version"] == 2 and "the alias is not used" in status["note"]
 
 
 class _Crash(BaseException):
@@ -133,16 +137,28 @@ def test_a_crash_between_the_record_and_the_alias_leaves_a_recorded_intent(
     def crash(*args: object) -> None:
         raise _Crash
 
+    set_alias = Registry.set_alias
     monkeypatch.setattr(Registry, "set_alias", crash)
     with pytest.raises(_Crash):
         life.promote(NAME, second, force=True, reason="crash test")
-    # Then the record exists, the alias did not move, and verify reports "not applied"
-    assert life.audit.records(NAME)[-1].action == "override"
+    # Then the record exists: the trail's champion is v2 although the alias did not move
+    assert life.trail.records(NAME)[-1].action == "override"
     assert life.registry.version_for_alias(NAME, CHAMPION).version == first  # type: ignore[union-attr]
+    assert fold(life.trail.records(NAME), NAME).champion == second
+    # And verify reports a projection not yet applied (a warning: v2 is what is served)
     report = verify_installation(settings)
-    assert report.ok
-    assert [f.kind for f in report.findings] == ["intent"]
-    assert "was not applied" in report.findings[0].message
+    assert report.ok, report.findings
+    lagging = {f.message.split()[0]: f for f in report.findings}
+    assert set(lagging) == {"credit_pd@champion", "credit_pd@previous", "credit_pd@challenger"}
+    assert {f.kind for f in report.findings} == {"projection"}
+    assert "was not applied" in lagging["credit_pd@champion"].message
+    # When the aliases are reconciled (audited first), then the registry agrees again
+    monkeypatch.setattr(Registry, "set_alias", set_alias)
+    reconciled = runner.invoke(app, ["reconcile", NAME, "--json"])
+    assert reconciled.exit_code == 0, reconciled.output
+    assert life.registry.version_for_alias(NAME, CHAMPION).version == second  # type: ignore[union-attr]
+    assert life.trail.records(NAME)[-1].action == "reconcile"
+    assert verify_installation(settings).findings == []
 
 
 def test_registration_is_recorded_before_the_challenger_alias_moves(
@@ -157,9 +173,9 @@ def test_registration_is_recorded_before_the_challenger_alias_moves(
     # Given a crash at the alias move of a registration
     monkeypatch.setattr(Registry, "set_alias", crash)
     with pytest.raises(_Crash):
-        life.register_challenger(run_id, NAME, {"family": "credit"})
+        life.register_version(run_id, NAME, {"family": "credit"})
     # Then the register record (with its artifact hashes) exists and no alias does
-    record = life.audit.records(NAME)[-1]
+    record = life.trail.records(NAME)[-1]
     assert record.action == "register" and record.body["alias_change"]["alias"] == CHALLENGER
     assert "model.pkl" in record.body["artifacts"]
     assert life.registry.version_for_alias(NAME, CHALLENGER) is None
@@ -177,10 +193,12 @@ def test_registration_records_the_sha256_of_every_model_file(settings: Settings)
         for p in folder.rglob("*")
         if p.is_file()
     }
-    record = life.audit.records(NAME)[-1]
-    tag = json.loads(life.registry.get_version(NAME, version).tags["riskops.artifact_sha256"])
-    assert record.body["artifacts"] == on_disk == tag
+    record = life.trail.records(NAME)[-1]
+    assert record.body["artifacts"] == on_disk
     assert {"MLmodel", "model.pkl"} <= set(on_disk)
+    # and the version's tag is the manifest's digest, which the record's identity states
+    tag = life.registry.get_version(NAME, version).tags[MANIFEST_TAG]
+    assert tag == manifest_digest(on_disk) == record.body["identity"]["content"]
 
 
 def test_one_byte_appended_to_the_champions_model_file_fails_verify_and_loading(
@@ -197,7 +215,7 @@ def test_one_byte_appended_to_the_champions_model_file_fails_verify_and_loading(
     assert result.exit_code == 1
     assert "model.pkl changed" in result.stdout
     with pytest.raises(ArtifactIntegrityError, match=r"model\.pkl changed"):
-        Registry(settings).load_model(NAME, alias=CHAMPION)
+        VerifiedLoader(settings).champion(NAME)
 
 
 def test_a_malicious_pickle_registered_outside_riskops_never_runs(
@@ -212,13 +230,12 @@ def test_a_malicious_pickle_registered_outside_riskops_never_runs(
     (folder / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
     created = life.registry.client.create_model_version(NAME, str(folder), run_id=run_id)
     version = int(created.version)
-    # When it is promoted, even by force, or loaded
-    with pytest.raises(PromotionRefused) as refused:
+    # When it is promoted, even by force, or loaded, then it is refused: the trail never
+    # registered it (exit 2 naming the version), before anything is unpickled
+    with pytest.raises(NotFoundError, match="not registered through RiskOps"):
         life.promote(NAME, version, force=True, reason="attacker")
-    with pytest.raises(ArtifactIntegrityError, match="no audited artifact hashes"):
-        Registry(settings).load_model(NAME, version=version)
-    # Then it is refused before unpickling: the code never ran
-    assert ARTIFACT_GATE in [r.gate for r in refused.value.report.failures]
+    with pytest.raises(NotFoundError, match="not registered through RiskOps"):
+        VerifiedLoader(settings).load(NAME, version)
     assert not marker.exists()
     assert life.registry.version_for_alias(NAME, CHAMPION).version == 1  # type: ignore[union-attr]
 
@@ -233,9 +250,10 @@ def test_a_malicious_pickle_swapped_into_an_audited_version_never_runs(
     # Given the audited challenger's model.pkl replaced in the artifact store
     (_model_dir(settings, run_id) / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
     # When promoted by force
-    with pytest.raises(PromotionRefused, match=r"model\.pkl changed"):
-        life.promote(NAME, second, force=True, reason="attacker")
+    result = life.promote(NAME, second, force=True, reason="attacker")
     # Then the hash mismatch refused it before anything was unpickled
+    assert result.refused
+    assert "model.pkl changed" in " ".join(result.reasons())
     assert not marker.exists()
 
 
@@ -245,11 +263,11 @@ def test_a_model_that_cannot_load_is_refused_even_when_forced(settings: Settings
     run_id = _log_small_model(settings)
     model_file = _model_dir(settings, run_id) / "model.pkl"
     model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
-    version = life.register_challenger(run_id, NAME, {"family": "credit"}).version
+    version = life.register_version(run_id, NAME, {"family": "credit"})
     # When promoted by force, then promotion loads it, fails, and refuses
-    with pytest.raises(PromotionRefused) as refused:
-        life.promote(NAME, version, force=True, reason="half a model")
-    failure = {r.gate: r.reason for r in refused.value.report.failures}[ARTIFACT_GATE]
+    refused = life.promote(NAME, version, force=True, reason="half a model")
+    assert refused.refused and refused.report is not None
+    failure = {r.gate: r.reason for r in refused.report.failures}[ARTIFACT_GATE]
     assert "Error" in failure
     assert life.registry.version_for_alias(NAME, CHAMPION) is None
     assert AuditTrail(settings).records(NAME)[-1].action == "refuse"
@@ -262,15 +280,15 @@ def test_the_registry_tag_anchors_the_trail_and_a_truncation_below_it_fails_veri
 
     life = Lifecycle(settings)
     _small_champion(life)
-    anchors = life.registry.audit_anchors()
-    head = life.audit.records()[-1]
-    assert anchors[NAME] == (head.seq, head.hash)
+    anchor = Anchor.parse(life.registry.model_tags()[NAME][AUDIT_HEAD_TAG])
+    head = life.trail.records()[-1]
+    assert (anchor.seq, anchor.hash, anchor.ts) == (head.seq, head.hash, head.ts)
     # When the newest records are deleted and the anchor *file* is rewritten to match
     with sqlite3.connect(settings.home / "audit.db") as conn:
         conn.execute("DELETE FROM riskops_audit WHERE seq >= ?", (head.seq - 1,))
         kept = conn.execute("SELECT seq, hash FROM riskops_audit ORDER BY seq DESC").fetchone()
     settings.audit_anchor_file.write_text(
-        json.dumps({"seq": kept[0], "hash": kept[1], "scheme": "sha256"})
+        json.dumps({"seq": kept[0], "hash": kept[1], "ts": "", "scheme": "sha256"})
     )
     # Then the registry's tag still names the deleted head
     report = verify_installation(settings)
@@ -313,7 +331,8 @@ def test_with_one_approval_required_a_second_person_must_approve(
     )
     # When alice promotes it: the gates pass, the champion is unchanged, a request is recorded
     result = alice.promote(NAME, trained.version)
-    assert result.report.passed and not result.promoted
+    assert result.report is not None and result.report.passed
+    assert result.outcome == "awaiting_approval"
     assert "awaiting 1 approval" in result.note
     assert alice.registry.version_for_alias(NAME, CHAMPION) is None
     # And alice cannot approve her own request (exit 2), nor can an approval lack a reason
@@ -363,18 +382,20 @@ def test_with_one_approval_required_a_second_person_must_approve(
 def test_a_rejected_request_cannot_be_approved_afterwards(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskops.approvals import pending_request
-
-    # Given a request (as records: the lifecycle's own path is tested above)
-    trail = AuditTrail(settings)
-    trail.append("approval_requested", NAME, 3, actor="alice", required_approvals=1)
-    assert pending_request(trail.records(NAME), 3) is not None
+    # Given a request for a registered version
+    life = Lifecycle(settings)
+    version, _ = _register_small(life)
+    trail = life.trail
+    request = trail.append("approval_requested", NAME, version, actor="alice", required_approvals=1)
+    assert version in fold(trail.records(NAME), NAME).pending
     # When carol rejects it
-    trail.append("reject", NAME, 3, actor="carol", reason="weak evidence", request_seq=1)
+    trail.append(
+        "reject", NAME, version, actor="carol", reason="weak evidence", request_seq=request.seq
+    )
     # Then nothing is pending, and approving is refused with exit 2
-    assert pending_request(trail.records(NAME), 3) is None
+    assert fold(trail.records(NAME), NAME).pending == {}
     monkeypatch.setenv("RISKOPS_ACTOR", "bob")
-    result = runner.invoke(app, ["approve", NAME, "--version", "3", "--reason", "ok"])
+    result = runner.invoke(app, ["approve", NAME, "--version", str(version), "--reason", "ok"])
     assert result.exit_code == 2
     assert "no pending promotion request" in result.stderr
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.data import DataSource
-from riskops.errors import PromotionRefused
+from riskops.errors import BadInputError
 from riskops.lifecycle import Lifecycle
 from riskops.registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 from riskops.settings import Settings
@@ -87,11 +87,15 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     # When it is promoted with no champion, it faces the absolute gates only and passes
     promoted = life.promote("credit_pd")
     assert promoted.promoted and promoted.previous_champion is None
-    # (and the version's files match their audited hashes, load and predict)
+    # (and the version's evidence and files match their audited hashes, load and predict
+    # within the family's contract)
+    assert promoted.report is not None
     assert {r.gate.split(":")[0] for r in promoted.report.results} == {
         "floor",
         "data_drift",
         "artifact_integrity",
+        "evidence_integrity",
+        "output_contract",
         "leakage",
     }
     assert registry.get_version("credit_pd", first.version).tags["validation_status"] == "passed"
@@ -107,9 +111,9 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     assert shifted.champion_version == first.version
 
     # When it is promoted, the gates refuse it and the champion stays
-    with pytest.raises(PromotionRefused) as refused:
-        life.promote("credit_pd")
-    failed = {r.gate for r in refused.value.report.failures}
+    refused = life.promote("credit_pd")
+    assert refused.outcome == "refused" and refused.report is not None
+    failed = {r.gate for r in refused.report.failures}
     assert "data_drift" in failed
     assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]
     assert registry.get_version("credit_pd", shifted.version).tags["validation_status"] == "failed"
@@ -125,10 +129,14 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     assert registry.version_for_alias("credit_pd", PREVIOUS).version == first.version  # type: ignore[union-attr]
 
     # When rolled back, the first version is champion again
-    life.rollback("credit_pd", reason="override reverted")
+    rolled = life.rollback("credit_pd", reason="override reverted")
+    assert rolled.outcome == "rolled_back" and rolled.champion == first.version
     assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]
 
     # Then the audit trail holds every decision, in order, and verifies
+    # (and no audited previous champion is left: a second rollback is refused, exit 2)
+    with pytest.raises(BadInputError, match="no audited previous champion"):
+        life.rollback("credit_pd")
     actions = [r.action for r in AuditTrail(settings).records("credit_pd")]
     assert actions == [
         "register",
@@ -157,8 +165,8 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     original = gates.data_drift_gate
     gates.data_drift_gate = broken_gate  # type: ignore[assignment]
     try:
-        with pytest.raises(PromotionRefused, match="gate raised RuntimeError"):
-            life.promote("credit_pd", version=shifted.version)
+        broken = life.promote("credit_pd", version=shifted.version)
+        assert broken.refused and "gate raised RuntimeError" in " ".join(broken.reasons())
     finally:
         gates.data_drift_gate = original
     assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]

@@ -4,7 +4,7 @@ Each model is trained through the real lifecycle (MLflow on SQLite in ``tmp_path
 small window of the bundled S&P 500 data (``arch.data.sp500``), written as a user CSV. The
 registered version must say ``serialization_format: skops`` in its ``MLmodel``, its model
 file must be a skops archive naming only types on RiskOps's allow-list (no pickle stream
-in it, so nothing runs on load), and ``Registry.load_version`` must give back a model that
+in it, so nothing runs on load), and ``VerifiedLoader.load`` must give back a model that
 forecasts what the trained one did: the next-day VaR/ES recorded in ``evidence.json`` at
 training, the anomaly scores logged in ``scores.parquet``, and for the volatility models
 the forecasts of a fresh fit of the same specification on the same returns.
@@ -24,6 +24,7 @@ from sklearn.base import clone
 from riskops.data import DataSource
 from riskops.families import trusted_types
 from riskops.families.base import TrainOptions
+from riskops.ledger.loader import VerifiedLoader
 from riskops.lifecycle import Lifecycle
 from riskops.registry import Registry
 from riskops.settings import Settings
@@ -122,7 +123,7 @@ def test_each_var_model_is_stored_with_skops_and_forecasts_the_same_after_loadin
     model_file = _stored_as_skops(settings, "market_var", trained.version)
     _no_pickle_and_trusted_types_only(model_file)
     # And the verified load forecasts exactly the next-day VaR/ES recorded at training
-    loaded = Registry(settings).load_version("market_var", trained.version)
+    loaded = VerifiedLoader(settings).load("market_var", trained.version)
     recorded = _run_json(settings, trained.run_id, "evidence.json")["next_day"]
     forecast = loaded.estimator.forecast(levels=(0.95, 0.99))
     for level, tag in ((0.95, "95"), (0.99, "99")):
@@ -148,7 +149,7 @@ def test_each_volatility_model_is_stored_with_skops_and_forecasts_the_same_after
     _no_pickle_and_trusted_types_only(model_file)
     # And the loaded model forecasts what a fresh fit of its specification on the same
     # returns forecasts (the fits are deterministic)
-    loaded = Registry(settings).load_version("market_volatility", trained.version).estimator
+    loaded = VerifiedLoader(settings).load("market_volatility", trained.version).estimator
     fresh = clone(loaded).fit(loaded.returns_)
     example = loaded.returns_.iloc[-250:].to_frame("ret")
     np.testing.assert_allclose(loaded.predict(example), fresh.predict(example), rtol=1e-12)
@@ -184,7 +185,7 @@ def test_each_anomaly_detector_is_stored_with_skops_and_scores_the_same_after_lo
             dst_path=str(settings.home / "sc"),
         )
     )
-    loaded = Registry(settings).load_version("market_anomaly", trained.version).estimator
+    loaded = VerifiedLoader(settings).load("market_anomaly", trained.version).estimator
     features = build_features(load(source))  # type: ignore[arg-type]
     np.testing.assert_allclose(
         loaded.score_samples(features), scores["score"].to_numpy(), rtol=1e-12

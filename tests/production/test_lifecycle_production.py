@@ -105,24 +105,13 @@ def test_train_promote_and_serve_the_champion_from_the_servers(
     ]
     assert len(stored) == 1
 
-    # When it is promoted (exit 0), or refused by the credit policy (exit 3) and then
-    # promoted by an audited override so that there is a champion to serve
+    # When it is promoted: the bundled data's default champion passes the credit policy
     promoted = _riskops(["promote", "credit_pd", "--json"], production_env, tmp_path)
-    assert promoted.returncode in (0, 3), promoted.stderr[-3000:]
-    decision = _json_line(promoted.stdout, "report" if promoted.returncode == 0 else "error")
+    assert promoted.returncode == 0, promoted.stdout[-3000:] + promoted.stderr[-3000:]
+    decision = _json_line(promoted.stdout, "report")
     expected_actions = ["register", "gate_decision", "promote"]
-    if promoted.returncode == 3:
-        print(f"credit policy refused credit_pd v{version}: {decision.get('message')}")
-        forced = harness.run_checked(
-            ["riskops", "promote", "credit_pd", "--force", "--reason", "production test", "--json"],
-            env=production_env,
-            cwd=tmp_path,
-        )
-        assert _json_line(forced.stdout, "report")["forced"] is True
-        expected_actions = ["register", "gate_decision", "refuse", "gate_decision", "override"]
-    else:
-        assert decision["promoted"] is True
-        assert all(r["passed"] for r in decision["report"]["results"])
+    assert decision["promoted"] is True and decision["outcome"] == "promoted"
+    assert all(r["passed"] for r in decision["report"]["results"])
 
     # Then the decision and its audit record are in PostgreSQL, the chain verifies, and
     # nothing fell back to the local SQLite files
@@ -167,7 +156,11 @@ def test_train_promote_and_serve_the_champion_from_the_servers(
     assert served["credit_pd"]["version"] == version
     assert scored_status == 200, scored
     assert scored["model"]["version"] == version
-    champion = registry.load_model("credit_pd", alias="champion")
+    from riskops.ledger.loader import VerifiedLoader
+
+    loaded = VerifiedLoader(registry.settings).champion("credit_pd")
+    assert loaded is not None
+    champion = loaded.estimator
     import pandas as pd
 
     expected = champion.predict_pd(pd.DataFrame(applicants))
@@ -199,7 +192,7 @@ from riskops.lifecycle import Lifecycle
 
 lifecycle = Lifecycle()
 lifecycle.registry.client.search_registered_models(max_results=1)
-lifecycle.audit.engine.connect().close()
+lifecycle.trail.engine.connect().close()
 barrier()
 try:
     app(["promote", MODEL, "--version", str(VERSIONS[WORKER]), "--json"])

@@ -198,14 +198,11 @@ def train_and_promote(settings: Any, family: str, source: Any, options: Any) -> 
     Small samples fail some gates on purpose (a 1,500-day VaR backtest is short); the test
     needs champions, and an audited override is the lifecycle's own way to get one.
     """
-    from riskops.errors import PromotionRefused
     from riskops.lifecycle import Lifecycle
 
     life = Lifecycle(settings)
     trained = life.train(family, source=source, options=options)
-    try:
-        life.promote(trained.name, trained.version)
-    except PromotionRefused:
+    if life.promote(trained.name, trained.version).refused:
         life.promote(
             trained.name, trained.version, force=True, reason="serving test fixture, small data"
         )

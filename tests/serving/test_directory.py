@@ -1,56 +1,58 @@
-"""The service's directory of champions by name, on a real MLflow registry (SQLite)."""
+"""The service's directory of champions by name, on a real MLflow registry (SQLite): a model
+is discovered when the audit trail names its champion, never because of an alias."""
 
 from __future__ import annotations
 
-from riskops.audit import AuditTrail
 from riskops.families import registered_name
+from riskops.lifecycle import Lifecycle
 from riskops.registry import CHAMPION, Registry
 from riskops.settings import Settings
 from services import adapters
+from services.champions import LedgerSource
 from services.directory import ChampionDirectory
 
 
 def _directory(settings: Settings) -> ChampionDirectory:
     return ChampionDirectory(
-        Registry(settings),
+        LedgerSource(settings),
         {family: route.prepare for family, route in adapters.routes().items()},
         {family: registered_name(family) for family in adapters.routes()},
     )
 
 
-def _log_unservable_model() -> None:
-    """A real (tiny) logged model in the active run: registrable, but no credit champion."""
+def _log_unservable_model(settings: Settings) -> str:
+    """A real (tiny) logged model in a run of its own: registrable, but not a credit model
+    the credit route can serve (it has no reason codes); returns the run id."""
+    import mlflow
     import mlflow.sklearn
     from sklearn.dummy import DummyClassifier
-
-    mlflow.sklearn.log_model(DummyClassifier().fit([[0.0], [1.0]], [0, 1]), name="model")
-
-
-def test_a_new_champion_that_cannot_load_is_listed_with_its_error_and_never_served(
-    settings: Settings,
-) -> None:
-    # Given a credit model whose champion version was never audited at registration,
-    # so that its files cannot be verified and it must not load
-    import mlflow
 
     from riskops.tracking import configure
 
     configure(settings)
     with mlflow.start_run() as run:
-        _log_unservable_model()
-    registry = Registry(settings)
-    version = registry.register(run.info.run_id, "broken_pd", {"family": "credit"})
-    # made champion by a recorded override (audited first), so only loading can fail
-    AuditTrail(settings).append(
-        "override",
-        "broken_pd",
-        version.version,
-        alias_changes=[{"alias": CHAMPION, "from": None, "to": version.version}],
-        reason="a champion whose model cannot load",
+        mlflow.sklearn.log_model(
+            DummyClassifier().fit([[0.0], [1.0]], [0, 1]),
+            name="model",
+            input_example=[[0.5]],
+            pyfunc_predict_fn="predict_proba",
+        )
+    return run.info.run_id
+
+
+def test_a_new_champion_that_cannot_be_served_is_listed_with_its_error_and_never_served(
+    settings: Settings,
+) -> None:
+    # Given a credit model made champion through the lifecycle (a recorded override: it
+    # has no gate evidence) that the credit route cannot serve
+    life = Lifecycle(settings)
+    version = life.register_version(
+        _log_unservable_model(settings), "broken_pd", {"family": "credit"}
     )
-    registry.set_alias("broken_pd", CHAMPION, version.version)
+    promoted = life.promote("broken_pd", version, force=True, reason="a champion it cannot serve")
+    assert promoted.promoted
     directory = _directory(settings)
-    # When the directory polls the registry
+    # When the directory polls the audit trail
     added = directory.discover()
     # Then it holds the name for the credit route, serves nothing, and says why
     assert added == ["broken_pd"]
@@ -58,7 +60,8 @@ def test_a_new_champion_that_cannot_load_is_listed_with_its_error_and_never_serv
     assert holder is not None and holder.current is None
     status = holder.status()
     assert status["status"] == "unavailable"
-    assert status["last_error"].startswith(f"v{version.version}: ")
+    assert status["last_error"].startswith(f"v{version}: TypeError")
+    assert "cannot be served" in status["last_error"]
     # and the name is not routed to another family, nor is an unknown name
     assert directory.holder("var", "broken_pd") is None
     assert directory.holder("credit", "nobody_pd") is None
@@ -66,21 +69,16 @@ def test_a_new_champion_that_cannot_load_is_listed_with_its_error_and_never_serv
     assert directory.discover() == []
 
 
-def test_models_without_a_champion_or_a_served_family_are_not_discovered(
-    settings: Settings,
-) -> None:
-    import mlflow
-
-    from riskops.tracking import configure
-
-    configure(settings)
-    with mlflow.start_run() as run:
-        _log_unservable_model()
+def test_models_the_trail_names_no_champion_of_are_not_discovered(settings: Settings) -> None:
+    # Given a registered challenger, and a model whose champion alias was set with the plain
+    # MLflow client (no audit record)
+    life = Lifecycle(settings)
+    run_id = _log_unservable_model(settings)
+    life.register_version(run_id, "challenger_only", {"family": "credit"})
     registry = Registry(settings)
-    registry.register(run.info.run_id, "challenger_only", {"family": "credit"})
-    stray = registry.register(run.info.run_id, "no_family", {})
-    registry.set_alias("no_family", CHAMPION, stray.version)
+    stray, _ = registry.register(run_id, "alias_only", {"family": "credit"})
+    registry.set_alias("alias_only", CHAMPION, stray.version)
     # When the directory polls
     added = _directory(settings).discover()
-    # Then neither a model without a champion nor one without a family is held
+    # Then neither is held
     assert added == []

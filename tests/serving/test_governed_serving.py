@@ -56,7 +56,7 @@ def test_an_alias_moved_with_the_plain_mlflow_client_is_not_served(live_service,
         assert audited is not None
         # Given a new registered version that never passed a gate (the champion's own run,
         # registered again: loadable, audited as registered, never promoted)
-        rogue = life.register_challenger(audited.run_id, NAME, dict(audited.tags)).version
+        rogue = life.register_version(audited.run_id, NAME, dict(audited.tags))
         # When the champion alias is moved to it with the plain MLflow client
         life.registry.client.set_registered_model_alias(NAME, CHAMPION, str(rogue))
         try:
@@ -65,11 +65,11 @@ def test_an_alias_moved_with_the_plain_mlflow_client_is_not_served(live_service,
             while row.get("alias_version") != rogue and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
                 row = _row(live_service.url, NAME)
-            # Then the service keeps serving the audited champion and says why
+            # Then the service keeps serving the trail's champion and says the alias is not used
             assert row["alias_version"] == rogue
             assert row["version"] == audited.version
-            assert row["audited"] is False
-            assert "moved outside RiskOps" in row["note"]
+            assert row["audited"] is True
+            assert "the alias is not used" in row["note"]
             scored = httpx.post(
                 f"{live_service.url}/credit/score",
                 json={"applicants": _one_applicant()},
@@ -77,7 +77,7 @@ def test_an_alias_moved_with_the_plain_mlflow_client_is_not_served(live_service,
             )
             assert scored.status_code == 200
             assert scored.json()["model"]["version"] == audited.version
-            assert "serving the audited champion instead" in live_service.log_tail(400)
+            assert "the alias is not used" in live_service.log_tail(400)
             # And verify exits non-zero naming the model
             verify = runner.invoke(app, ["audit", "verify"])
             assert verify.exit_code == 1
@@ -165,7 +165,7 @@ def test_a_champion_whose_model_file_changed_is_not_served_after_a_restart(
 @pytest.fixture(scope="module", autouse=True)
 def _chain_still_verifies_afterwards(in_home):  # type: ignore[no-untyped-def]
     yield
-    from riskops.integrity import verify_installation
+    from riskops.ledger.verify import verify_installation
 
     with in_home() as settings:
         report = verify_installation(settings)

@@ -39,10 +39,10 @@ def _applicants(n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def _load(in_home: Any, name: str, version: int) -> Any:
-    from riskops.registry import Registry
+    from riskops.ledger.loader import VerifiedLoader
 
     with in_home() as settings:
-        return Registry(settings).load_model(name, version=version)
+        return VerifiedLoader(settings).estimator(name, version)
 
 
 # ------------------------------------------------------------------------------- routes

@@ -74,7 +74,7 @@ def audit(
 
 def _verify(json_out: bool) -> None:
     """The chain and its anchors, every champion alias, the champions' artifacts."""
-    from riskops.integrity import verify_installation
+    from riskops.ledger.verify import verify_installation
     from riskops.settings import Settings
 
     report = verify_installation(Settings())
@@ -89,12 +89,17 @@ def _verify(json_out: bool) -> None:
                 f"head anchored at record {chain['anchor_seq']}",
                 highlight=False,
             )
+        flagged = {f.model for f in report.findings if f.severity == "error"}
         for name, state in report.models.items():
-            mark = "[green]ok[/green]" if state["state"] == "audited" else "[red]!![/red]"
+            mark = "[red]!![/red]" if name in flagged else "[green]ok[/green]"
+            if state.get("registered") is False:
+                stdout.print(f"{mark} {name}: not in the registry", highlight=False)
+                continue
             stdout.print(
-                f"{mark} {name}: champion alias "
-                f"{_v(state['champion_alias'])}, audited champion {_v(state['audited_champion'])}"
-                + (f", artifacts {state['artifacts']}" if "artifacts" in state else ""),
+                f"{mark} {name}: audited champion {_v(state['audited_champion'])}, alias "
+                f"{_v(state.get('champion_alias'))}"
+                + (f", artifacts {state['artifacts']}" if "artifacts" in state else "")
+                + (f", evidence {state['evidence']}" if "evidence" in state else ""),
                 highlight=False,
             )
         for f in report.findings:
@@ -108,6 +113,24 @@ def _verify(json_out: bool) -> None:
     emit(payload, json_out, render)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def reconcile(name: opt.ModelName, json_out: opt.Json = False) -> None:
+    """Make the registry's aliases say what the audit trail says (recorded first)."""
+    with command(json_out):
+        from riskops.lifecycle import Lifecycle
+
+        changes = Lifecycle().reconcile(name)
+
+        def render() -> None:
+            if not changes:
+                stdout.print(f"{name}: the registry's aliases already match the audit trail")
+            for c in changes:
+                stdout.print(
+                    f"{name}@{c['alias']}: {_v(c['from'])} -> {_v(c['to'])}", highlight=False
+                )
+
+        emit({"model": name, "alias_changes": changes}, json_out, render)
 
 
 def _v(version: int | None) -> str:

@@ -13,7 +13,6 @@ from riskops.cli.output import command, emit, progress, stderr, stdout
 if TYPE_CHECKING:
     from riskops.settings import Settings
 
-ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
 Version = Annotated[
     int | None,
     typer.Option(
@@ -44,7 +43,7 @@ def default_version(settings: Settings, name: str, version: int | None) -> int |
 
 
 def report(
-    name: ModelName,
+    name: opt.ModelName,
     out: Annotated[Path, typer.Option("--out", help="Validation report to write (HTML).")],
     version: Version = None,
     card: Annotated[
@@ -87,7 +86,7 @@ def report(
         emit(result, json_out, render)
 
 
-def lineage(name: ModelName, version: Version = None, json_out: opt.Json = False) -> None:
+def lineage(name: opt.ModelName, version: Version = None, json_out: opt.Json = False) -> None:
     """Where a version came from: run, data hashes, code, parent champion, gates, promotions."""
     with command(json_out):
         import tempfile

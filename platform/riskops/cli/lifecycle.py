@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, progress, stdout
-
-ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
+from riskops.cli.output import command, emit, progress, stderr, stdout
 
 
 def train(
@@ -69,16 +67,26 @@ def train(
 ) -> None:
     """Train a challenger: load, validate, fit, evaluate, log to MLflow, register."""
     with command(json_out):
-        from riskops.data import DataSource
-        from riskops.families import get_family
         from riskops.families.base import TrainOptions
-        from riskops.lifecycle import Lifecycle
+        from riskops.lifecycle import Lifecycle, TrainRequest
 
-        domain = get_family(family).domain
-        source = DataSource(
-            domain=domain,
-            path=data,
-            bundled=dataset,
+        extra = {"acknowledge_leakage": list(acknowledge_leakage)} if acknowledge_leakage else {}
+        options = TrainOptions(
+            model=model,
+            dist=dist,
+            level=level,
+            tune=tune,
+            tune_timeout_s=tune_timeout,
+            seed=seed,
+            extra=extra,
+        )
+        request = TrainRequest.build(
+            family,
+            data=data,
+            dataset=dataset,
+            recent=recent,
+            options=options,
+            name=name,
             target=target,
             positive_label=positive_label,
             date_col=date_col,
@@ -90,27 +98,10 @@ def train(
             return_scale=return_scale,
             id_col=id_col,
             schema_path=schema,
-            protected=tuple(c.strip() for c in (protected or "").split(",") if c.strip()),
-        )
-        recent_source = (
-            None
-            if recent is None
-            else replace(
-                source, path=recent, bundled=None, labels_optional=True, id_col=None, protected=()
-            )
-        )
-        extra = {"acknowledge_leakage": list(acknowledge_leakage)} if acknowledge_leakage else {}
-        options = TrainOptions(
-            model=model,
-            dist=dist,
-            level=level,
-            tune=tune,
-            tune_timeout_s=tune_timeout,
-            seed=seed,
-            extra=extra,
+            protected=protected,
         )
         with progress(f"training {family}", json_out):
-            result = Lifecycle().train(family, source, options, name=name, recent=recent_source)
+            result = Lifecycle().run(request)
         payload = result.to_dict()
 
         def render() -> None:
@@ -141,7 +132,7 @@ def render_documents(documents: dict) -> None:
 
 
 def promote(
-    name: ModelName,
+    name: opt.ModelName,
     version: Annotated[int | None, typer.Option(help="Version; default: the challenger.")] = None,
     force: Annotated[bool, typer.Option(help="Override a refusal (needs --reason).")] = False,
     reason: Annotated[str | None, typer.Option(help="Why the override is justified.")] = None,
@@ -152,22 +143,50 @@ def promote(
         from riskops.lifecycle import Lifecycle
 
         result = Lifecycle().promote(name, version, force=force, reason=reason)
-        emit(result.to_dict(), json_out, lambda: _render_promotion(result.to_dict()))
+        finish_decision(result, json_out)
 
 
-def _render_promotion(payload: dict) -> None:
-    report = payload["report"]
-    model = payload["model"]
-    if payload["promoted"]:
-        verb = (
-            "[yellow]promoted by override[/yellow]"
-            if payload["forced"]
-            else "[green]promoted[/green]"
+def finish_decision(result: Any, json_out: bool) -> None:
+    """Print a decision (:class:`~riskops.lifecycle.PromotionResult`); a refusal exits 3
+    with the reasons (the same JSON object under ``--json``, with ``error``)."""
+    from riskops.errors import PromotionRefused
+    from riskops.tracking import jsonable
+
+    payload = result.to_dict()
+    if result.refused:
+        if json_out:
+            print(json.dumps(jsonable({"error": "PromotionRefused", **payload})))
+        else:
+            render_decision(payload)
+        stderr.print(
+            f"[bold red]refused[/bold red] {result.name} v{result.version}: "
+            + "; ".join(result.reasons()),
+            highlight=False,
         )
-    else:
-        verb = f"[cyan]unchanged[/cyan] ({payload['note']})"
-    stdout.print(f"{model['name']} v{model['version']} {verb}")
-    render_report(report)
+        raise typer.Exit(PromotionRefused.exit_code)
+    emit(payload, json_out, lambda: render_decision(payload))
+
+
+def render_decision(payload: dict) -> None:
+    model = payload["model"]
+    outcome = payload["outcome"]
+    words = {
+        "promoted": "[yellow]promoted by override[/yellow]"
+        if payload["forced"]
+        else "[green]promoted[/green]",
+        "refused": "[red]refused[/red]",
+        "awaiting_approval": f"[cyan]awaiting approval[/cyan] ({payload['note']})",
+        "already_champion": "[cyan]unchanged[/cyan] (already champion)",
+        "rejected": "[yellow]rejected[/yellow]",
+        "rolled_back": f"[yellow]champion again[/yellow] ({payload['note']})",
+    }
+    stdout.print(f"{model['name']} v{model['version']} {words[outcome]}", highlight=False)
+    approvals = payload.get("approvals")
+    if approvals and outcome in ("promoted", "awaiting_approval"):
+        who = ", ".join(approvals["approved_by"]) or "nobody yet"
+        stdout.print(f"  approved by {who} ({approvals['required']} required)", highlight=False)
+    if payload.get("report"):
+        render_report(payload["report"])
     render_documents(payload.get("documents") or {})
 
 
@@ -183,23 +202,15 @@ def render_report(report: dict) -> None:
 
 
 def rollback(
-    name: ModelName,
+    name: opt.ModelName,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     json_out: opt.Json = False,
 ) -> None:
-    """Make the previous champion champion again (audited)."""
+    """Make the audited previous champion champion again (audited)."""
     with command(json_out):
         from riskops.lifecycle import Lifecycle
 
-        result = Lifecycle().rollback(name, reason)
-        emit(
-            result,
-            json_out,
-            lambda: stdout.print(
-                f"{name}: champion is v{result['champion']} again "
-                f"(v{result['rolled_back']} rolled back)"
-            ),
-        )
+        finish_decision(Lifecycle().rollback(name, reason), json_out)
 
 
 def models(json_out: opt.Json = False) -> None:
@@ -221,7 +232,9 @@ def models(json_out: opt.Json = False) -> None:
             for row in rows:
                 champ = row.get("champion") or row.get("challenger") or {}
                 # One metric per line keeps the table readable at 80 columns.
-                metrics = "\n".join(f"{k}={v}" for k, v in (champ.get("key_metrics") or {}).items())
+                metrics = "\n".join(
+                    f"{k}={v:.4g}" for k, v in (champ.get("key_metrics") or {}).items()
+                )
                 table.add_row(
                     row["name"],
                     cell(row, "champion"),

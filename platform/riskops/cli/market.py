@@ -43,7 +43,6 @@ def stress(
         from riskops.data import DataSource, load
         from riskops.errors import BadInputError
         from riskops.market.stress import run_stress, write_stress_table
-        from riskops.registry import CHAMPION, Registry
         from riskops.settings import Settings
 
         settings = Settings()
@@ -70,11 +69,13 @@ def stress(
         tags = {"kind": "stress", "dataset_hash": market.content_hash}
         spec: object = model
         if model == "champion":
-            champion = Registry(settings).version_for_alias("market_var", CHAMPION)
-            if champion is None:
+            from riskops.ledger.loader import VerifiedLoader
+
+            loaded = VerifiedLoader(settings).champion("market_var")
+            if loaded is None:
                 raise BadInputError("--model champion: market_var has no champion; train one first")
-            spec = Registry(settings).load_model("market_var", version=champion.version)
-            tags |= {"model": "market_var", "model_version": str(champion.version)}
+            spec = loaded.estimator
+            tags |= {"model": "market_var", "model_version": str(loaded.version)}
         with progress("stress testing", json_out):
             table = run_stress(market, spec, parsed, hindsight=hindsight)
         with tempfile.TemporaryDirectory() as tmp:

@@ -26,6 +26,24 @@ def family_name(value: str) -> str:
     return value
 
 
+def registered_model(value: str) -> str:
+    """A registered model name, checked before the command does anything (exit 2)."""
+    from riskops.errors import BadInputError
+    from riskops.names import model_name
+
+    try:
+        return model_name(value, "NAME")
+    except BadInputError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("NAME: ")) from None
+
+
+ModelName = Annotated[
+    str,
+    typer.Argument(
+        help="Registered model name, e.g. credit_pd.", parser=registered_model, metavar="NAME"
+    ),
+]
+
 _FAMILY_HELP = "The model family: credit, var, volatility, anomaly or an installed plug-in."
 Family = Annotated[str, typer.Argument(help=_FAMILY_HELP, parser=family_name, metavar="FAMILY")]
 

@@ -1,7 +1,7 @@
 """Credit gate evidence that means what it says, gathered at training time.
 
-* :func:`champion_memory` reads which rows the champion trained on (its stored
-  fingerprints, :mod:`riskops.credit.split`).
+* :func:`champion_memory` reads which rows the champion trained on (its stored,
+  hash-verified fingerprints, :mod:`riskops.credit.split`).
 * :func:`compare_with_champion` scores champion and challenger on the challenger's
   held-out rows minus every row the champion trained on, and says whether that window
   is independent of the champion's training data.
@@ -9,14 +9,12 @@
   ``--recent`` file, else the served champion's inference log when it holds enough rows,
   else the latest period by date (the out-of-time held-out rows). Without one, the drift
   result says ``"evaluated": false`` and why; the policy decides.
-* :func:`measure_drift` runs the drift tests on the columns that have values on both
-  sides; a feature with no value at all in the recent window counts as drifted.
 * :func:`fairness_evidence` measures approval rates per protected group.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -29,7 +27,6 @@ __all__ = [
     "champion_memory",
     "compare_with_champion",
     "fairness_evidence",
-    "measure_drift",
     "recent_window",
 ]
 
@@ -44,16 +41,11 @@ NO_WINDOW = (
 )
 
 
-def champion_memory(settings: Any, champion: Any) -> SplitMemory | None:
-    """The champion's training/held-out fingerprints; ``None`` when its run stored none."""
-    if champion is None or not champion.run_id:
-        return None
-    from riskops import tracking
-
-    if FINGERPRINTS_FILE not in tracking.list_artifacts(settings, champion.run_id):
-        return None
-    data = tracking.load_json(settings, champion.run_id, FINGERPRINTS_FILE)
-    return SplitMemory.from_dict(data, version=champion.version)
+def champion_memory(version: int, read_evidence: Callable[[str], Any]) -> SplitMemory | None:
+    """Champion ``version``'s training/held-out fingerprints; ``None`` when its run stored
+    none (``read_evidence`` reads a verified JSON artifact of its run)."""
+    data = read_evidence(FINGERPRINTS_FILE)
+    return None if data is None else SplitMemory.from_dict(data, version=version)
 
 
 def model_features(model: Any) -> list[str]:
@@ -66,7 +58,7 @@ def model_features(model: Any) -> list[str]:
 
 def compare_with_champion(
     family: Any,
-    champion: Any,
+    version: int,
     champion_model: Any,
     outcome: Any,
     memory: SplitMemory | None,
@@ -77,8 +69,6 @@ def compare_with_champion(
     challenger_features = list(outcome.reference.columns)
     champion_features = list(memory.columns) if memory else model_features(champion_model)
     result: dict[str, Any] = {
-        "version": champion.version,
-        "run_id": champion.run_id,
         "features_added": sorted(set(challenger_features) - set(champion_features)),
         "features_dropped": sorted(set(champion_features) - set(challenger_features)),
     }
@@ -96,7 +86,7 @@ def compare_with_champion(
         keep = pd.Series(True, index=frame.index).to_numpy()
         window.update(
             independent=False,
-            reason=f"champion v{champion.version} stored no training-row fingerprints "
+            reason=f"champion v{version} stored no training-row fingerprints "
             f"({FINGERPRINTS_FILE}): it may have trained on these rows",
         )
     else:
@@ -115,7 +105,7 @@ def compare_with_champion(
                 reason=f"only {n_rows} held-out rows (both outcomes needed, at least "
                 f"{MIN_COMPARISON_ROWS}) remain after dropping the "
                 f"{window['excluded_champion_training_rows']} rows champion "
-                f"v{champion.version} trained on",
+                f"v{version} trained on",
             )
             return {**result, "metrics": {}}
         window["independent"] = True
@@ -128,12 +118,12 @@ def compare_with_champion(
 
 
 def recent_window(
-    settings: Any,
     name: str,
     dataset: Any,
     recent: Any | None,
     outcome: Any,
     policy: Any,
+    served_inputs: Callable[[int], pd.DataFrame],
 ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """Features of a recent window independent of the training data, and where they came from."""
     reference_columns = list(outcome.reference.columns)
@@ -148,10 +138,8 @@ def recent_window(
             "source": recent.name,
             "rows": len(recent.frame),
         }
-    from riskops.inference_log import read_inference_log
-
     min_rows = policy.data_drift.min_recent_rows
-    log = read_inference_log(settings, name, last_n=policy.data_drift.max_rows)
+    log = served_inputs(policy.data_drift.max_rows)
     shared = [c for c in reference_columns if c in log.columns]
     if len(log) >= min_rows and shared:
         return log[shared].reset_index(drop=True), {
@@ -176,56 +164,6 @@ def recent_window(
     }
 
 
-def measure_drift(
-    reference: pd.DataFrame,
-    current: pd.DataFrame | None,
-    window: dict[str, Any],
-    policy: Any,
-    html_path: Path,
-) -> dict[str, Any]:
-    """The ``data_drift`` evidence: Evidently's tests, or ``"evaluated": false`` with why."""
-    rule = policy.data_drift
-    if current is None:
-        return {
-            "evaluated": False,
-            "reason": window["reason"],
-            "share_of_drifted_columns": None,
-            "drifted_columns": [],
-            "window": {k: v for k, v in window.items() if k != "reason"},
-        }
-    from riskops import drift
-
-    columns = [c for c in reference.columns if c in current.columns]
-    empty = [c for c in columns if current[c].isna().all() or reference[c].isna().all()]
-    usable = [c for c in columns if c not in empty]
-    result: dict[str, Any]
-    if not usable:
-        share, result = 1.0, {"drifted_columns": [], "columns": {}}
-    else:
-        measured = drift.data_drift(
-            reference[usable],
-            current[usable],
-            drift_share=rule.max_drift_share,
-            max_rows=rule.max_rows,
-            stattest=rule.stattest,
-            threshold=rule.threshold,
-            html_path=html_path,
-        ).to_dict()
-        result = measured
-        share = float(measured["share_of_drifted_columns"])
-    if empty:
-        # A feature that arrives without any value is the strongest drift there is.
-        drifted = sorted({*result["drifted_columns"], *empty})
-        share = len(drifted) / len(columns)
-        result = {
-            **result,
-            "drifted_columns": drifted,
-            "columns_without_values": empty,
-            "dataset_drift": share >= rule.max_drift_share,
-        }
-    return {**result, "share_of_drifted_columns": share, "evaluated": True, "window": window}
-
-
 def fairness_evidence(
     family: Any, outcome: Any, dataset: Any, policy: Any
 ) -> dict[str, Any] | None:
@@ -242,42 +180,3 @@ def fairness_evidence(
     return adverse_impact(
         evaluation.frame[protected], pd_, rule.approval_max_pd, rule.min_group_rows
     )
-
-
-def gather(
-    settings: Any,
-    registry: Any,
-    name: str,
-    family: Any,
-    dataset: Any,
-    recent: Any | None,
-    outcome: Any,
-    policy: Any,
-    champion: Any | None,
-    drift_dir: Path,
-) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
-    """``(data_drift, champion, prediction_drift)`` evidence of a credit challenger."""
-    from riskops import drift
-
-    current, window = recent_window(settings, name, dataset, recent, outcome, policy)
-    data_drift = measure_drift(
-        outcome.reference, current, window, policy, drift_dir / "data_drift.html"
-    )
-    fairness = fairness_evidence(family, outcome, dataset, policy)
-    if fairness is not None:
-        outcome.evidence["fairness"] = fairness
-    if champion is None:
-        return data_drift, None, None
-    champion_model = registry.load_model(name, version=champion.version)
-    compared = compare_with_champion(
-        family, champion, champion_model, outcome, dataset.split_memory
-    )
-    rows = compared.pop("_frame", None)
-    prediction_drift = None
-    needed = set(model_features(champion_model)) | set(outcome.reference.columns)
-    scored = current if current is not None and needed <= set(current.columns) else rows
-    if scored is not None and len(scored):
-        prediction_drift = drift.prediction_drift(
-            family.score(outcome.estimator, scored), family.score(champion_model, scored)
-        )
-    return data_drift, compared, prediction_drift

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -45,7 +46,14 @@ import numpy as np
 import pandas as pd
 
 from riskops.errors import BadInputError
-from riskops.families.base import Family, Gate, TrainingOutcome, TrainOptions
+from riskops.families.base import (
+    EvidenceContext,
+    Family,
+    Gate,
+    GateWindow,
+    TrainingOutcome,
+    TrainOptions,
+)
 from riskops.families.contracts import Contract, ContractError, final_step
 
 if TYPE_CHECKING:
@@ -232,6 +240,91 @@ class CreditFamily(Family):
             reference=reference.reset_index(drop=True),
             evaluation=test,
         )
+
+    # -- evidence ----------------------------------------------------------------
+
+    def prepare_source(self, source: Any, policy: Any) -> Any:
+        """The policy's protected columns are kept aside like ``--protected`` ones."""
+        from dataclasses import replace
+
+        fairness = self.rules(policy).fairness
+        if fairness is None or not fairness.protected:
+            return source
+        protected = tuple(dict.fromkeys((*source.protected, *fairness.protected)))
+        return replace(source, protected=protected)
+
+    def follow_champion(
+        self, dataset: Any, version: int, read_evidence: Callable[[str], Any]
+    ) -> Any:
+        """Rows the champion trained on stay on the training side, rows it held out stay
+        held out (its verified split fingerprints), so it is never scored on its own
+        training rows."""
+        from dataclasses import replace
+
+        from riskops.credit.evidence import champion_memory
+
+        return replace(dataset, split_memory=champion_memory(version, read_evidence))
+
+    def gate_window(self, context: EvidenceContext) -> GateWindow:
+        """A recent window independent of the training data: ``--recent``, else the served
+        champion's inference log, else the out-of-time held-out period (see
+        :func:`riskops.credit.evidence.recent_window`)."""
+        from riskops.credit.evidence import recent_window
+
+        features, description = recent_window(
+            context.name,
+            context.dataset,
+            context.recent,
+            context.outcome,
+            context.policy,
+            context.served_inputs,
+        )
+        return GateWindow(features, description)
+
+    def extra_evidence(self, context: EvidenceContext) -> dict[str, Any]:
+        """Approval rates per protected group on the held-out rows."""
+        from riskops.credit.evidence import fairness_evidence
+
+        found = fairness_evidence(self, context.outcome, context.dataset, context.policy)
+        return {} if found is None else {"fairness": found}
+
+    def compare(self, champion: Any, version: int, context: EvidenceContext) -> dict[str, Any]:
+        """Champion and challenger on the held-out rows the champion never trained on."""
+        from riskops.credit.evidence import compare_with_champion
+
+        return compare_with_champion(
+            self, version, champion, context.outcome, context.dataset.split_memory
+        )
+
+    def prediction_rows(
+        self,
+        window: GateWindow,
+        comparison: dict[str, Any],
+        champion: Any,
+        context: EvidenceContext,
+    ) -> pd.DataFrame | None:
+        """The recent window when it has every column either model reads, else the
+        comparison window's rows."""
+        from riskops.credit.evidence import model_features
+
+        current = window.features
+        needed = set(model_features(champion)) | set(context.outcome.reference.columns)
+        if current is not None and needed <= set(current.columns):
+            return current
+        return comparison.get("_frame")
+
+    def check_outputs(self, estimator: Any, example: Any) -> list[str]:
+        """PDs on the input example are probabilities: finite and within [0, 1]."""
+        values = np.asarray(_pd_of(estimator, example), dtype=float)
+        bad = values[~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))]
+        if values.size == 0:
+            return ["the model gave no PD for its input example"]
+        if bad.size:
+            return [
+                f"PDs outside [0, 1] on its input example: {bad[:5].tolist()} (a PD is a "
+                "probability; such a model is never served)"
+            ]
+        return []
 
     # -- policy ----------------------------------------------------------------
 

@@ -40,6 +40,16 @@ class DataSource:
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items() if v}
 
+    def recent(self, path: Path) -> DataSource:
+        """The source of a recent window (``--recent``) read with this source's column
+        mapping: a file of its own, outcomes optional (recent applicants have none yet), no
+        applicant key and no protected columns to keep aside."""
+        from dataclasses import replace
+
+        return replace(
+            self, path=Path(path), bundled=None, labels_optional=True, id_col=None, protected=()
+        )
+
 
 def load(source: DataSource) -> CreditDataset | MarketDataset:
     """Load and validate a dataset; raises :class:`~riskops.errors.DataValidationError`."""

@@ -99,6 +99,32 @@ Gate = Callable[[Mapping[str, Any]], Any]
 """A family gate: gate evidence in, a :class:`~riskops.gates.GateResult` (or a list) out."""
 
 
+@dataclass(frozen=True)
+class GateWindow:
+    """The recent window the drift gates compare the training data with.
+
+    ``features`` is ``None`` when there is no window independent of the training data; then
+    ``description["reason"]`` says why and the drift gate reports "not evaluated".
+    """
+
+    features: pd.DataFrame | None
+    description: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvidenceContext:
+    """What a family's evidence hooks see of one training: the model's name, the training
+    and recent datasets, the fitted outcome, the policy, and the served champion's recent
+    inputs (its inference log, the last ``n`` rows, read by the lifecycle)."""
+
+    name: str
+    dataset: Any
+    recent: Any | None
+    outcome: TrainingOutcome
+    policy: Any
+    served_inputs: Callable[[int], pd.DataFrame]
+
+
 class Family(ABC):
     """One model family. Subclasses are stateless; instances are cheap."""
 
@@ -209,6 +235,58 @@ class Family(ABC):
         if source.path is None and source.bundled is None and self.default_dataset:
             source = replace(source, bundled=self.default_dataset)
         return source
+
+    # ------------------------------------------------------------------------ evidence
+    def prepare_source(self, source: Any, policy: Any) -> Any:
+        """The training source as the policy wants it read (credit: protected columns kept
+        out of the features). Default: unchanged."""
+        return source
+
+    def follow_champion(
+        self, dataset: Any, version: int, read_evidence: Callable[[str], Any]
+    ) -> Any:
+        """The dataset prepared against champion ``version``'s own evidence
+        (``read_evidence(file)`` gives a verified JSON artifact of its run, or None). Credit
+        keeps the rows the champion trained on on the training side. Default: unchanged."""
+        return dataset
+
+    def gate_window(self, context: EvidenceContext) -> GateWindow:
+        """The recent window for the drift gates. Default (market): the recent dataset's
+        (else the training data's) most recent slice, as model features."""
+        recent = context.recent if context.recent is not None else context.dataset
+        frame = self.features(self.recent_window(recent))
+        kind = "recent_file" if context.recent is not None else "latest_period"
+        return GateWindow(frame, {"kind": kind, "source": recent.name, "rows": len(frame)})
+
+    def extra_evidence(self, context: EvidenceContext) -> dict[str, Any]:
+        """Facts beyond the fit for the family's own gates (credit: fairness). Default: none."""
+        return {}
+
+    def compare(self, champion: Any, version: int, context: EvidenceContext) -> dict[str, Any]:
+        """The champion's metrics on the challenger's evaluation window (same names as the
+        challenger's). Default: :meth:`evaluate` on the very same window."""
+        return {"metrics": self.evaluate(champion, context.outcome.evaluation)}
+
+    def prediction_rows(
+        self,
+        window: GateWindow,
+        comparison: dict[str, Any],
+        champion: Any,
+        context: EvidenceContext,
+    ) -> pd.DataFrame | None:
+        """Rows on which challenger and champion outputs are compared. Default: the window."""
+        return window.features
+
+    def check_outputs(self, estimator: Any, example: Any) -> list[str]:
+        """What is wrong with the model's outputs on its input example (the promotion smoke
+        test; an output outside the family's contract refuses even a forced promotion).
+        Default: ``pyfunc_predict_fn`` gives finite numbers."""
+        import numpy as np
+
+        values = np.asarray(getattr(estimator, self.pyfunc_predict_fn)(example), dtype=float)
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            return [f"{self.pyfunc_predict_fn} gave non-finite or no values on its example"]
+        return []
 
     # ------------------------------------------------------------------------- gates
     def rules(self, policy: Any) -> Any:

@@ -362,6 +362,16 @@ class VaRFamily(Family):
             evaluation=evaluation,
         )
 
+    def check_outputs(self, estimator: Any, example: Any) -> list[str]:
+        """Next-day VaR and ES at every level are finite, and ES is at least the VaR."""
+        frame = estimator.forecast(None, levels=LEVELS)
+        problems = []
+        for level, row in frame.iterrows():
+            var, es = float(row["var"]), float(row["es"])
+            if not (np.isfinite(var) and np.isfinite(es)) or es < var - 1e-9 * max(1.0, abs(var)):
+                problems.append(f"VaR {var!r} and ES {es!r} at level {level}")
+        return problems
+
     def service_route(self) -> Any:
         from riskops.var.serving import ROUTE
 

@@ -348,6 +348,13 @@ class VolatilityFamily(Family):
             evaluation=evaluation,
         )
 
+    def check_outputs(self, estimator: Any, example: Any) -> list[str]:
+        """The next days' variances are positive and finite."""
+        variance = np.asarray(estimator.forecast_variance(None, horizon=5), dtype=float)
+        if variance.size == 0 or not np.all(np.isfinite(variance) & (variance > 0)):
+            return [f"variances {variance[:5].tolist()} are not positive and finite"]
+        return []
+
     def service_route(self) -> Any:
         from riskops.volatility.serving import ROUTE
 

@@ -1,0 +1,483 @@
+"""Promotion use cases: promote, approve, reject, roll back, reconcile -- each a decision
+recorded in the audit trail *before* the registry's aliases (a projection) move.
+
+Every decision reads the model's state from the trail (:mod:`riskops.ledger.state`), never
+from an alias: the champion a challenger is compared with, the version a rollback returns to,
+the open approval request. Gates are judged on evidence read through
+:class:`~riskops.ledger.loader.VerifiedLoader` (the hashes recorded at registration), and the
+model itself must load from its audited files and give outputs within its family's contract
+(:meth:`~riskops.families.base.Family.check_outputs`); these integrity checks refuse even a
+forced promotion. Decisions are taken under the model's lock; their documents (card,
+validation report) are published after the lock is released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from riskops.errors import BadInputError, NotFoundError
+from riskops.families import family_of_registered, get_family
+from riskops.gates import GateReport, GateResult, evaluate
+from riskops.ledger.state import ModelState
+from riskops.lifecycle.requests import DecideRequest, PromoteRequest
+from riskops.lifecycle.results import Outcome, PromotionResult
+from riskops.lifecycle.training import EVIDENCE_FILE
+from riskops.names import model_name
+
+if TYPE_CHECKING:
+    from riskops.lifecycle import Lifecycle
+
+ARTIFACT_GATE = "artifact_integrity"
+EVIDENCE_GATE = "evidence_integrity"
+OUTPUT_GATE = "output_contract"
+INTEGRITY_GATES = (ARTIFACT_GATE, EVIDENCE_GATE, OUTPUT_GATE)
+"""Not policy gates: a version failing one is refused even with ``--force``."""
+
+
+def _integrity_failed(report: GateReport) -> bool:
+    return any(r.gate in INTEGRITY_GATES and not r.passed for r in report.results)
+
+
+def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
+    """Gate a version (the trail's challenger by default) and make it champion if every gate
+    passes -- or record an override (``force`` with a reason) -- or request approvals when
+    the policy asks for them. Fails closed: any error while judging refuses."""
+    name = model_name(request.name)
+    if request.force and not (request.reason and request.reason.strip()):
+        raise BadInputError("--reason: a forced promotion needs a reason")
+    life.trail.check_writable()
+    with life.trail.model_lock(name):
+        state = life.loader.state(name)
+        target = _target(state, request.version)
+        # The registry's version must be the one the trail registered, and readable, before
+        # anything is recorded (a registry that cannot answer stops the decision, exit 1).
+        life.loader.registered(name, target, state)
+        report = judge(life, name, target, state)
+        passed = report.passed
+        seqs = [
+            life.trail.append(
+                "gate_decision",
+                name,
+                target,
+                passed=passed,
+                report=report.to_dict(),
+                run_id=state.versions[target].identity.run_id,
+                evidence_uri=f"runs:/{state.versions[target].identity.run_id}/{EVIDENCE_FILE}",
+            ).seq
+        ]
+        life.record_report(name, target, report, "passed" if passed else "failed", seqs[0])
+        champion = state.champion
+        if champion == target:
+            seqs.append(life.trail.append("noop", name, target, note="already champion").seq)
+            result = PromotionResult(
+                name,
+                target,
+                Outcome.ALREADY_CHAMPION,
+                champion,
+                champion,
+                report=report,
+                note="already champion",
+                audit_seq=seqs,
+            )
+        elif not passed and (not request.force or _integrity_failed(report)):
+            seqs.append(
+                life.trail.append(
+                    "refuse",
+                    name,
+                    target,
+                    reasons=[r.reason for r in report.failures],
+                    champion_version=champion,
+                ).seq
+            )
+            result = PromotionResult(
+                name, target, Outcome.REFUSED, champion, champion, report=report, audit_seq=seqs
+            )
+        elif required := life.required_approvals(name, target, state):
+            seqs.append(
+                life.trail.append(
+                    "approval_requested",
+                    name,
+                    target,
+                    required_approvals=required,
+                    gate_passed=passed,
+                    forced=request.force and not passed,
+                    reason=request.reason,
+                    failures=[r.reason for r in report.failures],
+                    gate_decision_seq=seqs[0],
+                    run_id=state.versions[target].identity.run_id,
+                ).seq
+            )
+            life.registry.set_tags(name, target, {"validation_status": "awaiting_approval"})
+            result = PromotionResult(
+                name,
+                target,
+                Outcome.AWAITING_APPROVAL,
+                champion,
+                champion,
+                forced=request.force and not passed,
+                report=report,
+                note=f"awaiting {required} approval(s) by someone other than "
+                f"{life.actor()}: riskops approve {name} --version {target} --reason '...'",
+                approvals={"approved_by": [], "required": required},
+                audit_seq=seqs,
+            )
+        else:
+            seqs.append(_apply(life, name, target, state, report, request.force, request.reason))
+            result = PromotionResult(
+                name,
+                target,
+                Outcome.PROMOTED,
+                target,
+                champion,
+                forced=request.force and not passed,
+                report=report,
+                audit_seq=seqs,
+            )
+    return replace(result, documents=life.document_decision(name, target, seqs[-1]))
+
+
+def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+    """Approve a pending promotion request; the last required approval moves the champion.
+
+    Refuses (exit 2) self-approval, a second approval by the same actor, and a version with
+    no pending request. Gates are judged again before the champion changes.
+    """
+    name = model_name(request.name)
+    if not (request.reason and request.reason.strip()):
+        raise BadInputError("--reason: an approval needs a reason")
+    life.trail.check_writable()
+    actor = life.actor()
+    with life.trail.model_lock(name):
+        state = life.loader.state(name)
+        version = _pending_version(state, request.version)
+        pending = state.pending[version]
+        life.loader.registered(name, version, state)
+        if actor == pending.requester:
+            raise BadInputError(
+                f"actor: {actor} requested the promotion of {name} v{version} and cannot "
+                "approve it; another person must (maker-checker)"
+            )
+        if actor in pending.approvers:
+            raise BadInputError(f"actor: {actor} already approved {name} v{version}")
+        seqs = [
+            life.trail.append(
+                "approve", name, version, reason=request.reason, request_seq=pending.seq
+            ).seq
+        ]
+        approvers = [*pending.approvers, actor]
+        approvals = {"approved_by": approvers, "required": pending.required}
+        champion = state.champion
+        if len(approvers) < pending.required:
+            return PromotionResult(
+                name,
+                version,
+                Outcome.AWAITING_APPROVAL,
+                champion,
+                champion,
+                forced=pending.forced,
+                note=f"{len(approvers)} of {pending.required} approvals",
+                approvals=approvals,
+                audit_seq=seqs,
+            )
+        report = judge(life, name, version, state)
+        if not report.passed and (not pending.forced or _integrity_failed(report)):
+            seqs.append(
+                life.trail.append(
+                    "refuse",
+                    name,
+                    version,
+                    reasons=[r.reason for r in report.failures],
+                    request_seq=pending.seq,
+                ).seq
+            )
+            result = PromotionResult(
+                name,
+                version,
+                Outcome.REFUSED,
+                champion,
+                champion,
+                forced=pending.forced,
+                report=report,
+                note="refused at approval",
+                approvals=approvals,
+                audit_seq=seqs,
+            )
+        else:
+            seqs.append(
+                _apply(
+                    life,
+                    name,
+                    version,
+                    state,
+                    report,
+                    pending.forced,
+                    pending.reason,
+                    requested_by=pending.requester,
+                    request_seq=pending.seq,
+                    approved_by=approvers,
+                )
+            )
+            life.registry.set_tags(name, version, {"validation_status": "approved"})
+            result = PromotionResult(
+                name,
+                version,
+                Outcome.PROMOTED,
+                version,
+                champion,
+                forced=pending.forced and not report.passed,
+                report=report,
+                approvals=approvals,
+                audit_seq=seqs,
+            )
+    return replace(result, documents=life.document_decision(name, version, seqs[-1]))
+
+
+def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+    """Reject a pending promotion request; the champion does not change."""
+    name = model_name(request.name)
+    if not (request.reason and request.reason.strip()):
+        raise BadInputError("--reason: a rejection needs a reason")
+    life.trail.check_writable()
+    with life.trail.model_lock(name):
+        state = life.loader.state(name)
+        version = _pending_version(state, request.version)
+        pending = state.pending[version]
+        record = life.trail.append(
+            "reject", name, version, reason=request.reason, request_seq=pending.seq
+        )
+        life.registry.set_tags(name, version, {"validation_status": "rejected"})
+    return PromotionResult(
+        name,
+        version,
+        Outcome.REJECTED,
+        state.champion,
+        state.champion,
+        note=request.reason or "",
+        approvals={"approved_by": list(pending.approvers), "required": pending.required},
+        audit_seq=[record.seq],
+    )
+
+
+def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+    """Make the trail's previous champion champion again (never an alias's claim)."""
+    name = model_name(request.name)
+    life.trail.check_writable()
+    with life.trail.model_lock(name):
+        state = life.loader.state(name)
+        previous, champion = state.previous, state.champion
+        if champion is None or previous is None:
+            raise BadInputError(f"model: {name} has no audited previous champion to roll back to")
+        # The version must still be what the trail registered (files and identity).
+        life.loader.load(name, previous, state)
+        record = life.trail.append(
+            "rollback",
+            name,
+            previous,
+            reason=request.reason,
+            alias_changes=[
+                {"alias": "champion", "from": champion, "to": previous},
+                {"alias": "previous", "from": previous, "to": _after_rollback(state)},
+            ],
+        )
+        life.project(name, record.seq)
+        life.registry.set_tags(name, champion, {"rolled_back": "true"})
+    return PromotionResult(
+        name,
+        previous,
+        Outcome.ROLLED_BACK,
+        previous,
+        champion,
+        note=f"v{champion} rolled back",
+        audit_seq=[record.seq],
+    )
+
+
+def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
+    """The policy's gates on the version's verified evidence, then the integrity checks."""
+    report = _judge_evidence(life, name, version, state)
+    return replace(report, results=(*report.results, *_integrity(life, name, version, state)))
+
+
+def _judge_evidence(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
+    from riskops.ledger.loader import EvidenceIntegrityError
+
+    champion = state.champion if state.champion != version else None
+    try:
+        evidence = life.loader.read_json(name, version, EVIDENCE_FILE, state)
+    except EvidenceIntegrityError as exc:
+        return GateReport(
+            name, version, champion, (GateResult(EVIDENCE_GATE, False, str(exc), errored=True),)
+        )
+    except Exception as exc:  # fail closed on any error while reading
+        return GateReport(
+            name,
+            version,
+            champion,
+            (GateResult("evidence", False, f"{type(exc).__name__}: {exc}", errored=True),),
+        )
+    if evidence is None:
+        return GateReport(
+            name,
+            version,
+            champion,
+            (GateResult("evidence", False, f"{EVIDENCE_FILE} is missing", errored=True),),
+        )
+    try:
+        _, info = life.loader.registered(name, version, state)
+        family_name = family_of_registered(name, info.tags.get("family"))
+        policy = life.policies.for_model(name, family_name)
+        family = get_family(family_name)
+        report = evaluate(name, version, evidence, policy, family.extra_gates(policy))
+        stale = _stale(evidence, state, version)
+        if stale is not None:
+            report = replace(report, results=(*report.results, stale))
+        verified = state.versions[version].evidence is not None
+        report = replace(
+            report,
+            results=(
+                *report.results,
+                GateResult(
+                    EVIDENCE_GATE,
+                    True,
+                    "the gate evidence matches the hashes recorded at registration"
+                    if verified
+                    else "not evaluated: registered before evidence files were hashed",
+                    evaluated=verified,
+                ),
+            ),
+        )
+        return report
+    except Exception as exc:  # fail closed on any error while judging
+        return GateReport(
+            name,
+            version,
+            champion,
+            (GateResult("evidence", False, f"{type(exc).__name__}: {exc}", errored=True),),
+        )
+
+
+def _stale(evidence: dict[str, Any], state: ModelState, version: int) -> GateResult | None:
+    """The evidence was gathered against another champion than the trail's current one."""
+    compared = evidence.get("champion") or {}
+    current = state.champion if state.champion != version else None
+    compared_version = compared.get("version")
+    compared_run = compared.get("run_id")
+    current_run = state.versions[current].identity.run_id if current is not None else None
+    if compared_version == current and (current is None or compared_run == current_run):
+        return None
+    return GateResult(
+        "evidence_current",
+        False,
+        f"evidence compares against champion "
+        f"{'none' if compared_version is None else f'v{compared_version}'} but the audited "
+        f"champion is {'none' if current is None else f'v{current}'}; retrain to gather "
+        "current evidence",
+        compared_version,
+        current,
+    )
+
+
+def _integrity(life: Lifecycle, name: str, version: int, state: ModelState) -> list[GateResult]:
+    """The version's files match the audited hashes, load, and give outputs within the
+    family's contract on their input example."""
+    try:
+        loaded = life.loader.load(name, version, state)
+        loaded.predict_example()
+    except Exception as exc:  # fail closed: a model that cannot be loaded is not promoted
+        return [
+            GateResult(ARTIFACT_GATE, False, f"{type(exc).__name__}: {exc}"[:2000], errored=True)
+        ]
+    results = [
+        GateResult(
+            ARTIFACT_GATE,
+            True,
+            f"{len(loaded.manifest)} files match the audited SHA-256; loads and predicts its "
+            "input example",
+        )
+    ]
+    try:
+        _, info = life.loader.registered(name, version, state)
+        family = get_family(family_of_registered(name, info.tags.get("family")))
+        problems = family.check_outputs(loaded.estimator, loaded.input_example)
+    except Exception as exc:
+        problems = [f"{type(exc).__name__}: {exc}"[:2000]]
+    results.append(
+        GateResult(
+            OUTPUT_GATE,
+            not problems,
+            "; ".join(problems)
+            if problems
+            else "outputs on its input example are within the family's contract",
+        )
+    )
+    return results
+
+
+def _apply(
+    life: Lifecycle,
+    name: str,
+    target: int,
+    state: ModelState,
+    report: GateReport,
+    force: bool,
+    reason: str | None,
+    **approval: Any,
+) -> int:
+    """Record the promotion (or override), then project the aliases. Returns the record."""
+    passed = report.passed
+    champion = state.champion
+    _, info = life.loader.registered(name, target, state)
+    changes: list[dict[str, Any]] = [{"alias": "champion", "from": champion, "to": target}]
+    if champion is not None:
+        changes.append({"alias": "previous", "from": state.previous, "to": champion})
+    record = life.trail.append(
+        "promote" if passed else "override",
+        name,
+        target,
+        alias_changes=changes,
+        reason=reason,
+        gate_passed=passed,
+        failures=[r.reason for r in report.failures],
+        run_id=state.versions[target].identity.run_id,
+        identity=state.versions[target].identity.to_dict(),
+        dataset_hash=info.tags.get("dataset_hash"),
+        artifacts_verified=True,
+        **approval,
+    )
+    life.project(name, record.seq)
+    if force and not passed:
+        life.registry.set_tags(name, target, {"override_reason": reason or ""})
+    return record.seq
+
+
+def _target(state: ModelState, version: int | None) -> int:
+    if version is not None:
+        if version not in state.versions:
+            raise NotFoundError(
+                f"version: {state.name} v{version} was not registered through RiskOps in this "
+                "incarnation of the model (no audited register record)"
+            )
+        return version
+    if state.challenger is not None:
+        return state.challenger
+    if state.versions:
+        return max(state.versions)
+    raise NotFoundError(f"model: {state.name} has no version registered through RiskOps")
+
+
+def _pending_version(state: ModelState, version: int | None) -> int:
+    if version is None:
+        if len(state.pending) == 1:
+            return next(iter(state.pending))
+        raise BadInputError(
+            f"--version: {state.name} has {len(state.pending)} pending requests "
+            f"({sorted(state.pending)}); name one"
+        )
+    if version not in state.pending:
+        raise BadInputError(f"version: {state.name} v{version} has no pending promotion request")
+    return version
+
+
+def _after_rollback(state: ModelState) -> int | None:
+    return state.history[-2] if len(state.history) >= 2 else None

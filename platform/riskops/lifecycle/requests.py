@@ -1,0 +1,148 @@
+"""One typed request per use case, built alike by the CLI, the Prefect tasks and the Python API.
+
+A request holds what a user asked for, in the user's terms (a file and its column mapping, a
+bundled dataset, options); the use cases turn it into data sources, estimators and records in
+one place, so the three entry points cannot diverge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from riskops.data import DataSource
+from riskops.errors import BadInputError
+from riskops.families.base import TrainOptions
+
+MAPPING_FIELDS = (
+    "target",
+    "positive_label",
+    "date_col",
+    "price_col",
+    "return_col",
+    "high_col",
+    "low_col",
+    "volume_col",
+    "return_scale",
+    "id_col",
+    "schema_path",
+    "protected",
+)
+"""How a user's file maps to the family's domain (``riskops train`` flags, keyword arguments
+of :func:`riskops.register`, a flow's ``source`` parameter)."""
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Train (or register) a challenger.
+
+    Attributes
+    ----------
+    family
+        The model family (``riskops.families`` entry point name).
+    source
+        The training data; ``None``: the family's bundled data.
+    options
+        Model kind, level, seed, tuning and the family's ``extra`` options.
+    name
+        Registered model name; ``None``: the family's standard name.
+    recent
+        A recent window for the drift gates: a file read with ``source``'s column mapping
+        (:meth:`~riskops.data.DataSource.recent`), or a data source of its own.
+    estimator
+        A user's unfitted estimator; ``None``: the built-in kind ``options.model``.
+    run_name
+        The MLflow run's name; default ``<name>-<kind>``.
+    """
+
+    family: str
+    source: DataSource | None = None
+    options: TrainOptions = field(default_factory=TrainOptions)
+    name: str | None = None
+    recent: DataSource | Path | None = None
+    estimator: Any = None
+    run_name: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        family: str,
+        *,
+        data: str | Path | None = None,
+        dataset: str | None = None,
+        recent: str | Path | None = None,
+        options: TrainOptions | None = None,
+        name: str | None = None,
+        estimator: Any = None,
+        run_name: str | None = None,
+        **mapping: Any,
+    ) -> TrainRequest:
+        """A request from user-facing fields: ``data`` (a CSV or Parquet file) or
+        ``dataset`` (a bundled one), the column ``mapping`` (:data:`MAPPING_FIELDS`), a
+        ``recent`` file read with the same mapping."""
+        from riskops.families import get_family
+
+        unknown = sorted(set(mapping) - set(MAPPING_FIELDS))
+        if unknown:
+            raise BadInputError(f"options: unknown option(s) {unknown}; known {MAPPING_FIELDS}")
+        given = {k: v for k, v in mapping.items() if v is not None}
+        if "positive_label" in given:
+            given["positive_label"] = str(given["positive_label"])
+        if "schema_path" in given:
+            given["schema_path"] = Path(given["schema_path"])
+        if "protected" in given:
+            given["protected"] = _columns(given["protected"])
+        domain = get_family(family).domain
+        source = DataSource(
+            domain=domain,
+            path=None if data is None else Path(data),
+            bundled=dataset,
+            **given,
+        )
+        return cls(
+            family=family,
+            source=source,
+            options=options or TrainOptions(),
+            name=name,
+            recent=None if recent is None else Path(recent),
+            estimator=estimator,
+            run_name=run_name,
+        )
+
+    def recent_source(self, source: DataSource) -> DataSource | None:
+        """The recent window's data source (one derivation for every entry point)."""
+        if self.recent is None or isinstance(self.recent, DataSource):
+            return self.recent
+        return source.recent(Path(self.recent))
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """Gate a version (default: the trail's challenger) and make it champion."""
+
+    name: str
+    version: int | None = None
+    force: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DecideRequest:
+    """Approve or reject a pending promotion request, or roll back (``version`` unused)."""
+
+    name: str
+    version: int | None = None
+    reason: str | None = None
+
+
+def train_options(values: dict[str, Any] | None) -> TrainOptions:
+    """Options from plain data (a flow's parameters, a stored specification)."""
+    known = {f.name for f in fields(TrainOptions)}
+    return TrainOptions(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(c.strip() for c in value.split(",") if c.strip())
+    return tuple(str(c) for c in value)
