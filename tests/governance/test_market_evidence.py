@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from riskops.governance.market_evidence import (
+from riskops.var.documents import (
     anomaly_baseline_blocks,
     drift_record,
     var_gate_blocks,

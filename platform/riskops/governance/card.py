@@ -3,7 +3,7 @@
 A card is a list of sections, each a list of blocks (text, bullets, key-value facts,
 tables). The same card renders to Markdown and to HTML (Jinja2 templates), and the
 validation report embeds its sections, so a fact is written down once. The only
-hand-written text comes from :mod:`riskops.governance.texts`.
+hand-written text comes from :mod:`riskops.documents.texts`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from riskops.governance.history import history_rows
-from riskops.governance.texts import family_text
+from riskops.documents.texts import family_text
 
 if TYPE_CHECKING:
     from riskops.governance.facts import VersionFacts
@@ -124,7 +124,7 @@ def _time_ms(ms: int | None) -> str:
 
 # --------------------------------------------------------------------------- builder
 def _credit_sections(facts: VersionFacts) -> tuple[Section, ...]:
-    from riskops.governance.credit_evidence import credit_evidence_section
+    from riskops.credit.documents import credit_evidence_section
 
     section = credit_evidence_section(facts)
     return () if section is None else (section,)
@@ -232,7 +232,7 @@ def _data(facts: VersionFacts) -> Section:
         )
     drift = facts.gate_evidence.get("data_drift") or {}
     if drift:
-        from riskops.governance.market_evidence import drift_record
+        from riskops.var.documents import drift_record
 
         pairs.append(
             (
@@ -312,7 +312,7 @@ def _performance(facts: VersionFacts) -> Section:
 def _family_tables(facts: VersionFacts) -> list[Block]:
     evidence, metrics = facts.evidence, facts.metrics
     if facts.family == "var":
-        from riskops.governance.market_evidence import var_gate_blocks
+        from riskops.var.documents import var_gate_blocks
 
         if not evidence.get("backtests"):
             return []
@@ -340,7 +340,7 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
         )
         return [Table(("test", "statistic", "p-value", "reading"), rows, "Forecast evaluation")]
     if facts.family == "anomaly" and evidence.get("events"):
-        from riskops.governance.market_evidence import anomaly_baseline_blocks
+        from riskops.var.documents import anomaly_baseline_blocks
 
         events = tuple(
             (

@@ -195,7 +195,7 @@ def comparison_blocks(facts: VersionFacts) -> list[Block]:
 # ----------------------------------------------------------------------- drift
 def drift_blocks(facts: VersionFacts) -> list[Block]:
     """Summary and per-feature table of the data drift, and the prediction drift."""
-    from riskops.governance.market_evidence import drift_record
+    from riskops.var.documents import drift_record
 
     drift = facts.gate_evidence.get("data_drift") or {}
     blocks: list[Block] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskops.governance.texts import family_text
+from riskops.documents.texts import family_text
 
 
 def version_description(
