@@ -725,11 +725,13 @@ class Lifecycle:
             compared = (evidence.get("champion") or {}).get("version")
             current = champion.version if champion and champion.version != target.version else None
             if compared != current:
+                was = "no champion" if compared is None else f"champion v{compared}"
+                now = "there is none now" if current is None else f"the champion is now v{current}"
                 stale = GateResult(
                     "evidence_current",
                     False,
-                    f"evidence compares against champion v{compared} but the champion is now "
-                    f"v{current}; retrain to gather current evidence",
+                    f"evidence compares against {was} but {now}; "
+                    "retrain to gather current evidence",
                     compared,
                     current,
                 )
