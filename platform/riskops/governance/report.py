@@ -16,21 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskops.governance.card import (
-    Block,
-    Facts,
-    ModelCard,
-    Table,
-    Text,
-    build_card,
-    caveats,
-    fmt,
-)
+from riskops.documents.blocks import Block, Facts, Table, Text, fmt
+from riskops.governance.card import ModelCard, build_card, caveats, drift_record
 from riskops.governance.facts import DRIFT_HTML, GOVERNANCE_DIR
 
 if TYPE_CHECKING:
-    from riskops.governance.facts import VersionFacts
-    from riskops.governance.figures import Figure
+    from riskops.documents.facts import VersionFacts
+    from riskops.documents.figures import Figure
     from riskops.settings import Settings
 
 REPORT_FILE = "validation_report.html"
@@ -195,8 +187,6 @@ def comparison_blocks(facts: VersionFacts) -> list[Block]:
 # ----------------------------------------------------------------------- drift
 def drift_blocks(facts: VersionFacts) -> list[Block]:
     """Summary and per-feature table of the data drift, and the prediction drift."""
-    from riskops.var.documents import drift_record
-
     drift = facts.gate_evidence.get("data_drift") or {}
     blocks: list[Block] = []
     if not drift:

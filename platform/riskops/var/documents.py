@@ -1,29 +1,80 @@
-"""Market evidence of issue 13 in the model card and the validation report.
+"""The VaR family's part of model cards and validation reports.
 
-Three records a reviewer must see whether or not a gate failed:
+* its text (what a one-day VaR/ES forecast is for and where it stops);
+* performance tables: the small-sample gate tests per level, above all the **1,000-day
+  independence result** (Christoffersen 1998 statistic, Monte Carlo p-value after
+  Dufour 2006), next to the one-sided coverage tests and the reported-only conditional
+  coverage, each with its gate limit; then every backtest per level;
+* caveats read from the backtests (traffic-light zone, rejected coverage, clustered
+  exceptions, ES tests, a short window);
+* figures: returns against VaR and ES with the breaches, and the traffic-light history,
+  the run's own plots or drawn from its logged forecasts.
 
-* for a VaR model, the small-sample gate tests, above all the **1,000-day independence
-  result** (Christoffersen 1998 statistic, Monte Carlo p-value after Dufour 2006), next
-  to the one-sided coverage tests and the reported-only conditional coverage;
-* for an anomaly detector, the **naive baseline** (ranking days by the absolute
-  standardised return, same days, same top 1%), recall inside and outside the training
-  span, recall of the held-out events at the deployed threshold, and the binomial band
-  of the held-out alert rate;
-* for every model, the **drift record**: the share and the drifted columns, and
-  whether the policy makes drift a veto or only records it.
-
-The functions take plain dicts (metrics, evidence, policy), so they are pure.
+:data:`DOCUMENTS` is what :meth:`riskops.var.family.VaRFamily.documents` returns.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from riskops.governance.card import Block, Facts, Table, fmt
-from riskops.policy import Policy
+from riskops.documents.blocks import Block, Table, fmt, number
+from riskops.documents.family import FamilyDocuments
+from riskops.documents.figures import figure, png_of_file, read_table
+from riskops.documents.texts import FamilyText
 
-__all__ = ["anomaly_baseline_blocks", "drift_record", "var_gate_blocks"]
+if TYPE_CHECKING:
+    from riskops.documents.facts import VersionFacts
+    from riskops.documents.figures import Drawn, Figure
+    from riskops.policy import Policy
+
+__all__ = ["DOCUMENTS", "TEXT", "backtests_table", "var_gate_blocks"]
+
+SMALL_EVAL_DAYS = 250
+"""Evaluation windows shorter than a trading year get a low-power caveat."""
+
+TEXT = FamilyText(
+    title="Market risk: next-day Value-at-Risk and Expected Shortfall",
+    purpose=(
+        "Forecasts the one-day 95% and 99% Value-at-Risk and Expected Shortfall of an "
+        "index position, in percent of its value."
+    ),
+    intended_uses=(
+        "Daily risk limits and monitoring of a single index exposure.",
+        "Backtesting evidence (Kupiec, Christoffersen, Basel traffic light, ES tests) for "
+        "internal model validation.",
+    ),
+    out_of_scope=(
+        "Multi-asset or non-linear portfolios (options), which need full revaluation.",
+        "Horizons beyond one day without a validated scaling rule.",
+        "Regulatory capital on its own: the Basel traffic light here is a diagnostic, "
+        "not a supervisory determination.",
+    ),
+    methodology=(
+        "Filtered historical simulation, GARCH-t, historical simulation or LightGBM quantile "
+        "regression of the next day's return distribution, its VaR and ES read at both levels."
+    ),
+    assumptions=(
+        "Returns are computed from close prices; the position is held constant for a day.",
+        "The conditional distribution of returns changes slowly relative to the refit period.",
+        "Exceptions are independent once volatility clustering is filtered.",
+    ),
+    limitations=(
+        "Backtests at 99% have little power on short windows: a few hundred days "
+        "contain only a handful of expected exceptions.",
+        "Parameter uncertainty is not reflected in the VaR figure.",
+        "Sudden regime changes (crashes, market closures) are only learned after they happen.",
+    ),
+    evaluation=(
+        "Rolling one-day-ahead forecasts over the evaluation window, refitted on all "
+        "returns before each refit day. Exceptions are backtested at both levels and "
+        "forecasts scored with the tick loss."
+    ),
+    own_models=(
+        "A data scientist's model subclasses riskops.market.var.VaRModel; the platform "
+        "refits it through the same rolling backtest as the built-in kinds."
+    ),
+)
 
 _VAR_TESTS = (
     ("independence_mc", "independence, Monte Carlo p-value (Dufour 2006)", "whole window"),
@@ -88,62 +139,139 @@ def var_gate_blocks(evidence: dict[str, Any], policy: Policy | None) -> list[Blo
         Table(
             ("level", "test", "window", "exceptions / days", "p-value", "gate", "result"),
             tuple(rows),
-            "VaR gate tests with their small-sample size (issue 13); the 1,000-day "
-            "independence result is gated",
+            "VaR gate tests with their small-sample size; the 1,000-day independence "
+            "result is gated",
         )
     ]
 
 
-def anomaly_baseline_blocks(metrics: dict[str, Any]) -> list[Block]:
-    """The detector against the naive |standardised return| rule, recall by span, band."""
-    if "naive_event_recall" not in metrics:
-        return []
-
-    def share(value: Any) -> str:
-        number = None if value is None else float(value)
-        return "not evaluated" if number is None or not math.isfinite(number) else f"{number:.1%}"
-
-    def count(key: str) -> str:
-        value = metrics.get(key)
-        return "–" if value is None else str(int(float(value)))
-
-    low, high = metrics.get("alert_rate_band_low"), metrics.get("alert_rate_band_high")
-    pairs = (
-        ("Event recall in the top 1%, detector", share(metrics.get("event_recall"))),
-        (
-            "Event recall in the top 1%, naive |ret_z| rule",
-            share(metrics.get("naive_event_recall")),
-        ),
-        (
-            "Event recall, events inside the training span",
-            f"{share(metrics.get('event_recall_in_train'))} of {count('n_events_in_train')}",
-        ),
-        (
-            "Event recall, events after the training span",
-            f"{share(metrics.get('event_recall_out_of_train'))} of {count('n_events_holdout')}",
-        ),
-        (
-            "Held-out events flagged at the deployed threshold",
-            share(metrics.get("event_recall_holdout")),
-        ),
-        (
-            "Held-out alert rate (99% binomial band)",
-            f"{share(metrics.get('alert_rate_holdout'))} ({share(low)} to {share(high)})",
-        ),
+def backtests_table(evidence: dict[str, Any]) -> Table:
+    """VaR/ES backtests per level and test, from the family's evidence."""
+    rows = []
+    for tag, tests in (evidence.get("backtests") or {}).items():
+        for name, res in tests.items():
+            counts = (
+                f"{res['exceptions']} / {res['n']}" if "n" in res else fmt(res.get("exceptions"))
+            )
+            rows.append(
+                (
+                    f"{tag}%",
+                    name.replace("_", " "),
+                    fmt(res.get("statistic")),
+                    fmt(res.get("pvalue")),
+                    counts,
+                    fmt(res.get("zone")),
+                    "pass" if res.get("passed") else "fail",
+                )
+            )
+    return Table(
+        ("level", "test", "statistic", "p-value", "exceptions / days", "zone", "result"),
+        tuple(rows),
+        "VaR and ES backtests over the evaluation window",
     )
-    return [Facts(pairs)]
 
 
-def drift_record(drift: dict[str, Any], policy: Policy | None) -> tuple[str, str]:
-    """One line: the drift share and columns, and what the policy makes of it."""
-    if drift.get("evaluated") is False:  # no recent window (credit): say so, no share
-        return ("Data drift record", f"not evaluated: {drift.get('reason')}")
-    share = float(drift.get("share_of_drifted_columns", 0.0))
-    columns = ", ".join(drift.get("drifted_columns") or []) or "none"
-    if policy is None:
-        role = "policy unknown"
-    elif policy.data_drift.veto:
-        role = f"a veto above {policy.data_drift.max_drift_share:.0%} (policy)"
-    else:
-        role = "recorded, not a veto (policy): a reason to monitor and retrain"
-    return ("Data drift record", f"{share:.0%} of features drifted ({columns}); {role}")
+def tables(facts: VersionFacts) -> list[Block]:
+    """The gate tests with their limits, then every backtest."""
+    evidence = facts.evidence
+    if not evidence.get("backtests"):
+        return []
+    return [*var_gate_blocks(evidence, facts.policy), backtests_table(evidence)]
+
+
+def caveats(facts: VersionFacts) -> list[str]:
+    """Traffic-light zones, rejected coverage or independence, ES tests, a short window."""
+    out = []
+    ev, m = facts.evidence, facts.metrics
+    for tag, tests in (ev.get("backtests") or {}).items():
+        tl = tests.get("traffic_light") or {}
+        if tl.get("zone") in ("yellow", "red"):
+            out.append(
+                f"Basel traffic light in the {tl['zone']} zone at {tag}%: {tl.get('exceptions')} "
+                f"exceptions in {tl.get('n')} days (plus factor {fmt(tl.get('plus_factor'))})."
+            )
+        last = tests.get("traffic_light_last_250") or {}
+        if last.get("zone") in ("yellow", "red") and last.get("zone") != tl.get("zone"):
+            out.append(
+                f"The last {last.get('n')} days alone are in the {last['zone']} zone at "
+                f"{tag}% ({last.get('exceptions')} exceptions)."
+            )
+        pof = tests.get("kupiec_pof") or {}
+        if pof and not pof.get("passed", True):
+            out.append(
+                f"Unconditional coverage rejected at {tag}% (Kupiec p={fmt(pof.get('pvalue'))}"
+                f"): {pof.get('exceptions')} exceptions vs {fmt(pof.get('expected'))} "
+                "expected."
+            )
+        ind = tests.get("christoffersen_independence") or {}
+        if ind and not ind.get("passed", True):
+            out.append(
+                f"Exceptions cluster in time at {tag}% (Christoffersen independence "
+                f"p={fmt(ind.get('pvalue'))})."
+            )
+        for key in ("mcneil_frey", "acerbi_szekely_z2"):
+            es = tests.get(key) or {}
+            if es and not es.get("passed", True):
+                out.append(
+                    f"ES at {tag}% underestimates tail losses ({key.replace('_', ' ')} "
+                    f"p={fmt(es.get('pvalue'))})."
+                )
+    n = number(m.get("n_eval"))
+    if n is not None and n < SMALL_EVAL_DAYS:
+        out.append(f"Only {int(n)} evaluation days: the 99% backtests have little power.")
+    return out
+
+
+def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
+    """Returns, VaR, ES and breaches per level (99% first), and the traffic-light history."""
+    from riskops.var.plots import plot_exceedances, plot_traffic_light_history
+
+    asset = facts.params.get("asset", "asset")
+    tags = sorted(
+        (facts.evidence.get("backtests") or {"99": None, "95": None}), reverse=True, key=float
+    )
+
+    def exceedances(tag: str) -> Callable[[], Drawn | None]:
+        def generate() -> Drawn | None:
+            table = read_table(facts, "forecasts.parquet")
+            if table is None:
+                return None
+            image = png_of_file(lambda d: plot_exceedances(table, float(tag) / 100, asset, d))
+            return image, "forecasts.parquet"
+
+        return generate
+
+    def traffic() -> Drawn | None:
+        table = read_table(facts, "forecasts.parquet")
+        if table is None:
+            return None
+        return png_of_file(lambda d: plot_traffic_light_history(table, 0.99, d)), (
+            "forecasts.parquet"
+        )
+
+    out = [
+        figure(
+            facts,
+            f"exceedances_{tag}",
+            f"Returns, {tag}% VaR and ES, and breaches",
+            f"exceedances_{tag}.png",
+            used,
+            exceedances(tag),
+        )
+        for tag in tags
+    ]
+    out.append(
+        figure(
+            facts,
+            "traffic_light",
+            "Basel traffic-light history",
+            "traffic_light_history.png",
+            used,
+            traffic,
+        )
+    )
+    return out
+
+
+DOCUMENTS = FamilyDocuments(TEXT, tables=tables, caveats=caveats, figures=figures)
+"""The VaR family's part of its versions' cards and reports."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,9 @@ from riskops.market.features import risk_features as var_features
 from riskops.market.parameters import write_model_parameters
 from riskops.market.var import FORECAST_LEVELS, VAR_MODELS, make_var_model
 from riskops.var.plots import TRAFFIC_LIGHT_DAYS, plot_exceedances, plot_traffic_light_history
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = [
     "LEVELS",
@@ -366,6 +369,12 @@ class VaRFamily(Family):
         from riskops.var.serving import ROUTE
 
         return ROUTE
+
+    def documents(self) -> FamilyDocuments:
+        """The var family's part of cards and reports (:mod:`riskops.var.documents`)."""
+        from riskops.var.documents import DOCUMENTS
+
+        return DOCUMENTS
 
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
 from riskops.market.parameters import write_model_parameters
 from riskops.volatility.plots import plot_forecasts
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = [
     "BENCHMARK",
@@ -353,6 +356,13 @@ class VolatilityFamily(Family):
         from riskops.volatility.serving import ROUTE
 
         return ROUTE
+
+    def documents(self) -> FamilyDocuments:
+        """The volatility family's part of cards and reports
+        (:mod:`riskops.volatility.documents`)."""
+        from riskops.volatility.documents import DOCUMENTS
+
+        return DOCUMENTS
 
     def evaluate(self, estimator: Any, evaluation: VolatilityEvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""
