@@ -102,8 +102,7 @@ def build_card(facts: VersionFacts) -> ModelCard:
                 Bullets(text.assumptions or NOT_STATED, "Assumptions"),
                 Bullets(text.limitations or NOT_STATED, "Known limitations of the method"),
                 Bullets(
-                    tuple(caveats(facts, documents))
-                    or ("No version-specific caveats were found.",),
+                    tuple(caveats(facts, documents)) or NO_CAVEATS,
                     "Caveats from this version's evidence",
                 ),
             ),
@@ -186,10 +185,15 @@ def _data(facts: VersionFacts) -> Section:
     return Section("data", "Data", (Facts(tuple(pairs)),))
 
 
+def not_evaluated(drift: dict[str, Any]) -> str:
+    """``not evaluated: <reason>`` of a drift check that did not run."""
+    return f"not evaluated: {drift.get('reason') or 'no reason was recorded'}"
+
+
 def drift_sample(drift: dict[str, Any]) -> str:
     """The rows the drift check compared, or why it compared none."""
     if drift.get("evaluated") is False:
-        return f"not evaluated: {drift.get('reason') or 'no reason was recorded'}"
+        return not_evaluated(drift)
     reference, recent = drift.get("n_reference"), drift.get("n_current")
     if reference is None and recent is None:
         return "not recorded with this version"
@@ -199,7 +203,7 @@ def drift_sample(drift: dict[str, Any]) -> str:
 def drift_record(drift: dict[str, Any], policy: Policy | None) -> tuple[str, str]:
     """One line: the drift share and columns, and what the policy makes of it."""
     if drift.get("evaluated") is False:  # no recent window (credit): say so, no share
-        return ("Data drift record", f"not evaluated: {drift.get('reason')}")
+        return ("Data drift record", not_evaluated(drift))
     share = float(drift.get("share_of_drifted_columns", 0.0))
     columns = ", ".join(drift.get("drifted_columns") or []) or "none"
     if policy is None:
@@ -284,7 +288,7 @@ def spec_summary(spec: dict[str, Any]) -> str:
 def spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """The specification's hyperparameters as ``(path, value)`` rows, nested estimators
     flattened (``clf.C``; a pipeline's steps and a column transformer's transformers by
-    name), at most :data:`MAX_SPEC_ROWS`."""
+    their names, as scikit-learn's ``clf__C``), at most :data:`MAX_SPEC_ROWS`."""
     rows: list[tuple[str, str]] = []
 
     def named_estimators(value: Any) -> bool:
@@ -306,10 +310,12 @@ def spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
             if isinstance(value, dict) and "class" in value:
                 walk(value, where)
             elif named_estimators(value):
+                # Named as scikit-learn names them (clf__C): by step, not by the list's key.
                 for name, sub, *columns in value:
-                    walk(sub, f"{where}.{name}")
+                    step = f"{path}.{name}" if path else str(name)
+                    walk(sub, step)
                     if columns:
-                        rows.append((f"{where}.{name} columns", fmt(columns[0])))
+                        rows.append((f"{step} columns", fmt(columns[0])))
             else:
                 rows.append((where, fmt(value)))
 
