@@ -162,7 +162,16 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
             )
     if failures:
         return GateResult(gate, False, _why("; ".join(failures), check), value, limits)
-    return GateResult(gate, True, f"{check.metric} = {value:.4g} within {limits}", value, limits)
+    # In words a reader checks at a glance ("auc 0.8441 >= 0.75"), never a Python dict.
+    bounds = [f">= {check.min:.4g}"] if check.min is not None else []
+    if check.max is not None:
+        bounds.append(f"<= {check.max:.4g}")
+    if check.min_metric is not None:
+        bounds.append(f">= {check.min_metric} {limits['min']:.4g}")
+    if check.max_metric is not None:
+        bounds.append(f"<= {check.max_metric} + {check.tolerance:g} = {limits['max']:.4g}")
+    met = " and ".join(bounds)  # a Check always has a bound (policy validation)
+    return GateResult(gate, True, f"{check.metric} {value:.4g} {met}", value, limits)
 
 
 def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:

@@ -150,3 +150,54 @@ def facts_of(settings_of, tmp_path: Path) -> Iterator:  # type: ignore[no-untype
         return collect(settings_of, MODEL, version, workdir=tmp_path / f"v{version}")
 
     return collect_version
+
+
+@pytest.fixture
+def version_facts(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Builds :class:`VersionFacts` by hand around small tables (no tracking store): each call
+    gets a folder of its own, where ``files`` are written as Parquet artifacts."""
+    from itertools import count
+
+    from riskops.documents.facts import VersionFacts
+    from riskops.registry import VersionInfo
+
+    numbers = count()
+
+    def make(  # type: ignore[no-untyped-def]
+        family: str,
+        *,
+        files=None,
+        tags=None,
+        params=None,
+        metrics=None,
+        evidence=None,
+        lineage=None,
+        gate_evidence=None,
+        audit=(),
+        policy=None,
+    ):
+        folder = tmp_path / f"facts-{next(numbers)}"
+        folder.mkdir()
+        for name, frame in (files or {}).items():
+            frame.to_parquet(folder / name)
+        return VersionFacts(
+            info=VersionInfo(
+                "m", 1, "run1", "src", {"family": family, "model_kind": "k", **(tags or {})}
+            ),
+            family=family,
+            run={"params": params or {}, "metrics": metrics or {}},
+            lineage=lineage or {},
+            gate_evidence={"evidence": evidence or {}, **(gate_evidence or {})},
+            gate_reports=[],
+            audit=list(audit),
+            audit_check=None,
+            champion=None,
+            previous=None,
+            parent=None,
+            champion_metrics={},
+            policy=policy,
+            artifacts=sorted(files or {}),
+            local_dir=folder,
+        )
+
+    return make

@@ -9,6 +9,20 @@ import pytest
 pytestmark = pytest.mark.slow
 
 _LOCAL = ("file:", "data:", "about:", "blob:")
+_LAYOUT = """() => {
+  const results = "section#gates td.pass, section#gates td.fail";
+  const cells = Array.from(document.querySelectorAll(results));
+  const lines = cells.map((td) => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return range.getClientRects().length;
+  });
+  return {
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    display: getComputedStyle(document.querySelector("section#gates td")).display,
+    lines: lines,
+  };
+}"""
 
 
 def _open(browser, path: Path):  # type: ignore[no-untyped-def]
@@ -58,6 +72,16 @@ def test_report_and_card_render_offline_in_chromium(
             # and the headline sections are on the page
             for anchor in ("comparison", "figures", "drift", "gates", "history", "lineage"):
                 assert page.locator(f"section#{anchor}").count() == 1
+
+            # When the report is read on a laptop (1,300 px) and a narrow window (800 px)
+            for width, stacked in ((1300, False), (800, True)):
+                page.set_viewport_size({"width": width, "height": 900})
+                layout = page.evaluate(_LAYOUT)
+                # Then nothing scrolls sideways, the gate table is a table on the laptop and
+                # one labelled card per gate when narrow, and no result word is split
+                assert layout["overflow"] <= 0, (width, layout)
+                assert layout["display"] == ("grid" if stacked else "table-cell"), width
+                assert layout["lines"] and set(layout["lines"]) == {1}, (width, layout)
 
             # When the card opens / Then it too renders without an error
             card_page, card_seen = _open(browser, card_html)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from riskops.governance.card import build_card, caveats, grade_inversions
+from riskops.credit.documents import grade_inversions, reversal_tests
+from riskops.governance.card import build_card, caveats
 from riskops.governance.report import render_card_html, render_markdown
 
 
@@ -48,6 +49,16 @@ def test_non_monotone_grades_become_a_caveat_naming_the_inversions(governed, fac
     text = next(c for c in found if c.startswith("Observed default rates are not monotone"))
     for inversion in inversions:
         assert inversion in text
+    # with the one-sided p-value of each, none significant (what the reversal test counts)
+    for inversion, pvalue in reversal_tests(facts.evidence["grades"]):
+        assert f"{inversion}, one-sided p = " in text
+        assert pvalue is not None and pvalue >= 0.05
+    assert "None is significant at 5%" in text
+    # and the performance section explains the test beside the raw inversions
+    performance = build_card(facts).section("performance")
+    reversals = next(b for b in performance.blocks if getattr(b, "caption", "").startswith("Grade"))
+    assert [row[0] for row in reversals.rows] == inversions
+    assert {row[2] for row in reversals.rows} == {"no"}
     # and the override and rollback of this version are caveats too
     assert any("override" in c and "business sign-off" in c for c in found)
     assert any("rolled back" in c for c in found)
@@ -55,18 +66,10 @@ def test_non_monotone_grades_become_a_caveat_naming_the_inversions(governed, fac
     champion = facts_of(governed.champion)
     assert grade_inversions(champion.evidence["grades"]) == []
     assert not any(c.startswith("Observed default rates") for c in caveats(champion))
-
-
-def test_grade_inversions_known_values() -> None:
-    # Given rates 0.7%, 7.0%, 5.2%, 17.4%: G3 defaults less often than G2
-    grades = [
-        {"grade": "G1", "n": 141, "default_rate": 1 / 141},
-        {"grade": "G2", "n": 157, "default_rate": 11 / 157},
-        {"grade": "G3", "n": 115, "default_rate": 6 / 115},
-        {"grade": "G4", "n": 132, "default_rate": 23 / 132},
-    ]
-    assert grade_inversions(grades) == ["G3 5.2% (n=115) below G2 7.0% (n=157)"]
-    assert grade_inversions(sorted(grades, key=lambda g: g["default_rate"])) == []
+    assert not any(
+        getattr(b, "caption", "").startswith("Grade")
+        for b in build_card(champion).section("performance").blocks
+    )
 
 
 def test_history_section_lists_every_alias_move_of_the_version(governed, facts_of) -> None:

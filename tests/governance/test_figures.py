@@ -1,45 +1,21 @@
 """Figures drawn from logged data when a run has no plot of its own (market families).
 
 The facts are built by hand around small seeded tables, so these tests need no tracking
-store: they check which figure each family gets, where it came from, and that it decodes.
+store: they check which figure each family's documents hook gives governance, where it came
+from, and that it decodes.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from riskops.governance.card import build_card
-from riskops.governance.facts import VersionFacts
 from riskops.governance.figures import collect_figures
 from riskops.governance.report import render_markdown, render_report
-from riskops.registry import VersionInfo
-
-
-def _facts(tmp_path: Path, family: str, files: dict[str, pd.DataFrame], **extra) -> VersionFacts:
-    for name, frame in files.items():
-        frame.to_parquet(tmp_path / name)
-    return VersionFacts(
-        info=VersionInfo("m", 1, "run1", "src", {"family": family, "model_kind": "k"}),
-        family=family,
-        run={"params": extra.pop("params", {}), "metrics": extra.pop("metrics", {})},
-        lineage={},
-        gate_evidence={"evidence": extra.pop("evidence", {})},
-        gate_reports=[],
-        audit=[],
-        audit_check=None,
-        champion=None,
-        previous=None,
-        parent=None,
-        champion_metrics={},
-        policy=None,
-        artifacts=sorted(files),
-        local_dir=tmp_path,
-    )
 
 
 def _size(png: bytes) -> tuple[int, int]:
@@ -54,17 +30,16 @@ def days() -> pd.DatetimeIndex:
     return pd.bdate_range("2020-01-01", periods=300)
 
 
-def test_var_plots_are_drawn_from_the_forecast_table(tmp_path: Path, days) -> None:
+def test_var_plots_are_drawn_from_the_forecast_table(version_facts, days) -> None:
     # Given a VaR run that logged its rolling forecasts but no plot
     rng = np.random.default_rng(0)
     ret = rng.standard_t(5, len(days))
     forecasts = pd.DataFrame(
         {"ret": ret, "var_95": 1.645, "es_95": 2.06, "var_99": 2.326, "es_99": 2.67}, index=days
     )
-    facts = _facts(
-        tmp_path,
+    facts = version_facts(
         "var",
-        {"forecasts.parquet": forecasts},
+        files={"forecasts.parquet": forecasts},
         params={"asset": "sp500"},
         evidence={"backtests": {"95": {}, "99": {}}},
     )
@@ -76,20 +51,20 @@ def test_var_plots_are_drawn_from_the_forecast_table(tmp_path: Path, days) -> No
     assert all(_size(f.png)[0] > 500 for f in figures)
 
 
-def test_a_logged_plot_wins_over_drawing_one(tmp_path: Path, days) -> None:
+def test_a_logged_plot_wins_over_drawing_one(version_facts, days) -> None:
     forecasts = pd.DataFrame({"ret": 0.0, "var_99": 2.3, "es_99": 2.6}, index=days)
-    facts = _facts(
-        tmp_path, "var", {"forecasts.parquet": forecasts}, evidence={"backtests": {"99": {}}}
+    facts = version_facts(
+        "var", files={"forecasts.parquet": forecasts}, evidence={"backtests": {"99": {}}}
     )
     logged = collect_figures(facts)[0].png
-    (tmp_path / "exceedances_99.png").write_bytes(logged)
+    (facts.local_dir / "exceedances_99.png").write_bytes(logged)
     facts.artifacts.append("exceedances_99.png")
     figure = collect_figures(facts)[0]
     assert figure.source == "artifact exceedances_99.png"
     assert figure.png == logged
 
 
-def test_volatility_and_anomaly_plots_from_their_tables(tmp_path: Path, days) -> None:
+def test_volatility_and_anomaly_plots_from_their_tables(version_facts, days) -> None:
     rng = np.random.default_rng(1)
     variance = np.exp(rng.normal(0, 0.3, len(days)))
     table = pd.DataFrame(
@@ -102,18 +77,15 @@ def test_volatility_and_anomaly_plots_from_their_tables(tmp_path: Path, days) ->
         index=days,
     )
     metrics = {"qlike": 1.0, "qlike_benchmark": 1.1, "dm_stat": -2.0, "dm_pvalue": 0.04}
-    (tmp_path / "vol").mkdir()
-    vol = _facts(tmp_path / "vol", "volatility", {"forecasts.parquet": table}, metrics=metrics)
+    vol = version_facts("volatility", files={"forecasts.parquet": table}, metrics=metrics)
     scores = pd.DataFrame(
         {"score": rng.random(len(days)), "holdout": days >= days[240]}, index=days
     )
     scores["alert"] = (scores["score"] > 0.99).astype(int)
     events = [{"date": str(days[10].date()), "name": "x", "in_top": True}]
-    (tmp_path / "an").mkdir()
-    anomaly = _facts(
-        tmp_path / "an",
+    anomaly = version_facts(
         "anomaly",
-        {"scores.parquet": scores},
+        files={"scores.parquet": scores},
         evidence={"events": events, "alert_threshold": 0.99},
     )
     for facts, key, source in (
@@ -125,9 +97,9 @@ def test_volatility_and_anomaly_plots_from_their_tables(tmp_path: Path, days) ->
         assert _size(figure.png)[0] > 500
 
 
-def test_documents_render_for_a_version_with_almost_nothing_logged(tmp_path: Path) -> None:
+def test_documents_render_for_a_version_with_almost_nothing_logged(version_facts) -> None:
     # Given a version whose run logged no evidence, plots, drift or gate report
-    facts = _facts(tmp_path, "volatility", {})
+    facts = version_facts("volatility")
     # When the card and the report are rendered / Then they say what is missing
     card = build_card(facts)
     markdown = render_markdown(card)

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from riskops.governance.figures import calibration_table, collect_figures
+from riskops.credit.documents import calibration_table
+from riskops.governance.figures import collect_figures
 from riskops.governance.report import comparison_blocks, generate
 
 

@@ -138,3 +138,32 @@ def test_non_finite_metric_never_passes(nan: float) -> None:
         "floor", Check(metric="auc", min=0.0, max=1.0), {"metrics": {"auc": nan}}
     )
     assert not result.passed
+
+
+@pytest.mark.parametrize(
+    ("check", "metrics", "reason"),
+    [
+        (Check(metric="auc", min=0.75), {"auc": 0.84412}, "auc 0.8441 >= 0.75"),
+        (Check(metric="ece", max=0.05), {"ece": 0.0312}, "ece 0.0312 <= 0.05"),
+        (Check(metric="ks", min=0.3, max=0.9), {"ks": 0.5}, "ks 0.5 >= 0.3 and <= 0.9"),
+        (
+            Check(metric="event_recall", min_metric="naive_event_recall"),
+            {"event_recall": 13 / 21, "naive_event_recall": 12 / 21},
+            "event_recall 0.619 >= naive_event_recall 0.5714",
+        ),
+        (
+            Check(metric="qlike", max_metric="qlike_benchmark", tolerance=0.01),
+            {"qlike": 1.02, "qlike_benchmark": 1.025},
+            "qlike 1.02 <= qlike_benchmark + 0.01 = 1.035",
+        ),
+    ],
+)
+def test_a_passing_threshold_reads_as_a_comparison(
+    check: Check, metrics: dict[str, float], reason: str
+) -> None:
+    # Given a value inside its limit / When the gate judges it
+    result = check_threshold("floor", check, {"metrics": metrics})
+    # Then the reason is the comparison a committee reads, never a Python dict
+    assert result.passed
+    assert result.reason == reason
+    assert "{" not in result.reason and "within" not in result.reason

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,9 @@ from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = ["AnomalyFamily", "make_detector"]
 
@@ -252,6 +255,12 @@ class AnomalyFamily(Family):
         from riskops.anomaly.serving import ROUTE
 
         return ROUTE
+
+    def documents(self) -> FamilyDocuments:
+        """The anomaly family's part of cards and reports (:mod:`riskops.anomaly.documents`)."""
+        from riskops.anomaly.documents import DOCUMENTS
+
+        return DOCUMENTS
 
     def evaluate(self, estimator: Any, evaluation: AnomalyEvaluation) -> dict[str, float]:
         trained_on = [str(c) for c in getattr(estimator, "feature_names_in_", [])]

@@ -155,7 +155,9 @@ def finish_decision(result: Any, json_out: bool) -> None:
     payload = result.to_dict()
     if result.refused:
         if json_out:
-            print(json.dumps(jsonable({"error": "PromotionRefused", **payload})))
+            message = f"{result.name} v{result.version} refused: " + "; ".join(result.reasons())
+            envelope = {"error": "PromotionRefused", "message": message, **payload}
+            print(json.dumps(jsonable(envelope)))
         else:
             render_decision(payload)
         stderr.print(

@@ -58,6 +58,7 @@ from riskops.families.contracts import Contract, ContractError, final_step
 
 if TYPE_CHECKING:
     from riskops.credit.rules import CreditRules
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = ["CreditFamily"]
 
@@ -358,6 +359,12 @@ class CreditFamily(Family):
         from riskops.credit.serving import ROUTE
 
         return ROUTE
+
+    def documents(self) -> FamilyDocuments:
+        """The credit family's part of cards and reports (:mod:`riskops.credit.documents`)."""
+        from riskops.credit.documents import DOCUMENTS
+
+        return DOCUMENTS
 
     def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
         """The same metrics as :meth:`fit` reports, for any fitted PD model."""

@@ -32,6 +32,7 @@ __all__ = [
     "calibration_curve",
     "expected_calibration_error",
     "gini",
+    "grade_reversal_tests",
     "grade_table",
     "grades_monotone",
     "ks_statistic",
@@ -162,25 +163,32 @@ def grades_monotone(table: pd.DataFrame) -> bool:
     return bool(np.all(np.diff(rates) >= 0.0))
 
 
-def significant_grade_reversals(table: pd.DataFrame, alpha: float = 0.05) -> int:
-    """Adjacent grade pairs whose default rate falls from the better to the worse grade by
-    more than chance: Fisher's exact test, one-sided, at size ``alpha``.
-
-    On a few hundred applicants per grade an inversion of a few defaults is noise; a
-    validator flags it (``grades_monotone``) but only a significant one breaks the scale.
-    """
+def grade_reversal_tests(table: pd.DataFrame) -> list[tuple[int, float]]:
+    """Adjacent grade pairs whose default rate falls from the better grade to the worse one,
+    each as ``(row of the better grade, p-value)``: Fisher's exact test, one-sided (the better
+    grade defaults more often), on the two grades' defaults and non-defaults."""
     from scipy.stats import fisher_exact
 
     n = table["n"].to_numpy(dtype=int)
     d = table["defaults"].to_numpy(dtype=int)
-    count = 0
+    out = []
     for i in range(len(table) - 1):
         better = [d[i], n[i] - d[i]]
         worse = [d[i + 1], n[i + 1] - d[i + 1]]
         if d[i] * n[i + 1] > d[i + 1] * n[i]:
             _, pvalue = fisher_exact([better, worse], alternative="greater")
-            count += int(pvalue < alpha)
-    return count
+            out.append((i, float(pvalue)))
+    return out
+
+
+def significant_grade_reversals(table: pd.DataFrame, alpha: float = 0.05) -> int:
+    """Adjacent grade pairs whose default rate falls from the better to the worse grade by
+    more than chance: :func:`grade_reversal_tests` below size ``alpha``.
+
+    On a few hundred applicants per grade an inversion of a few defaults is noise; a
+    validator flags it (``grades_monotone``) but only a significant one breaks the scale.
+    """
+    return sum(pvalue < alpha for _, pvalue in grade_reversal_tests(table))
 
 
 def psi_from_shares(

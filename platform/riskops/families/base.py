@@ -33,12 +33,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from riskops.errors import BadInputError
 from riskops.families.contracts import Contract, kind_of, unfitted
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 
 @dataclass(frozen=True)
@@ -299,12 +302,14 @@ class Family(ABC):
         return []
 
     # ------------------------------------------------------------- documents, serving, live
-    def documents(self) -> Any:
+    def documents(self) -> FamilyDocuments:
         """The family's part of model cards and validation reports
-        (:class:`riskops.documents.FamilyDocuments`); default: a generic description."""
-        from riskops.documents import FamilyDocuments
+        (:class:`riskops.documents.FamilyDocuments`). Default: the text from the family
+        class's own docstring, the evidence's record lists as tables, no caveats and no
+        figures of its own."""
+        from riskops.documents.family import FamilyDocuments
 
-        return FamilyDocuments.generic(self.name)
+        return FamilyDocuments.generic(self.name, type(self).__doc__)
 
     def service_route(self) -> Any:
         """The HTTP route that serves this family's champions

@@ -1,7 +1,9 @@
 """Governance for model-risk review: model cards, validation reports, lineage.
 
-Everything is generated from the registry, the version's run and the audit trail;
-the only hand-written text is the per-family table in :mod:`riskops.governance.texts`.
+Everything is generated from the registry, the version's run and the audit trail; the only
+hand-written text is each family's own (:class:`riskops.documents.FamilyDocuments`, from its
+``documents()`` hook), with its card sections, tables, caveats and figures: governance asks the
+version's family and names none itself.
 
 * :func:`collect` gathers a version's :class:`VersionFacts` (the only I/O);
 * :func:`build_card`, :func:`build_documents` and :func:`build_lineage` are pure functions of
@@ -22,7 +24,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "VersionFacts": "riskops.governance.facts",
+    "VersionFacts": "riskops.documents.facts",
     "collect": "riskops.governance.facts",
     "ModelCard": "riskops.governance.card",
     "build_card": "riskops.governance.card",
@@ -34,7 +36,8 @@ _EXPORTS = {
     "Published": "riskops.governance.publish",
     "render_markdown": "riskops.governance.report",
     "render_card_html": "riskops.governance.report",
-    "Figure": "riskops.governance.figures",
+    "Figure": "riskops.documents.figures",
+    "family_documents": "riskops.governance.card",
     "collect_figures": "riskops.governance.figures",
     "build_lineage": "riskops.governance.lineage",
     "HistoryRow": "riskops.governance.history",

@@ -1,69 +1,37 @@
-"""Model cards: a structured document built from :class:`~riskops.governance.facts.VersionFacts`.
+"""Model cards: a structured document built from :class:`~riskops.documents.facts.VersionFacts`.
 
-A card is a list of sections, each a list of blocks (text, bullets, key-value facts,
-tables). The same card renders to Markdown and to HTML (Jinja2 templates), and the
-validation report embeds its sections, so a fact is written down once. The only
-hand-written text comes from :mod:`riskops.governance.texts`.
+A card is a list of sections, each a list of blocks (:mod:`riskops.documents.blocks`). The
+same card renders to Markdown and to HTML (Jinja2 templates), and the validation report embeds
+its sections, so a fact is written down once.
+
+Governance writes the sections every model has (details, data, methodology, metrics, SHAP,
+gates, history, lineage, sign-off) and asks the version's family for the rest through its
+:meth:`~riskops.families.base.Family.documents` hook (:func:`family_documents`): the family's
+text, its extra sections, its performance tables and its caveats. No family is named here.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from riskops.documents.blocks import Block, Bullets, Facts, Section, Table, Text, fmt, number
+from riskops.documents.family import FamilyDocuments
 from riskops.governance.history import history_rows
-from riskops.governance.texts import family_text
 
 if TYPE_CHECKING:
-    from riskops.governance.facts import VersionFacts
+    from riskops.documents.facts import AuditEntry, VersionFacts
+    from riskops.documents.texts import FamilyText
+    from riskops.policy import Policy
 
 TOP_SHAP_FEATURES = 10
-_SMALL_EVAL = 250
-"""Evaluation windows shorter than a trading year get a low-power caveat."""
-_FEW_EVENTS = 10
-
-
-# ---------------------------------------------------------------------------- blocks
-@dataclass(frozen=True)
-class Text:
-    text: str
-    kind: str = "text"
-
-
-@dataclass(frozen=True)
-class Bullets:
-    items: tuple[str, ...]
-    title: str = ""
-    kind: str = "bullets"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Key-value pairs, rendered as a two-column table."""
-
-    pairs: tuple[tuple[str, str], ...]
-    kind: str = "facts"
-
-
-@dataclass(frozen=True)
-class Table:
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    caption: str = ""
-    kind: str = "table"
-
-
-Block = Text | Bullets | Facts | Table
-
-
-@dataclass(frozen=True)
-class Section:
-    key: str
-    title: str
-    blocks: tuple[Block, ...]
+MAX_SPEC_ROWS = 60
+"""A user's specification shows at most this many hyperparameters (nested ones included)."""
+SIGN_HERE = "____________________"
+"""A blank line to sign or date by hand."""
+NOT_STATED = ("Not stated by the family.",)
+NO_CAVEATS = ("No version-specific caveats were found.",)
 
 
 @dataclass(frozen=True)
@@ -88,51 +56,30 @@ class ModelCard:
         return asdict(self)
 
 
-# ------------------------------------------------------------------------ formatting
-def fmt(value: Any) -> str:
-    """A cell: 4 significant digits for floats, ``–`` for missing values."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if value.is_integer() and abs(value) < 1e9:
-            return str(int(value))
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _time_ms(ms: int | None) -> str:
     if not ms:
         return "–"
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
+# ------------------------------------------------------------------------ families
+def family_documents(family: str) -> FamilyDocuments:
+    """The family's part of its versions' documents (its :meth:`documents` hook); a family that
+    is not installed gets :meth:`FamilyDocuments.generic`, so an old version still renders."""
+    from riskops.errors import BadInputError
+    from riskops.families import get_family
+
+    try:
+        return get_family(family).documents()
+    except BadInputError:  # not an installed family
+        return FamilyDocuments.generic(family)
+
+
 # --------------------------------------------------------------------------- builder
-def _credit_sections(facts: VersionFacts) -> tuple[Section, ...]:
-    from riskops.governance.credit_evidence import credit_evidence_section
-
-    section = credit_evidence_section(facts)
-    return () if section is None else (section,)
-
-
 def build_card(facts: VersionFacts) -> ModelCard:
     """The model card of a version, from its facts alone."""
-    text = family_text(facts.family)
+    documents = family_documents(facts.family)
+    text = documents.text
     sections = (
         _details(facts),
         Section(
@@ -140,30 +87,31 @@ def build_card(facts: VersionFacts) -> ModelCard:
             "Purpose and intended use",
             (
                 Text(text.purpose),
-                Bullets(text.intended_uses, "Intended uses"),
-                Bullets(text.out_of_scope, "Out of scope"),
+                Bullets(text.intended_uses or NOT_STATED, "Intended uses"),
+                Bullets(text.out_of_scope or NOT_STATED, "Out of scope"),
             ),
         ),
         _data(facts),
-        _methodology(facts, text.methodology),
-        _performance(facts),
+        _methodology(facts, text),
+        _performance(facts, documents),
         _explainability(facts),
         Section(
             "limitations",
             "Limitations and assumptions",
             (
-                Bullets(text.assumptions, "Assumptions"),
-                Bullets(text.limitations, "Known limitations of the method"),
+                Bullets(text.assumptions or NOT_STATED, "Assumptions"),
+                Bullets(text.limitations or NOT_STATED, "Known limitations of the method"),
                 Bullets(
-                    tuple(caveats(facts)) or ("No version-specific caveats were found.",),
+                    tuple(caveats(facts, documents)) or NO_CAVEATS,
                     "Caveats from this version's evidence",
                 ),
             ),
         ),
-        *_credit_sections(facts),
+        *documents.sections(facts),
         _gates(facts),
         _history(facts),
         _lineage(facts),
+        _sign_off(facts),
     )
     return ModelCard(
         name=facts.name,
@@ -232,21 +180,55 @@ def _data(facts: VersionFacts) -> Section:
         )
     drift = facts.gate_evidence.get("data_drift") or {}
     if drift:
-        from riskops.governance.market_evidence import drift_record
-
-        pairs.append(
-            (
-                "Drift check sample",
-                f"{drift.get('n_reference')} reference rows vs "
-                f"{drift.get('n_current')} recent rows",
-            )
-        )
+        pairs.append(("Drift check sample", drift_sample(drift)))
         pairs.append(drift_record(drift, facts.policy))
     return Section("data", "Data", (Facts(tuple(pairs)),))
 
 
-def _methodology(facts: VersionFacts, methodology: str) -> Section:
-    blocks: list[Block] = [Text(methodology)]
+def not_evaluated(drift: dict[str, Any]) -> str:
+    """``not evaluated: <reason>`` of a drift check that did not run."""
+    return f"not evaluated: {drift.get('reason') or 'no reason was recorded'}"
+
+
+def drift_sample(drift: dict[str, Any]) -> str:
+    """The rows the drift check compared, or why it compared none."""
+    if drift.get("evaluated") is False:
+        return not_evaluated(drift)
+    reference, recent = drift.get("n_reference"), drift.get("n_current")
+    if reference is None and recent is None:
+        return "not recorded with this version"
+    return f"{fmt(reference)} reference rows vs {fmt(recent)} recent rows"
+
+
+def drift_record(drift: dict[str, Any], policy: Policy | None) -> tuple[str, str]:
+    """One line: the drift share and columns, and what the policy makes of it."""
+    if drift.get("evaluated") is False:  # no recent window (credit): say so, no share
+        return ("Data drift record", not_evaluated(drift))
+    share = float(drift.get("share_of_drifted_columns", 0.0))
+    columns = ", ".join(drift.get("drifted_columns") or []) or "none"
+    if policy is None:
+        role = "policy unknown"
+    elif policy.data_drift.veto:
+        role = f"a veto above {policy.data_drift.max_drift_share:.0%} (policy)"
+    else:
+        role = "recorded, not a veto (policy): a reason to monitor and retrain"
+    return ("Data drift record", f"{share:.0%} of features drifted ({columns}); {role}")
+
+
+def _methodology(facts: VersionFacts, text: FamilyText) -> Section:
+    blocks: list[Block] = [Text(model_description(facts, text))]
+    if text.evaluation:
+        blocks.append(Text(text.evaluation))
+    spec = facts.specification
+    if is_user_model(facts) and isinstance(spec, dict):
+        blocks.append(
+            Table(
+                ("parameter", "value"),
+                tuple(spec_rows(spec)),
+                "Specification stored with the version: the unfitted estimator's class and "
+                "hyperparameters",
+            )
+        )
     params = facts.params
     blocks.append(
         Table(
@@ -261,6 +243,101 @@ def _methodology(facts: VersionFacts, methodology: str) -> Section:
         if rows:
             blocks.append(Table(("parameter", "estimate"), rows, "Fitted parameters"))
     return Section("methodology", "Methodology and hyperparameters", tuple(blocks))
+
+
+def is_user_model(facts: VersionFacts) -> bool:
+    """Whether the version was fitted from a data scientist's own estimator: its ``origin`` tag,
+    else (versions registered before the tag) a specification from outside RiskOps."""
+    origin = facts.tags.get("origin")
+    if origin:
+        return origin == "user"
+    spec = facts.specification
+    return isinstance(spec, dict) and not str(spec.get("class", "riskops.")).startswith("riskops.")
+
+
+def _short(path: Any) -> str:
+    return str(path).rsplit(".", 1)[-1]
+
+
+def spec_summary(spec: dict[str, Any]) -> str:
+    """The estimator in a few words: its class, and a pipeline's steps or a wrapper's estimator.
+
+    Examples
+    --------
+    >>> spec_summary({"class": "sklearn.pipeline.Pipeline", "params": {"steps": [
+    ...     ["prep", {"class": "sklearn.compose.ColumnTransformer", "params": {}}],
+    ...     ["clf", {"class": "sklearn.linear_model.LogisticRegression", "params": {}}]]}})
+    'sklearn.pipeline.Pipeline (ColumnTransformer → LogisticRegression)'
+    """
+    name = str(spec.get("class", "an estimator"))
+    params = spec.get("params") or {}
+    steps = params.get("steps")
+    if isinstance(steps, list) and steps:
+        chain = [
+            _short(step[1].get("class")) if isinstance(step[1], dict) else str(step[1])
+            for step in steps
+            if isinstance(step, list | tuple) and len(step) == 2
+        ]
+        return f"{name} ({' → '.join(chain)})"
+    inner = params.get("estimator")
+    if isinstance(inner, dict) and "class" in inner:
+        return f"{name} around {spec_summary(inner)}"
+    return name
+
+
+def spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The specification's hyperparameters as ``(path, value)`` rows, nested estimators
+    flattened (``clf.C``; a pipeline's steps and a column transformer's transformers by
+    their names, as scikit-learn's ``clf__C``), at most :data:`MAX_SPEC_ROWS`."""
+    rows: list[tuple[str, str]] = []
+
+    def named_estimators(value: Any) -> bool:
+        # Pipeline steps are (name, estimator); ColumnTransformer's add the columns.
+        return (
+            isinstance(value, list)
+            and bool(value)
+            and all(
+                isinstance(v, list | tuple) and len(v) in (2, 3) and isinstance(v[1], dict)
+                for v in value
+            )
+        )
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        if path:
+            rows.append((path, str(node.get("class"))))
+        for key, value in (node.get("params") or {}).items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(value, dict) and "class" in value:
+                walk(value, where)
+            elif named_estimators(value):
+                # Named as scikit-learn names them (clf__C): by step, not by the list's key.
+                for name, sub, *columns in value:
+                    step = f"{path}.{name}" if path else str(name)
+                    walk(sub, step)
+                    if columns:
+                        rows.append((f"{step} columns", fmt(columns[0])))
+            else:
+                rows.append((where, fmt(value)))
+
+    walk(spec, "")
+    return rows[:MAX_SPEC_ROWS]
+
+
+def model_description(facts: VersionFacts, text: FamilyText) -> str:
+    """The methodology's first paragraph, from the model's own description: a data
+    scientist's estimator from the specification stored with the version (not the family's
+    text about its built-in kinds); a built-in kind named with the family's text."""
+    spec = facts.specification
+    if is_user_model(facts):
+        what = spec_summary(spec) if isinstance(spec, dict) else facts.model_kind
+        return (
+            f"A data scientist's own estimator, {what} (model kind {facts.model_kind}), "
+            f"fitted by the platform on the {facts.family} family's data split with the "
+            "hyperparameters stored with the version (below)."
+            + (f" {text.own_models}" if text.own_models else "")
+        )
+    built_in = f" ({spec['class']})" if isinstance(spec, dict) and spec.get("class") else ""
+    return f"Built-in kind {facts.model_kind}{built_in}. {text.methodology}"
 
 
 def gate_thresholds(facts: VersionFacts) -> dict[str, str]:
@@ -291,7 +368,7 @@ def gate_thresholds(facts: VersionFacts) -> dict[str, str]:
     return out
 
 
-def _performance(facts: VersionFacts) -> Section:
+def _performance(facts: VersionFacts, documents: FamilyDocuments) -> Section:
     metrics = facts.metrics
     limits = gate_thresholds(facts)
     window = facts.evidence.get("eval_window")
@@ -305,115 +382,8 @@ def _performance(facts: VersionFacts) -> Section:
             "Held-out metrics logged with the run",
         )
     )
-    blocks += _family_tables(facts)
+    blocks += documents.tables(facts)
     return Section("performance", "Performance and backtests", tuple(blocks))
-
-
-def _family_tables(facts: VersionFacts) -> list[Block]:
-    evidence, metrics = facts.evidence, facts.metrics
-    if facts.family == "var":
-        from riskops.governance.market_evidence import var_gate_blocks
-
-        if not evidence.get("backtests"):
-            return []
-        return [*var_gate_blocks(evidence, facts.policy), backtest_table(evidence)]
-    if facts.family == "volatility" and "dm_stat" in metrics:
-        rows = (
-            (
-                "Diebold-Mariano (QLIKE loss vs GARCH(1,1)-normal)",
-                fmt(metrics.get("dm_stat")),
-                fmt(metrics.get("dm_pvalue")),
-                _dm_reading(metrics),
-            ),
-            (
-                "Mincer-Zarnowitz (realised on forecast)",
-                f"α={fmt(metrics.get('mz_alpha'))}, β={fmt(metrics.get('mz_beta'))}, "
-                f"R²={fmt(metrics.get('mz_r2'))}",
-                fmt(metrics.get("mz_pvalue")),
-                "unbiasedness (α=0, β=1) "
-                + (
-                    "rejected"
-                    if (_number(metrics.get("mz_pvalue")) or 1) < 0.05
-                    else "not rejected"
-                ),
-            ),
-        )
-        return [Table(("test", "statistic", "p-value", "reading"), rows, "Forecast evaluation")]
-    if facts.family == "anomaly" and evidence.get("events"):
-        from riskops.governance.market_evidence import anomaly_baseline_blocks
-
-        events = tuple(
-            (
-                str(e.get("date", "")),
-                str(e.get("name", "")),
-                fmt(e.get("rank")),
-                fmt(e.get("in_top")),
-                fmt(e.get("holdout")),
-            )
-            for e in evidence["events"]
-        )
-        return [
-            *anomaly_baseline_blocks(metrics),
-            Table(
-                ("date", "event", "rank", "in top 1%", "held out"),
-                events,
-                "Curated stress events and their rank among all days",
-            ),
-        ]
-    return _record_tables(evidence)
-
-
-def _record_tables(evidence: dict[str, Any]) -> list[Block]:
-    """Flat record lists in a family's evidence (e.g. a credit grade table) as tables."""
-    out: list[Block] = []
-    for key, value in evidence.items():
-        if not (isinstance(value, list) and value and len(value) <= 40):
-            continue
-        if not all(isinstance(r, dict) for r in value):
-            continue
-        columns = list(value[0])
-        if any(isinstance(v, dict | list) for r in value for v in r.values()):
-            continue
-        rows = tuple(tuple(fmt(r.get(c)) for c in columns) for r in value)
-        out.append(Table(tuple(columns), rows, key.replace("_", " ")))
-    return out
-
-
-def _dm_reading(metrics: dict[str, float]) -> str:
-    p, stat = _number(metrics.get("dm_pvalue")), _number(metrics.get("dm_stat"))
-    if p is None or stat is None:
-        return "–"
-    if p >= 0.05:
-        return "no significant difference from the benchmark at 5%"
-    # The family computes DM on model loss minus benchmark loss: negative favours the model.
-    better = stat < 0
-    return "significantly " + ("better" if better else "worse") + " than the benchmark at 5%"
-
-
-def backtest_table(evidence: dict[str, Any]) -> Table:
-    """VaR/ES backtests per level and test, from the family's evidence."""
-    rows = []
-    for tag, tests in (evidence.get("backtests") or {}).items():
-        for name, res in tests.items():
-            counts = (
-                f"{res['exceptions']} / {res['n']}" if "n" in res else fmt(res.get("exceptions"))
-            )
-            rows.append(
-                (
-                    f"{tag}%",
-                    name.replace("_", " "),
-                    fmt(res.get("statistic")),
-                    fmt(res.get("pvalue")),
-                    counts,
-                    fmt(res.get("zone")),
-                    "pass" if res.get("passed") else "fail",
-                )
-            )
-    return Table(
-        ("level", "test", "statistic", "p-value", "exceptions / days", "zone", "result"),
-        tuple(rows),
-        "VaR and ES backtests over the evaluation window",
-    )
 
 
 def shap_importance(facts: VersionFacts) -> list[tuple[str, float]]:
@@ -453,6 +423,22 @@ def _explainability(facts: VersionFacts) -> Section:
     )
 
 
+def limit_text(threshold: Any) -> str:
+    """A gate result's threshold in words: ``{"min": 0.75}`` reads ``≥ 0.75``."""
+    if not isinstance(threshold, dict):
+        return fmt(threshold)
+    parts = []
+    if threshold.get("min") is not None:
+        parts.append(f"≥ {fmt(threshold['min'])}")
+    if threshold.get("max") is not None:
+        parts.append(f"≤ {fmt(threshold['max'])}")
+    if threshold.get("not_in"):
+        parts.append("not " + "/".join(str(v) for v in threshold["not_in"]))
+    known = {"min", "max", "not_in"}
+    parts += [f"{k} {fmt(v)}" for k, v in threshold.items() if k not in known]
+    return " and ".join(parts) or "–"
+
+
 def _gates(facts: VersionFacts) -> Section:
     latest = facts.latest_gate_report
     if latest is None:
@@ -470,7 +456,7 @@ def _gates(facts: VersionFacts) -> Section:
             r["gate"],
             "pass" if r.get("passed") else ("error" if r.get("errored") else "fail"),
             fmt(r.get("observed")),
-            fmt(r.get("threshold")),
+            limit_text(r.get("threshold")),
             r.get("reason", ""),
         )
         for r in report.get("results", [])
@@ -541,19 +527,66 @@ def _lineage(facts: VersionFacts) -> Section:
     return Section("lineage", "Lineage", (Facts(pairs),))
 
 
+def _record(entry: AuditEntry | None) -> tuple[str, str, str]:
+    """Name, date and record number of an audit record, blank lines without one."""
+    if entry is None:
+        return SIGN_HERE, SIGN_HERE, "–"
+    return entry.actor, entry.ts[:10], f"audit #{entry.seq}"
+
+
+def _sign_off(facts: VersionFacts) -> Section:
+    """Prepared, reviewed and approved by whom and when, from the audit trail: the register
+    record, the latest gate decision and each approval; a blank line to sign where the
+    trail holds none. A signature is always by hand."""
+    mine = [r for r in facts.audit if r.version == facts.version]
+
+    def last(action: str) -> AuditEntry | None:
+        return next((r for r in reversed(mine) if r.action == action), None)
+
+    prepared, reviewed = last("register"), last("gate_decision")
+    rows = [
+        ("Prepared by (model developer)", *_record(prepared)),
+        ("Reviewed by (ran the validation gates)", *_record(reviewed)),
+    ]
+    if reviewed is not None:
+        verdict = "passed" if reviewed.body.get("passed") else "failed"
+        rows[1] = (*rows[1][:3], f"{rows[1][3]}: gates {verdict}")
+    approvals = [r for r in mine if r.action == "approve"]
+    for approval in approvals:
+        request = approval.body.get("request_seq")
+        rows.append(
+            (
+                "Approved by",
+                *_record(approval)[:2],
+                f"audit #{approval.seq}: approval of request #{request}",
+            )
+        )
+    rejected = last("reject")
+    if rejected is not None:
+        rows.append(("Rejected by", *_record(rejected)[:2], f"audit #{rejected.seq}"))
+    if not approvals:
+        rows.append(("Approved by", SIGN_HERE, SIGN_HERE, "no approval in the audit trail"))
+    return Section(
+        "sign_off",
+        "Sign-off",
+        (
+            Text(
+                "Names and dates come from the hash-chained audit trail where it holds the "
+                "record; blank lines are to be completed by hand."
+            ),
+            Table(
+                ("role", "name", "date (UTC)", "signature", "record"),
+                tuple((role, name, date, SIGN_HERE, record) for role, name, date, record in rows),
+            ),
+        ),
+    )
+
+
 # --------------------------------------------------------------------------- caveats
-def caveats(facts: VersionFacts) -> list[str]:
-    """Warnings read from this version's evidence, tags and lineage."""
-    out = _general_caveats(facts)
-    family = {
-        "credit": _credit_caveats,
-        "var": _var_caveats,
-        "volatility": _volatility_caveats,
-        "anomaly": _anomaly_caveats,
-    }.get(facts.family)
-    if family is not None:
-        out += family(facts)
-    return out
+def caveats(facts: VersionFacts, documents: FamilyDocuments | None = None) -> list[str]:
+    """Warnings read from this version's evidence, tags and lineage, then the family's."""
+    documents = documents or family_documents(facts.family)
+    return [*_general_caveats(facts), *documents.caveats(facts)]
 
 
 def _general_caveats(facts: VersionFacts) -> list[str]:
@@ -589,124 +622,7 @@ def _general_caveats(facts: VersionFacts) -> list[str]:
             f"({float(drift.get('share_of_drifted_columns', 0)):.0%}): {', '.join(drifted)}."
         )
     pred = facts.gate_evidence.get("prediction_drift") or {}
-    psi = _number(pred.get("psi"))
+    psi = number(pred.get("psi"))
     if psi is not None and psi > 0.1:
         out.append(f"Outputs moved away from the champion's on the recent window (PSI {psi:.3g}).")
-    return out
-
-
-def _credit_caveats(facts: VersionFacts) -> list[str]:
-    m = {**facts.metrics, **{k: v for k, v in facts.evidence.items() if _number(v) is not None}}
-    out = []
-    # The grade table is the evidence itself; the flag is the fallback when it is absent.
-    inversions = grade_inversions(facts.evidence.get("grades") or [])
-    monotone = _number(m.get("grades_monotone"))
-    if inversions or (monotone is not None and monotone < 1):
-        out.append(
-            "Observed default rates are not monotone across grades: a worse grade "
-            "does not always default more often on the held-out sample"
-            + (f" ({'; '.join(inversions)})." if inversions else ".")
-        )
-    reversals = _number(m.get("grade_reversals_significant"))
-    if reversals:
-        out.append(f"{int(reversals)} grade reversal(s) are statistically significant.")
-    ece = _number(m.get("ece"))
-    if ece is not None and ece > 0.05:
-        out.append(
-            f"Expected calibration error {ece:.3f} exceeds 0.05: PDs are not "
-            "reliable as absolute levels."
-        )
-    auc = _number(m.get("auc"))
-    if auc is not None and auc < 0.7:
-        out.append(f"Weak discrimination (AUC {auc:.3f}).")
-    return out
-
-
-def grade_inversions(grades: list[dict[str, Any]]) -> list[str]:
-    """Adjacent grades (best first) whose observed default rate falls instead of rising."""
-    out = []
-    for better, worse in itertools.pairwise(grades):
-        low, high = _number(better.get("default_rate")), _number(worse.get("default_rate"))
-        if low is not None and high is not None and high < low:
-            out.append(
-                f"{worse.get('grade')} {high:.1%} (n={worse.get('n')}) below "
-                f"{better.get('grade')} {low:.1%} (n={better.get('n')})"
-            )
-    return out
-
-
-def _var_caveats(facts: VersionFacts) -> list[str]:
-    out = []
-    ev, m = facts.evidence, facts.metrics
-    for tag, tests in (ev.get("backtests") or {}).items():
-        tl = tests.get("traffic_light") or {}
-        if tl.get("zone") in ("yellow", "red"):
-            out.append(
-                f"Basel traffic light in the {tl['zone']} zone at {tag}%: {tl.get('exceptions')} "
-                f"exceptions in {tl.get('n')} days (plus factor {fmt(tl.get('plus_factor'))})."
-            )
-        last = tests.get("traffic_light_last_250") or {}
-        if last.get("zone") in ("yellow", "red") and last.get("zone") != tl.get("zone"):
-            out.append(
-                f"The last {last.get('n')} days alone are in the {last['zone']} zone at "
-                f"{tag}% ({last.get('exceptions')} exceptions)."
-            )
-        pof = tests.get("kupiec_pof") or {}
-        if pof and not pof.get("passed", True):
-            out.append(
-                f"Unconditional coverage rejected at {tag}% (Kupiec p={fmt(pof.get('pvalue'))}"
-                f"): {pof.get('exceptions')} exceptions vs {fmt(pof.get('expected'))} "
-                "expected."
-            )
-        ind = tests.get("christoffersen_independence") or {}
-        if ind and not ind.get("passed", True):
-            out.append(
-                f"Exceptions cluster in time at {tag}% (Christoffersen independence "
-                f"p={fmt(ind.get('pvalue'))})."
-            )
-        for key in ("mcneil_frey", "acerbi_szekely_z2"):
-            es = tests.get(key) or {}
-            if es and not es.get("passed", True):
-                out.append(
-                    f"ES at {tag}% underestimates tail losses ({key.replace('_', ' ')} "
-                    f"p={fmt(es.get('pvalue'))})."
-                )
-    n = _number(m.get("n_eval"))
-    if n is not None and n < _SMALL_EVAL:
-        out.append(f"Only {int(n)} evaluation days: the 99% backtests have little power.")
-    return out
-
-
-def _volatility_caveats(facts: VersionFacts) -> list[str]:
-    m = facts.metrics
-    out = []
-    q, qb = _number(m.get("qlike")), _number(m.get("qlike_benchmark"))
-    if q is not None and qb is not None and q > qb:
-        out.append(f"QLIKE {q:.4f} is worse than the GARCH(1,1)-normal benchmark's {qb:.4f}.")
-    p = _number(m.get("dm_pvalue"))
-    if p is not None and p >= 0.05:
-        out.append(f"Not significantly different from the benchmark (Diebold-Mariano p={p:.3f}).")
-    mzp, beta = _number(m.get("mz_pvalue")), _number(m.get("mz_beta"))
-    if mzp is not None and mzp < 0.05:
-        out.append(f"Mincer-Zarnowitz rejects unbiased forecasts (p={mzp:.3g}, β={fmt(beta)}).")
-    n = _number(m.get("n_eval"))
-    if n is not None and n < _SMALL_EVAL:
-        out.append(f"Only {int(n)} evaluation days.")
-    return out
-
-
-def _anomaly_caveats(facts: VersionFacts) -> list[str]:
-    m, events = facts.metrics, facts.evidence.get("events") or []
-    out = []
-    missed = [f"{e.get('name')} ({e.get('date')})" for e in events if not e.get("in_top")]
-    if missed:
-        out.append(f"Missed {len(missed)} of {len(events)} curated events: {', '.join(missed)}.")
-    rate, target = _number(m.get("alert_rate_holdout")), _number(m.get("target_alert_rate"))
-    if rate is not None and target and (rate > 2 * target or rate < target / 2):
-        out.append(f"Held-out alert rate {rate:.2%} is far from the {target:.2%} target.")
-    if events and len(events) < _FEW_EVENTS:
-        out.append(f"Event recall rests on only {len(events)} curated events.")
-    held = sum(1 for e in events if e.get("holdout"))
-    if events and not held:
-        out.append("No curated event falls in the held-out days.")
     return out

@@ -8,6 +8,7 @@ their ``to_dict()`` form; imports nothing heavy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -140,7 +141,7 @@ def touches(record: Any, version: int) -> bool:
     return any(version in (c.get("from"), c.get("to")) for c in changes)
 
 
-def history_rows(records: list[Any], version: int | None = None) -> list[HistoryRow]:
+def history_rows(records: Sequence[Any], version: int | None = None) -> list[HistoryRow]:
     """Readable rows, oldest first; with ``version``, only the records that touch it."""
     rows = [r for r in records if version is None or touches(r, version)]
     return [describe(r) for r in sorted(rows, key=lambda r: _plain(r)["seq"])]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from riskops.governance.history import ALIAS_ACTIONS, history_rows
 
 if TYPE_CHECKING:
-    from riskops.governance.facts import VersionFacts
+    from riskops.documents.facts import VersionFacts
 
 
 def build_lineage(facts: VersionFacts) -> dict[str, Any]:

@@ -16,21 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from riskops.documents.blocks import Block, Facts, Table, Text, fmt
 from riskops.governance.card import (
-    Block,
-    Facts,
     ModelCard,
-    Table,
-    Text,
     build_card,
     caveats,
-    fmt,
+    drift_record,
+    not_evaluated,
 )
 from riskops.governance.facts import DRIFT_HTML, GOVERNANCE_DIR
 
 if TYPE_CHECKING:
-    from riskops.governance.facts import VersionFacts
-    from riskops.governance.figures import Figure
+    from riskops.documents.facts import VersionFacts
+    from riskops.documents.figures import Figure
     from riskops.settings import Settings
 
 REPORT_FILE = "validation_report.html"
@@ -65,7 +63,20 @@ def _environment() -> Any:
     )
     env.filters["cell"] = _md_cell
     env.filters["status"] = _status_class
+    env.tests["stacked"] = _stacked
     return env
+
+
+_STACKED_COLUMNS = 5
+_STACKED_CELL = 40
+
+
+def _stacked(table: Any) -> bool:
+    """Whether a table becomes one labelled card per row on a narrow screen: five columns or
+    more with sentences in them (gates, history). Tables of numbers stay tables."""
+    return len(table.columns) >= _STACKED_COLUMNS and any(
+        len(str(value)) > _STACKED_CELL for row in table.rows for value in row
+    )
 
 
 def _md_cell(value: Any) -> str:
@@ -195,15 +206,13 @@ def comparison_blocks(facts: VersionFacts) -> list[Block]:
 # ----------------------------------------------------------------------- drift
 def drift_blocks(facts: VersionFacts) -> list[Block]:
     """Summary and per-feature table of the data drift, and the prediction drift."""
-    from riskops.governance.market_evidence import drift_record
-
     drift = facts.gate_evidence.get("data_drift") or {}
     blocks: list[Block] = []
     if not drift:
         return [Text("No data-drift evidence was logged with this version.")]
     limit = facts.policy.data_drift.max_drift_share if facts.policy else None
     if drift.get("evaluated") is False:
-        blocks.append(Text(f"Data drift not evaluated: {drift.get('reason')}"))
+        blocks.append(Text(f"Data drift {not_evaluated(drift)}"))
         drift = {}
     else:
         blocks.append(_drift_summary(drift, limit, drift_record(drift, facts.policy)))

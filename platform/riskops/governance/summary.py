@@ -1,6 +1,6 @@
 """The model card's summary in a few lines: the MLflow version description.
 
-Built from what is known at registration (family texts, model kind, data, held-out metrics)
+Built from what is known at registration (the family's text, model kind, data, held-out metrics)
 so that the registry's description is filled the moment a version exists; the full card
 (``riskops report --card``) says the rest.
 """
@@ -8,8 +8,6 @@ so that the registry's description is filled the moment a version exists; the fu
 from __future__ import annotations
 
 from typing import Any
-
-from riskops.governance.texts import family_text
 
 
 def version_description(
@@ -21,7 +19,9 @@ def version_description(
     key_metrics: dict[str, float],
 ) -> str:
     """Markdown: title, purpose, data with its content hash, headline metrics."""
-    text = family_text(family)
+    from riskops.governance.card import family_documents
+
+    text = family_documents(family).text
     rows = dataset.get("rows")
     metrics = ", ".join(f"{k} {v:.3g}" for k, v in key_metrics.items()) or "none"
     return "\n\n".join(

@@ -366,13 +366,12 @@ def _stale(evidence: dict[str, Any], state: ModelState, version: int) -> GateRes
     current_run = state.versions[current].identity.run_id if current is not None else None
     if compared_version == current and (current is None or compared_run == current_run):
         return None
+    was = "no champion" if compared_version is None else f"champion v{compared_version}"
+    now = "there is none now" if current is None else f"the champion is now v{current}"
     return GateResult(
         "evidence_current",
         False,
-        f"evidence compares against champion "
-        f"{'none' if compared_version is None else f'v{compared_version}'} but the audited "
-        f"champion is {'none' if current is None else f'v{current}'}; retrain to gather "
-        "current evidence",
+        f"evidence compares against {was} but {now}; retrain to gather current evidence",
         compared_version,
         current,
     )

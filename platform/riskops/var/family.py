@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,10 @@ from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
 from riskops.market.parameters import write_model_parameters
 from riskops.market.var import FORECAST_LEVELS, VAR_MODELS, make_var_model
+from riskops.var.plots import TRAFFIC_LIGHT_DAYS, plot_exceedances, plot_traffic_light_history
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = [
     "LEVELS",
@@ -66,7 +70,6 @@ DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
 MIN_TRAIN_DAYS = 500
 MIN_EVAL_DAYS = 100
-TRAFFIC_LIGHT_DAYS = 250
 ES_BOOTSTRAPS = 2000
 _SHAP_ROWS = 2000
 
@@ -377,6 +380,12 @@ class VaRFamily(Family):
 
         return ROUTE
 
+    def documents(self) -> FamilyDocuments:
+        """The var family's part of cards and reports (:mod:`riskops.var.documents`)."""
+        from riskops.var.documents import DOCUMENTS
+
+        return DOCUMENTS
+
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""
         forecasts = evaluation.forecasts(estimator)
@@ -450,73 +459,6 @@ def backtest_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:
             }
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def plot_exceedances(forecasts: pd.DataFrame, level: float, asset: str, out_dir: Path) -> Path:
-    """Returns against -VaR and -ES over the window, breaches marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from riskops.market.rolling import level_tag
-
-    tag = level_tag(level)
-    ret, var, es = forecasts["ret"], forecasts[f"var_{tag}"], forecasts[f"es_{tag}"]
-    breach = -ret > var
-    fig, ax = plt.subplots(figsize=(12, 5))
-    ax.plot(ret.index, ret, color="0.6", lw=0.6, label="return")
-    ax.plot(var.index, -var, color="tab:blue", lw=1.1, label=f"-VaR {tag}%")
-    ax.plot(es.index, -es, color="tab:purple", lw=0.8, ls="--", label=f"-ES {tag}%")
-    ax.scatter(ret.index[breach], ret[breach], color="tab:red", s=18, zorder=3, label="breach")
-    expected = (1 - level) * len(ret)
-    ax.set_title(
-        f"{asset}: {int(breach.sum())} breaches of the {tag}% VaR in {len(ret)} days"
-        f" (expected {expected:.1f})",
-        fontsize=10,
-    )
-    ax.set_ylabel("daily return, %")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    path = Path(out_dir) / f"exceedances_{tag}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_traffic_light_history(forecasts: pd.DataFrame, level: float, out_dir: Path) -> Path:
-    """Rolling 250-day exception count of the VaR at ``level``, over the Basel zones."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy import stats
-
-    from riskops.market.rolling import level_tag
-
-    tag = level_tag(level)
-    hits = (-forecasts["ret"] > forecasts[f"var_{tag}"]).astype(int)
-    days = min(TRAFFIC_LIGHT_DAYS, len(hits))
-    count = hits.rolling(days).sum().dropna()
-    p = 1 - level
-    # Smallest counts whose cumulative probability reaches 95% and 99.99% (yellow, red).
-    yellow = int(np.argmax(stats.binom.cdf(np.arange(days + 1), days, p) >= 0.95))
-    red = int(np.argmax(stats.binom.cdf(np.arange(days + 1), days, p) >= 0.9999))
-    top = max(float(count.max()) if len(count) else 0.0, red + 2)
-    fig, ax = plt.subplots(figsize=(12, 4))
-    ax.axhspan(-0.5, yellow - 0.5, color="tab:green", alpha=0.15, label="green")
-    ax.axhspan(yellow - 0.5, red - 0.5, color="gold", alpha=0.25, label="yellow")
-    ax.axhspan(red - 0.5, top + 0.5, color="tab:red", alpha=0.15, label="red")
-    ax.step(count.index, count, where="post", color="black", lw=1.2, label=f"exceptions, {days}d")
-    ax.set_ylim(-0.5, top + 0.5)
-    ax.set_ylabel(f"exceptions of the {tag}% VaR")
-    ax.set_title(f"Basel traffic light, rolling {days}-day exception count", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path = Path(out_dir) / "traffic_light_history.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _fitted_params(estimator: Any) -> dict[str, Any]:

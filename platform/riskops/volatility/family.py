@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,10 @@ from riskops.families.contracts import Contract
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
 from riskops.market.parameters import write_model_parameters
+from riskops.volatility.plots import plot_forecasts
+
+if TYPE_CHECKING:
+    from riskops.documents.family import FamilyDocuments
 
 __all__ = [
     "BENCHMARK",
@@ -360,6 +364,13 @@ class VolatilityFamily(Family):
 
         return ROUTE
 
+    def documents(self) -> FamilyDocuments:
+        """The volatility family's part of cards and reports
+        (:mod:`riskops.volatility.documents`)."""
+        from riskops.volatility.documents import DOCUMENTS
+
+        return DOCUMENTS
+
     def evaluate(self, estimator: Any, evaluation: VolatilityEvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""
         return compare(evaluation.forecasts(estimator), evaluation.benchmark)
@@ -449,37 +460,3 @@ def _write_shap(estimator: Any, returns: pd.Series, out_dir: Path) -> None:
 
     contributions, base_value, X = estimator.explain(returns.iloc[-_SHAP_ROWS:])
     write_shap_artifacts(contributions, base_value, X.reset_index(drop=True), out_dir)
-
-
-def plot_forecasts(
-    table: pd.DataFrame, metrics: dict[str, float], model: str, asset: str, out_dir: Path
-) -> Path:
-    """Forecast and benchmark volatility against the absolute return over the window."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(12, 5))
-    ax.plot(table.index, np.sqrt(table["realised"]), color="0.75", lw=0.6, label="|return|")
-    ax.plot(
-        table.index,
-        np.sqrt(table["benchmark"]),
-        color="tab:orange",
-        lw=1.0,
-        label="GARCH(1,1)-normal (benchmark)",
-    )
-    ax.plot(table.index, np.sqrt(table["forecast"]), color="tab:blue", lw=1.2, label=f"{model}")
-    ax.set_ylabel(f"{asset} daily volatility, %")
-    ax.set_title(
-        f"Out-of-sample one-step forecasts: QLIKE {metrics['qlike']:.4f}"
-        f" vs benchmark {metrics['qlike_benchmark']:.4f}"
-        f" (DM {metrics['dm_stat']:.2f}, p={metrics['dm_pvalue']:.3f})",
-        fontsize=9,
-    )
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path = Path(out_dir) / "forecast_vs_realised.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
