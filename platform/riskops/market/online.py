@@ -71,8 +71,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -132,16 +131,17 @@ class ObservationRejected(BadInputError):
         return super().to_dict() | {"reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """What a state issues after absorbing observation ``seq``.
+class Forecast(NamedTuple):
+    """What a state issues after absorbing observation ``seq`` (immutable).
 
     ``horizon`` 1: a forecast of observation ``seq + 1`` (VaR/ES per level, positive losses in
     percent; the return's mean and variance, percent and percent², where the model has
     them). ``horizon`` 0: a score of observation ``seq`` itself (anomaly detectors:
     ``score``, its ``percentile`` among the training scores and the ``alert`` flag, with
     the ``features`` it was computed from). Fields a model does not produce are ``None``
-    or empty; ``note`` says why a value is missing (e.g. the features' warm-up).
+    or empty; ``note`` says why a value is missing (e.g. the features' warm-up). A named
+    tuple rather than a frozen dataclass: one is issued per observation, and a tuple is
+    built several times faster.
     """
 
     kind: str
@@ -178,18 +178,17 @@ class Forecast:
         from riskops.market.rolling import level_tag
 
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "levels":
+        for name, value in zip(self._fields, self, strict=True):
+            if name == "levels":
                 out["levels"] = list(value)
-            elif f.name in ("var", "es"):
-                out[f.name] = {
+            elif name in ("var", "es"):
+                out[name] = {
                     level_tag(lv): _plain(v) for lv, v in zip(self.levels, value, strict=True)
                 }
-            elif f.name == "features":
+            elif name == "features":
                 out["features"] = None if value is None else {k: _plain(v) for k, v in value}
             else:
-                out[f.name] = _plain(value)
+                out[name] = _plain(value)
         return out
 
 
@@ -718,9 +717,13 @@ def linear_quantile(ordered: np.ndarray, p: float) -> float:
 
 
 class _SortedWindow:
-    """The last ``size`` values (all when ``size`` is None), in arrival order and sorted."""
+    """The last ``size`` values (all when ``size`` is None), in arrival order and sorted.
 
-    __slots__ = ("arrival", "size", "sorted")
+    The sorted values live at the front of a buffer with spare room (doubled when full), so
+    that adding one is a binary search and one in-place shift, never a new array.
+    """
+
+    __slots__ = ("arrival", "buffer", "count", "size")
 
     def __init__(self, values: Any, size: int | None) -> None:
         array = np.asarray(values, dtype=float)
@@ -728,31 +731,43 @@ class _SortedWindow:
             array = array[-size:]
         self.size = size
         self.arrival: deque[float] = deque(array.tolist())
-        self.sorted = np.sort(array)
+        self.count = int(array.size)
+        self.buffer = np.empty(max(2 * self.count, 16))
+        self.buffer[: self.count] = np.sort(array)
+
+    @property
+    def sorted(self) -> np.ndarray:
+        return self.buffer[: self.count]
 
     def push(self, x: float) -> None:
-        s = self.sorted
+        s = self.buffer
+        n = self.count
         self.arrival.append(x)
+        i = int(s[:n].searchsorted(x))
         if self.size is not None and len(self.arrival) > self.size:
             old = self.arrival.popleft()
-            j = int(np.searchsorted(s, old))
-            i = int(np.searchsorted(s, x))
-            # One in-place shift replaces remove-then-insert (NumPy buffers overlapping copies).
+            j = int(s[:n].searchsorted(old))
+            # Remove-then-insert as one in-place shift (NumPy buffers overlapping copies).
             if i <= j:
                 s[i + 1 : j + 1] = s[i:j]
                 s[i] = x
             else:
                 s[j : i - 1] = s[j + 1 : i]
                 s[i - 1] = x
-        else:
-            self.sorted = np.insert(s, int(np.searchsorted(s, x)), x)
+            return
+        if n == s.size:
+            self.buffer = s = np.concatenate([s, np.empty(s.size)])
+        s[i + 1 : n + 1] = s[i:n]
+        s[i] = x
+        self.count = n + 1
 
     def tail(self, p: float) -> tuple[float, float]:
         """Lower ``p``-quantile and mean of the values at or below it (``_empirical_tail``)."""
-        s = self.sorted
+        s = self.buffer[: self.count]
         q = linear_quantile(s, p)
-        k = int(np.searchsorted(s, q, side="right"))
-        return q, float(s[:k].mean()) if k else q
+        k = int(s.searchsorted(q, side="right"))
+        # add.reduce then a division: what ndarray.mean computes, without its overhead
+        return q, float(np.add.reduce(s[:k]) / k) if k else q
 
 
 # -- states of the VaR models -----------------------------------------------------------------
