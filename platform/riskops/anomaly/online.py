@@ -316,15 +316,17 @@ class AnomalyState(OnlineState):
                 raise ObservationRejected("invalid", f"{key}: unknown assets {unknown}")
             raw = [given.get(a) for a in assets]
         elif isinstance(given, str | bytes) or not hasattr(given, "__len__"):
-            raw = [given] if len(assets) == 1 else None
-            if raw is None:
+            if len(assets) != 1:
                 raise ObservationRejected("invalid", f"{key}: one value per asset {assets}")
+            raw = [given]
         else:
             raw = list(given)
             if len(raw) != len(assets):
                 raise ObservationRejected(
                     "invalid", f"{key}: {len(raw)} values for {len(assets)} assets {assets}"
                 )
+        if any(isinstance(v, str | bytes | bool) for v in raw):
+            raise ObservationRejected("invalid", f"{key}: values must be numbers")
         try:
             values = np.array([np.nan if v is None else float(v) for v in raw], dtype=float)
         except (TypeError, ValueError):

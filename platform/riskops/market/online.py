@@ -177,18 +177,16 @@ class Forecast(NamedTuple):
         """Plain JSON: VaR and ES keyed by level tag (``"99"``, ``"97.5"``)."""
         from riskops.market.rolling import level_tag
 
-        out: dict[str, Any] = {}
-        for name, value in zip(self._fields, self, strict=True):
-            if name == "levels":
-                out["levels"] = list(value)
-            elif name in ("var", "es"):
-                out[name] = {
-                    level_tag(lv): _plain(v) for lv, v in zip(self.levels, value, strict=True)
-                }
-            elif name == "features":
-                out["features"] = None if value is None else {k: _plain(v) for k, v in value}
-            else:
-                out[name] = _plain(value)
+        out: dict[str, Any] = {
+            name: _plain(value) for name, value in zip(self._fields, self, strict=True)
+        }
+        out["levels"] = list(self.levels)
+        for name, values in (("var", self.var), ("es", self.es)):
+            out[name] = {
+                level_tag(lv): _plain(v) for lv, v in zip(self.levels, values, strict=True)
+            }
+        features = self.features
+        out["features"] = None if features is None else {k: _plain(v) for k, v in features}
         return out
 
 
