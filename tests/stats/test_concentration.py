@@ -68,3 +68,27 @@ def test_ecb_index_is_the_normalised_log_of_the_sum_of_squares(counts: list[int]
     assert index.cv**2 == pytest.approx(k * index.sum_of_squares - 1, abs=1e-9)
     shares = np.asarray(counts) / sum(counts)
     assert index.sum_of_squares == pytest.approx(float(np.sum(shares**2)), rel=1e-12)
+
+
+def test_ecb_statistic_ignores_sample_size_the_monte_carlo_pvalue_does_not() -> None:
+    # Given equally filled initial grades (a quantile scale) and a current distribution
+    # one obligor away from equal in 8,000
+    initial = [1000] * 8
+    current = [1001, 999, 1000, 1000, 1000, 1000, 1000, 1000]
+    test = herfindahl_test(current, initial)
+    # Then the ECB's z is sqrt(K - 1) / sqrt(1/2 + CV^2), about 3.74, "significant"
+    cv = test.current.cv
+    assert test.statistic == pytest.approx(math.sqrt(7) / math.sqrt(0.5 + cv**2), rel=1e-12)
+    assert test.pvalue < 0.001
+    # While the Monte Carlo p-value sees a deviation smaller than sampling noise
+    assert test.pvalue_mc > 0.5
+
+
+def test_monte_carlo_pvalue_detects_real_concentration_and_is_seeded() -> None:
+    initial = [500] * 8
+    concentrated = [300, 300, 500, 500, 500, 500, 700, 700]
+    first = herfindahl_test(concentrated, initial, seed=7)
+    assert first.pvalue_mc == 1 / 10_000  # no draw as concentrated in 9,999
+    assert herfindahl_test(concentrated, initial, seed=7) == first
+    with pytest.raises(BadInputError, match="simulations"):
+        herfindahl_test(concentrated, initial, simulations=10)

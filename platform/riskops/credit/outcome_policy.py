@@ -94,10 +94,18 @@ class PsiAlarm(_Frozen):
 
 class HerfindahlAlarm(_Frozen):
     """Alarm when the grades are significantly more concentrated than at initial
-    validation (the ECB's Herfindahl test)."""
+    validation.
+
+    The p-value is the Monte Carlo one (``test: monte_carlo``, default): the ECB's
+    statistic does not depend on the number of obligors and, for a rating scale whose
+    initial grades are equally filled (quantile edges), rejects a correct model almost
+    surely (:mod:`riskops.stats.concentration`). ``test: ecb`` uses the instructions'
+    p-value anyway, knowingly.
+    """
 
     alpha: float = Field(default=0.01, gt=0, lt=1)
-    why: str = "grades significantly more concentrated than at initial validation (ECB)"
+    test: Literal["monte_carlo", "ecb"] = "monte_carlo"
+    why: str = "grades significantly more concentrated than at initial validation"
 
 
 class ReversalAlarm(_Frozen):
