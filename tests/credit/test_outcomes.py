@@ -244,5 +244,35 @@ def test_bad_frames_are_refused_with_the_field_named() -> None:
         evaluate_outcomes(decisions, outcomes.assign(default=2), as_of=AS_OF)
     with pytest.raises(BadInputError, match="grade"):
         evaluate_outcomes(decisions.drop(columns="grade"), outcomes, as_of=AS_OF)
+    with pytest.raises(BadInputError, match=r"decisions\.grade"):
+        evaluate_outcomes(decisions.assign(grade=None), outcomes, as_of=AS_OF)
+    with pytest.raises(BadInputError, match=r"decisions\.pd"):
+        evaluate_outcomes(decisions.assign(pd=float("nan")), outcomes, as_of=AS_OF)
     with pytest.raises(BadInputError, match="as_of"):
         evaluate_outcomes(decisions, outcomes, as_of="not a date")
+
+
+def test_champion_and_challenger_compared_on_the_applicants_both_scored(portfolio) -> None:
+    from riskops.credit.outcomes import compare_on_outcomes
+    from riskops.stats.discrimination import delong_paired_test
+
+    decisions, outcomes, _ = portfolio
+    # Given a challenger that scored 5,000 of the 6,000 applicants with noisier PDs
+    rng = np.random.default_rng(5)
+    shadow = decisions.iloc[1000:][["id", "pd"]].assign(
+        pd=lambda f: np.clip(f["pd"] * np.exp(rng.normal(0, 0.8, len(f))), 0, 1)
+    )
+    comparison = compare_on_outcomes(
+        decisions, shadow.sample(frac=1.0, random_state=1), outcomes, as_of=LATER
+    )
+    # Then the test runs on exactly those 5,000, pairing each applicant's two PDs
+    joined = (
+        decisions.iloc[1000:].merge(outcomes, on="id").merge(shadow, on="id", suffixes=("", "_b"))
+    )
+    expected = delong_paired_test(joined["default"], joined["pd"], joined["pd_b"])
+    assert comparison.applicants_both == comparison.evaluated == 5000
+    assert comparison.test == expected
+    # And the noisier challenger ranks worse than the champion (one-sided, b lower)
+    assert comparison.test is not None and comparison.test.difference > 0
+    assert comparison.test.pvalue < 0.01
+    json.dumps(comparison.to_dict(), allow_nan=False)

@@ -46,7 +46,7 @@ with one header line, the file's line (``line = row + 2``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -159,15 +159,19 @@ def _lines(problems: list[OutcomeProblem], shown: int = 20) -> str:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Values as stripped strings, integral floats without ``.0`` (a CSV column with an
-    empty cell is read as floats); missing stays missing."""
-    missing = values.isna()
+    """Values as stripped ``str`` objects, integral floats without ``.0`` (a CSV column
+    with an empty cell is read as floats); missing (or blank) as ``None``. Each distinct
+    value is converted once (a target column has two)."""
+    missing = values.isna().to_numpy()
     if pd.api.types.is_float_dtype(values.dtype):
         finite = values[~missing]
         if len(finite) and np.all(np.floor(finite) == finite):
             values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    return text.mask(missing | (text == ""))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    text = texts[codes]  # code -1 (missing) takes the trailing ""
+    text[text == ""] = None
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def ingest_outcomes(
@@ -229,7 +233,7 @@ def ingest_outcomes(
             problems.append((int(row), ids_text[row], kind, text))
 
     ids = _as_text(outcomes[id_col].reset_index(drop=True))
-    ids_text = [None if pd.isna(v) else str(v) for v in ids.astype(object)]
+    ids_text = ids.to_numpy()
     missing_id = ids.isna().to_numpy()
     flag(missing_id, "missing_id", f"{id_col} is empty")
 
@@ -281,17 +285,18 @@ def ingest_outcomes(
         bad_time = unparsed | future
 
     # Join to decisions.
-    decision_ids = pd.Index(_as_text(decisions["id"].reset_index(drop=True)))
+    # Stored ids are clean strings already: no stripping of a million of them.
+    decision_ids = pd.Index(decisions["id"].astype(str).to_numpy(dtype=object))
     if not decision_ids.is_unique:
         raise BadInputError("decisions.id: ids must be unique")
     position = np.full(n, -1, dtype=np.int64)
-    position[~missing_id] = decision_ids.get_indexer(ids[~missing_id].astype(str))
+    position[~missing_id] = decision_ids.get_indexer(ids[~missing_id].to_numpy())
     unknown = ~missing_id & (position < 0)
     flag(unknown, "unknown_id", lambda row: f"{id_col}={ids_text[row]!r} was never scored")
 
     duplicate = ids.duplicated(keep="first").to_numpy() & ~missing_id
     firsts = ~missing_id & ~duplicate
-    first_line = pd.Series(np.flatnonzero(firsts) + 2, index=ids[firsts].astype(str).to_numpy())
+    first_line = pd.Series(np.flatnonzero(firsts) + 2, index=ids[firsts].to_numpy())
     flag(
         duplicate,
         "duplicate_in_file",
@@ -341,7 +346,7 @@ def ingest_outcomes(
     to_write = pd.DataFrame(
         {
             "row": frame["row"][write].to_numpy(),
-            "id": ids[write].astype(str).to_numpy(),
+            "id": ids[write].to_numpy(),
             "default": default[write],
             "observed_at": observed[write].to_numpy(),
             "decided_at": decided[write].to_numpy(),
@@ -370,7 +375,7 @@ def ingest_outcomes(
     )
 
 
-def _naive_utc(values: pd.Series, errors: str) -> pd.Series:
+def _naive_utc(values: pd.Series, errors: Literal["raise", "coerce"]) -> pd.Series:
     """Date-times as naive UTC ``datetime64[ns]`` (naive input is taken to be UTC)."""
     try:
         parsed = pd.to_datetime(values, errors=errors, utc=True, format="ISO8601")
@@ -406,12 +411,12 @@ def _against_recorded(
     for column in ("id", "default", "observed_at"):
         if column not in recorded.columns:
             raise BadInputError(f"recorded outcomes: missing column {column!r}")
-    rec_ids = pd.Index(_as_text(recorded["id"].reset_index(drop=True)))
+    rec_ids = pd.Index(recorded["id"].astype(str).to_numpy(dtype=object))
     if not rec_ids.is_unique:
         raise BadInputError("recorded outcomes: at most one outcome per id")
     n = len(ids)
     at = np.full(n, -1, dtype=np.int64)
-    at[usable] = rec_ids.get_indexer(ids[usable].astype(str))
+    at[usable] = rec_ids.get_indexer(ids[usable].to_numpy())
     has = at >= 0
     rec_default = np.zeros(n, dtype=np.int8)
     rec_default[has] = recorded["default"].to_numpy().astype(np.int8)[at[has]]

@@ -35,6 +35,8 @@ Computed per model version (references cited in the modules named):
 * stability: the PSI of the grade shares against the development sample
   (:func:`riskops.credit.metrics.psi_from_shares`) and the ECB's Herfindahl index and test
   against the initial grade distribution -- :mod:`riskops.stats.concentration`;
+* champion against challenger on the same applicants: :func:`compare_on_outcomes`, the
+  paired DeLong test on the matured applicants both scored;
 * calibration: the Brier score (scikit-learn's ``brier_score_loss``), the expected
   calibration error over equal-width PD bins (as :func:`riskops.credit.metrics.
   expected_calibration_error`) and the significant grade reversals on outcomes
@@ -67,8 +69,10 @@ from riskops.stats.concentration import (
 from riskops.stats.discrimination import (
     AucEstimate,
     AucVsInitialTest,
+    PairedAucTest,
     compare_with_initial,
     delong_auc,
+    delong_paired_test,
 )
 
 __all__ = [
@@ -77,6 +81,8 @@ __all__ = [
     "InitialValidation",
     "OutcomeCounts",
     "OutcomeResult",
+    "PairedOutcomeComparison",
+    "compare_on_outcomes",
     "evaluate_outcomes",
     "grade_sort_key",
     "horizon_end",
@@ -277,6 +283,67 @@ def _version_groups(decisions: pd.DataFrame) -> list[tuple[str, str, np.ndarray]
     return groups
 
 
+@dataclass(frozen=True)
+class _Labels:
+    """Per decision: matured, outcome known at ``as_of``, counted, indeterminate, default."""
+
+    matured: np.ndarray
+    has_outcome: np.ndarray
+    evaluated: np.ndarray
+    indeterminate: np.ndarray
+    y: np.ndarray
+
+
+def _matured_labels(
+    decisions: pd.DataFrame, outcomes: pd.DataFrame, as_of: pd.Timestamp, horizon_months: int
+) -> _Labels:
+    """The default definition applied to every decision (see the module docstring)."""
+    decision_ids = pd.Index(decisions["id"].astype(str))
+    if not decision_ids.is_unique:
+        dup = decision_ids[decision_ids.duplicated()].unique()[:5].tolist()
+        raise BadInputError(f"decisions.id: ids must be unique (e.g. {dup})")
+    outcome_ids = pd.Index(outcomes["id"].astype(str))
+    if not outcome_ids.is_unique:
+        dup = outcome_ids[outcome_ids.duplicated()].unique()[:5].tolist()
+        raise BadInputError(f"outcomes.id: at most one outcome per decision (e.g. {dup})")
+    default = outcomes["default"].to_numpy()
+    if default.dtype == bool:
+        default = default.astype(np.int8)
+    if not np.all((default == 0) | (default == 1)):
+        raise BadInputError("outcomes.default: must be 0 or 1")
+
+    decided = _utc_column(decisions, "decided_at", "decisions")
+    if np.any(decided.isna().to_numpy()):
+        raise BadInputError("decisions.decided_at: missing date-times")
+    end_ns = horizon_end(decided, horizon_months).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    matured = end_ns <= as_of.value
+
+    position = outcome_ids.get_indexer(decision_ids)
+    observed_all = _utc_column(outcomes, "observed_at", "outcomes")
+    if np.any(observed_all.isna().to_numpy()):
+        raise BadInputError("outcomes.observed_at: missing date-times")
+    observed_ns = observed_all.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    take = np.where(position >= 0, position, 0)
+    # An outcome observed after as_of was not known at as_of: the evaluation as of a past
+    # date sees what was known then, and gives the same answer when run again later.
+    has_outcome = (position >= 0) & (observed_ns[take] <= as_of.value)
+    row_default = np.where(has_outcome, default[take], 0).astype(np.int8)
+    row_observed = np.where(has_outcome, observed_ns[take], 0)
+    defaulted_within = has_outcome & (row_default == 1) & (row_observed <= end_ns)
+    survived = has_outcome & (
+        ((row_default == 0) & (row_observed >= end_ns))
+        | ((row_default == 1) & (row_observed > end_ns))
+    )
+    determinate = defaulted_within | survived
+    return _Labels(
+        matured=matured,
+        has_outcome=has_outcome,
+        evaluated=matured & determinate,
+        indeterminate=matured & has_outcome & ~determinate,
+        y=defaulted_within.astype(np.int8),
+    )
+
+
 def evaluate_outcomes(
     decisions: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -312,48 +379,14 @@ def evaluate_outcomes(
     _require(decisions, DECISION_COLUMNS, "decisions")
     _require(outcomes, OUTCOME_COLUMNS, "outcomes")
     as_of_ts = _utc(as_of, "as_of")
-
-    decision_ids = pd.Index(decisions["id"].astype(str))
-    if not decision_ids.is_unique:
-        dup = decision_ids[decision_ids.duplicated()].unique()[:5].tolist()
-        raise BadInputError(f"decisions.id: ids must be unique (e.g. {dup})")
-    outcome_ids = pd.Index(outcomes["id"].astype(str))
-    if not outcome_ids.is_unique:
-        dup = outcome_ids[outcome_ids.duplicated()].unique()[:5].tolist()
-        raise BadInputError(f"outcomes.id: at most one outcome per decision (e.g. {dup})")
     pd_ = decisions["pd"].to_numpy(dtype=float)
     if not np.all((pd_ >= 0.0) & (pd_ <= 1.0)):
         raise BadInputError("decisions.pd: PDs must be within [0, 1]")
-    default = outcomes["default"].to_numpy()
-    if default.dtype == bool:
-        default = default.astype(np.int8)
-    if not np.all((default == 0) | (default == 1)):
-        raise BadInputError("outcomes.default: must be 0 or 1")
-
-    decided = _utc_column(decisions, "decided_at", "decisions")
-    end = horizon_end(decided, policy.default_horizon_months)
-    end_ns = end.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    matured = end_ns <= as_of_ts.value
-
-    position = outcome_ids.get_indexer(decision_ids)
-    observed_all = _utc_column(outcomes, "observed_at", "outcomes")
-    if np.any(observed_all.isna().to_numpy()):
-        raise BadInputError("outcomes.observed_at: missing date-times")
-    observed_ns = observed_all.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    take = np.where(position >= 0, position, 0)
-    # An outcome observed after as_of was not known at as_of: the evaluation as of a past
-    # date sees what was known then, and gives the same answer when run again later.
-    has_outcome = (position >= 0) & (observed_ns[take] <= as_of_ts.value)
-    row_default = np.where(has_outcome, default[take], 0).astype(np.int8)
-    row_observed = np.where(has_outcome, observed_ns[take], 0)
-    defaulted_within = has_outcome & (row_default == 1) & (row_observed <= end_ns)
-    survived = has_outcome & (
-        ((row_default == 0) & (row_observed >= end_ns))
-        | ((row_default == 1) & (row_observed > end_ns))
-    )
-    evaluated = matured & (defaulted_within | survived)
-    indeterminate = matured & has_outcome & ~(defaulted_within | survived)
-    y = defaulted_within.astype(np.int8)
+    if decisions["grade"].isna().any():
+        raise BadInputError("decisions.grade: every decision needs its grade")
+    labels = _matured_labels(decisions, outcomes, as_of_ts, policy.default_horizon_months)
+    matured, evaluated, y = labels.matured, labels.evaluated, labels.y
+    indeterminate, has_outcome = labels.indeterminate, labels.has_outcome
     grades = decisions["grade"].astype(str).to_numpy()
 
     results = []
@@ -580,3 +613,81 @@ def _ece(y: np.ndarray, pd_: np.ndarray, n_bins: int) -> float:
         bins, weights=pd_, minlength=n_bins
     )
     return float(np.abs(gap).sum() / len(y))
+
+
+@dataclass(frozen=True)
+class PairedOutcomeComparison:
+    """Champion (``a``) against challenger (``b``) on the matured applicants both scored."""
+
+    applicants_both: int
+    evaluated: int
+    defaults: int
+    test: PairedAucTest | None
+    not_evaluated: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applicants_both": self.applicants_both,
+            "evaluated": self.evaluated,
+            "defaults": self.defaults,
+            "test": self.test.to_dict() if self.test is not None else None,
+            "not_evaluated": self.not_evaluated,
+        }
+
+
+def compare_on_outcomes(
+    champion: pd.DataFrame,
+    challenger: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    as_of: Any,
+    policy: OutcomePolicy | None = None,
+) -> PairedOutcomeComparison:
+    """DeLong's paired test of champion and challenger PDs on the same matured applicants.
+
+    Parameters
+    ----------
+    champion
+        The champion's decisions: ``id``, ``decided_at``, ``pd``.
+    challenger
+        The challenger's (shadow) scores of the same applicants: ``id``, ``pd``.
+    outcomes
+        ``id``, ``default``, ``observed_at``.
+    as_of, policy
+        As for :func:`evaluate_outcomes` (the horizon is the policy's).
+
+    ``test.pvalue_a_lower`` is the one-sided p-value of "the champion ranks worse than
+    the challenger": the evidence for promoting the challenger.
+    """
+    policy = policy or OutcomePolicy()
+    _require(champion, ("id", "decided_at", "pd"), "champion")
+    _require(challenger, ("id", "pd"), "challenger")
+    _require(outcomes, OUTCOME_COLUMNS, "outcomes")
+    challenger_ids = pd.Index(challenger["id"].astype(str))
+    if not challenger_ids.is_unique:
+        raise BadInputError("challenger.id: one score per applicant")
+    position = challenger_ids.get_indexer(pd.Index(champion["id"].astype(str)))
+    both = position >= 0
+    shared = champion.loc[both].reset_index(drop=True)
+    labels = _matured_labels(shared, outcomes, _utc(as_of, "as_of"), policy.default_horizon_months)
+    keep = labels.evaluated
+    y = labels.y[keep].astype(float)
+    a = shared["pd"].to_numpy(dtype=float)[keep]
+    b = challenger["pd"].to_numpy(dtype=float)[position[both]][keep]
+    defaults = int(y.sum())
+    if defaults < 2 or len(y) - defaults < 2:
+        return PairedOutcomeComparison(
+            applicants_both=int(both.sum()),
+            evaluated=len(y),
+            defaults=defaults,
+            test=None,
+            not_evaluated=(
+                f"needs 2 defaults and 2 non-defaults, has {defaults} and {len(y) - defaults}"
+            ),
+        )
+    return PairedOutcomeComparison(
+        applicants_both=int(both.sum()),
+        evaluated=len(y),
+        defaults=defaults,
+        test=delong_paired_test(y, a, b),
+    )
