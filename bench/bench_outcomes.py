@@ -13,7 +13,7 @@ three midrank sorts (``scipy.stats.rankdata``), and scikit-learn's ``roc_auc_sco
 the AUC alone.
 
 Part 2 -- size and power of the policy's alarm set (``policies.yaml``, ``credit_pd``
-``outcomes``): each trial draws a fresh development sample (which fixes the quantile
+``rules: outcomes:``): each trial draws a fresh development sample (which fixes the quantile
 grade edges and the initial grade counts) and a fresh portfolio of ``n`` matured
 decisions, outcomes from one scenario, and applies every alarm rule:
 
@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskops.credit.family import CreditFamily
 from riskops.credit.outcome_alarms import evaluate_alarms
 from riskops.credit.outcome_ingestion import ingest_outcomes
 from riskops.credit.outcome_policy import OutcomePolicy
@@ -228,7 +229,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    policy = load_policies(POLICIES).models["credit_pd"].outcomes
+    rules = CreditFamily().rules(load_policies(POLICIES).models["credit_pd"])
+    policy = rules.outcomes
     assert policy is not None
     started = {"utc": datetime.now(UTC).isoformat(timespec="seconds"), "load": _load()}
     speed_out, auc_initial = speed(policy, args.rows, args.seed)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from riskops.credit.family import CreditFamily
 from riskops.credit.outcome_alarms import evaluate_alarms
 from riskops.credit.outcome_policy import (
     JeffreysAlarm,
@@ -31,6 +32,13 @@ def applicants() -> tuple[pd.DataFrame, dict[str, int]]:
     return synthetic_decisions(4000, seed=21)
 
 
+def _shipped_outcome_policy() -> OutcomePolicy:
+    """The ``rules: outcomes:`` of ``credit_pd`` in the shipped policies.yaml."""
+    rules = CreditFamily().rules(load_policies(POLICIES).models["credit_pd"])
+    assert rules.outcomes is not None
+    return rules.outcomes
+
+
 def _evaluate(decisions, development, outcomes, auc_initial=None):
     reference = InitialValidation(auc=auc_initial, development_grade_counts=development)
     (result,) = evaluate_outcomes(
@@ -41,8 +49,7 @@ def _evaluate(decisions, development, outcomes, auc_initial=None):
 
 def test_doubled_default_rates_in_the_two_worst_grades_fire_jeffreys_there(applicants) -> None:
     decisions, development = applicants
-    policy = load_policies(POLICIES).models["credit_pd"].outcomes
-    assert policy is not None
+    policy = _shipped_outcome_policy()
     # Given outcomes whose default rates are doubled in G7 and G8
     outcomes = simulate_outcomes(decisions, seed=22, default_multiplier={"G7": 2.0, "G8": 2.0})
     result = _evaluate(decisions, development, outcomes)
@@ -63,8 +70,7 @@ def test_doubled_default_rates_in_the_two_worst_grades_fire_jeffreys_there(appli
 
 def test_a_correct_model_raises_no_alarm(applicants) -> None:
     decisions, development = applicants
-    policy = load_policies(POLICIES).models["credit_pd"].outcomes
-    assert policy is not None
+    policy = _shipped_outcome_policy()
     outcomes = simulate_outcomes(decisions, seed=23)
     # The initial AUC is the one these PDs have on another seeded sample of the same size
     initial = _evaluate(decisions, development, simulate_outcomes(decisions, seed=24)).auc
@@ -112,18 +118,16 @@ def test_missing_evidence_and_switched_off_rules_are_visible(applicants) -> None
     assert "no AUC at initial validation" in auc.reason
 
 
-def test_policy_section_is_credit_only_and_validated(tmp_path: Path) -> None:
-    book = load_policies(POLICIES)
-    outcomes = book.models["credit_pd"].outcomes
-    assert outcomes is not None and outcomes.default_horizon_months == 12
-    assert book.models["market_var"].outcomes is None
-    with pytest.raises(ValueError, match="only credit models"):
-        Policy(family="var", outcomes=OutcomePolicy())
+def test_outcome_rules_are_the_credit_familys_and_validated(tmp_path: Path) -> None:
+    assert _shipped_outcome_policy().default_horizon_months == 12
+    # A credit policy without the rule has none (and the generic Policy knows nothing of it)
+    assert CreditFamily().rules(Policy(family="credit")).outcomes is None
     with pytest.raises(ValueError, match="red_below"):
         TrafficLights(yellow_below=0.01, red_below=0.05)
-    # A horizon of zero months in the file is refused naming the file
+    # A horizon of zero months is refused when the family parses its rules, naming the field
     broken = tmp_path / "policies.yaml"
     text = POLICIES.read_text()
     broken.write_text(text.replace("default_horizon_months: 12", "default_horizon_months: 0"))
+    policy = load_policies(broken).models["credit_pd"]
     with pytest.raises(BadInputError, match="default_horizon_months"):
-        load_policies(broken)
+        CreditFamily().rules(policy)

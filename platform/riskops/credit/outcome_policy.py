@@ -1,16 +1,20 @@
 """Policy of a credit model judged on matured outcomes: the default definition and the alarms.
 
-The ``outcomes`` section of a credit model's policy (``policies.yaml``)::
+The ``outcomes`` rule of a credit model's policy (``policies.yaml``), parsed with the
+family's other rules by :meth:`riskops.credit.family.CreditFamily.rules`::
 
-    outcomes:
-      default_horizon_months: 12
-      traffic_lights: {yellow_below: 0.05, red_below: 0.001}
-      alarms:
-        jeffreys: {alpha: 0.01, min_observations: 100}
-        auc_below_initial: {alpha: 0.01, min_defaults: 30}
-        psi: {max_psi: 0.25}
-        herfindahl: {alpha: 0.01}
-        grade_reversals: {alpha: 0.01}
+    credit_pd:
+      family: credit
+      rules:
+        outcomes:
+          default_horizon_months: 12
+          traffic_lights: {yellow_below: 0.05, red_below: 0.001}
+          alarms:
+            jeffreys: {alpha: 0.01, min_observations: 100}
+            auc_below_initial: {alpha: 0.01, min_defaults: 30}
+            psi: {max_psi: 0.25}
+            herfindahl: {alpha: 0.01}
+            grade_reversals: {alpha: 0.01}
 
 Every alarm is a test at a stated size. Tests over several grades (Jeffreys per grade,
 reversals per adjacent pair) split their ``alpha`` over the grades they test (Bonferroni:
