@@ -1,4 +1,4 @@
-"""The credit family's own policy rules: target leakage and fairness.
+"""The credit family's own policy rules: target leakage, fairness, matured outcomes.
 
 They sit under ``rules:`` in a credit model's policy (``policies.yaml``)::
 
@@ -15,6 +15,8 @@ and are parsed by :meth:`riskops.credit.family.CreditFamily.rules`, so the gener
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from riskops.credit.outcome_policy import OutcomePolicy
 
 
 class _Frozen(BaseModel):
@@ -48,3 +50,5 @@ class CreditRules(_Frozen):
 
     leakage: LeakageRule | None = None
     fairness: FairnessRule | None = None
+    outcomes: OutcomePolicy | None = None
+    """Default horizon and alarms on matured outcomes (:mod:`riskops.credit.outcome_policy`)."""

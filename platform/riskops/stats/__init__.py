@@ -1,1 +1,1 @@
-"""Generic statistics: pure NumPy/SciPy functions returning frozen dataclasses."""
+"""Generic statistics: pure NumPy/SciPy functions returning frozen results."""
