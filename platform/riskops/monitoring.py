@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -10,13 +11,16 @@ from typing import Any
 
 import pandas as pd
 
-from riskops import registry as reg
 from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
+from riskops.errors import NotFoundError
 from riskops.families import family_of_registered, get_family
 from riskops.inference_log import read_inference_log
 from riskops.policy import load_policies
 from riskops.settings import Settings
+
+REFERENCE = "data/reference.parquet"
+"""The training sample logged with the champion's run: the reference of drift checks."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,15 @@ class DriftCheck:
 
 
 class Monitor:
+    """Drift checks of the champions the audit trail names; each check is a monitoring run
+    of its own (never written into the champion's training run, whose files are evidence
+    hashed at registration) and an audit record."""
+
     def __init__(self, settings: Settings | None = None) -> None:
+        from riskops.ledger.loader import VerifiedLoader
+
         self.settings = settings or Settings()
-        self.registry = reg.Registry(self.settings)
+        self.loader = VerifiedLoader(self.settings)
 
     def check(
         self, name: str, recent: DataSource | None = None, max_log_rows: int = 5000
@@ -48,17 +58,18 @@ class Monitor:
         """Drift of the champion's inputs: logged requests first, else recent market data."""
         from riskops import drift, drift_history, tracking
 
-        champion = self.registry.version_for_alias(name, reg.CHAMPION)
-        if champion is None:
+        state = self.loader.state(name)
+        if state.champion is None:
             return DriftCheck(name, None, "", None, [], None, False, None, "no champion")
+        _, champion = self.loader.registered(name, state.champion, state)
         family_name = family_of_registered(name, champion.tags.get("family"))
         family = get_family(family_name)
         policy = load_policies(self.settings.policy_file).for_model(name, family_name)
         with tempfile.TemporaryDirectory() as tmp:
-            ref_path = tracking.download(
-                self.settings, champion.run_id, "data/reference.parquet", Path(tmp)
-            )
-            reference = pd.read_parquet(ref_path)
+            stored = self.loader.read_evidence(name, champion.version, REFERENCE, state)
+            if stored is None:
+                raise NotFoundError(f"model: {name} v{champion.version} logged no {REFERENCE}")
+            reference = pd.read_parquet(io.BytesIO(stored))
             logged = read_inference_log(self.settings, name, last_n=max_log_rows)
             columns = [c for c in reference.columns if c in logged.columns]
             if len(logged) >= 100 and len(columns) == len(reference.columns):
@@ -91,7 +102,15 @@ class Monitor:
                 # Not time critical, and the workspace's dashboard panels select ValueDrift.
                 plots=True,
             )
-            uri = tracking.log_file(self.settings, champion.run_id, html, "monitoring")
+            run_id = tracking.log_standalone(
+                self.settings,
+                "monitoring",
+                f"{name} v{champion.version} drift",
+                [html],
+                {"model": name, "version": champion.version, "source": source},
+                {"riskops.monitored_model": name, "riskops.monitored_run": champion.run_id},
+            )
+            uri = f"runs:/{run_id}/{html.name}"
             evidently_run = drift_history.record_check(
                 self.settings, name, result, run_name=f"v{champion.version} {source}"
             )

@@ -243,7 +243,10 @@ def _outcome(dataset: CreditDataset) -> object:
 
 def test_recent_window_is_the_inference_log_when_it_holds_enough_rows(settings) -> None:  # type: ignore[no-untyped-def]
     from riskops.credit.evidence import recent_window
-    from riskops.inference_log import InferenceLogWriter
+    from riskops.inference_log import InferenceLogWriter, read_inference_log
+
+    def served_inputs(n: int) -> pd.DataFrame:
+        return read_inference_log(settings, "credit_pd", last_n=n)
 
     # Given an undated training set and a served champion that logged 10, then 250 rows
     dataset = _dataset()
@@ -256,14 +259,14 @@ def test_recent_window_is_the_inference_log_when_it_holds_enough_rows(settings) 
     )
     writer.close()
     # Then 10 rows are not a window: not evaluated, saying why
-    current, window = recent_window(settings, "credit_pd", dataset, None, outcome, policy)
+    current, window = recent_window("credit_pd", dataset, None, outcome, policy, served_inputs)
     assert current is None and "inference log holds 10 rows" in window["reason"]
     # And 250 rows are, over the model's features
     writer = InferenceLogWriter(settings, "credit_pd")
     rest = served.iloc[10:]
     writer.log_many(rest.astype(object).where(rest.notna(), None).to_dict("records"))
     writer.close()
-    current, window = recent_window(settings, "credit_pd", dataset, None, outcome, policy)
+    current, window = recent_window("credit_pd", dataset, None, outcome, policy, served_inputs)
     assert window["kind"] == "inference_log" and len(current) == 250
     assert list(current.columns) == list(outcome.reference.columns)
 
@@ -273,6 +276,9 @@ def test_recent_window_falls_back_to_the_latest_period_and_never_to_the_training
 ) -> None:
     from riskops.credit.evidence import recent_window
     from riskops.errors import BadInputError
+
+    def nothing_served(n: int) -> pd.DataFrame:
+        return pd.DataFrame()
 
     # Given dated applicants and no inference log
     base = _dataset()
@@ -287,11 +293,11 @@ def test_recent_window_falls_back_to_the_latest_period_and_never_to_the_training
     outcome = _outcome(dated)
     policy = Policy(family="credit")
     # Then the window is the out-of-time held-out period
-    current, window = recent_window(settings, "credit_pd", dated, None, outcome, policy)
+    current, window = recent_window("credit_pd", dated, None, outcome, policy, nothing_served)
     assert window["kind"] == "latest_period" and len(current) == len(outcome.evaluation.frame)
     # And a "recent" file that is the training data itself is refused
     with pytest.raises(BadInputError, match="training data itself"):
-        recent_window(settings, "credit_pd", base, base, _outcome(base), policy)
+        recent_window("credit_pd", base, base, _outcome(base), policy, nothing_served)
 
 
 def test_a_feature_without_values_in_the_recent_window_counts_as_drifted(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -21,10 +21,10 @@ from riskops.market.live_backtest import live_scores
 from riskops.market.online import online_state
 from riskops.market.rolling import RollingBacktest, level_tag
 from riskops.market.var import GarchTVaR, HistoricalVaR
-from riskops.market.var_family import backtest_forecasts
 from riskops.market.volatility import GarchVolatility
-from riskops.market.volatility_family import BENCHMARK, compare
 from riskops.stats.sequential import BernoulliCusum, design_bernoulli_cusum
+from riskops.var.family import backtest_forecasts
+from riskops.volatility.family import BENCHMARK, compare
 
 TRAIN_DAYS = 3000
 LIVE_DAYS = 500

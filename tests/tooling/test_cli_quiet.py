@@ -13,8 +13,8 @@ from riskops.cli import app, logs
 runner = CliRunner()
 
 
-def test_help_lists_the_choices() -> None:
-    # When a user asks for help on train and retrain
+def test_help_lists_the_choices(riskops_home: Path) -> None:
+    # When a user asks for help on train and retrain (in a home: the CLI's log file is there)
     train = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     retrain = runner.invoke(app, ["retrain", "--help"], env={"COLUMNS": "200"})
     # Then the families, datasets, distributions and scales are listed

@@ -33,7 +33,10 @@ def train(
     tune: Annotated[int, typer.Option(help="Optuna TPE trials (0: none).")] = 0,
     tune_timeout: Annotated[float, typer.Option(help="Tuning time box, seconds.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Registered model name.", parser=opt.registered_model, metavar="NAME"),
+    ] = None,
     recent: Annotated[
         Path | None,
         typer.Option(

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from riskops.families import BUILTIN
+
 # Choices as Literal types, so `--help` lists them and click rejects anything else (exit 2).
 DomainName = Literal["credit", "market"]
 BundledMarket = Literal["sp500", "nasdaq", "us_indices", "eustocks"]
@@ -44,8 +46,11 @@ ModelName = Annotated[
     ),
 ]
 
-_FAMILY_HELP = "The model family: credit, var, volatility, anomaly or an installed plug-in."
-Family = Annotated[str, typer.Argument(help=_FAMILY_HELP, parser=family_name, metavar="FAMILY")]
+_FAMILY_HELP = "The model family: a built-in one, or an installed plug-in family."
+# The built-in names are listed; a plug-in's are checked when the command runs, without
+# reading the entry points at every start of the CLI.
+_FAMILIES = "[" + "|".join(BUILTIN) + "]"
+Family = Annotated[str, typer.Argument(help=_FAMILY_HELP, parser=family_name, metavar=_FAMILIES)]
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DataPath = Annotated[
@@ -76,6 +81,6 @@ Bundled = Annotated[
 Families = Annotated[
     list[str] | None,
     typer.Option(
-        "--family", help="Repeat for several; default: all.", parser=family_name, metavar="FAMILY"
+        "--family", help="Repeat for several; default: all.", parser=family_name, metavar=_FAMILIES
     ),
 ]

@@ -34,7 +34,12 @@ def register(
     level: Annotated[float, typer.Option(help="VaR level / anomaly alert rate 1 - level.")] = 0.99,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     name: Annotated[
-        str | None, typer.Option(help="Registered model name; default: the family's.")
+        str | None,
+        typer.Option(
+            help="Registered model name; default: the family's.",
+            parser=opt.registered_model,
+            metavar="NAME",
+        ),
     ] = None,
     json_out: opt.Json = False,
 ) -> None:

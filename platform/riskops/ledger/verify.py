@@ -177,6 +177,8 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
         if state.decision_seq is not None:
             earlier = [r for r in records if r.model == name and r.seq < state.decision_seq]
             before = fold(earlier, name)
+            if before.incarnation != state.incarnation:
+                before = None  # the decision started a new model: nothing of the old lags
         findings += alias_findings(name, state, before, aliases, same_model=same)
         if not (artifacts and same and state.champion is not None):
             continue

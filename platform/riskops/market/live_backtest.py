@@ -6,7 +6,7 @@ every morning -- with the *same functions* as the promotion backtest, so that th
 record and the offline one are comparable line by line:
 
 * VaR/ES (columns ``var_{lvl}``, ``es_{lvl}``): live exceptions per level, and
-  :func:`~riskops.market.var_family.backtest_forecasts` on the live days -- the policy's
+  :func:`~riskops.var.family.backtest_forecasts` on the live days -- the policy's
   gated coverage and independence tests (exact binomial on the last 250 days and on the
   whole live record, 99% given 95%, Christoffersen's statistic with a Monte Carlo
   p-value), the reported Kupiec/Christoffersen tests, the Basel traffic light on the last
@@ -15,7 +15,7 @@ record and the offline one are comparable line by line:
   last 250 days), and, given a design, the Bernoulli CUSUM over the live exceptions;
 * volatility (``variance``, optional ``benchmark_variance`` and ``realised``): QLIKE and
   MSE, the Diebold-Mariano test against the GARCH(1,1) benchmark and the Mincer-Zarnowitz
-  regression (:func:`~riskops.market.volatility_family.compare`, the family's own metrics);
+  regression (:func:`~riskops.volatility.family.compare`, the family's own metrics);
 * anomaly (``alert``): the live alert rate against the binomial band of the target rate
   (:func:`~riskops.anomaly.evaluate.alert_rate_band`, the policy's band).
 
@@ -115,7 +115,7 @@ def _var_section(
     not_evaluated: dict[str, str],
 ) -> dict[str, dict[str, Any]]:
     from riskops import backtests as bt
-    from riskops.market.var_family import backtest_forecasts, coverage_backtests
+    from riskops.var.family import backtest_forecasts, coverage_backtests
 
     levels = _var_levels(frame)
     if not levels:
@@ -195,7 +195,7 @@ def _volatility_section(
     frame: pd.DataFrame, not_evaluated: dict[str, str]
 ) -> dict[str, Any] | None:
     from riskops.market.evaluation import mincer_zarnowitz, mse_loss, qlike_loss
-    from riskops.market.volatility_family import compare
+    from riskops.volatility.family import compare
 
     if "variance" not in frame:
         not_evaluated["volatility"] = "no variance column"
