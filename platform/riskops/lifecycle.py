@@ -56,6 +56,8 @@ class TrainResult:
     fairness: dict[str, Any] | None = None
     documents: dict[str, Any] = field(default_factory=dict)
     """Where the card and validation report were logged (``error`` when they were not)."""
+    protected_screen: dict[str, Any] | None = None
+    """Credit: features that look like protected attributes, and which are unresolved."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class TrainResult:
             }
             | {"window": self.data_drift.get("window")},
             **({"fairness": self.fairness} if self.fairness else {}),
+            **({"protected_screen": self.protected_screen} if self.protected_screen else {}),
             "documents": self.documents,
             "seconds": round(self.seconds, 2),
         }
@@ -352,6 +355,7 @@ class Lifecycle:
             data_drift=data_drift,
             features=list(outcome.input_example.columns),
             fairness=_fairness_summary(outcome.evidence.get("fairness")),
+            protected_screen=outcome.evidence.get("protected_screen"),
             seconds=time.perf_counter() - started,
             documents=documents.to_dict(),
         )
@@ -838,7 +842,7 @@ def _check_model_name(name: str) -> None:
 
 
 KEY_METRICS = {
-    "credit": ("auc", "ks", "ece"),
+    "credit": ("auc", "ks", "ece", "calibration_pvalue"),
     "var": ("exceptions_99_last250", "binomial_pvalue_99_last250", "independence_mc_pvalue_99"),
     "volatility": ("qlike", "qlike_benchmark", "dm_pvalue"),
     "anomaly": ("event_recall", "naive_event_recall", "alert_rate_holdout"),
@@ -848,6 +852,13 @@ KEY_METRICS = {
 def key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
     """The few metrics that summarise a model of ``family``, rounded for display."""
     return {k: round(metrics[k], 4) for k in KEY_METRICS.get(family, ()) if k in metrics}
+
+
+def _ratio_interval(attribute: dict[str, Any]) -> list[float] | None:
+    from riskops.credit.fairness import _interval
+
+    found = _interval(attribute, 0.95)
+    return None if found is None else [round(found[0], 4), round(found[1], 4)]
 
 
 def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -860,6 +871,10 @@ def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
             name: {
                 "adverse_impact_ratio": a["adverse_impact_ratio"],
                 "approval_rates": {g["group"]: g["approval_rate"] for g in a["groups"]},
+                "group_sizes": {g["group"]: g["n"] for g in a["groups"]},
+                "lowest": a.get("lowest"),
+                "highest": a.get("highest"),
+                "interval": _ratio_interval(a),
             }
             for name, a in fairness["attributes"].items()
         },

@@ -468,7 +468,8 @@ def _gates(facts: VersionFacts) -> Section:
     rows = tuple(
         (
             r["gate"],
-            "pass" if r.get("passed") else ("error" if r.get("errored") else "fail"),
+            ("pass" if r.get("passed") else ("error" if r.get("errored") else "fail"))
+            + (" (not evaluated)" if r.get("evaluated", True) is False else ""),
             fmt(r.get("observed")),
             fmt(r.get("threshold")),
             r.get("reason", ""),
@@ -611,10 +612,14 @@ def _credit_caveats(facts: VersionFacts) -> list[str]:
     if reversals:
         out.append(f"{int(reversals)} grade reversal(s) are statistically significant.")
     ece = _number(m.get("ece"))
-    if ece is not None and ece > 0.05:
+    calibration_p = _number(m.get("calibration_pvalue"))
+    if ece is not None and calibration_p is not None and calibration_p < 0.05:
+        low, high = _number(m.get("ece_low")), _number(m.get("ece_high"))
+        interval = f" (95% interval {low:.3f}-{high:.3f})" if low is not None and high else ""
         out.append(
-            f"Expected calibration error {ece:.3f} exceeds 0.05: PDs are not "
-            "reliable as absolute levels."
+            f"Expected calibration error {ece:.3f}{interval} is larger than a model with "
+            f"correct PDs shows on {int(_number(m.get('n_test')) or 0)} rows "
+            f"(p = {calibration_p:.3g}): PDs are not reliable as absolute levels."
         )
     auc = _number(m.get("auc"))
     if auc is not None and auc < 0.7:
