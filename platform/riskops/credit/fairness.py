@@ -266,11 +266,12 @@ _PROTECTED_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def _tokens(text: str) -> set[str]:
+    import itertools
     import re
 
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text))
     words = [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
-    joined = {"_".join(pair) for pair in zip(words, words[1:], strict=False)}
+    joined = {"_".join(pair) for pair in itertools.pairwise(words)}
     return set(words) | joined
 
 

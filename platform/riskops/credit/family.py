@@ -20,8 +20,9 @@ ten equal-frequency PD bins) with its 95% bootstrap interval ``ece_low``/``ece_h
 ``calibration_pvalue`` (Monte Carlo test that the PDs are right, statistic the ECE: see
 :func:`riskops.stats.calibration.ece_test`; the gated calibration figure, its size is at
 most its level at every sample size), ``spiegelhalter_z``/``spiegelhalter_pvalue`` and
-``hosmer_lemeshow``/``hosmer_lemeshow_pvalue`` (reported), ``psi`` (PD of the evaluation rows against the development
-sample, i.e. the out-of-fold PDs of the training rows kept in ``development_pd_``),
+``hosmer_lemeshow``/``hosmer_lemeshow_pvalue`` (reported), ``psi`` (PD of the evaluation
+rows against the development sample, i.e. the out-of-fold PDs of the training rows kept
+in ``development_pd_``),
 ``grades_monotone`` (1.0 when observed default rates never fall from a better grade
 to a worse one; strict, so a small inversion between two adjacent low-PD grades
 counts), ``n_train``, ``n_test``, ``default_rate_test``.

@@ -1,1 +1,1 @@
-"""Generic statistics: pure NumPy/SciPy functions returning frozen dataclasses with ``to_dict()``."""
+"""Generic statistics: pure NumPy/SciPy functions returning frozen results."""

@@ -64,7 +64,7 @@ Alternative = Literal["two-sided", "less", "greater"]
 
 def newey_west_lags(n: int) -> int:
     """``floor(4 (n / 100)^(2/9))``, Newey and West's (1994) rule for the Bartlett kernel."""
-    return int(math.floor(4.0 * (max(int(n), 1) / 100.0) ** (2.0 / 9.0)))
+    return math.floor(4.0 * (max(int(n), 1) / 100.0) ** (2.0 / 9.0))
 
 
 def _autocovariances(x: np.ndarray, lags: int) -> np.ndarray:
