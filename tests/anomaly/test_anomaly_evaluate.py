@@ -82,3 +82,28 @@ def test_stability_is_high_for_clear_structure_and_low_for_noise() -> None:
     # and a forest too small to be stable is recognised as less stable
     tiny = IsolationForestDetector(n_estimators=1, max_samples=8, random_state=0)
     assert score_stability(tiny, X, X, seed=0) < score_stability(detector, X, X, seed=0)
+
+
+def test_alert_rate_against_the_naive_rule_is_mcnemars_exact_test() -> None:
+    from scipy.stats import binomtest
+
+    from riskops.anomaly.evaluate import alert_rate_against_naive
+
+    # Given 100 training days where |ret_z| runs 0..0.99 (its 99% quantile: 0.9801) and
+    # 50 held-out days in a crisis: the naive rule flags the ten days above 1
+    naive = pd.Series(np.r_[np.arange(100) / 100, np.r_[np.full(40, 0.5), np.full(10, 3.0)]])
+    holdout = np.r_[np.zeros(100, bool), np.ones(50, bool)]
+    # And a detector that flags eight of those ten and three other held-out days
+    flags = pd.Series(np.zeros(150, bool))
+    flags[140:148] = True
+    flags[100:103] = True
+    result = alert_rate_against_naive(flags, naive, holdout, target=0.01)
+    # Then b = 3 days only the detector flags, c = 2 only the naive rule does
+    assert result["naive_alert_rate_holdout"] == pytest.approx(10 / 50)
+    assert (result["alerts_detector_only"], result["alerts_naive_only"]) == (3, 2)
+    assert result["alert_rate_vs_naive_pvalue"] == pytest.approx(binomtest(3, 5, 0.5).pvalue)
+    assert result["alert_rate_vs_naive_pvalue"] == pytest.approx(1.0)
+    # And a detector flagging 20 calm held-out days as well is refused at 1%
+    flags[100:120] = True
+    noisy = alert_rate_against_naive(flags, naive, holdout, target=0.01)
+    assert noisy["alert_rate_vs_naive_pvalue"] < 0.01

@@ -66,6 +66,8 @@ SLOW_REFIT_EVERY = 50
 MIN_TRAIN_DAYS = 500
 MIN_EVAL_DAYS = 100
 TRAFFIC_LIGHT_DAYS = 250
+BENCHMARK_WINDOW = 500
+BENCHMARK_NAME = "historical simulation, previous 500 days"
 ES_BOOTSTRAPS = 2000
 _SHAP_ROWS = 2000
 
@@ -115,15 +117,39 @@ class VaREvaluation:
         engine = RollingBacktest(estimator, refit_every=self.refit_every, levels=self.levels)
         return engine.run(self.returns.loc[: self.end], start=self.start)
 
+    def benchmark(self) -> pd.DataFrame:
+        """The benchmark's VaR on the window: historical simulation over the previous
+        :data:`BENCHMARK_WINDOW` days (``var_{lvl}`` columns), the model every VaR must
+        not lose to in tick loss."""
+        from riskops.market.rolling import level_tag
+
+        returns = self.returns.loc[: self.end]
+        window = returns.loc[self.start :].index
+        out = {}
+        for level in self.levels:
+            quantile = returns.rolling(BENCHMARK_WINDOW, min_periods=MIN_TRAIN_DAYS // 2).quantile(
+                1.0 - level
+            )
+            # Day t's VaR is the quantile of the returns up to t - 1.
+            out[f"var_{level_tag(level)}"] = -quantile.shift(1).reindex(window)
+        return pd.DataFrame(out, index=window)
+
 
 def backtest_forecasts(
-    forecasts: pd.DataFrame, levels: tuple[float, ...] = LEVELS, seed: int = 42
+    forecasts: pd.DataFrame,
+    levels: tuple[float, ...] = LEVELS,
+    seed: int = 42,
+    benchmark: pd.DataFrame | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Metrics (flat) and backtest results (per level, per test) of rolling forecasts.
 
     ``forecasts`` has ``ret`` and ``var_{lvl}``/``es_{lvl}`` columns, as
     :class:`~riskops.market.rolling.RollingBacktest` returns. The exception-based tests
     are :func:`coverage_backtests`'s; the ES tests and the tick loss need the returns.
+
+    With a ``benchmark`` (``var_{lvl}`` on the same days), the tick losses are compared
+    by :func:`loss_comparison`: a VaR that covers but is too high (inefficient) loses to
+    the benchmark in tick loss, which coverage tests never see.
     """
     from riskops import backtests as bt
     from riskops.market.rolling import level_tag
@@ -142,7 +168,41 @@ def backtest_forecasts(
             f"quantile_loss_{tag}": bt.tick_loss(ret, var, level),
         }
         results[tag] |= {"mcneil_frey": mf.to_dict(), "acerbi_szekely_z2": z2.to_dict()}
+        if benchmark is not None:
+            compared, result = loss_comparison(ret, var, benchmark[f"var_{tag}"], level)
+            metrics |= {f"{k}_{tag}": v for k, v in compared.items()}
+            results[tag]["tick_loss_vs_benchmark"] = result
     return metrics, results
+
+
+def loss_comparison(
+    returns: Any, var: Any, benchmark_var: Any, level: float
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Tick loss of a VaR against the benchmark's, Diebold-Mariano with Newey-West errors.
+
+    ``loss_dm_pvalue`` is one-sided, H1 "the model's expected tick loss is higher than
+    the benchmark's": a small p-value means the model is significantly worse (e.g. a
+    VaR three times too high). Days without a benchmark value are left out.
+    """
+    from riskops.stats.forecast_comparison import diebold_mariano
+
+    r = np.asarray(returns, dtype=float)
+    model = _tick_losses(r, np.asarray(var, dtype=float), level)
+    bench = _tick_losses(r, np.asarray(benchmark_var, dtype=float), level)
+    days = np.isfinite(model) & np.isfinite(bench)
+    dm = diebold_mariano(model[days], bench[days], alternative="greater")
+    metrics = {
+        "quantile_loss_benchmark": float(bench[days].mean()),
+        "loss_dm_stat": dm.statistic,
+        "loss_dm_pvalue": dm.pvalue,
+    }
+    return metrics, {"benchmark": BENCHMARK_NAME, **dm.to_dict()}
+
+
+def _tick_losses(returns: np.ndarray, var: np.ndarray, level: float) -> np.ndarray:
+    """Per-day tick loss of the VaR as the ``1 - level`` return quantile."""
+    u = returns + var
+    return u * ((1.0 - level) - (u < 0))
 
 
 def coverage_backtests(
@@ -298,7 +358,9 @@ class VaRFamily(Family):
             levels=tuple(sorted({*LEVELS, level})),
         )
         forecasts = evaluation.forecasts(estimator)
-        metrics, results = backtest_forecasts(forecasts, evaluation.levels, evaluation.seed)
+        metrics, results = backtest_forecasts(
+            forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
+        )
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
 
         # The registered model sees the whole history.
@@ -355,7 +417,9 @@ class VaRFamily(Family):
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""
         forecasts = evaluation.forecasts(estimator)
-        metrics, _ = backtest_forecasts(forecasts, evaluation.levels, evaluation.seed)
+        metrics, _ = backtest_forecasts(
+            forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
+        )
         level = float(getattr(estimator, "level", 0.99))
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
         return metrics
