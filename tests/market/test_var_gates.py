@@ -243,3 +243,31 @@ def test_a_var_three_times_too_high_covers_but_is_refused_on_tick_loss(var_polic
     # And it is significantly worse than the benchmark while the correct VaR is not
     assert high["loss_dm_pvalue"] < 0.005 < right["loss_dm_pvalue"]
     assert detail["alternative"] == "greater" and detail["lags"] == 6
+
+
+def test_clustering_statistic_is_ljung_box_of_the_hits() -> None:
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    # Ljung and Box (1978) on the 0/1 exception series, ten lags; statsmodels as reference
+    hits = np.random.default_rng(4).random(1000) < 0.05
+    reference = float(acorr_ljungbox(hits.astype(float), lags=[10])["lb_stat"].iloc[0])
+    assert bt.clustering_mc(hits, 0.95).statistic == pytest.approx(reference, rel=1e-10)
+
+
+def test_clustering_mc_matches_the_exact_permutation_p_value() -> None:
+    from itertools import combinations
+
+    # Given 3 exceptions in 12 days, every one of the C(12, 3) = 220 placements is
+    # equally likely under independence: the exact p-value is a count over them
+    n, observed_days = 12, [4, 5, 7]
+    stat = bt._ljung_box_placements(np.array([observed_days]), n, 3)[0]
+    every = np.array(list(combinations(range(n), 3)))
+    exact = np.mean(bt._ljung_box_placements(every, n, 3) >= stat - 1e-9)
+    result = bt.clustering_mc(_hits(n, observed_days), 0.95, lags=3, simulations=19999)
+    assert result.pvalue == pytest.approx(exact, abs=0.01)
+
+
+def test_clustering_mc_refuses_a_two_week_cluster_and_ignores_few_exceptions() -> None:
+    cluster = _hits(1000, set(range(500, 510)) | {100, 300, 700, 900})
+    assert bt.clustering_mc(cluster, 0.99).pvalue == pytest.approx(1 / 2000)
+    assert bt.clustering_mc(_hits(1000, {3}), 0.99).pvalue == 1.0

@@ -195,7 +195,7 @@ def pair_aucs(
         return []
     levels = {c: _pair_levels(train_X[c], test_X[c]) for c in columns}
     prior = float(y_train.mean())
-    found = []
+    found: list[dict[str, Any]] = []
     for a, b in itertools.combinations(columns, 2):
         (train_a, test_a), (train_b, test_b) = levels[a], levels[b]
         cell_train = train_a * (PAIR_LEVELS + 1) + train_b
@@ -211,7 +211,7 @@ def pair_aucs(
                 "ranking": "all pairs",
             }
         )
-    return sorted(found, key=lambda g: -g["auc"])[:keep]
+    return sorted(found, key=lambda g: -float(g["auc"]))[:keep]
 
 
 def _pair_levels(train: pd.Series, test: pd.Series) -> tuple[np.ndarray, np.ndarray]:

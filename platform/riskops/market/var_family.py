@@ -212,7 +212,7 @@ def coverage_backtests(
 
     ``hits`` maps each VaR level to its boolean exceedances over the evaluation window
     (oldest first). This is the evidence the promotion gates read, and the size
-    benchmark (``bench/bench_var_gates.py``) runs this very function on simulated hits.
+    benchmark (``bench/bench_gates.py``) runs this very function on simulated hits.
 
     Two windows: the most recent 250 days, the supervisors' (Basel Committee 1996),
     and the whole evaluation window (1,000 days by default). The gated tests have
@@ -222,8 +222,10 @@ def coverage_backtests(
       binomial test of too many exceptions (zero exceptions give 1);
     * ``tail_pvalue_{lvl}``: too many exceptions at ``lvl`` given those at the lowest
       level (99% given 95%), exact conditional binomial (Kratz, Lok and McNeil 2018);
-    * ``independence_mc_pvalue_{lvl}``: Christoffersen's (1998) independence statistic
-      with an exact Monte Carlo p-value (Dufour 2006), whole window;
+    * ``clustering_mc_pvalue_{lvl}``: the Ljung-Box statistic of the exceptions over ten
+      lags with an exact Monte Carlo p-value (Dufour 2006), whole window (gated at 95%:
+      about 50 exceptions in 1,000 days); ``independence_mc_pvalue_{lvl}``,
+      Christoffersen's (1998) first-order statistic with the same p-value, is reported;
     * ``traffic_light_zone_last_250_{lvl}`` and ``traffic_light_zone_{lvl}`` (evidence).
 
     Reported, not gated: Kupiec's two-sided POF (``kupiec_pvalue_*``), the asymptotic
@@ -246,6 +248,7 @@ def coverage_backtests(
         tl = bt.traffic_light(h, level)
         binom = bt.binomial_coverage(h, level)
         ind_mc = bt.independence_mc(h, level, seed=seed)
+        clustering = bt.clustering_mc(h, level, seed=seed)
         cc_mc = bt.conditional_coverage_mc(h, level, seed=seed)
         recent = h[-TRAFFIC_LIGHT_DAYS:]
         tl_last = bt.traffic_light(recent, level)
@@ -261,6 +264,7 @@ def coverage_backtests(
             f"binomial_pvalue_{tag}": binom.pvalue,
             f"independence_pvalue_{tag}": ind.pvalue,
             f"independence_mc_pvalue_{tag}": ind_mc.pvalue,
+            f"clustering_mc_pvalue_{tag}": clustering.pvalue,
             f"cc_stat_{tag}": cc.statistic,
             f"cc_pvalue_{tag}": cc.pvalue,
             f"cc_mc_pvalue_{tag}": cc_mc.pvalue,
@@ -275,6 +279,7 @@ def coverage_backtests(
             "binomial_coverage": binom.to_dict(),
             "christoffersen_independence": ind.to_dict(),
             "independence_mc": ind_mc.to_dict(),
+            "clustering_mc": clustering.to_dict(),
             "conditional_coverage": cc.to_dict(),
             "conditional_coverage_mc": cc_mc.to_dict(),
             "traffic_light": tl.to_dict(),
