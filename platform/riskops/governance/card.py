@@ -326,14 +326,15 @@ def _family_tables(facts: VersionFacts) -> list[Block]:
                 _dm_reading(metrics),
             ),
             (
-                "Mincer-Zarnowitz (realised on forecast)",
+                "Mincer-Zarnowitz (realised on forecast; joint HAC Wald, bootstrap p)",
                 f"α={fmt(metrics.get('mz_alpha'))}, β={fmt(metrics.get('mz_beta'))}, "
                 f"R²={fmt(metrics.get('mz_r2'))}",
-                fmt(metrics.get("mz_pvalue")),
+                fmt(metrics.get("mz_joint_pvalue", metrics.get("mz_pvalue"))),
                 "unbiasedness (α=0, β=1) "
                 + (
                     "rejected"
-                    if (_number(metrics.get("mz_pvalue")) or 1) < 0.05
+                    if (_number(metrics.get("mz_joint_pvalue", metrics.get("mz_pvalue"))) or 1)
+                    < 0.05
                     else "not rejected"
                 ),
             ),
@@ -691,7 +692,8 @@ def _volatility_caveats(facts: VersionFacts) -> list[str]:
     p = _number(m.get("dm_pvalue"))
     if p is not None and p >= 0.05:
         out.append(f"Not significantly different from the benchmark (Diebold-Mariano p={p:.3f}).")
-    mzp, beta = _number(m.get("mz_pvalue")), _number(m.get("mz_beta"))
+    mzp = _number(m.get("mz_joint_pvalue", m.get("mz_pvalue")))
+    beta = _number(m.get("mz_beta"))
     if mzp is not None and mzp < 0.05:
         out.append(f"Mincer-Zarnowitz rejects unbiased forecasts (p={mzp:.3g}, β={fmt(beta)}).")
     n = _number(m.get("n_eval"))

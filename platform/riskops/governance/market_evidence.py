@@ -26,7 +26,21 @@ from riskops.policy import Policy
 __all__ = ["anomaly_baseline_blocks", "drift_record", "var_gate_blocks"]
 
 _VAR_TESTS = (
-    ("independence_mc", "independence, Monte Carlo p-value (Dufour 2006)", "whole window"),
+    (
+        "clustering_mc",
+        "clustering, Ljung-Box over ten lags, Monte Carlo p-value",
+        "whole window",
+    ),
+    (
+        "tick_loss_vs_benchmark",
+        "tick loss vs historical simulation (Diebold-Mariano, Newey-West; one-sided)",
+        "whole window",
+    ),
+    (
+        "independence_mc",
+        "independence, first order, Monte Carlo p-value (Dufour 2006)",
+        "whole window",
+    ),
     ("binomial_coverage", "one-sided binomial, too many exceptions", "whole window"),
     ("binomial_coverage_last_250", "one-sided binomial, too many exceptions", "last 250 days"),
     ("tail_coverage", "exceptions given the lowest level's (Kratz et al. 2018)", "whole window"),
@@ -49,6 +63,8 @@ def _limit(policy: Policy | None, metric: str) -> str:
 
 def _metric_of(test: str, tag: str) -> str:
     return {
+        "clustering_mc": f"clustering_mc_pvalue_{tag}",
+        "tick_loss_vs_benchmark": f"loss_dm_pvalue_{tag}",
         "independence_mc": f"independence_mc_pvalue_{tag}",
         "binomial_coverage": f"binomial_pvalue_{tag}",
         "binomial_coverage_last_250": f"binomial_pvalue_{tag}_last250",
@@ -88,8 +104,7 @@ def var_gate_blocks(evidence: dict[str, Any], policy: Policy | None) -> list[Blo
         Table(
             ("level", "test", "window", "exceptions / days", "p-value", "gate", "result"),
             tuple(rows),
-            "VaR gate tests with their small-sample size (issue 13); the 1,000-day "
-            "independence result is gated",
+            "VaR gate tests with their measured size and power (issues 13 and 27, docs/gates.md)",
         )
     ]
 
@@ -127,8 +142,14 @@ def anomaly_baseline_blocks(metrics: dict[str, Any]) -> list[Block]:
             share(metrics.get("event_recall_holdout")),
         ),
         (
-            "Held-out alert rate (99% binomial band)",
+            "Held-out alert rate (99% binomial band for a calm period)",
             f"{share(metrics.get('alert_rate_holdout'))} ({share(low)} to {share(high)})",
+        ),
+        (
+            "Held-out alert rate of the naive rule, same days and target (gated: McNemar)",
+            f"{share(metrics.get('naive_alert_rate_holdout'))}; days only the detector "
+            f"flags {count('alerts_detector_only')}, only the rule "
+            f"{count('alerts_naive_only')}, p = {fmt(metrics.get('alert_rate_vs_naive_pvalue'))}",
         ),
     )
     return [Facts(pairs)]

@@ -34,7 +34,7 @@ is better), the last 250 days' ``exceptions_{lvl}_last250``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -105,6 +105,9 @@ class VaREvaluation:
     refit_every: int
     seed: int
     levels: tuple[float, ...] = LEVELS
+    challenger: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    """The challenger's forecasts on the window (``ret``, ``var_{lvl}``), once fitted: a
+    champion evaluated here is compared with them day by day."""
 
     @property
     def window(self) -> list[str]:
@@ -367,6 +370,7 @@ class VaRFamily(Family):
             forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
         )
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
+        evaluation = replace(evaluation, challenger=forecasts)
 
         # The registered model sees the whole history.
         estimator.fit(returns)
@@ -420,13 +424,30 @@ class VaRFamily(Family):
         )
 
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
-        """The same metrics for ``estimator``'s specification, rerun on the same window."""
+        """The same metrics for ``estimator``'s specification, rerun on the same window.
+
+        Once the challenger's forecasts are known (``evaluation.challenger``), the tick
+        losses of ``estimator`` (the champion) and the challenger are also compared day
+        by day: ``loss_dm_vs_challenger_pvalue_{lvl}`` is the one-sided Diebold-Mariano
+        p-value (Newey-West errors) of "the challenger's expected tick loss is higher".
+        """
         forecasts = evaluation.forecasts(estimator)
         metrics, _ = backtest_forecasts(
             forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
         )
         level = float(getattr(estimator, "level", 0.99))
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
+        challenger = evaluation.challenger
+        if challenger is not None and challenger.index.equals(forecasts.index):
+            from riskops.market.rolling import level_tag
+
+            for lv in evaluation.levels:
+                tag = level_tag(lv)
+                compared, _ = loss_comparison(
+                    forecasts["ret"], challenger[f"var_{tag}"], forecasts[f"var_{tag}"], lv
+                )
+                metrics[f"loss_dm_vs_challenger_stat_{tag}"] = compared["loss_dm_stat"]
+                metrics[f"loss_dm_vs_challenger_pvalue_{tag}"] = compared["loss_dm_pvalue"]
         return metrics
 
     def features(self, dataset: MarketDataset) -> pd.DataFrame:
