@@ -330,7 +330,7 @@ def evaluate_detector(
         naive_scores(features),
         np.asarray(holdout),
         float(estimator.alert_rate),
-        features["abs_ret"] if "abs_ret" in features else None,
+        features.get("abs_ret"),
     )
 
     metrics["score_stability"] = (
