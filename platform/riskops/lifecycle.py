@@ -354,7 +354,10 @@ class Lifecycle:
             data_drift_share=data_drift.get("share_of_drifted_columns"),
             data_drift=data_drift,
             features=list(outcome.input_example.columns),
-            fairness=_fairness_summary(outcome.evidence.get("fairness")),
+            fairness=_fairness_summary(
+                outcome.evidence.get("fairness"),
+                policy.fairness.confidence if policy.fairness is not None else 0.95,
+            ),
             protected_screen=outcome.evidence.get("protected_screen"),
             seconds=time.perf_counter() - started,
             documents=documents.to_dict(),
@@ -854,14 +857,16 @@ def key_metrics(family: str, metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(metrics[k], 4) for k in KEY_METRICS.get(family, ()) if k in metrics}
 
 
-def _ratio_interval(attribute: dict[str, Any]) -> list[float] | None:
-    from riskops.credit.fairness import _interval
+def _ratio_interval(attribute: dict[str, Any], confidence: float) -> list[float] | None:
+    from riskops.credit.fairness import adverse_impact_interval
 
-    found = _interval(attribute, 0.95)
+    found = adverse_impact_interval(attribute, confidence)
     return None if found is None else [round(found[0], 4), round(found[1], 4)]
 
 
-def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
+def _fairness_summary(
+    fairness: dict[str, Any] | None, confidence: float = 0.95
+) -> dict[str, Any] | None:
     """Per protected attribute: the adverse impact ratio and the approval rate per group."""
     if not fairness:
         return None
@@ -874,7 +879,8 @@ def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
                 "group_sizes": {g["group"]: g["n"] for g in a["groups"]},
                 "lowest": a.get("lowest"),
                 "highest": a.get("highest"),
-                "interval": _ratio_interval(a),
+                "interval": _ratio_interval(a, confidence),
+                "confidence": confidence,
             }
             for name, a in fairness["attributes"].items()
         },

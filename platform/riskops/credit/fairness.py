@@ -35,6 +35,7 @@ import pandas as pd
 
 __all__ = [
     "adverse_impact",
+    "adverse_impact_interval",
     "card_descriptions",
     "fairness_gate",
     "parse_attribute_acknowledgements",
@@ -100,7 +101,9 @@ def _group_labels(column: pd.Series) -> pd.Series:
     return column.astype(object).where(column.notna(), "missing").map(str)
 
 
-def _interval(attribute: Mapping[str, Any], confidence: float) -> tuple[float, float] | None:
+def adverse_impact_interval(
+    attribute: Mapping[str, Any], confidence: float
+) -> tuple[float, float] | None:
     """Koopman's interval of the lowest over the highest approval rate, from the counts."""
     from riskops.stats.proportions import ratio_interval
 
@@ -143,7 +146,9 @@ def fairness_gate(evidence: Mapping[str, Any], policy: Any) -> list[Any]:
                 )
             )
             continue
-        interval = _interval(attribute, rule.confidence) if math.isfinite(ratio) else None
+        interval = (
+            adverse_impact_interval(attribute, rule.confidence) if math.isfinite(ratio) else None
+        )
         observed: Any = (
             ratio if interval is None else {"ratio": ratio, "low": interval[0], "high": interval[1]}
         )
