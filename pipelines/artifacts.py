@@ -20,7 +20,12 @@ def publish_gate_results(name: str, version: int | None, report: dict[str, Any] 
     from prefect.artifacts import create_table_artifact
 
     rows = [
-        {"gate": r["gate"], "result": "pass" if r["passed"] else "FAIL", "reason": r["reason"]}
+        {
+            "gate": r["gate"],
+            "result": ("pass" if r["passed"] else "FAIL")
+            + (" (not evaluated)" if r.get("evaluated", True) is False else ""),
+            "reason": r["reason"],
+        }
         for r in (report or {}).get("results", [])
     ]
     if not rows:

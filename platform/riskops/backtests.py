@@ -26,6 +26,10 @@ size holds in small samples and that only refuse a VaR for being too low:
   (permutation) p-value in the sense of Dufour (2006).
 * :func:`conditional_coverage_mc` -- Christoffersen's joint statistic with a Monte Carlo
   p-value under the correct model (Berkowitz, Christoffersen and Pelletier, 2011).
+* :func:`clustering_mc` -- the Ljung-Box statistic of the exceptions over ten lags with
+  the same exact Monte Carlo p-value: the first-order Markov statistic misses clusters
+  that last weeks (a historical-simulation VaR in a volatility regime), which
+  Berkowitz, Christoffersen and Pelletier (2011) found the multi-lag tests see.
 
 Expected Shortfall is backtested by :func:`acerbi_szekely_z2` (Acerbi and Szekely,
 2014, test 2, p-value simulated under the null) and :func:`mcneil_frey` (McNeil and
@@ -74,6 +78,7 @@ __all__ = [
     "acerbi_szekely_z2",
     "binomial_coverage",
     "christoffersen_independence",
+    "clustering_mc",
     "conditional_coverage",
     "conditional_coverage_mc",
     "exceedances",
@@ -958,6 +963,83 @@ def conditional_coverage_mc(
         n=n,
         exceptions=x,
         null=f"independent exceptions with probability {p:g}",
+        simulations=int(simulations),
+        seed=int(seed),
+    )
+
+
+CLUSTERING_LAGS = 10
+CLUSTERING_SIMULATIONS = 1999
+"""``alpha * (N + 1)`` is an integer for the gate's 0.0025 (Dufour 2006)."""
+
+
+def _ljung_box_placements(days: np.ndarray, n: int, lags: int) -> np.ndarray:
+    """Ljung-Box statistic of the 0/1 series with exceptions on each row's sorted ``days``.
+
+    Lag-``k`` cross products come from counting pairs of exception days ``k`` apart, so
+    the cost grows with the number of exceptions, not with ``n``.
+    """
+    rows, x = days.shape
+    p = x / n
+    den = x - x * p  # sum of (h - p)^2
+    stat = np.zeros(rows)
+    for k in range(1, lags + 1):
+        pairs = np.zeros(rows)
+        for j in range(1, min(k, x - 1) + 1):
+            pairs += np.sum(days[:, j:] - days[:, :-j] == k, axis=1)
+        tail = x - np.sum(days < k, axis=1)  # sum of h_t for t >= k
+        head = x - np.sum(days > n - 1 - k, axis=1)  # sum of h_t for t <= n - 1 - k
+        cross = pairs - p * (tail + head) + (n - k) * p * p
+        stat += (cross / den) ** 2 / (n - k)
+    return n * (n + 2) * stat
+
+
+def clustering_mc(
+    hits: Any,
+    level: float,
+    *,
+    lags: int = CLUSTERING_LAGS,
+    alpha: float = 0.05,
+    simulations: int = CLUSTERING_SIMULATIONS,
+    seed: int = 0,
+) -> MonteCarloResult:
+    """Ljung-Box statistic of the exceptions over ``lags`` lags, exact Monte Carlo p-value.
+
+    As :func:`independence_mc`, conditionally on the number of exceptions every
+    placement is equally likely under independence, so the p-value ``(1 + #{S_i >=
+    S_0}) / (N + 1)`` over ``simulations`` random placements is exact (Dufour 2006),
+    whatever the exception probability. The statistic adds the squared autocorrelations
+    of the hit series at lags 1 to ``lags`` (Ljung and Box, 1978): it sees exceptions
+    that cluster over weeks, where the first-order Markov statistic has almost no power
+    (measured in ``bench/bench_gates.py``: 6% against a 250-day historical simulation at
+    95% over 1,000 days, 40% for this statistic at the same 0.25% slice).
+    """
+    h = _hits(hits)
+    level = _check_level(level)
+    n, x = h.size, int(h.sum())
+    lags = int(min(lags, max(n - 2, 1)))
+    days = np.flatnonzero(h)[None, :]
+    observed = float(_ljung_box_placements(days, n, lags)[0]) if 2 <= x <= n - 2 else 0.0
+
+    def draw() -> np.ndarray:
+        rng = np.random.default_rng([seed, n, x, lags])
+        return _ljung_box_placements(_random_placements(rng, int(simulations), n, x), n, lags)
+
+    if x < 2 or x > n - 2:
+        pvalue = 1.0
+    else:
+        null = _cached_null(("lb", n, x, lags, int(simulations), int(seed)), draw)
+        pvalue = _mc_pvalue(observed, null)
+    return MonteCarloResult(
+        test="clustering_mc",
+        statistic=observed,
+        pvalue=pvalue,
+        passed=bool(pvalue >= alpha),
+        alpha=float(alpha),
+        level=level,
+        n=n,
+        exceptions=x,
+        null=f"uniform placements of {x} exceptions in {n} days, Ljung-Box over {lags} lags",
         simulations=int(simulations),
         seed=int(seed),
     )

@@ -18,8 +18,13 @@ from riskops.policy import Check, Policy
 
 @dataclass(frozen=True)
 class GateResult:
-    """One gate's verdict. ``evaluated`` is false when the evidence was missing and the
-    policy let the gate pass: "not evaluated" is visible, never a silent pass."""
+    """One gate's decision.
+
+    ``evaluated`` is false when the gate could not look at its evidence (missing, too
+    small a sample, an inconclusive interval) and the decision is the policy's default
+    for that case: a pass with ``evaluated=False`` is "not evaluated, allowed by the
+    policy", never a silent pass.
+    """
 
     gate: str
     passed: bool
@@ -120,7 +125,9 @@ def check_threshold(kind: str, check: Check, evidence: Evidence) -> GateResult:
         gate += f">={check.min_metric}"
     source = evidence.get(check.source) or {}
     if check.metric not in source or source[check.metric] is None:
-        return GateResult(gate, False, f"{check.metric} is missing from the {check.source}")
+        return GateResult(
+            gate, False, f"{check.metric} is missing from the {check.source}", evaluated=False
+        )
     value = source[check.metric]
     if check.not_in:
         passed = str(value) not in check.not_in
@@ -182,7 +189,7 @@ def data_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
     """
     drift = evidence.get("data_drift")
     if not drift:
-        return GateResult("data_drift", False, "no data-drift evidence")
+        return GateResult("data_drift", False, "no data-drift evidence", evaluated=False)
     limit = policy.data_drift.max_drift_share
     if drift.get("evaluated") is False:
         # No recent window independent of the training data: visible, and the policy decides.
@@ -231,7 +238,9 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
     """Challenger and champion outputs on the same recent window must not diverge."""
     drift = evidence.get("prediction_drift")
     if not drift:
-        return GateResult("prediction_drift", False, "no prediction-drift evidence")
+        return GateResult(
+            "prediction_drift", False, "no prediction-drift evidence", evaluated=False
+        )
     psi = float(drift["psi"])
     limit = policy.prediction_drift.max_psi
     passed = math.isfinite(psi) and 0.0 <= psi <= limit  # a PSI is never negative
@@ -265,7 +274,11 @@ def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
     for rule in policy.champion:
         gate = f"champion:{rule.metric}"
         if rule.metric not in challenger_metrics or rule.metric not in champion["metrics"]:
-            results.append(GateResult(gate, False, f"{rule.metric} missing for the comparison"))
+            results.append(
+                GateResult(
+                    gate, False, f"{rule.metric} missing for the comparison", evaluated=False
+                )
+            )
             continue
         new, old = float(challenger_metrics[rule.metric]), float(champion["metrics"][rule.metric])
         change = (new - old) if rule.higher_is_better else (old - new)

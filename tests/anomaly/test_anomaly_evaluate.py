@@ -82,3 +82,33 @@ def test_stability_is_high_for_clear_structure_and_low_for_noise() -> None:
     # and a forest too small to be stable is recognised as less stable
     tiny = IsolationForestDetector(n_estimators=1, max_samples=8, random_state=0)
     assert score_stability(tiny, X, X, seed=0) < score_stability(detector, X, X, seed=0)
+
+
+def test_alert_rate_is_placed_between_the_two_naive_rules_by_mcnemars_test() -> None:
+    from scipy.stats import binomtest
+
+    from riskops.anomaly.evaluate import alert_rate_against_naive
+
+    # Given 100 training days where |ret_z| and |ret| run 0..0.99 (99% quantile 0.9801),
+    # then 50 held-out days in a crisis: |ret_z| flags 10 of them, |ret| 30
+    train = np.arange(100) / 100
+    naive = pd.Series(np.r_[train, np.full(40, 0.5), np.full(10, 3.0)])
+    absolute = pd.Series(np.r_[train, np.full(20, 0.5), np.full(30, 3.0)])
+    holdout = np.r_[np.zeros(100, bool), np.ones(50, bool)]
+    # And a detector flagging 20 held-out days, the last 20 (between the two rules)
+    flags = pd.Series(np.r_[np.zeros(130, bool), np.ones(20, bool)])
+    result = alert_rate_against_naive(flags, naive, holdout, 0.01, absolute)
+    assert result["naive_alert_rate_holdout"] == pytest.approx(10 / 50)
+    assert result["abs_return_alert_rate_holdout"] == pytest.approx(30 / 50)
+    # Then vs |ret|: 0 days only the detector flags, 10 only the rule: not "more";
+    # vs |ret_z|: 10 only the detector, 0 only the rule: not "less"
+    more = binomtest(0, 10, 0.5, alternative="greater").pvalue
+    less = binomtest(0, 10, 0.5, alternative="greater").pvalue
+    assert result["alert_rate_vs_naive_pvalue"] == pytest.approx(min(1.0, 2 * min(more, less)))
+    assert result["alert_rate_vs_naive_pvalue"] == pytest.approx(1.0)
+    # And a detector flagging every held-out day alerts more than even |ret| explains
+    everything = pd.Series(np.r_[np.zeros(100, bool), np.ones(50, bool)])
+    noisy = alert_rate_against_naive(everything, naive, holdout, 0.01, absolute)
+    expected = 2 * binomtest(20, 20, 0.5, alternative="greater").pvalue
+    assert noisy["alert_rate_vs_naive_pvalue"] == pytest.approx(expected)
+    assert noisy["alert_rate_vs_naive_pvalue"] < 0.01

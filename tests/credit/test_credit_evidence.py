@@ -158,27 +158,53 @@ def test_identical_feature_has_auc_one_and_a_categorical_id_is_not_memorised() -
 
 
 # ------------------------------------------------------------------ protected attributes
+def _gate(results: list, name: str):  # type: ignore[no-untyped-def]
+    return next(r for r in results if r.gate == name)
+
+
 def test_adverse_impact_ratio_is_lowest_over_highest_approval_rate() -> None:
-    # Given group a with 8 of 10 approved (PD <= 0.3) and group b with 4 of 10
-    groups = pd.DataFrame({"sex": ["a"] * 10 + ["b"] * 10})
-    pd_ = np.array([0.1] * 8 + [0.5] * 2 + [0.2] * 4 + [0.6] * 6)
+    # Given group a with 80 of 100 approved (PD <= 0.3) and group b with 40 of 100
+    groups = pd.DataFrame({"sex": ["a"] * 100 + ["b"] * 100})
+    pd_ = np.array([0.1] * 80 + [0.5] * 20 + [0.2] * 40 + [0.6] * 60)
     # When the adverse impact is measured
     result = adverse_impact(groups, pd_, approval_max_pd=0.3, min_group_rows=5)
     sex = result["attributes"]["sex"]
-    # Then the ratio is 0.4 / 0.8 = 0.5 and the four-fifths rule fails naming the groups
+    # Then the ratio is 0.4 / 0.8 = 0.5, and its whole 95% interval (Koopman: about
+    # 0.38-0.66) is below four fifths, so the gate fails naming the groups
     assert sex["adverse_impact_ratio"] == pytest.approx(0.5)
     assert (sex["lowest"], sex["highest"]) == ("b", "a")
-    (result_gate,) = fairness_gate({"evidence": {"fairness": result}}, RULES)
-    assert not result_gate.passed and result_gate.gate == "fairness:sex"
-    assert "0.500" in result_gate.reason and "b 40%" in result_gate.reason
+    gate = _gate(fairness_gate({"evidence": {"fairness": result}}, RULES), "fairness:sex")
+    assert not gate.passed and gate.evaluated
+    assert "0.500" in gate.reason and "b 40%" in gate.reason
+    assert gate.observed["high"] < 0.8
 
 
-def test_adverse_impact_ratio_that_cannot_be_measured_fails() -> None:
+def test_a_ratio_whose_interval_straddles_four_fifths_is_not_enough_evidence() -> None:
+    # Given 8 of 10 approved in group a and 7 of 10 in group b: ratio 0.875, but on ten
+    # applicants per group its 95% interval reaches far below 0.8
+    groups = pd.DataFrame({"sex": ["a"] * 10 + ["b"] * 10})
+    pd_ = np.array([0.1] * 8 + [0.5] * 2 + [0.2] * 7 + [0.6] * 3)
+    result = adverse_impact(groups, pd_, approval_max_pd=0.3, min_group_rows=5)
+    evidence = {"evidence": {"fairness": result}}
+    # Then the default policy refuses visibly ("not enough evidence", not evaluated)
+    strict = _gate(fairness_gate(evidence, RULES), "fairness:sex")
+    assert not strict.passed and not strict.evaluated
+    assert strict.reason.startswith("not enough evidence: adverse impact ratio 0.875")
+    assert "smallest compared group" in strict.reason
+    # And a policy that lets it pass says so: passed, but not evaluated
+    lenient_policy = RULES.model_copy(
+        update={"fairness": RULES.fairness.model_copy(update={"on_insufficient_evidence": "pass"})}
+    )
+    lenient = _gate(fairness_gate(evidence, lenient_policy), "fairness:sex")
+    assert lenient.passed and not lenient.evaluated
+
+
+def test_adverse_impact_ratio_that_cannot_be_measured_is_not_enough_evidence() -> None:
     # Given one group only above the minimum size
     groups = pd.DataFrame({"race": ["x"] * 10 + ["y"] * 2})
     result = adverse_impact(groups, np.full(12, 0.1), approval_max_pd=0.3, min_group_rows=5)
-    (gate,) = fairness_gate({"evidence": {"fairness": result}}, RULES)
-    assert not gate.passed and "cannot be measured (nan)" in gate.reason
+    gate = _gate(fairness_gate({"evidence": {"fairness": result}}, RULES), "fairness:race")
+    assert not gate.passed and not gate.evaluated and "cannot be measured (nan)" in gate.reason
 
 
 # ------------------------------------------------------------------- fail-closed statistics
@@ -203,7 +229,7 @@ def test_drift_not_evaluated_is_visible_and_the_policy_decides() -> None:
 
 
 def test_non_finite_leakage_auc_fails() -> None:
-    evidence = {"evidence": {"leakage": {"univariate_auc": {"Income": float("nan")}}}}
+    evidence = {"evidence": {"leakage": {"univariate_auc": {"Income": float("nan")}, "groups": []}}}
     (result,) = leakage_gate(evidence, RULES)
     assert not result.passed and "not finite (nan)" in result.reason
 

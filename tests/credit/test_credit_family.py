@@ -24,6 +24,14 @@ METRICS = {
     "brier",
     "log_loss",
     "ece",
+    "ece_low",
+    "ece_high",
+    "ece_null_mean",
+    "calibration_pvalue",
+    "spiegelhalter_z",
+    "spiegelhalter_pvalue",
+    "hosmer_lemeshow",
+    "hosmer_lemeshow_pvalue",
     "psi",
     "grades_monotone",
     "grade_reversals_significant",
@@ -31,7 +39,15 @@ METRICS = {
     "n_test",
     "default_rate_test",
 }
-EVIDENCE = {"grades", "calibration_curve", "split", "reason_codes_sample", "monotone_constraints"}
+EVIDENCE = {
+    "grades",
+    "calibration_curve",
+    "split",
+    "reason_codes_sample",
+    "monotone_constraints",
+    "leakage",
+    "protected_screen",
+}
 
 
 @pytest.fixture(scope="module")

@@ -313,7 +313,7 @@ def test_a_user_ewma_is_backtested_against_garch_and_gated(
     report = life.promote("desk_vol").report
     assert report is not None
     gates = {r.gate for r in report.results}
-    assert any("qlike" in g for g in gates) and any("mz_beta" in g for g in gates)
+    assert any("qlike" in g for g in gates) and any("mz_joint_pvalue" in g for g in gates)
     qlike_gate = next(r for r in report.results if "qlike" in r.gate)
     # EWMA ties GARCH(1,1) in QLIKE on the S&P 500 within the policy's 0.01 tolerance
     assert qlike_gate.passed == (metrics["qlike"] <= metrics["qlike_benchmark"] + 0.01)

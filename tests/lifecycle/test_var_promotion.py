@@ -62,7 +62,9 @@ def test_green_zone_var_with_no_recent_exception_is_promoted(
     gates = {r["gate"]: r for r in promotion["report"]["results"]}
     assert gates["backtest:binomial_pvalue_99_last250"]["passed"]
     assert gates["backtest:traffic_light_zone_last_250_99"]["observed"] == "green"
-    assert gates["backtest:independence_mc_pvalue_99"]["passed"]
+    assert gates["backtest:clustering_mc_pvalue_95"]["passed"]
+    # and it covers without losing to the historical-simulation benchmark in tick loss
+    assert gates["backtest:loss_dm_pvalue_99"]["passed"]
     # and the calm year's drift is on record without vetoing (market_var's policy)
     assert gates["data_drift"]["passed"]
     assert "recorded, not a veto (policy)" in gates["data_drift"]["reason"]

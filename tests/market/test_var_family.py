@@ -29,6 +29,10 @@ METRIC_STEMS = (
     "traffic_light_plus",
     "es_pvalue",
     "quantile_loss",
+    "clustering_mc_pvalue",
+    "quantile_loss_benchmark",
+    "loss_dm_stat",
+    "loss_dm_pvalue",
 )
 
 
@@ -127,8 +131,16 @@ def test_evaluate_another_model_on_the_same_window(dataset, outcome) -> None:
 
     champion = HistoricalVaR(window=250).fit(dataset.series())
     other = VaRFamily().evaluate(champion, outcome.evaluation)
-    assert set(other) == set(outcome.metrics)
+    # The champion's metrics, and its tick loss against the challenger's, day by day
+    compared = {f"loss_dm_vs_challenger_{k}_{lvl}" for k in ("stat", "pvalue") for lvl in (95, 99)}
+    assert set(other) == set(outcome.metrics) | compared
     assert other["n_eval"] == outcome.metrics["n_eval"]
+    assert 0.0 <= other["loss_dm_vs_challenger_pvalue_99"] <= 1.0
+
+
+def test_the_champion_compared_with_itself_shows_no_difference(outcome) -> None:
+    same = VaRFamily().evaluate(clone(outcome.estimator), outcome.evaluation)
+    assert same["loss_dm_vs_challenger_stat_99"] == 0.0
 
 
 def test_features_score_and_recent_window(dataset, outcome) -> None:

@@ -47,6 +47,9 @@ def _hits(n: int, days: list[int] | set[int]) -> np.ndarray:
 
 def _gate_report(var_policy, hits95: np.ndarray, hits99: np.ndarray):
     metrics, results = coverage_backtests({0.95: hits95, 0.99: hits99})
+    # Exceptions alone say nothing of tick loss; that gate has its own tests below
+    # (a VaR no worse than the benchmark here).
+    metrics |= {"loss_dm_pvalue_99": 1.0, "loss_dm_pvalue_95": 1.0}
     evidence = {
         "metrics": metrics,
         "evidence": coverage_evidence(results),
@@ -204,3 +207,67 @@ def test_a_hit_rate_far_above_the_level_is_refused(var_policy, data, n: int, rat
     # Then the gate set refuses, on a coverage gate
     assert not report.passed
     assert {r.gate for r in report.failures} & COVERAGE_GATES
+
+
+def _garch_t_returns(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """GARCH(1,1) returns with unit-variance Student-t(5) shocks, and their sigma."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(5, size=n) / np.sqrt(5 / 3)
+    r, s = np.empty(n), np.empty(n)
+    var = 0.02 / 0.02
+    for t in range(n):
+        s[t] = np.sqrt(var)
+        r[t] = s[t] * z[t]
+        var = 0.02 + 0.08 * r[t] ** 2 + 0.90 * var
+    return r, s
+
+
+def test_a_var_three_times_too_high_covers_but_is_refused_on_tick_loss(var_policy) -> None:
+    from scipy import stats
+
+    from riskops.var.family import loss_comparison
+
+    # Given 1,000 days of GARCH-t returns after 500 days of history, the benchmark
+    # (historical simulation over the previous 500 days), the correct conditional 99%
+    # VaR and a VaR three times as high
+    r, s = _garch_t_returns(1500, seed=3)
+    q99 = stats.t.ppf(0.99, 5) / np.sqrt(5 / 3)
+    bench = -np.array([np.quantile(r[t - 500 : t], 0.01) for t in range(500, 1500)])
+    window, sigma = r[500:], s[500:]
+    correct, too_high = sigma * q99, 3 * sigma * q99
+    # When their tick losses are compared with the benchmark's
+    right, _ = loss_comparison(window, correct, bench, 0.99)
+    high, detail = loss_comparison(window, too_high, bench, 0.99)
+    # Then the inflated VaR has fewer exceptions than expected (coverage cannot see it)
+    assert int(np.sum(-window > too_high)) <= 1
+    # And it is significantly worse than the benchmark while the correct VaR is not
+    assert high["loss_dm_pvalue"] < 0.005 < right["loss_dm_pvalue"]
+    assert detail["alternative"] == "greater" and detail["lags"] == 6
+
+
+def test_clustering_statistic_is_ljung_box_of_the_hits() -> None:
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    # Ljung and Box (1978) on the 0/1 exception series, ten lags; statsmodels as reference
+    hits = np.random.default_rng(4).random(1000) < 0.05
+    reference = float(acorr_ljungbox(hits.astype(float), lags=[10])["lb_stat"].iloc[0])
+    assert bt.clustering_mc(hits, 0.95).statistic == pytest.approx(reference, rel=1e-10)
+
+
+def test_clustering_mc_matches_the_exact_permutation_p_value() -> None:
+    from itertools import combinations
+
+    # Given 3 exceptions in 12 days, every one of the C(12, 3) = 220 placements is
+    # equally likely under independence: the exact p-value is a count over them
+    n, observed_days = 12, [4, 5, 7]
+    stat = bt._ljung_box_placements(np.array([observed_days]), n, 3)[0]
+    every = np.array(list(combinations(range(n), 3)))
+    exact = np.mean(bt._ljung_box_placements(every, n, 3) >= stat - 1e-9)
+    result = bt.clustering_mc(_hits(n, observed_days), 0.95, lags=3, simulations=19999)
+    assert result.pvalue == pytest.approx(exact, abs=0.01)
+
+
+def test_clustering_mc_refuses_a_two_week_cluster_and_ignores_few_exceptions() -> None:
+    cluster = _hits(1000, set(range(500, 510)) | {100, 300, 700, 900})
+    assert bt.clustering_mc(cluster, 0.99).pvalue == pytest.approx(1 / 2000)
+    assert bt.clustering_mc(_hits(1000, {3}), 0.99).pvalue == 1.0

@@ -48,6 +48,7 @@ def test_fit_reports_the_metrics_and_evidence_the_gates_read(gjr_outcome, sp500)
     assert set(outcome.metrics) == set(METRICS) == {
         "qlike", "mse", "qlike_benchmark", "mse_benchmark", "dm_stat", "dm_pvalue",
         "mz_alpha", "mz_beta", "mz_r2", "mz_pvalue", "n_eval",
+        "mz_wald", "mz_se_beta", "mz_joint_pvalue", "mz_joint_pvalue_asymptotic",
     }  # fmt: skip
     assert all(np.isfinite(v) for v in outcome.metrics.values())
     assert outcome.metrics["n_eval"] == 200

@@ -109,8 +109,14 @@ def anomaly_baseline_blocks(metrics: dict[str, Any]) -> list[Block]:
             share(metrics.get("event_recall_holdout")),
         ),
         (
-            "Held-out alert rate (99% binomial band)",
+            "Held-out alert rate (99% binomial band for a calm period)",
             f"{share(metrics.get('alert_rate_holdout'))} ({share(low)} to {share(high)})",
+        ),
+        (
+            "Held-out alert rate of the naive rule, same days and target (gated: McNemar)",
+            f"{share(metrics.get('naive_alert_rate_holdout'))}; days only the detector "
+            f"flags {count('alerts_detector_only')}, only the rule "
+            f"{count('alerts_naive_only')}, p = {fmt(metrics.get('alert_rate_vs_naive_pvalue'))}",
         ),
     )
     return [Facts(pairs)]

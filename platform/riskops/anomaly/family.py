@@ -85,6 +85,11 @@ _REPORTED_METRICS = (
     "event_recall_holdout",
     "n_events_in_train",
     "n_events_holdout",
+    "naive_alert_rate_holdout",
+    "abs_return_alert_rate_holdout",
+    "alerts_detector_only",
+    "alerts_naive_only",
+    "alert_rate_vs_naive_pvalue",
 )
 
 

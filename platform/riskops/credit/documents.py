@@ -288,10 +288,14 @@ def caveats(facts: VersionFacts) -> list[str]:
     if reversals:
         out.append(f"{int(reversals)} grade reversal(s) are statistically significant.")
     ece = number(m.get("ece"))
-    if ece is not None and ece > 0.05:
+    calibration_p = number(m.get("calibration_pvalue"))
+    if ece is not None and calibration_p is not None and calibration_p < 0.05:
+        low, high = number(m.get("ece_low")), number(m.get("ece_high"))
+        interval = f" (95% interval {low:.3f}-{high:.3f})" if low is not None and high else ""
         out.append(
-            f"Expected calibration error {ece:.3f} exceeds 0.05: PDs are not "
-            "reliable as absolute levels."
+            f"Expected calibration error {ece:.3f}{interval} is larger than a model with "
+            f"correct PDs shows on {int(number(m.get('n_test')) or 0)} rows "
+            f"(p = {calibration_p:.3g}): PDs are not reliable as absolute levels."
         )
     auc = number(m.get("auc"))
     if auc is not None and auc < 0.7:

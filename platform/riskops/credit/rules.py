@@ -14,6 +14,8 @@ and are parsed by :meth:`riskops.credit.family.CreditFamily.rules`, so the gener
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.credit.outcome_policy import OutcomePolicy
@@ -25,9 +27,14 @@ class _Frozen(BaseModel):
 
 class LeakageRule(_Frozen):
     """Refuse a feature whose univariate AUC against the target reaches ``max_univariate_auc``
-    (target leakage: a value only known after the decision or the outcome)."""
+    (target leakage: a value only known after the decision or the outcome), and a group of
+    at most ``max_group_columns`` columns whose shallow model alone reaches
+    ``max_group_auc`` on the held-out rows (leakage split across columns; ``None``: not
+    checked)."""
 
     max_univariate_auc: float = Field(default=0.95, gt=0.5, le=1)
+    max_group_auc: float | None = Field(default=0.95, gt=0.5, le=1)
+    max_group_columns: int = Field(default=3, ge=2)
 
 
 class FairnessRule(_Frozen):
@@ -37,12 +44,22 @@ class FairnessRule(_Frozen):
     PD is at most ``approval_max_pd``; the adverse impact ratio is the lowest group
     approval rate over the highest (four-fifths rule: at least 0.8). Groups with fewer
     than ``min_group_rows`` held-out rows are reported but not compared.
+
+    The gate reads the ratio's ``confidence`` interval: it passes when the whole interval
+    is at or above the minimum, fails when it is below, and otherwise there is not enough
+    evidence, which ``on_insufficient_evidence`` turns into a refusal (default) or a
+    visible pass (``evaluated`` false). ``undeclared_protected``: what a feature that
+    looks like a protected attribute, neither declared ``--protected`` nor acknowledged,
+    does to promotion (``refuse``, or ``record`` it in the report).
     """
 
     protected: tuple[str, ...] = ()
     approval_max_pd: float = Field(default=0.3, gt=0, lt=1)
     min_adverse_impact_ratio: float | None = Field(default=0.8, ge=0, le=1)
     min_group_rows: int = Field(default=30, ge=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    on_insufficient_evidence: Literal["refuse", "pass"] = "refuse"
+    undeclared_protected: Literal["refuse", "record"] = "refuse"
 
 
 class CreditRules(_Frozen):

@@ -291,6 +291,11 @@ class Family(ABC):
             return [f"{self.pyfunc_predict_fn} gave non-finite or no values on its example"]
         return []
 
+    def summarize(self, outcome: TrainingOutcome, policy: Any) -> dict[str, Any]:
+        """What the family adds to a training's result (``riskops train --json``), beside
+        the generic fields. Default: nothing."""
+        return {}
+
     # ------------------------------------------------------------------------- gates
     def rules(self, policy: Any) -> Any:
         """The family's own policy rules (its section of the policy), parsed; default none."""

@@ -454,7 +454,8 @@ def _gates(facts: VersionFacts) -> Section:
     rows = tuple(
         (
             r["gate"],
-            "pass" if r.get("passed") else ("error" if r.get("errored") else "fail"),
+            ("pass" if r.get("passed") else ("error" if r.get("errored") else "fail"))
+            + (" (not evaluated)" if r.get("evaluated", True) is False else ""),
             fmt(r.get("observed")),
             limit_text(r.get("threshold")),
             r.get("reason", ""),

@@ -37,9 +37,11 @@ class TrainResult:
     seconds: float
     data_drift: dict[str, Any] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)
-    fairness: dict[str, Any] | None = None
     documents: dict[str, Any] = field(default_factory=dict)
     """Where the card and validation report were logged (``error`` when they were not)."""
+    family_summary: dict[str, Any] = field(default_factory=dict)
+    """What the family adds to the result (credit: fairness, the protected-attribute screen),
+    from :meth:`~riskops.families.base.Family.summarize`."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +63,7 @@ class TrainResult:
                 if k in self.data_drift
             }
             | {"window": self.data_drift.get("window")},
-            **({"fairness": self.fairness} if self.fairness else {}),
+            **self.family_summary,
             "documents": self.documents,
             "seconds": round(self.seconds, 2),
         }

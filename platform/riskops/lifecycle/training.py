@@ -222,7 +222,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
         data_drift_share=data_drift.get("share_of_drifted_columns"),
         data_drift=data_drift,
         features=list(outcome.input_example.columns),
-        fairness=_fairness_summary(outcome.evidence.get("fairness")),
+        family_summary=family.summarize(outcome, policy),
         seconds=time.perf_counter() - started,
         documents=documents.to_dict(),
     )
@@ -263,19 +263,3 @@ def retrain(life: Lifecycle, name: str, source: Any = None) -> TrainResult:
         source = DataSource(**described) if described else None
     request = TrainRequest(family_name, source, options, name=name, estimator=estimator)
     return register(life, request)
-
-
-def _fairness_summary(fairness: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Per protected attribute: the adverse impact ratio and the approval rate per group."""
-    if not fairness:
-        return None
-    return {
-        "approval_max_pd": fairness["approval_max_pd"],
-        "attributes": {
-            name: {
-                "adverse_impact_ratio": a["adverse_impact_ratio"],
-                "approval_rates": {g["group"]: g["approval_rate"] for g in a["groups"]},
-            }
-            for name, a in fairness["attributes"].items()
-        },
-    }

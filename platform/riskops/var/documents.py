@@ -77,7 +77,21 @@ TEXT = FamilyText(
 )
 
 _VAR_TESTS = (
-    ("independence_mc", "independence, Monte Carlo p-value (Dufour 2006)", "whole window"),
+    (
+        "clustering_mc",
+        "clustering, Ljung-Box over ten lags, Monte Carlo p-value",
+        "whole window",
+    ),
+    (
+        "tick_loss_vs_benchmark",
+        "tick loss vs historical simulation (Diebold-Mariano, Newey-West; one-sided)",
+        "whole window",
+    ),
+    (
+        "independence_mc",
+        "independence, first order, Monte Carlo p-value (Dufour 2006)",
+        "whole window",
+    ),
     ("binomial_coverage", "one-sided binomial, too many exceptions", "whole window"),
     ("binomial_coverage_last_250", "one-sided binomial, too many exceptions", "last 250 days"),
     ("tail_coverage", "exceptions given the lowest level's (Kratz et al. 2018)", "whole window"),
@@ -100,6 +114,8 @@ def _limit(policy: Policy | None, metric: str) -> str:
 
 def _metric_of(test: str, tag: str) -> str:
     return {
+        "clustering_mc": f"clustering_mc_pvalue_{tag}",
+        "tick_loss_vs_benchmark": f"loss_dm_pvalue_{tag}",
         "independence_mc": f"independence_mc_pvalue_{tag}",
         "binomial_coverage": f"binomial_pvalue_{tag}",
         "binomial_coverage_last_250": f"binomial_pvalue_{tag}_last250",
@@ -139,8 +155,7 @@ def var_gate_blocks(evidence: dict[str, Any], policy: Policy | None) -> list[Blo
         Table(
             ("level", "test", "window", "exceptions / days", "p-value", "gate", "result"),
             tuple(rows),
-            "VaR gate tests with their small-sample size; the 1,000-day independence "
-            "result is gated",
+            "VaR gate tests with their measured size and power (docs/gates.md)",
         )
     ]
 

@@ -34,7 +34,7 @@ is better), the last 250 days' ``exceptions_{lvl}_last250``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -70,6 +70,8 @@ DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
 MIN_TRAIN_DAYS = 500
 MIN_EVAL_DAYS = 100
+BENCHMARK_WINDOW = 500
+BENCHMARK_NAME = "historical simulation, previous 500 days"
 ES_BOOTSTRAPS = 2000
 _SHAP_ROWS = 2000
 
@@ -84,6 +86,9 @@ class VaREvaluation:
     refit_every: int
     seed: int
     levels: tuple[float, ...] = LEVELS
+    challenger: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    """The challenger's forecasts on the window (``ret``, ``var_{lvl}``), once fitted: a
+    champion evaluated here is compared with them day by day."""
 
     @property
     def window(self) -> list[str]:
@@ -96,15 +101,39 @@ class VaREvaluation:
         engine = RollingBacktest(estimator, refit_every=self.refit_every, levels=self.levels)
         return engine.run(self.returns.loc[: self.end], start=self.start)
 
+    def benchmark(self) -> pd.DataFrame:
+        """The benchmark's VaR on the window: historical simulation over the previous
+        :data:`BENCHMARK_WINDOW` days (``var_{lvl}`` columns), the model every VaR must
+        not lose to in tick loss."""
+        from riskops.market.rolling import level_tag
+
+        returns = self.returns.loc[: self.end]
+        window = returns.loc[self.start :].index
+        out = {}
+        for level in self.levels:
+            quantile = returns.rolling(BENCHMARK_WINDOW, min_periods=MIN_TRAIN_DAYS // 2).quantile(
+                1.0 - level
+            )
+            # Day t's VaR is the quantile of the returns up to t - 1.
+            out[f"var_{level_tag(level)}"] = -quantile.shift(1).reindex(window)
+        return pd.DataFrame(out, index=window)
+
 
 def backtest_forecasts(
-    forecasts: pd.DataFrame, levels: tuple[float, ...] = LEVELS, seed: int = 42
+    forecasts: pd.DataFrame,
+    levels: tuple[float, ...] = LEVELS,
+    seed: int = 42,
+    benchmark: pd.DataFrame | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Metrics (flat) and backtest results (per level, per test) of rolling forecasts.
 
     ``forecasts`` has ``ret`` and ``var_{lvl}``/``es_{lvl}`` columns, as
     :class:`~riskops.market.rolling.RollingBacktest` returns. The exception-based tests
     are :func:`coverage_backtests`'s; the ES tests and the tick loss need the returns.
+
+    With a ``benchmark`` (``var_{lvl}`` on the same days), the tick losses are compared
+    by :func:`loss_comparison`: a VaR that covers but is too high (inefficient) loses to
+    the benchmark in tick loss, which coverage tests never see.
     """
     from riskops import backtests as bt
     from riskops.market.rolling import level_tag
@@ -123,7 +152,41 @@ def backtest_forecasts(
             f"quantile_loss_{tag}": bt.tick_loss(ret, var, level),
         }
         results[tag] |= {"mcneil_frey": mf.to_dict(), "acerbi_szekely_z2": z2.to_dict()}
+        if benchmark is not None:
+            compared, result = loss_comparison(ret, var, benchmark[f"var_{tag}"], level)
+            metrics |= {f"{k}_{tag}": v for k, v in compared.items()}
+            results[tag]["tick_loss_vs_benchmark"] = result
     return metrics, results
+
+
+def loss_comparison(
+    returns: Any, var: Any, benchmark_var: Any, level: float
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Tick loss of a VaR against the benchmark's, Diebold-Mariano with Newey-West errors.
+
+    ``loss_dm_pvalue`` is one-sided, H1 "the model's expected tick loss is higher than
+    the benchmark's": a small p-value means the model is significantly worse (e.g. a
+    VaR three times too high). Days without a benchmark value are left out.
+    """
+    from riskops.stats.forecast_comparison import diebold_mariano
+
+    r = np.asarray(returns, dtype=float)
+    model = _tick_losses(r, np.asarray(var, dtype=float), level)
+    bench = _tick_losses(r, np.asarray(benchmark_var, dtype=float), level)
+    days = np.isfinite(model) & np.isfinite(bench)
+    dm = diebold_mariano(model[days], bench[days], alternative="greater")
+    metrics = {
+        "quantile_loss_benchmark": float(bench[days].mean()),
+        "loss_dm_stat": dm.statistic,
+        "loss_dm_pvalue": dm.pvalue,
+    }
+    return metrics, {"benchmark": BENCHMARK_NAME, **dm.to_dict()}
+
+
+def _tick_losses(returns: np.ndarray, var: np.ndarray, level: float) -> np.ndarray:
+    """Per-day tick loss of the VaR as the ``1 - level`` return quantile."""
+    u = returns + var
+    return u * ((1.0 - level) - (u < 0))
 
 
 def coverage_backtests(
@@ -133,7 +196,7 @@ def coverage_backtests(
 
     ``hits`` maps each VaR level to its boolean exceedances over the evaluation window
     (oldest first). This is the evidence the promotion gates read, and the size
-    benchmark (``bench/bench_var_gates.py``) runs this very function on simulated hits.
+    benchmark (``bench/bench_gates.py``) runs this very function on simulated hits.
 
     Two windows: the most recent 250 days, the supervisors' (Basel Committee 1996),
     and the whole evaluation window (1,000 days by default). The gated tests have
@@ -143,8 +206,10 @@ def coverage_backtests(
       binomial test of too many exceptions (zero exceptions give 1);
     * ``tail_pvalue_{lvl}``: too many exceptions at ``lvl`` given those at the lowest
       level (99% given 95%), exact conditional binomial (Kratz, Lok and McNeil 2018);
-    * ``independence_mc_pvalue_{lvl}``: Christoffersen's (1998) independence statistic
-      with an exact Monte Carlo p-value (Dufour 2006), whole window;
+    * ``clustering_mc_pvalue_{lvl}``: the Ljung-Box statistic of the exceptions over ten
+      lags with an exact Monte Carlo p-value (Dufour 2006), whole window (gated at 95%:
+      about 50 exceptions in 1,000 days); ``independence_mc_pvalue_{lvl}``,
+      Christoffersen's (1998) first-order statistic with the same p-value, is reported;
     * ``traffic_light_zone_last_250_{lvl}`` and ``traffic_light_zone_{lvl}`` (evidence).
 
     Reported, not gated: Kupiec's two-sided POF (``kupiec_pvalue_*``), the asymptotic
@@ -167,6 +232,7 @@ def coverage_backtests(
         tl = bt.traffic_light(h, level)
         binom = bt.binomial_coverage(h, level)
         ind_mc = bt.independence_mc(h, level, seed=seed)
+        clustering = bt.clustering_mc(h, level, seed=seed)
         cc_mc = bt.conditional_coverage_mc(h, level, seed=seed)
         recent = h[-TRAFFIC_LIGHT_DAYS:]
         tl_last = bt.traffic_light(recent, level)
@@ -182,6 +248,7 @@ def coverage_backtests(
             f"binomial_pvalue_{tag}": binom.pvalue,
             f"independence_pvalue_{tag}": ind.pvalue,
             f"independence_mc_pvalue_{tag}": ind_mc.pvalue,
+            f"clustering_mc_pvalue_{tag}": clustering.pvalue,
             f"cc_stat_{tag}": cc.statistic,
             f"cc_pvalue_{tag}": cc.pvalue,
             f"cc_mc_pvalue_{tag}": cc_mc.pvalue,
@@ -196,6 +263,7 @@ def coverage_backtests(
             "binomial_coverage": binom.to_dict(),
             "christoffersen_independence": ind.to_dict(),
             "independence_mc": ind_mc.to_dict(),
+            "clustering_mc": clustering.to_dict(),
             "conditional_coverage": cc.to_dict(),
             "conditional_coverage_mc": cc_mc.to_dict(),
             "traffic_light": tl.to_dict(),
@@ -311,8 +379,11 @@ class VaRFamily(Family):
             levels=tuple(sorted({*LEVELS, level})),
         )
         forecasts = evaluation.forecasts(estimator)
-        metrics, results = backtest_forecasts(forecasts, evaluation.levels, evaluation.seed)
+        metrics, results = backtest_forecasts(
+            forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
+        )
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
+        evaluation = replace(evaluation, challenger=forecasts)
 
         # The registered model sees the whole history.
         estimator.fit(returns)
@@ -387,11 +458,30 @@ class VaRFamily(Family):
         return DOCUMENTS
 
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
-        """The same metrics for ``estimator``'s specification, rerun on the same window."""
+        """The same metrics for ``estimator``'s specification, rerun on the same window.
+
+        Once the challenger's forecasts are known (``evaluation.challenger``), the tick
+        losses of ``estimator`` (the champion) and the challenger are also compared day
+        by day: ``loss_dm_vs_challenger_pvalue_{lvl}`` is the one-sided Diebold-Mariano
+        p-value (Newey-West errors) of "the challenger's expected tick loss is higher".
+        """
         forecasts = evaluation.forecasts(estimator)
-        metrics, _ = backtest_forecasts(forecasts, evaluation.levels, evaluation.seed)
+        metrics, _ = backtest_forecasts(
+            forecasts, evaluation.levels, evaluation.seed, evaluation.benchmark()
+        )
         level = float(getattr(estimator, "level", 0.99))
         metrics["kupiec_pvalue"] = _kupiec_at(level, metrics)
+        challenger = evaluation.challenger
+        if challenger is not None and challenger.index.equals(forecasts.index):
+            from riskops.market.rolling import level_tag
+
+            for lv in evaluation.levels:
+                tag = level_tag(lv)
+                compared, _ = loss_comparison(
+                    forecasts["ret"], challenger[f"var_{tag}"], forecasts[f"var_{tag}"], lv
+                )
+                metrics[f"loss_dm_vs_challenger_stat_{tag}"] = compared["loss_dm_stat"]
+                metrics[f"loss_dm_vs_challenger_pvalue_{tag}"] = compared["loss_dm_pvalue"]
         return metrics
 
     def features(self, dataset: MarketDataset) -> pd.DataFrame:

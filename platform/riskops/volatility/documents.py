@@ -14,7 +14,7 @@ returns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from riskops.documents.blocks import Block, Table, fmt, number
 from riskops.documents.family import FamilyDocuments, record_tables
@@ -97,15 +97,20 @@ def tables(facts: VersionFacts) -> list[Block]:
             _dm_reading(metrics),
         ),
         (
-            "Mincer-Zarnowitz (realised on forecast)",
+            "Mincer-Zarnowitz (realised on forecast; joint HAC Wald, bootstrap p)",
             f"α={fmt(metrics.get('mz_alpha'))}, β={fmt(metrics.get('mz_beta'))}, "
             f"R²={fmt(metrics.get('mz_r2'))}",
-            fmt(metrics.get("mz_pvalue")),
+            fmt(_mz_pvalue(metrics)),
             "unbiasedness (α=0, β=1) "
-            + ("rejected" if (number(metrics.get("mz_pvalue")) or 1) < SIZE else "not rejected"),
+            + ("rejected" if (number(_mz_pvalue(metrics)) or 1) < SIZE else "not rejected"),
         ),
     )
     return [Table(("test", "statistic", "p-value", "reading"), rows, "Forecast evaluation")]
+
+
+def _mz_pvalue(metrics: dict[str, Any]) -> Any:
+    """The gated joint test's p-value (versions before it: the asymptotic one)."""
+    return metrics.get("mz_joint_pvalue", metrics.get("mz_pvalue"))
 
 
 def caveats(facts: VersionFacts) -> list[str]:
@@ -118,7 +123,7 @@ def caveats(facts: VersionFacts) -> list[str]:
     p = number(m.get("dm_pvalue"))
     if p is not None and p >= SIZE:
         out.append(f"Not significantly different from the benchmark (Diebold-Mariano p={p:.3f}).")
-    mzp, beta = number(m.get("mz_pvalue")), number(m.get("mz_beta"))
+    mzp, beta = number(_mz_pvalue(m)), number(m.get("mz_beta"))
     if mzp is not None and mzp < SIZE:
         out.append(f"Mincer-Zarnowitz rejects unbiased forecasts (p={mzp:.3g}, β={fmt(beta)}).")
     n = number(m.get("n_eval"))

@@ -9,7 +9,10 @@ every ``refit_every`` days (20) and its parameters stay fixed in between, so eac
 forecast only uses information available the evening before. A GARCH(1,1) with normal
 innovations, the benchmark, is run through exactly the same scheme. Forecasts are
 judged against the squared return, with QLIKE (primary), MSE, a Diebold–Mariano test
-of equal QLIKE loss against the benchmark and a Mincer–Zarnowitz regression. The
+of equal QLIKE loss against the benchmark and a Mincer–Zarnowitz regression, whose
+joint test of intercept 0 and slope 1 (HAC Wald statistic, bootstrap p-value under the
+forecast: ``mz_joint_pvalue``, :func:`riskops.stats.forecast_comparison.mincer_zarnowitz_test`)
+is the gated figure; the slope alone is reported. The
 registered estimator is then refitted on the whole history.
 
 HAR models learn from a realised-variance target: the squared return, or, when the
@@ -83,6 +86,10 @@ METRICS = (
     "mz_beta",
     "mz_r2",
     "mz_pvalue",
+    "mz_wald",
+    "mz_se_beta",
+    "mz_joint_pvalue",
+    "mz_joint_pvalue_asymptotic",
     "n_eval",
 )
 
@@ -186,6 +193,9 @@ def compare(forecasts: pd.DataFrame, benchmark: pd.DataFrame) -> dict[str, float
     bench_se = mse_loss(realised, benchmark["forecast"])
     dm = diebold_mariano(model_q, bench_q, h=1)
     mz = mincer_zarnowitz(realised, forecasts["forecast"])
+    from riskops.stats.forecast_comparison import mincer_zarnowitz_test
+
+    joint = mincer_zarnowitz_test(realised, forecasts["forecast"].to_numpy(), seed=0)
     return {
         "qlike": float(model_q.mean()),
         "mse": float(model_se.mean()),
@@ -197,6 +207,10 @@ def compare(forecasts: pd.DataFrame, benchmark: pd.DataFrame) -> dict[str, float
         "mz_beta": mz.beta,
         "mz_r2": mz.r2,
         "mz_pvalue": mz.pvalue,
+        "mz_wald": joint.wald,
+        "mz_se_beta": joint.se_beta,
+        "mz_joint_pvalue": joint.pvalue,
+        "mz_joint_pvalue_asymptotic": joint.pvalue_asymptotic,
         "n_eval": float(len(forecasts)),
     }
 
