@@ -17,6 +17,7 @@ from riskops.credit.leakage import group_aucs, leakage_evidence, leakage_gate, u
 from riskops.credit.rules import CreditRules, FairnessRule, LeakageRule
 from riskops.errors import BadInputError
 from riskops.gates import GateReport, GateResult, data_drift_gate
+from riskops.policy import Policy
 
 POLICY = CreditRules(leakage=LeakageRule(), fairness=FairnessRule())
 
@@ -129,7 +130,9 @@ def test_an_undeclared_suspect_refuses_until_declared_or_acknowledged() -> None:
 
 # ------------------------------------------------------------------------- evaluated
 def test_evaluated_is_in_the_report_and_old_reports_read_as_evaluated() -> None:
-    drift = data_drift_gate({"data_drift": {"evaluated": False, "reason": "no window"}}, POLICY)
+    drift = data_drift_gate(
+        {"data_drift": {"evaluated": False, "reason": "no window"}}, Policy(family="credit")
+    )
     assert drift.passed and drift.evaluated is False
     report = GateReport("m", 1, None, (drift,))
     assert report.to_dict()["results"][0]["evaluated"] is False

@@ -98,6 +98,7 @@ def test_a_user_pipeline_registers_through_the_same_path(
         "data_drift",
         "seconds",
         "documents",
+        "protected_screen",
     }
     assert {k: v for k, v in payload["model"].items() if k != "features"} == {
         "name": "card_pd",

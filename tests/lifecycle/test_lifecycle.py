@@ -97,6 +97,7 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
         "evidence_integrity",
         "output_contract",
         "leakage",
+        "fairness",
     }
     assert registry.get_version("credit_pd", first.version).tags["validation_status"] == "passed"
 
