@@ -4,6 +4,9 @@ A policy with ``approvals: N`` turns a promotion whose gates passed (or a forced
 ``approval_requested`` record. ``riskops approve`` by N actors other than the requester
 moves the alias (the last approval does); ``riskops reject`` closes the request. The state
 lives only in the audit trail, so it is as tamper-evident as the rest of it.
+
+Names are compared normalised (:func:`same_person`), also for records written before
+identities were normalised: ``"root "`` and ``Root`` count as ``root``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,19 @@ class PendingRequest:
     approvers: tuple[str, ...]
 
 
+def canonical(name: str | None) -> str:
+    """A recorded actor as one spelling per person (never raises: old records may hold
+    anything, even an empty name, which then matches nobody)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name or "").strip().casefold()
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    left, right = canonical(a), canonical(b)
+    return bool(left) and left == right
+
+
 def _get(record: Any, name: str) -> Any:
     return record[name] if isinstance(record, dict) else getattr(record, name)
 
@@ -46,8 +62,9 @@ def pending_request(records: Iterable[Any], version: int) -> PendingRequest | No
         elif action == "approve" and _get(record, "body").get("request_seq") == _get(
             request, "seq"
         ):
-            if _get(record, "actor") not in approvers:
-                approvers.append(_get(record, "actor"))
+            who = canonical(_get(record, "actor"))
+            if who and who not in approvers:
+                approvers.append(who)
         elif action in CLOSING_ACTIONS:
             request, approvers = None, []
     if request is None:
@@ -56,7 +73,7 @@ def pending_request(records: Iterable[Any], version: int) -> PendingRequest | No
     return PendingRequest(
         seq=_get(request, "seq"),
         version=version,
-        requester=_get(request, "actor"),
+        requester=canonical(_get(request, "actor")),
         required=int(body.get("required_approvals", 1)),
         forced=bool(body.get("forced")),
         reason=body.get("reason"),

@@ -38,12 +38,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from riskops.settings import Settings
+
+if TYPE_CHECKING:
+    from riskops.identity.roles import Principal
 
 GENESIS = "0" * 64
 SHA256 = "sha256"
@@ -118,19 +121,12 @@ def record_hash(
 
 
 def actor_identity(settings: Settings) -> tuple[str, str]:
-    """Who is acting and how we know: ``(actor, source)``.
+    """Who is acting and how we know: ``(name, source)`` of
+    :func:`riskops.identity.resolve.current` (``token``, ``oidc`` or ``self_declared``)."""
+    from riskops.identity.resolve import current
 
-    In order: ``RISKOPS_ACTOR`` (source ``RISKOPS_ACTOR``); the user the MLflow tracking
-    *server* authenticates (``MLFLOW_TRACKING_USERNAME`` against an ``http(s)`` server with
-    authentication, source ``mlflow_server_user``); the operating-system user (``os_user``).
-    """
-    if "actor" in settings.model_fields_set:
-        return settings.actor, "RISKOPS_ACTOR"
-    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    uri = settings.mlflow_tracking_uri
-    if username and uri.startswith(("http://", "https://")):
-        return username, "mlflow_server_user"
-    return settings.actor, "os_user"
+    principal = current(settings)
+    return principal.name, principal.source
 
 
 def _anchor_mac(key: bytes, seq: int, digest: str) -> str:
@@ -140,9 +136,15 @@ def _anchor_mac(key: bytes, seq: int, digest: str) -> str:
 class AuditTrail:
     """The audit trail of one RiskOps installation."""
 
-    def __init__(self, settings: Settings, anchor: AnchorHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        anchor: AnchorHook | None = None,
+        principal: Principal | None = None,
+    ) -> None:
         self.settings = settings
         self._anchor_hook = anchor
+        self._principal = principal
         secret = settings.audit_key.get_secret_value() if settings.audit_key else ""
         self._key = secret.encode() if secret else None
         self.scheme = HMAC_SHA256 if self._key else SHA256
@@ -177,8 +179,9 @@ class AuditTrail:
         from riskops.tracking import jsonable
 
         if actor is None:
-            actor, source = actor_identity(self.settings)
-            body.setdefault("actor_source", source)
+            acting = self.acting()
+            actor = acting.name
+            body.setdefault("actor_source", acting.source)
         body_json = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"))
         for attempt in range(50):
             try:
@@ -195,6 +198,15 @@ class AuditTrail:
         if self._anchor_hook is not None:
             self._anchor_hook(record)
         return record
+
+    def acting(self) -> Principal:
+        """Who the records of this trail name when no actor is given: the principal it was
+        made for, else the one this process authenticates (resolved once)."""
+        if self._principal is None:
+            from riskops.identity.resolve import current
+
+            self._principal = current(self.settings)
+        return self._principal
 
     # ------------------------------------------------------------------ anchors
     def _write_anchor_file(self, record: AuditRecord) -> None:

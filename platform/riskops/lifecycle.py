@@ -23,6 +23,7 @@ from riskops.errors import BadInputError, PromotionRefused
 from riskops.families import REGISTERED_NAMES, family_of_registered, get_family
 from riskops.families.base import TrainOptions
 from riskops.gates import GateReport, GateResult, evaluate
+from riskops.identity.roles import Principal
 from riskops.policy import PolicyBook, load_policies
 from riskops.settings import Settings
 
@@ -135,11 +136,28 @@ def code_version() -> str:
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, principal: Principal | None = None
+    ) -> None:
         self.settings = settings or Settings()
         self.registry = reg.Registry(self.settings)
         # Every append is also anchored as a tag on the registered model (see riskops.audit).
-        self.audit = AuditTrail(self.settings, anchor=self.registry.anchor_audit)
+        # Records name ``principal``, else whoever this process authenticates (resolved once).
+        self.audit = AuditTrail(
+            self.settings, anchor=self.registry.anchor_audit, principal=principal
+        )
+
+    # --------------------------------------------------------------- identity
+    @property
+    def principal(self) -> Principal:
+        """Who is acting (see :mod:`riskops.identity.resolve`)."""
+        return self.audit.acting()
+
+    def _require(self, permission: str, what: str) -> None:
+        """The permission check at each entry point (exit 2 / HTTP 403 naming it)."""
+        from riskops.identity.roles import require
+
+        require(self.principal, permission, what)
 
     @property
     def policies(self) -> PolicyBook:
@@ -189,6 +207,7 @@ class Lifecycle:
         from riskops.governance.publish import publish as publish_documents
         from riskops.governance.summary import version_description
 
+        self._require("train", "train or register a model")
         started = time.perf_counter()
         family = get_family(family_name)
         contracts.check(family_name, estimator)
@@ -433,6 +452,9 @@ class Lifecycle:
         Fails closed: any error while gathering or judging evidence refuses the promotion.
         Raises :class:`PromotionRefused` (exit 3) when refused and not forced.
         """
+        self._require("promote", "request a promotion")
+        if force:
+            self._require("force", "force a promotion")
         if force and not (reason and reason.strip()):
             raise BadInputError("--reason: a forced promotion needs a reason")
         with self.audit.model_lock(name):
@@ -544,13 +566,11 @@ class Lifecycle:
         ).to_dict()
 
     def audit_actor(self) -> str:
-        from riskops.audit import actor_identity
-
-        return actor_identity(self.settings)[0]
+        return self.principal.name
 
     def _required_approvals(self, name: str, target: reg.VersionInfo) -> int:
         family = family_of_registered(name, target.tags.get("family"))
-        return self.policies.for_model(name, family).approvals
+        return self.policies.approvals_for(self.policies.for_model(name, family))
 
     def _apply_promotion(
         self,
@@ -604,8 +624,9 @@ class Lifecycle:
         Refuses (exit 2) self-approval, a second approval by the same actor, and a version
         with no pending request. Gates are judged again before the alias moves.
         """
-        from riskops.approvals import pending_request
+        from riskops.approvals import pending_request, same_person
 
+        self._require("approve", "approve a promotion")
         if not (reason and reason.strip()):
             raise BadInputError("--reason: an approval needs a reason")
         actor = self.audit_actor()
@@ -613,7 +634,7 @@ class Lifecycle:
             pending = pending_request(self.audit.records(name), version)
             if pending is None:
                 raise BadInputError(f"version: {name} v{version} has no pending promotion request")
-            if actor == pending.requester:
+            if same_person(actor, pending.requester):
                 raise BadInputError(
                     f"actor: {actor} requested the promotion of {name} v{version} and cannot "
                     "approve it; another person must (maker-checker)"
@@ -676,6 +697,7 @@ class Lifecycle:
         """Reject a pending promotion request; the alias does not move."""
         from riskops.approvals import pending_request
 
+        self._require("reject", "reject a promotion")
         if not (reason and reason.strip()):
             raise BadInputError("--reason: a rejection needs a reason")
         with self.audit.model_lock(name):
@@ -692,7 +714,19 @@ class Lifecycle:
         self, name: str, target: reg.VersionInfo, champion: reg.VersionInfo | None
     ) -> GateReport:
         report = self._judge_evidence(name, target, champion)
-        return replace(report, results=(*report.results, self._artifact_check(target)))
+        extra = (self._findings_check(name, target), self._artifact_check(target))
+        return replace(report, results=(*report.results, *(r for r in extra if r is not None)))
+
+    def _findings_check(self, name: str, target: reg.VersionInfo) -> GateResult | None:
+        """Open findings of the version (riskops.findings); None when it has none."""
+        from riskops.findings import GATE, findings_from, findings_gate
+
+        try:
+            family = family_of_registered(name, target.tags.get("family"))
+            blocking = self.policies.blocking_severities(self.policies.for_model(name, family))
+            return findings_gate(findings_from(self.audit.records(name)), target.version, blocking)
+        except Exception as exc:  # fail closed, like every other gate
+            return GateResult(GATE, False, f"{type(exc).__name__}: {exc}", errored=True)
 
     def _artifact_check(self, target: reg.VersionInfo) -> GateResult:
         """The version's files match the audited hashes, load, and predict their example."""
@@ -767,6 +801,7 @@ class Lifecycle:
     # --------------------------------------------------------------- rollback
     def rollback(self, name: str, reason: str | None = None) -> dict[str, Any]:
         """Make the previous champion champion again."""
+        self._require("rollback", "roll back a champion")
         with self.audit.model_lock(name):
             champion = self.registry.version_for_alias(name, reg.CHAMPION)
             previous = self.registry.version_for_alias(name, reg.PREVIOUS)
