@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 POLICY = """
 credit_pd:
   family: credit
+  tier: medium
   owner: alice
   floors:
     - {metric: auc, min: 0.6}
