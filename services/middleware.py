@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,6 +38,19 @@ OPEN_PATHS = frozenset(
 )
 OPEN_PREFIXES = ("/static_content/", "/assets/")
 SCORE = "score"
+
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("riskops_caller", default=None)
+
+
+def current_caller_name() -> str:
+    """The name of the caller of the request being handled (for the inference log).
+
+    A context variable, set by :class:`CallerAuthMiddleware` around the request: BentoML's
+    own per-request context (``ctx``) would take over the response status, which the
+    service sets itself.
+    """
+    caller = _CALLER.get()
+    return caller.name if caller is not None else "unknown"
 
 
 def _token(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -107,7 +121,11 @@ class CallerAuthMiddleware:
             await _respond(send, 403, body)
             return
         scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send)
+        token = _CALLER.set(caller)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _CALLER.reset(token)
 
 
 class JsonOnlyMiddleware:

@@ -54,7 +54,7 @@ from services.champions import Champion, ChampionHolder
 from services.directory import ChampionDirectory
 from services.docs import DocsMiddleware
 from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
-from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware
+from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware, current_caller_name
 from services.observability import LogPump, ServedMetrics, metrics
 from services.readiness import ReadinessMiddleware
 
@@ -131,13 +131,6 @@ def _configure_logging() -> None:
     http = logging.getLogger("bentoml._internal.server.http_app")
     if not any(isinstance(f, _InvalidBodyFilter) for f in http.filters):
         http.addFilter(_InvalidBodyFilter())
-
-
-def _caller_name(ctx: Any) -> str:
-    """The authenticated caller's name (``request.state.caller``), for the inference log."""
-    request = getattr(ctx, "request", None)
-    caller = getattr(getattr(request, "state", None), "caller", None)
-    return caller.name if caller is not None else "unknown"
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -234,12 +227,11 @@ class RiskService:
         handler: Callable[[Champion, str], tuple[dict[str, Any], list[dict[str, Any]]]],
         inline: bool = False,
         name: str | None = None,
-        ctx: Any = None,
     ) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses.
 
-        The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`,
-        ``request.state.caller``) is recorded with every logged decision.
+        The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`) is
+        recorded with every logged decision.
         """
         started = time.perf_counter()
         # read once: one version per request
@@ -270,7 +262,7 @@ class RiskService:
         except Exception:
             m.requests.labels(model, version, "500").inc()
             raise  # BentoML logs the traceback and answers 500
-        caller = _caller_name(ctx)
+        caller = current_caller_name()
         for row in log:
             row["caller"] = caller
         self.log.put(model, log)
@@ -299,7 +291,6 @@ class RiskService:
     async def credit_score(
         self,
         applicants: list[dict[str, Any]],
-        ctx: bentoml.Context,
         reasons: int = 4,
         model: str | None = None,
     ) -> Any:
@@ -309,7 +300,6 @@ class RiskService:
             lambda champion, rid: adapters.score_credit(champion, applicants, reasons, rid),
             inline=len(applicants) <= adapters.INLINE_ROWS,
             name=model,
-            ctx=ctx,
         )
 
     @bentoml.api(
@@ -317,7 +307,7 @@ class RiskService:
         input_spec=payloads.VaRRequest,
         output_spec=payloads.VaRResponse,
     )
-    async def var_forecast(self, ctx: bentoml.Context, **fields: Any) -> Any:
+    async def var_forecast(self, **fields: Any) -> Any:
         """Next-day Value-at-Risk and Expected Shortfall (percent) at each level."""
         name = fields.pop("model", None)
         request = payloads.VaRRequest.model_construct(**fields)
@@ -325,7 +315,6 @@ class RiskService:
             "var",
             lambda champion, rid: adapters.forecast_var(champion, request, rid),
             name=name,
-            ctx=ctx,
         )
 
     @bentoml.api(
@@ -333,7 +322,7 @@ class RiskService:
         input_spec=payloads.VolatilityRequest,
         output_spec=payloads.VolatilityResponse,
     )
-    async def volatility_forecast(self, ctx: bentoml.Context, **fields: Any) -> Any:
+    async def volatility_forecast(self, **fields: Any) -> Any:
         """Daily variance and volatility for each of the next ``horizon`` days."""
         name = fields.pop("model", None)
         request = payloads.VolatilityRequest.model_construct(**fields)
@@ -341,7 +330,6 @@ class RiskService:
             "volatility",
             lambda champion, rid: adapters.forecast_volatility(champion, request, rid),
             name=name,
-            ctx=ctx,
         )
 
     @bentoml.api(
@@ -349,7 +337,7 @@ class RiskService:
         input_spec=payloads.AnomalyRequest,
         output_spec=payloads.AnomalyResponse,
     )
-    async def anomaly_score(self, ctx: bentoml.Context, **fields: Any) -> Any:
+    async def anomaly_score(self, **fields: Any) -> Any:
         """Anomaly score, alert flag and top drivers for feature rows or a price window."""
         name = fields.pop("model", None)
         request = payloads.AnomalyRequest.model_construct(**fields)
@@ -357,7 +345,6 @@ class RiskService:
             "anomaly",
             lambda champion, rid: adapters.score_anomaly(champion, request, rid),
             name=name,
-            ctx=ctx,
         )
 
     @models_app.get("/models", response_model=payloads.ModelsResponse)

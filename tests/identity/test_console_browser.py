@@ -181,7 +181,13 @@ def test_a_validator_approves_in_the_browser_what_a_data_scientist_requested(
             _accessible(victor)
             victor.goto(url + version_url)
             assert victor.get_by_test_id("gates").get_by_role("row").count() >= 3
-            assert victor.locator("#explanations img").count() >= 1
+            # every plot is served and decodes (SHAP and diagnostics, through the console)
+            victor.wait_for_load_state("load")
+            images = victor.evaluate(
+                "Array.from(document.querySelectorAll('#explanations img'))"
+                ".map(i => [i.complete, i.naturalWidth])"
+            )
+            assert len(images) >= 5 and all(done and width > 0 for done, width in images)
             victor.screenshot(path=str(shots / "version.png"), full_page=True)
 
             # the audit trail shows both authenticated identities
