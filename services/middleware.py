@@ -81,7 +81,7 @@ class CallerAuthMiddleware:
         self.app = app
         self.auth = authenticator
         self.model_routes = frozenset(model_routes)
-        # One thread: argon2 is memory-hard (64 MiB per verification) and runs once per
+        # One thread: argon2 is memory-hard (19 MiB per verification) and runs once per
         # token and worker; a flood of wrong secrets queues here instead of taking the CPU.
         self._argon = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 

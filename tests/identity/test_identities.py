@@ -265,3 +265,78 @@ def test_a_token_in_a_home_without_identities_is_refused_rather_than_ignored(
     monkeypatch.setenv("RISKOPS_TOKEN", new_token().token)
     with pytest.raises(AuthenticationError, match="defines no identities"):
         current(Settings())
+
+
+# ------------------------------------------------------------------ tiers and findings
+def test_a_tier_sets_approvals_revalidation_and_blocking_findings(tmp_path: Path) -> None:
+    from riskops.policy import load_policies
+
+    policy_file = tmp_path / "policies.yaml"
+    policy_file.write_text(
+        "tiers:\n"
+        "  low: {approvals: 0, revalidation_days: 500, block_on_findings: []}\n"
+        "m_high: {family: credit, tier: high, approvals: 1}\n"
+        "m_low: {family: credit, tier: low}\n"
+        "m_none: {family: credit, approvals: 3, block_on_findings: [high, medium]}\n"
+    )
+    book = load_policies(policy_file)
+    high, low, untiered = (book.for_model(n) for n in ("m_high", "m_low", "m_none"))
+    # the larger of the tier's approvals and the policy's
+    assert [book.approvals_for(p) for p in (high, low, untiered)] == [2, 0, 3]
+    assert [book.revalidation_days(p) for p in (high, low, untiered)] == [365, 500, None]
+    assert book.blocking_severities(high) == ("high",)
+    assert book.blocking_severities(low) == ()  # overridden by the file's `tiers:`
+    assert book.blocking_severities(untiered) == ("high", "medium")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("m: {family: credit, tier: critical}\n")
+    with pytest.raises(BadInputError, match="tier"):
+        load_policies(bad)
+
+
+def test_revalidation_is_due_a_period_after_the_champions_last_validation() -> None:
+    from datetime import UTC, datetime
+
+    from riskops.inventory import governance_of
+    from riskops.policy import DEFAULT_TIERS, Policy, PolicyBook
+
+    book = PolicyBook(models={}, tiers=dict(DEFAULT_TIERS))
+    policy = Policy(family="credit", tier="high", owner="alice")
+    records = [
+        {"seq": 1, "ts": "2025-01-10T09:00:00+00:00", "actor": "a", "action": "register",
+         "model": "m", "version": 1, "body": {}},
+        {"seq": 2, "ts": "2025-01-11T09:00:00+00:00", "actor": "a", "action": "gate_decision",
+         "model": "m", "version": 1, "body": {"passed": True}},
+        {"seq": 3, "ts": "2025-01-12T09:00:00+00:00", "actor": "v", "action": "promote",
+         "model": "m", "version": 1, "body": {}},
+        {"seq": 4, "ts": "2025-03-01T09:00:00+00:00", "actor": "a", "action": "gate_decision",
+         "model": "m", "version": 2, "body": {"passed": True}},
+    ]  # fmt: skip
+    before = governance_of(records, policy, book, 1, now=datetime(2025, 6, 1, tzinfo=UTC))
+    # v2's gate decision does not validate champion v1
+    assert before.last_validation == "2025-01-12T09:00:00+00:00"
+    assert before.revalidation_due == "2026-01-12" and not before.revalidation_overdue
+    assert before.required_approvals == 2 and before.owner == "alice"
+    after = governance_of(records, policy, book, 1, now=datetime(2026, 1, 13, tzinfo=UTC))
+    assert after.revalidation_overdue
+    untiered = governance_of(records, Policy(family="credit"), book, 1)
+    assert untiered.revalidation_due is None and untiered.tier is None
+
+
+def test_only_open_findings_of_a_blocking_severity_on_the_version_refuse_it() -> None:
+    from riskops.findings import findings_from, findings_gate
+
+    def added(seq: int, version: int, severity: str) -> dict:
+        body = {"severity": severity, "owner": "bob", "due": "2030-01-01", "text": f"f{seq}"}
+        return {"seq": seq, "ts": f"t{seq}", "actor": "vera", "action": "finding_added",
+                "model": "m", "version": version, "body": body}  # fmt: skip
+
+    closed = {"seq": 9, "ts": "t9", "actor": "vera", "action": "finding_closed", "model": "m",
+              "version": 1, "body": {"finding": 1, "reason": "fixed"}}  # fmt: skip
+    found = findings_from([added(1, 1, "high"), added(2, 1, "low"), added(3, 2, "high"), closed])
+    assert [(f.id, f.open) for f in found] == [(1, False), (2, True), (3, True)]
+    on_v1 = findings_gate(found, 1, ("high",))
+    assert on_v1 is not None and on_v1.passed and "none blocking" in on_v1.reason
+    on_v2 = findings_gate(found, 2, ("high",))
+    assert on_v2 is not None and not on_v2.passed and "#3 high" in on_v2.reason
+    assert findings_gate(found, 3, ("high",)) is None  # nothing to say about v3
+    assert findings_gate(found, 2, ()).passed  # type: ignore[union-attr]
