@@ -6,6 +6,10 @@ record on, and :meth:`AuditTrail.verify` names the first broken one. Records liv
 SQL table (SQLite under ``RISKOPS_HOME`` by default, PostgreSQL in production), which
 also gives the lock that serialises promotions of one model across processes.
 
+Each record names its actor and, in the body, how the actor was established
+(``actor_source``: ``token``, ``oidc`` or ``self_declared``): the principal the trail was
+made for, else the identity this process authenticates (:mod:`riskops.identity.resolve`).
+
 What the chain protects against
 -------------------------------
 * **Keyed** (``RISKOPS_AUDIT_KEY`` set): the digest is HMAC-SHA-256 under the key. Nobody
@@ -118,15 +122,6 @@ def record_hash(
     if key:
         return hmac.new(key, canonical, hashlib.sha256).hexdigest()
     return hashlib.sha256(canonical).hexdigest()
-
-
-def actor_identity(settings: Settings) -> tuple[str, str]:
-    """Who is acting and how we know: ``(name, source)`` of
-    :func:`riskops.identity.resolve.current` (``token``, ``oidc`` or ``self_declared``)."""
-    from riskops.identity.resolve import current
-
-    principal = current(settings)
-    return principal.name, principal.source
 
 
 def _anchor_mac(key: bytes, seq: int, digest: str) -> str:
