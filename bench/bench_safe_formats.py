@@ -40,10 +40,11 @@ def main() -> None:
     import skops.io as sio
 
     from riskops.data.market import load_market
+    from riskops.families import trusted_types
     from riskops.market.features import input_example
-    from riskops.market.var_family import make_var_model
-    from riskops.market.volatility_family import make_volatility_model
-    from riskops.serialization import SKOPS, TRUSTED_TYPES, choose_format
+    from riskops.market.var import make_var_model
+    from riskops.serialization import SKOPS, choose_format
+    from riskops.volatility.family import make_volatility_model
 
     returns = load_market(bundled="sp500").series()
     example = input_example(returns)
@@ -60,10 +61,12 @@ def main() -> None:
         # result (its model, data and covariance); the fitted __dict__ is exactly that.
         before = cloudpickle.dumps(dict(vars(estimator)))
         before_s = timed(lambda d=before: pickle.loads(d))
-        skops_s = timed(lambda d=as_skops: sio.loads(d, trusted=list(TRUSTED_TYPES)))
+        skops_s = timed(lambda d=as_skops: sio.loads(d, trusted=list(trusted_types())))
         pickle_s = timed(lambda d=as_pickle: pickle.loads(d))
-        fmt = choose_format(estimator, example, "predict")
-        choose_s = timed(lambda e=estimator: choose_format(e, example, "predict"), 5)
+        fmt = choose_format(estimator, example, "predict", trusted_types())
+        choose_s = timed(
+            lambda e=estimator: choose_format(e, example, "predict", trusted_types()), 5
+        )
         rows.append(
             {
                 "model": f"market_{family}:{kind}",

@@ -11,7 +11,7 @@ fitted on ``us_indices``) and ``--rows`` rows sampled from its features (default
    the forest's SHAP values, the LOF's neighbour search, the autoencoder, top-3 drivers),
    and its parts;
 3. the service's path for that request without HTTP: the JSON body parsed and validated,
-   ``services.adapters.score_anomaly`` (features, one pass, answer and inference-log
+   ``riskops.anomaly.serving.score`` (features, one pass, answer and inference-log
    rows), the answer encoded;
 4. the credit champion's specification (``LightGBMPD``, 300 trees, fitted on the bundled
    ``credit_data``): SHAP values of 1,000 applicants and of one, ours against LightGBM's
@@ -48,24 +48,23 @@ def _timed(compute: Any) -> tuple[Any, float, float]:
 
 def _service_path(ensemble: Any, sample: Any) -> dict[str, Any]:
     """The service's work for one request without HTTP: parse and validate the JSON body,
-    score and explain (``services.adapters.score_anomaly``), encode the answer."""
+    score and explain (``riskops.anomaly.serving.score``), encode the answer."""
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from services import adapters, payloads
-    from services.champions import Champion
+    from riskops.anomaly import serving as anomaly_route
+    from riskops.serving.route import Champion
 
-    info: Any = type("Info", (), {"version": 1})()
-    state = adapters.prepare_anomaly(ensemble, info)
+    state = anomaly_route.prepare(ensemble)
     champion = Champion(
         "market_anomaly", 1, "run", "anomaly", "EnsembleDetector", ensemble, state, time.time()
     )
     body = json.dumps({"rows": sample.to_dict("records")}).encode()
     request, parse_wall, parse_cpu = _timed(
-        lambda: payloads.AnomalyRequest.model_validate_json(body)
+        lambda: anomaly_route.AnomalyRequest.model_validate_json(body)
     )
     (answer, _), score_wall, score_cpu = _timed(
-        lambda: adapters.score_anomaly(champion, request, "bench")
+        lambda: anomaly_route.score(champion, request, "bench")
     )
     _, encode_wall, encode_cpu = _timed(lambda: json.dumps(answer))
     return {

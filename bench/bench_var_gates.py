@@ -4,7 +4,7 @@ Each trial draws one evaluation window of 1,000 days (the VaR family's default) 
 exceedances at 95% and 99%, from one uniform per day so that a 99% exception is also a
 95% one, as for any real model. The gates see the last 250 days and the whole window,
 at both levels, exactly as for a trained model: the metrics come from
-:func:`riskops.market.var_family.coverage_backtests` (the family's own code), and the
+:func:`riskops.var.family.coverage_backtests` (the family's own code), and the
 decision from :func:`riskops.gates.evaluate` with the ``market_var`` policy of
 ``policies.yaml`` (or ``--policy``), the data-drift record showing no drift.
 
@@ -35,9 +35,9 @@ import numpy as np
 from scipy import stats
 
 from riskops import gates
-from riskops.market.var_family import coverage_backtests, coverage_evidence
 from riskops.policy import load_policies
 from riskops.settings import Settings
+from riskops.var.family import coverage_backtests, coverage_evidence
 
 DAYS = 1000
 NO_DRIFT = {"share_of_drifted_columns": 0.0, "drifted_columns": []}

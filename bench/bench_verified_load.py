@@ -40,8 +40,8 @@ def main() -> None:
     import mlflow.sklearn
     import skops.io as sio
 
+    from riskops.families import trusted_types
     from riskops.registry import CHAMPION, Registry
-    from riskops.serialization import TRUSTED_TYPES
     from riskops.settings import Settings
     from riskops.tracking import configure
 
@@ -58,7 +58,7 @@ def main() -> None:
     verified = timed(lambda: registry.load_version(MODEL, version))
     as_skops = sio.dumps(loaded.estimator)
     as_pickle = cloudpickle.dumps(loaded.estimator)
-    skops_s = timed(lambda: sio.loads(as_skops, trusted=list(TRUSTED_TYPES)), 15)
+    skops_s = timed(lambda: sio.loads(as_skops, trusted=list(trusted_types())), 15)
     pickle_s = timed(lambda: pickle.loads(as_pickle), 15)
     result = {
         "model": f"{MODEL} v{version}",

@@ -69,7 +69,7 @@ def long_history(n: int, workdir: Path) -> dict[str, Any]:
     from riskops.data.market import load_market
     from riskops.families.base import TrainOptions
     from riskops.market.volatility import GarchVolatility
-    from riskops.market.volatility_family import VolatilityFamily
+    from riskops.volatility.family import VolatilityFamily
 
     sim = GarchVolatility().simulate(n, params=[0.04, 0.02, 0.09, 0.89], random_state=1)
     prices = 100 * np.cumprod(1 + sim["data"].to_numpy() / 100)

@@ -22,11 +22,7 @@ from pipelines.tasks import (
     train_challenger,
     user_champions,
 )
-from riskops import FAMILIES
-from riskops.families import REGISTERED_NAMES
-
-_FIT_ORDER = ("credit", "anomaly", "var", "volatility")
-"""The families by how long their default model takes to fit, longest first (bundled data)."""
+from riskops.families import family_names, get_family, registered_name
 
 
 @flow(name="train", log_prints=True)
@@ -93,12 +89,12 @@ def retrain_flow(
 
     Decisions come back in the order of ``families``, refits, ``challengers``. Training
     runs in two threads; :func:`retrain_in_processes` runs it in two processes."""
-    families = list(families or FAMILIES)
+    families = list(families or family_names())
     # Asked first: on a new home this creates MLflow's database, which two task processes
     # must not both try at once.
     refits = list(user_champions(families) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
-    order = sorted(families, key=lambda f: _FIT_ORDER.index(f) if f in _FIT_ORDER else -1)
+    order = sorted(families, key=lambda f: -get_family(f).fit_cost)
     jobs = [_Job(f, f, partial(train_challenger.submit, f), False) for f in order]
     jobs += [_Job(n, n, partial(refit_registered.submit, n), False) for n in refits]
     jobs += [
@@ -186,9 +182,9 @@ def monitor_flow(
     that family, queued behind any retrain already running. ``retrain=False`` records the
     checks without emitting events.
     """
-    families = list(families or FAMILIES)
+    families = list(families or family_names())
     checks = {
-        f: check_drift(REGISTERED_NAMES[f], recent if f != "credit" else None) for f in families
+        f: check_drift(registered_name(f), recent if f != "credit" else None) for f in families
     }
     drifted = [f for f, c in checks.items() if c.get("retrain")]
     publish_markdown("monitor-summary", _monitor_markdown(checks))

@@ -39,7 +39,6 @@ reports it in ``/models``. A new version is published only when the audit chain 
 and :meth:`~riskops.registry.Registry.load_model` checks the files' SHA-256 against the
 audited hashes before unpickling anything; a refused version leaves the current one serving.
 
-This module is not BentoML-specific; it could move into the library (``riskops.serving``).
 """
 
 from __future__ import annotations
@@ -53,31 +52,15 @@ from typing import Any
 
 from riskops import registry as reg
 from riskops.integrity import AliasCheck, audited_champion, check_alias
+from riskops.serving.route import Champion
 
 logger = logging.getLogger("riskops.serving")
 
 _RETRY = 30.0
 """Seconds before a version that failed to load is tried again."""
 
-Prepare = Callable[[Any, "reg.VersionInfo"], Any]
-"""Family hook: ``(estimator, version) -> state``; validates, derives and warms up."""
-
-
-@dataclass(frozen=True)
-class Champion:
-    """One loaded champion version and what the service derived from it."""
-
-    name: str
-    version: int
-    run_id: str
-    family: str
-    model_kind: str
-    estimator: Any
-    state: Any
-    loaded_at: float
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version}
+Prepare = Callable[[Any], Any]
+"""The family route's hook: ``estimator -> state``; validates, derives and warms up."""
 
 
 @dataclass
@@ -226,7 +209,7 @@ class ChampionHolder:
 
     def _load(self, info: reg.VersionInfo) -> Champion:
         estimator = self.registry.load_model(self.name, version=info.version)
-        state = self._prepare(estimator, info) if self._prepare is not None else None
+        state = self._prepare(estimator) if self._prepare is not None else None
         return Champion(
             name=self.name,
             version=info.version,

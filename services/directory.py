@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from riskops import registry as reg
-from services.champions import Champion, ChampionHolder
+from riskops.serving.route import Champion
+from services.champions import ChampionHolder
 
 logger = logging.getLogger("riskops.serving")
 
@@ -42,7 +43,7 @@ class ChampionDirectory:
     def __init__(
         self,
         registry: reg.Registry,
-        prepare: dict[str, Callable[[Any, reg.VersionInfo], Any]],
+        prepare: dict[str, Callable[[Any], Any]],
         defaults: dict[str, str],
         on_new: Callable[[str, str, ChampionHolder], None] | None = None,
     ) -> None:

@@ -12,8 +12,8 @@ Name                                   Type       Labels
 ``riskops_rows_total``                 counter    model, version (applicants, days scored)
 ``riskops_inference_seconds``          histogram  model (handler time, validation included)
 ``riskops_batch_rows``                 histogram  model
-``riskops_credit_pd``                  histogram  version (distribution of served PDs)
-``riskops_anomaly_alerts_total``       counter    version
+(each route's outputs)                 either     version (e.g. ``riskops_credit_pd``,
+                                                  ``riskops_anomaly_alerts_total``)
 ``riskops_champion_version``           gauge      model (most recent value of any worker)
 ``riskops_champion_swaps_total``       counter    model
 ``riskops_inference_log_dropped``      gauge      model (records dropped by a full queue)
@@ -28,9 +28,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from riskops.serving.route import OutputMetric
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 _ROW_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000)
-_PD_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,23 @@ class Metrics:
     rows: Any
     latency: Any
     batch_rows: Any
-    credit_pd: Any
-    alerts: Any
+    outputs: dict[str, Any]
+    """A route's output metrics by name (:class:`~riskops.serving.route.OutputMetric`)."""
     champion_version: Any
     swaps: Any
     log_dropped: Any
 
 
 @functools.cache
-def metrics() -> Metrics:
-    """The process's metric objects (created once, after BentoML configured the registry)."""
+def metrics(outputs: tuple[OutputMetric, ...] = ()) -> Metrics:
+    """The process's metric objects (created once, after BentoML configured the registry);
+    ``outputs``: every route's output metrics."""
     from prometheus_client import Counter, Gauge, Histogram
+
+    def output(metric: OutputMetric) -> Any:
+        if metric.kind == "counter":
+            return Counter(metric.name, metric.help, ["version"])
+        return Histogram(metric.name, metric.help, ["version"], buckets=metric.buckets)
 
     return Metrics(
         requests=Counter(
@@ -69,15 +76,7 @@ def metrics() -> Metrics:
         batch_rows=Histogram(
             "riskops_batch_rows", "Rows per request.", ["model"], buckets=_ROW_BUCKETS
         ),
-        credit_pd=Histogram(
-            "riskops_credit_pd",
-            "Served probabilities of default.",
-            ["version"],
-            buckets=_PD_BUCKETS,
-        ),
-        alerts=Counter(
-            "riskops_anomaly_alerts_total", "Scored days flagged as anomalous.", ["version"]
-        ),
+        outputs={m.name: output(m) for m in outputs},
         champion_version=Gauge(
             "riskops_champion_version",
             "Champion version being served.",
@@ -103,21 +102,31 @@ class ServedMetrics:
     rows: Any
     latency: Any
     batch_rows: Any
-    credit_pd: Any | None
-    """Only for the credit model."""
-    alerts: Any | None
-    """Only for the anomaly model."""
+    outputs: tuple[tuple[OutputMetric, Any], ...]
+    """The route's output metrics with their children for this version."""
 
     @classmethod
-    def bind(cls, m: Metrics, family: str, model: str, version: str) -> ServedMetrics:
+    def bind(
+        cls, m: Metrics, outputs: tuple[OutputMetric, ...], model: str, version: str
+    ) -> ServedMetrics:
         return cls(
             ok=m.requests.labels(model, version, "200"),
             rows=m.rows.labels(model, version),
             latency=m.latency.labels(model),
             batch_rows=m.batch_rows.labels(model),
-            credit_pd=m.credit_pd.labels(version) if family == "credit" else None,
-            alerts=m.alerts.labels(version) if family == "anomaly" else None,
+            outputs=tuple((o, m.outputs[o.name].labels(version)) for o in outputs),
         )
+
+    def observe(self, log: list[dict[str, Any]]) -> None:
+        """Feed one request's log records to the route's output metrics."""
+        for metric, child in self.outputs:
+            if metric.kind == "counter":
+                total = sum(row[metric.record_field] for row in log)
+                if total:
+                    child.inc(total)
+            else:
+                for row in log:
+                    child.observe(row[metric.record_field])
 
 
 class LogPump:

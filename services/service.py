@@ -9,14 +9,16 @@ Route                          Answer
 ``POST /var/forecast``         next-day VaR and ES (percent) at the requested levels
 ``POST /volatility/forecast``  daily variance and volatility path over a horizon
 ``POST /anomaly/score``        anomaly score, percentile, alert flag and drivers per day
+(a plug-in family's route)     whatever its family's route declares
 ``GET /models``                what is served: name, alias, version, request schema
 ``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
 ``GET /livez``, ``/readyz``    probes
 =============================  ===========================================================
 
-Everything model-specific lives in :mod:`services.adapters`; this module only wires routes
-to champions, metrics, the inference log and auth. Each worker process holds the champions
-in memory (:class:`~services.champions.ChampionHolder`) and swaps them in place when the
+Everything model-specific lives in the families' routes (``riskops/<family>/serving.py``,
+collected by :mod:`services.adapters`); this module only builds one BentoML API per route
+and wires it to champions, metrics, the inference log and auth. Each worker process holds the
+champions in memory (:class:`~services.champions.ChampionHolder`) and swaps them in place when the
 registry's ``champion`` alias moves, so promotions need no restart.
 
 Performance notes: handlers are ``async`` and score small credit batches directly on the
@@ -38,7 +40,6 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
-from services import adapters, payloads, readiness
-from services.champions import Champion, ChampionHolder
+from riskops.serving.errors import ServingError
+from riskops.serving.payloads import MAX_ROWS, ModelsResponse
+from riskops.serving.route import Champion, Route
+from services import adapters, readiness
+from services.champions import ChampionHolder
 from services.directory import ChampionDirectory
 from services.docs import DocsMiddleware
 from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
@@ -65,13 +69,6 @@ class ServeArguments(BaseModel):
     workers: int = Field(default=1, ge=1, le=64)
     access_log: bool = False
     tracing: bool = False
-
-
-MODEL_ROUTES = ("/credit/score", "/var/forecast", "/volatility/forecast", "/anomaly/score")
-
-ROUTE_THREADS = {"credit": 2, "var": 2, "volatility": 2, "anomaly": 1}
-"""Threads each route's expensive work may use at once, per worker process (2 cores): one
-large anomaly batch at a time, so that it cannot take the cores credit requests need."""
 
 
 ARGS = bentoml.use_arguments(ServeArguments)
@@ -142,19 +139,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-@bentoml.asgi_app(models_app, path="/")
-@bentoml.service(
-    name="riskops",
-    image=_image(),
-    workers=ARGS.workers,
-    traffic={"timeout": 120},
-    logging={"access": {"enabled": ARGS.access_log}},
-    tracing={} if ARGS.tracing else {"excluded_urls": list(MODEL_ROUTES)},
-)
-class RiskService:
-    """RiskOps champions: credit PD, VaR/ES, volatility and market anomaly detection."""
+class _RiskService:
+    """RiskOps champions: credit PD, VaR/ES, volatility, market anomaly detection and any
+    plug-in family's models, one route per family."""
 
     def __init__(self) -> None:
+        from riskops.families import registered_name
         from riskops.inference_log import InferenceLogWriter
         from riskops.registry import Registry
         from riskops.settings import Settings
@@ -163,7 +153,9 @@ class RiskService:
         settings = Settings()
         settings.export_environment()
         self.settings = settings
-        self.metrics = metrics()
+        self.routes = adapters.routes()
+        outputs = tuple(o for route in self.routes.values() for o in route.outputs)
+        self.metrics = metrics(outputs)
         self._bound: dict[tuple[str, str], ServedMetrics] = {}
         self.writers: dict[str, InferenceLogWriter] = {}
 
@@ -171,20 +163,21 @@ class RiskService:
             holder.on_swap(self._on_swap)
             self.writers[name] = InferenceLogWriter(settings, name).start()
 
-        # Every registered champion by name: the four standard models from the start, any
+        # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
         self.directory = ChampionDirectory(
             Registry(settings),
-            {family: route.prepare for family, route in adapters.ROUTES.items()},
-            {family: route.model for family, route in adapters.ROUTES.items()},
+            {family: route.prepare for family, route in self.routes.items()},
+            {family: registered_name(family) for family in self.routes},
             on_new,
         )
-        for family, route in adapters.ROUTES.items():
-            self.directory.add(route.model, family)
+        for family in self.routes:
+            self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
-        self.work = WorkLimits(dict(ROUTE_THREADS), max_waiting=settings.serve_max_waiting)
+        threads = {family: route.threads for family, route in self.routes.items()}
+        self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
-        with ThreadPoolExecutor(max_workers=len(adapters.ROUTES)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(self.routes))) as pool:
             list(pool.map(lambda h: h.refresh(), self.directory.holders().values()))
         self.directory.discover()
         self.directory.start(settings.swap_poll_seconds)
@@ -195,11 +188,12 @@ class RiskService:
         # reference counting.
         gc.freeze()
 
-    def _served(self, family: str, model: str, version: str) -> ServedMetrics:
+    def _served(self, route: Route, model: str, version: str) -> ServedMetrics:
         key = (model, version)
         served = self._bound.get(key)
         if served is None:
-            served = self._bound[key] = ServedMetrics.bind(self.metrics, family, model, version)
+            served = ServedMetrics.bind(self.metrics, route.outputs, model, version)
+            self._bound[key] = served
         return served
 
     def _on_swap(self, champion: Champion) -> None:
@@ -221,19 +215,14 @@ class RiskService:
         self.directory.stop()
         self.log.close()
 
-    async def _serve(
-        self,
-        family: str,
-        handler: Callable[[Champion, str], tuple[dict[str, Any], list[dict[str, Any]]]],
-        inline: bool = False,
-        name: str | None = None,
-    ) -> Response:
+    async def _serve(self, route: Route, request: Any, name: str | None) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses.
 
         The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`) is
         recorded with every logged decision.
         """
         started = time.perf_counter()
+        family = route.family
         # read once: one version per request
         model, champion, known = self.directory.current(family, name)
         version = str(champion.version) if champion is not None else "none"
@@ -244,11 +233,11 @@ class RiskService:
             if champion is None:
                 raise adapters.unavailable(model, family)
             request_id = uuid.uuid4().hex
-            if inline:
-                body, log = handler(champion, request_id)
+            if route.inline(request):
+                body, log = route.handle(champion, request, request_id)
             else:
-                body, log = await self.work.run(family, handler, champion, request_id)
-        except adapters.ServingError as exc:
+                body, log = await self.work.run(family, route.handle, champion, request, request_id)
+        except ServingError as exc:
             m.requests.labels(model, version, str(exc.status)).inc()
             return _json(exc.body, exc.status, exc.headers)
         except Overloaded as exc:
@@ -269,85 +258,15 @@ class RiskService:
         dropped = self.writers[model].dropped
         if dropped:
             m.log_dropped.labels(model).set(dropped)
-        served = self._served(family, model, version)
+        served = self._served(route, model, version)
         served.latency.observe(time.perf_counter() - started)
         served.ok.inc()
         served.rows.inc(len(log))
         served.batch_rows.observe(len(log))
-        if served.credit_pd is not None:
-            for row in log:
-                served.credit_pd.observe(row["pd"])
-        elif served.alerts is not None:
-            alerts = sum(row["alert"] for row in log)
-            if alerts:
-                served.alerts.inc(alerts)
+        served.observe(log)
         return _json(body, 200, {"x-request-id": request_id})
 
-    @bentoml.api(
-        route="/credit/score",
-        input_spec=payloads.CreditScoreRequest,
-        output_spec=payloads.CreditScoreResponse,
-    )
-    async def credit_score(
-        self,
-        applicants: list[dict[str, Any]],
-        reasons: int = 4,
-        model: str | None = None,
-    ) -> Any:
-        """Probability of default, rating grade and reason codes for each applicant."""
-        return await self._serve(
-            "credit",
-            lambda champion, rid: adapters.score_credit(champion, applicants, reasons, rid),
-            inline=len(applicants) <= adapters.INLINE_ROWS,
-            name=model,
-        )
-
-    @bentoml.api(
-        route="/var/forecast",
-        input_spec=payloads.VaRRequest,
-        output_spec=payloads.VaRResponse,
-    )
-    async def var_forecast(self, **fields: Any) -> Any:
-        """Next-day Value-at-Risk and Expected Shortfall (percent) at each level."""
-        name = fields.pop("model", None)
-        request = payloads.VaRRequest.model_construct(**fields)
-        return await self._serve(
-            "var",
-            lambda champion, rid: adapters.forecast_var(champion, request, rid),
-            name=name,
-        )
-
-    @bentoml.api(
-        route="/volatility/forecast",
-        input_spec=payloads.VolatilityRequest,
-        output_spec=payloads.VolatilityResponse,
-    )
-    async def volatility_forecast(self, **fields: Any) -> Any:
-        """Daily variance and volatility for each of the next ``horizon`` days."""
-        name = fields.pop("model", None)
-        request = payloads.VolatilityRequest.model_construct(**fields)
-        return await self._serve(
-            "volatility",
-            lambda champion, rid: adapters.forecast_volatility(champion, request, rid),
-            name=name,
-        )
-
-    @bentoml.api(
-        route="/anomaly/score",
-        input_spec=payloads.AnomalyRequest,
-        output_spec=payloads.AnomalyResponse,
-    )
-    async def anomaly_score(self, **fields: Any) -> Any:
-        """Anomaly score, alert flag and top drivers for feature rows or a price window."""
-        name = fields.pop("model", None)
-        request = payloads.AnomalyRequest.model_construct(**fields)
-        return await self._serve(
-            "anomaly",
-            lambda champion, rid: adapters.score_anomaly(champion, request, rid),
-            name=name,
-        )
-
-    @models_app.get("/models", response_model=payloads.ModelsResponse)
+    @models_app.get("/models", response_model=ModelsResponse)
     async def models(self) -> dict[str, Any]:
         """Every served model: name, family, route, alias, version, freshness, request schema
         and, for a champion that could not load, the error."""
@@ -356,21 +275,60 @@ class RiskService:
             family = self.directory.family_of(name) or ""
             row = holder.status()
             row["family"] = row.get("family") or family
-            row["route"] = adapters.ROUTE_PATHS.get(family)
+            row["route"] = adapters.route_path(family)
             row["default"] = self.directory.defaults.get(family) == name
             champion = holder.current
             schema = getattr(champion.state, "row_schema", None) if champion else None
             if schema is not None:
                 row["request_schema"] = schema
-            row["max_rows"] = payloads.MAX_ROWS
+            row["max_rows"] = MAX_ROWS
             out.append(row)
         return {"models": out}
 
 
-# @bentoml.service turns the class into a Service object, which the type checker cannot see.
-_service: Any = RiskService
-_service.add_asgi_middleware(CallerAuthMiddleware, model_routes=MODEL_ROUTES)
-_service.add_asgi_middleware(JsonOnlyMiddleware, routes=MODEL_ROUTES)
-_service.add_asgi_middleware(BodyLimitMiddleware)
-_service.add_asgi_middleware(ReadinessMiddleware)
-_service.add_asgi_middleware(DocsMiddleware)
+def _route_api(route: Route) -> Any:
+    """One BentoML API serving ``route``: the body validated against the route's request
+    model (400 on a bad shape), then answered by the family's handler."""
+
+    async def api(self: _RiskService, **fields: Any) -> Any:
+        name = fields.pop("model", None)
+        return await self._serve(route, route.request.model_construct(**fields), name)
+
+    api.__name__ = api.__qualname__ = route.api_name
+    api.__doc__ = route.summary
+    return bentoml.api(route=route.path, input_spec=route.request, output_spec=route.response)(api)
+
+
+def _service() -> Any:
+    """The service class: :class:`_RiskService` with one API per installed family's route.
+
+    Built when this module is imported, because BentoML serves a class
+    (``services.service:RiskService``); the routes come from the families' entry points."""
+    routes = adapters.routes()
+    namespace = {route.api_name: _route_api(route) for route in routes.values()}
+    # BentoML binds a FastAPI class view only to functions in the served class's own
+    # namespace, not inherited ones.
+    namespace["models"] = vars(_RiskService)["models"]
+    service_class = type("RiskService", (_RiskService,), namespace)
+    service_class.__doc__ = _RiskService.__doc__
+    service_class.__module__ = __name__
+    paths = [route.path for route in routes.values()]
+    service: Any = bentoml.asgi_app(models_app, path="/")(
+        bentoml.service(
+            name="riskops",
+            image=_image(),
+            workers=ARGS.workers,
+            traffic={"timeout": 120},
+            logging={"access": {"enabled": ARGS.access_log}},
+            tracing={} if ARGS.tracing else {"excluded_urls": paths},
+        )(service_class)
+    )
+    service.add_asgi_middleware(CallerAuthMiddleware, model_routes=tuple(paths))
+    service.add_asgi_middleware(JsonOnlyMiddleware, routes=tuple(paths))
+    service.add_asgi_middleware(BodyLimitMiddleware)
+    service.add_asgi_middleware(ReadinessMiddleware)
+    service.add_asgi_middleware(DocsMiddleware)
+    return service
+
+
+RiskService = _service()

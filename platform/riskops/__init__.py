@@ -6,9 +6,6 @@ SHAP, LightGBM) are imported by the modules that need them, when they need them.
 
 __version__ = "0.1.0"
 
-FAMILIES = ("credit", "var", "volatility", "anomaly")
-"""The four model families, in the order the lifecycle trains them."""
-
 
 def register(
     estimator: object,

@@ -38,11 +38,10 @@ def register(
     from riskops.data import DataSource
     from riskops.families import get_family
     from riskops.families.base import TrainOptions
-    from riskops.families.contracts import check
     from riskops.lifecycle import Lifecycle
 
     fam = get_family(family)
-    check(family, estimator)  # before the data is even read
+    fam.check(estimator)  # before the data is even read
     settings = options.pop("settings", None)
     recent = options.pop("recent", None)
     dataset = options.pop("dataset", None)

@@ -8,8 +8,9 @@ A gate that raises is turned into a failed result: promotion fails closed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from riskops.policy import Check, Policy
@@ -66,22 +67,25 @@ Evidence = Mapping[str, Any]
 ``{"version", "metrics"}``)."""
 
 
-def evaluate(model: str, version: int | None, evidence: Evidence, policy: Policy) -> GateReport:
-    """Run every gate the policy asks for. A first version faces the absolute gates only."""
+def evaluate(
+    model: str,
+    version: int | None,
+    evidence: Evidence,
+    policy: Policy,
+    extra: Sequence[tuple[str, Callable[[Evidence], GateResult | list[GateResult]]]] = (),
+) -> GateReport:
+    """Run every gate the policy asks for. A first version faces the absolute gates only.
+
+    ``extra`` are the family's own gates (``family.extra_gates(policy)``), run after the
+    generic floors, backtests and drift gate.
+    """
     champion = evidence.get("champion")
     gates: list[tuple[str, Callable[[], GateResult | list[GateResult]]]] = [
         ("floors", lambda: [check_threshold("floor", c, evidence) for c in policy.floors]),
         ("backtests", lambda: [check_threshold("backtest", c, evidence) for c in policy.backtests]),
         ("data_drift", lambda: data_drift_gate(evidence, policy)),
     ]
-    if policy.leakage is not None:
-        from riskops.credit.leakage import leakage_gate
-
-        gates.append(("leakage", lambda: leakage_gate(evidence, policy)))
-    if policy.fairness is not None:
-        from riskops.credit.fairness import fairness_gate
-
-        gates.append(("fairness", lambda: fairness_gate(evidence, policy)))
+    gates += [(name, partial(family_gate, evidence)) for name, family_gate in extra]
     if champion is not None:
         gates += [
             ("prediction_drift", lambda: prediction_drift_gate(evidence, policy)),

@@ -20,7 +20,7 @@ from riskops import registry as reg
 from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
 from riskops.errors import BadInputError, PromotionRefused
-from riskops.families import REGISTERED_NAMES, family_of_registered, get_family
+from riskops.families import family_of_registered, get_family, registered_name
 from riskops.families.base import TrainOptions
 from riskops.gates import GateReport, GateResult, evaluate
 from riskops.identity.roles import Principal
@@ -174,14 +174,13 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Train a built-in kind: :meth:`register` of ``builtin_spec(family, options)``."""
-        from riskops.families.contracts import builtin_spec
-
         family = get_family(family_name)
         options = options or TrainOptions()
         if options.model is not None and options.model not in family.models:
             raise BadInputError(f"--model: {options.model!r} is not one of {list(family.models)}")
-        options = replace(options, model=options.model or family.models[0])
-        spec = builtin_spec(family_name, options)
+        kind = options.model or family.models[0]
+        options = replace(options, model=kind)
+        spec = family.builtin(kind, options)
         return self.register(spec, family_name, source, options, name, recent, run_name)
 
     def register(
@@ -210,15 +209,16 @@ class Lifecycle:
         self._require("train", "train or register a model")
         started = time.perf_counter()
         family = get_family(family_name)
-        contracts.check(family_name, estimator)
+        family.check(estimator)
         options = options or TrainOptions()
-        name = name or REGISTERED_NAMES[family_name]
+        name = name or registered_name(family_name)
         _check_model_name(name)
         source = family.default_source(source)
         policy = self.policies.for_model(name, family_name)
         credit = family.domain == "credit"
-        if credit and policy.fairness is not None and policy.fairness.protected:
-            protected = tuple(dict.fromkeys((*source.protected, *policy.fairness.protected)))
+        fairness = family.rules(policy).fairness if credit else None
+        if fairness is not None and fairness.protected:
+            protected = tuple(dict.fromkeys((*source.protected, *fairness.protected)))
             source = replace(source, protected=protected)
         dataset = load(source)
         recent_dataset = load(family.default_source(recent)) if recent is not None else dataset
@@ -753,7 +753,9 @@ class Lifecycle:
             evidence = tracking.load_json(self.settings, target.run_id, EVIDENCE_FILE)
             family = family_of_registered(name, target.tags.get("family"))
             policy = self.policies.for_model(name, family)
-            report = evaluate(name, target.version, evidence, policy)
+            report = evaluate(
+                name, target.version, evidence, policy, get_family(family).extra_gates(policy)
+            )
             compared = (evidence.get("champion") or {}).get("version")
             current = champion.version if champion and champion.version != target.version else None
             if compared != current:

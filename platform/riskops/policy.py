@@ -7,7 +7,7 @@ drift limits, and the rule for comparing a challenger with the champion.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,28 +73,6 @@ class DataDriftRule(_Frozen):
     """Fewest inference-log rows that count as a recent window."""
 
 
-class LeakageRule(_Frozen):
-    """Refuse a feature whose univariate AUC against the target reaches ``max_univariate_auc``
-    (target leakage: a value only known after the decision or the outcome)."""
-
-    max_univariate_auc: float = Field(default=0.95, gt=0.5, le=1)
-
-
-class FairnessRule(_Frozen):
-    """Protected attributes and the adverse impact ratio at the approval cut-off.
-
-    ``protected`` columns are never model features. An applicant is approved when the
-    PD is at most ``approval_max_pd``; the adverse impact ratio is the lowest group
-    approval rate over the highest (four-fifths rule: at least 0.8). Groups with fewer
-    than ``min_group_rows`` held-out rows are reported but not compared.
-    """
-
-    protected: tuple[str, ...] = ()
-    approval_max_pd: float = Field(default=0.3, gt=0, lt=1)
-    min_adverse_impact_ratio: float | None = Field(default=0.8, ge=0, le=1)
-    min_group_rows: int = Field(default=30, ge=1)
-
-
 class PredictionDriftRule(_Frozen):
     """Refuse when challenger and champion outputs on the same window differ by PSI above."""
 
@@ -132,7 +110,16 @@ DEFAULT_TIERS: dict[Tier, TierRule] = {
 
 
 class Policy(_Frozen):
-    family: Literal["credit", "var", "volatility", "anomaly"]
+    """One registered model's promotion policy.
+
+    The generic rules (floors, backtests, drift, champion comparison, approvals) are
+    judged by :mod:`riskops.gates`; ``rules`` holds the family's own rules, parsed and
+    gated by the family (:meth:`~riskops.families.base.Family.rules`,
+    :meth:`~riskops.families.base.Family.extra_gates`), e.g. credit's leakage and fairness.
+    Governance (issue 31): ``tier``, ``owner`` and ``block_on_findings``.
+    """
+
+    family: str
     tier: Tier | None = None
     """Materiality: sets the approvals needed (at least), the revalidation period and the
     findings that block promotion (see :class:`TierRule`); unset: untiered."""
@@ -151,8 +138,8 @@ class Policy(_Frozen):
         ge=0,
         description="Approvals by actors other than the requester before the alias moves.",
     )
-    leakage: LeakageRule | None = None
-    fairness: FairnessRule | None = None
+    rules: dict[str, Any] = Field(default_factory=dict)
+    """The family's own rules, parsed by the family."""
 
 
 class PolicyBook(_Frozen):

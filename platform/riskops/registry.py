@@ -340,10 +340,11 @@ def _deserialise(name: str, version: int, local: Path, manifest: dict[str, str])
     predict_fn = str(pyfunc.get("predict_fn") or "predict")
     sklearn = meta.flavors.get("sklearn")
     if sklearn is not None and sklearn.get("serialization_format") == "skops":
+        from riskops.families import trusted_types
         from riskops.serialization import load_skops
 
         # Our allow-list, not the one the (verified, but writable at logging) MLmodel names.
-        estimator = load_skops(str(local / sklearn["pickled_model"]))
+        estimator = load_skops(str(local / sklearn["pickled_model"]), trusted_types())
     elif sklearn is not None:
         import mlflow.sklearn
 

@@ -4,11 +4,13 @@
 cannot execute code on load the way a pickle's ``__reduce__`` can. LightGBM boosters travel
 inside it in LightGBM's own text format (their ``__getstate__`` is the model string).
 
-A model is written with skops when every type skops does not trust by default is in
-:data:`TRUSTED_TYPES` *and* the round trip predicts the input example identically; anything
-else -- a user's own estimator class, say -- is written with cloudpickle, and is then loaded
-only after its SHA-256 matched the audited one (:meth:`riskops.registry.Registry.load_version`).
-The allow-list is this module's, never the one a model file carries in its ``MLmodel``.
+A model is written with skops when every type skops does not trust by default is on the
+allow-list (the union of the installed families' ``trusted_types``,
+:func:`riskops.families.trusted_types`) *and* the round trip predicts the input example
+identically; anything else -- a user's own estimator class, say -- is written with
+cloudpickle, and is then loaded only after its SHA-256 matched the audited one
+(:meth:`riskops.registry.Registry.load_version`).
+The allow-list is the families', never the one a model file carries in its ``MLmodel``.
 
 Every built-in model is stored with skops: credit (LightGBM PD), the four anomaly detectors,
 the VaR models and the volatility models (GARCH family, HAR, LSTM and Transformer). The
@@ -31,46 +33,12 @@ import importlib
 import importlib.abc
 import sys
 import threading
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 SKOPS = "skops"
 CLOUDPICKLE = "cloudpickle"
-
-TRUSTED_TYPES: tuple[str, ...] = (
-    # credit: the LightGBM PD model (its booster as LightGBM's text model)
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "riskops.credit.calibration.RatingScale",
-    "riskops.credit.calibration.ScoreCalibrator",
-    "riskops.credit.encoding.FeatureEncoder",
-    "riskops.credit.models.LightGBMPD",
-    # anomaly: the four detectors (sklearn's tree structure has a skops loader; the LOF's
-    # KD-tree and its metric and the autoencoder's Adam state are plain Cython/Python state)
-    "riskops.anomaly.models.AutoencoderDetector",
-    "riskops.anomaly.models.EmpiricalTail",
-    "riskops.anomaly.models.EnsembleDetector",
-    "riskops.anomaly.models.IsolationForestDetector",
-    "riskops.anomaly.models.LOFDetector",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.tree._tree.Tree",
-    # market: VaR and volatility models, whose state is plain data (PlainState); the
-    # quantile and HAR models' LightGBM regressors carry their booster as text
-    "lightgbm.sklearn.LGBMRegressor",
-    "riskops.market.deep.LSTMVolatility",
-    "riskops.market.deep.TransformerVolatility",
-    "riskops.market.rolling.GarchFit",
-    "riskops.market.var.FilteredHistoricalVaR",
-    "riskops.market.var.GarchTVaR",
-    "riskops.market.var.HistoricalVaR",
-    "riskops.market.var.QuantileVaR",
-    "riskops.market.volatility.GarchVolatility",
-    "riskops.market.volatility.HARVolatility",
-)
-"""Types RiskOps's own estimators are made of, beyond what skops trusts by default."""
-
 
 _ARRAY_BACKENDS = tuple(
     f"sklearn.externals.array_api_compat.{backend}" for backend in ("torch", "cupy", "dask", "jax")
@@ -119,17 +87,18 @@ def skops_io() -> ModuleType:
         return _skops_module
 
 
-def choose_format(estimator: Any, example: Any, predict_fn: str) -> str:
-    """``skops`` when the estimator round-trips through it on trusted types, else cloudpickle."""
+def choose_format(estimator: Any, example: Any, predict_fn: str, trusted: Sequence[str]) -> str:
+    """``skops`` when the estimator round-trips through it on ``trusted`` types (the
+    families' :attr:`~riskops.families.base.Family.trusted_types`), else cloudpickle."""
     import numpy as np
 
     sio = skops_io()
 
     try:
         data = sio.dumps(estimator)
-        if set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES):
+        if set(sio.get_untrusted_types(data=data)) - set(trusted):
             return CLOUDPICKLE
-        restored = sio.loads(data, trusted=list(TRUSTED_TYPES))
+        restored = sio.loads(data, trusted=list(trusted))
         before = np.asarray(getattr(estimator, predict_fn)(example), dtype=float)
         after = np.asarray(getattr(restored, predict_fn)(example), dtype=float)
         if before.shape != after.shape or not np.allclose(before, after, equal_nan=True):
@@ -139,9 +108,9 @@ def choose_format(estimator: Any, example: Any, predict_fn: str) -> str:
     return SKOPS
 
 
-def load_skops(path: str) -> Any:
-    """Load a skops file, trusting only :data:`TRUSTED_TYPES` (and skops's own defaults)."""
-    return skops_io().load(path, trusted=list(TRUSTED_TYPES))
+def load_skops(path: str, trusted: Sequence[str]) -> Any:
+    """Load a skops file, trusting only ``trusted`` (and skops's own defaults)."""
+    return skops_io().load(path, trusted=list(trusted))
 
 
 # -- plain state: what RiskOps's own estimators put in a pickle or a skops file -------------
@@ -276,59 +245,3 @@ class PlainState:
             setter(restored)
         else:
             self.__dict__.update(restored)
-
-
-MODEL_PARAMETERS_FILE = "model_parameters.json"
-"""The human-readable artifact of an arch-based model: specification and named estimates."""
-
-
-def model_parameters(estimator: Any) -> dict[str, Any] | None:
-    """Specification and named fitted parameters of an arch-based model, as plain JSON.
-
-    ``None`` for a model without ``params_`` (historical simulation, LightGBM, deep models).
-    What model-risk reviewers read; the model file itself is the skops archive.
-    """
-    from riskops.market.rolling import GarchFit
-
-    params: Any = getattr(estimator, "params_", None)
-    if not hasattr(params, "items") or not hasattr(estimator, "get_params"):
-        return None  # not one of the arch-based built-ins (a user's model, say)
-    try:
-        named = {str(name): float(value) for name, value in params.items()}
-    except (TypeError, ValueError):
-        return None
-    spec = {
-        key: value
-        for key, value in estimator.get_params(deep=False).items()
-        if value is None or isinstance(value, str | int | float | bool)
-    }
-    fit = getattr(estimator, "fit_", None)
-    if isinstance(fit, GarchFit):  # the VaR models' built-in GARCH estimator
-        spec |= {"mean": "Constant", "vol": "GARCH", "p": 1, "o": int(fit.o), "q": 1}
-        spec |= {"dist": str(fit.dist)}
-    out: dict[str, Any] = {
-        "model": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-        "specification": spec,
-        "params": named,
-    }
-    volatility = getattr(estimator, "volatility_", None)
-    if volatility is not None:
-        out["volatility"] = model_parameters(volatility)
-    for attr, kind in (("scale_", float), ("loglikelihood_", float), ("converged_", bool)):
-        value = getattr(estimator, attr, None)
-        if value is not None:
-            out[attr.rstrip("_")] = kind(value)
-    if hasattr(estimator, "n_obs_"):
-        out["n_obs"] = int(estimator.n_obs_)
-    return out
-
-
-def write_model_parameters(estimator: Any, folder: Any) -> None:
-    """Write :data:`MODEL_PARAMETERS_FILE` into ``folder`` for an arch-based model."""
-    import json
-    from pathlib import Path
-
-    described = model_parameters(estimator)
-    if described is not None:
-        path = Path(folder) / MODEL_PARAMETERS_FILE
-        path.write_text(json.dumps(described, indent=2, allow_nan=False) + "\n")

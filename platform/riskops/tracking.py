@@ -42,8 +42,11 @@ def configure(settings: Settings) -> None:
 
     settings.export_environment()
     if settings.is_local_tracking():
+        from riskops.home import locate
+
         settings.ensure_home()
         _create_local_store(settings)
+        locate(settings)  # a copied or moved home uses its own files
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if os.environ.get("MLFLOW_CONFIGURE_LOGGING", "").lower() == "false":
@@ -162,13 +165,14 @@ def log_outcome(
         reference = Path(tmp) / "reference.parquet"
         outcome.reference.to_parquet(reference)
         mlflow.log_artifact(str(reference), "data")
-    from riskops.serialization import SKOPS, TRUSTED_TYPES, choose_format
+    from riskops.families import trusted_types
+    from riskops.serialization import SKOPS, choose_format
 
     example = outcome.input_example
     predict = getattr(outcome.estimator, family.pyfunc_predict_fn)
     signature = infer_signature(example, predict(example))
     # skops where possible (no code runs on load); see riskops.serialization.
-    fmt = choose_format(outcome.estimator, example, family.pyfunc_predict_fn)
+    fmt = choose_format(outcome.estimator, example, family.pyfunc_predict_fn, trusted_types())
     mlflow.sklearn.log_model(
         outcome.estimator,
         name=MODEL_ARTIFACT_PATH,
@@ -176,7 +180,7 @@ def log_outcome(
         input_example=example,
         pyfunc_predict_fn=family.pyfunc_predict_fn,
         serialization_format=fmt,
-        skops_trusted_types=list(TRUSTED_TYPES) if fmt == SKOPS else None,
+        skops_trusted_types=list(trusted_types()) if fmt == SKOPS else None,
         # The model's own code travels with it: mlflow.pyfunc.load_model works in a Python
         # where riskops is not installed (MLflow puts model/code/ on sys.path when loading).
         code_paths=[str(RISKOPS_PACKAGE_DIR)],

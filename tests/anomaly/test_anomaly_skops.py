@@ -13,7 +13,7 @@ from riskops.anomaly.models import (
     IsolationForestDetector,
     LOFDetector,
 )
-from riskops.serialization import TRUSTED_TYPES
+from riskops.families import trusted_types
 
 DETECTORS = {
     "isolation_forest": IsolationForestDetector(n_estimators=50, random_state=0),
@@ -35,8 +35,8 @@ def test_a_detector_round_trips_through_skops_on_trusted_types_only(name: str) -
     detector = clone(DETECTORS[name]).fit(train)
     # When it is written with skops and read back trusting only RiskOps's list
     data = sio.dumps(detector)
-    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
-    loaded = sio.loads(data, trusted=list(TRUSTED_TYPES))
+    assert set(sio.get_untrusted_types(data=data)) <= set(trusted_types())
+    loaded = sio.loads(data, trusted=list(trusted_types()))
     # Then it scores, alerts and explains the new rows exactly as the fitted one
     np.testing.assert_array_equal(loaded.score_samples(new), detector.score_samples(new))
     np.testing.assert_array_equal(loaded.predict(new), detector.predict(new))

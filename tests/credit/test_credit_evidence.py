@@ -15,15 +15,18 @@ from riskops.credit.leakage import leakage_evidence, leakage_gate, univariate_au
 from riskops.credit.split import SplitMemory, exclude_known, fingerprints
 from riskops.data.credit import CreditDataset
 from riskops.gates import data_drift_gate, evaluate
-from riskops.policy import DataDriftRule, FairnessRule, LeakageRule, Policy
+from riskops.policy import DataDriftRule, Policy
 
 from .synthetic import make_applicants
 
 POLICY = Policy(
     family="credit",
-    leakage=LeakageRule(max_univariate_auc=0.95),
-    fairness=FairnessRule(approval_max_pd=0.3, min_adverse_impact_ratio=0.8, min_group_rows=5),
+    rules={
+        "leakage": {"max_univariate_auc": 0.95},
+        "fairness": {"approval_max_pd": 0.3, "min_adverse_impact_ratio": 0.8, "min_group_rows": 5},
+    },
 )
+RULES = CreditFamily().rules(POLICY)
 
 
 def _dataset(n: int = 600, seed: int = 0) -> CreditDataset:
@@ -133,13 +136,13 @@ def test_near_perfect_single_feature_is_refused_naming_column_auc_and_remedy() -
     assert max(v for k, v in aucs.items() if k != "collections_balance") < 0.8
     # And the gate fails naming the column, its AUC and what to do
     evidence = {"evidence": {"leakage": leakage_evidence(aucs, {})}}
-    failed = [r for r in leakage_gate(evidence, POLICY) if not r.passed]
+    failed = [r for r in leakage_gate(evidence, RULES) if not r.passed]
     assert [r.gate for r in failed] == ["leakage:collections_balance"]
     assert f"AUC {aucs['collections_balance']:.3f}" in failed[0].reason
     assert "drop the column" in failed[0].reason and "--acknowledge-leakage" in failed[0].reason
     # And an acknowledgement with a reason lets it pass, with the reason in the report
     acknowledged = leakage_evidence(aucs, {"collections_balance": "known at application"})
-    results = leakage_gate({"evidence": {"leakage": acknowledged}}, POLICY)
+    results = leakage_gate({"evidence": {"leakage": acknowledged}}, RULES)
     assert all(r.passed for r in results)
     assert "known at application" in results[0].reason
 
@@ -165,7 +168,7 @@ def test_adverse_impact_ratio_is_lowest_over_highest_approval_rate() -> None:
     # Then the ratio is 0.4 / 0.8 = 0.5 and the four-fifths rule fails naming the groups
     assert sex["adverse_impact_ratio"] == pytest.approx(0.5)
     assert (sex["lowest"], sex["highest"]) == ("b", "a")
-    (result_gate,) = fairness_gate({"evidence": {"fairness": result}}, POLICY)
+    (result_gate,) = fairness_gate({"evidence": {"fairness": result}}, RULES)
     assert not result_gate.passed and result_gate.gate == "fairness:sex"
     assert "0.500" in result_gate.reason and "b 40%" in result_gate.reason
 
@@ -174,7 +177,7 @@ def test_adverse_impact_ratio_that_cannot_be_measured_fails() -> None:
     # Given one group only above the minimum size
     groups = pd.DataFrame({"race": ["x"] * 10 + ["y"] * 2})
     result = adverse_impact(groups, np.full(12, 0.1), approval_max_pd=0.3, min_group_rows=5)
-    (gate,) = fairness_gate({"evidence": {"fairness": result}}, POLICY)
+    (gate,) = fairness_gate({"evidence": {"fairness": result}}, RULES)
     assert not gate.passed and "cannot be measured (nan)" in gate.reason
 
 
@@ -201,7 +204,7 @@ def test_drift_not_evaluated_is_visible_and_the_policy_decides() -> None:
 
 def test_non_finite_leakage_auc_fails() -> None:
     evidence = {"evidence": {"leakage": {"univariate_auc": {"Income": float("nan")}}}}
-    (result,) = leakage_gate(evidence, POLICY)
+    (result,) = leakage_gate(evidence, RULES)
     assert not result.passed and "not finite (nan)" in result.reason
 
 

@@ -12,8 +12,8 @@ from riskops.governance.market_evidence import (
     drift_record,
     var_gate_blocks,
 )
-from riskops.market.var_family import coverage_backtests
 from riskops.policy import load_policies
+from riskops.var.family import coverage_backtests
 
 BOOK = load_policies(Path(__file__).parents[2] / "platform" / "riskops" / "policies.yaml")
 

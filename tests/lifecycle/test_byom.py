@@ -20,7 +20,8 @@ import riskops
 from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.errors import PromotionRefused
-from riskops.families.contracts import ContractError, check
+from riskops.families import get_family
+from riskops.families.contracts import ContractError
 from riskops.lifecycle import SPEC_FILE, Lifecycle
 from riskops.registry import CHALLENGER, Registry
 from riskops.settings import Settings
@@ -228,15 +229,15 @@ def test_contracts_name_what_is_missing() -> None:
 
     # Then each is refused with the method it lacks
     with pytest.raises(ContractError, match=r"variance_path\(\)"):
-        check("volatility", HalfVolatility())
+        get_family("volatility").check(HalfVolatility())
     with pytest.raises(ContractError, match="score_samples"):
-        check("anomaly", LinearRegression())
+        get_family("anomaly").check(LinearRegression())
     with pytest.raises(ContractError, match="VaRModel"):
-        check("var", IsolationForest())
+        get_family("var").check(IsolationForest())
     with pytest.raises(ContractError, match="predict_proba"):
-        check("credit", LinearRegression())
+        get_family("credit").check(LinearRegression())
     # and a scikit-learn outlier detector meets the anomaly contract
-    check("anomaly", IsolationForest())
+    get_family("anomaly").check(IsolationForest())
 
 
 def test_riskops_register_takes_a_model_logged_with_plain_mlflow(

@@ -392,6 +392,7 @@ def test_skops_refuses_a_type_outside_the_allow_list_and_logging_falls_back(
 ) -> None:
     import skops.io as sio
 
+    from riskops.families import trusted_types
     from riskops.serialization import CLOUDPICKLE, choose_format, load_skops
 
     # Given a skops file holding a type RiskOps does not trust
@@ -400,6 +401,6 @@ def test_skops_refuses_a_type_outside_the_allow_list_and_logging_falls_back(
     path.write_bytes(data)
     # When loaded through RiskOps's loader, then it is refused before the object is built
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
-        load_skops(str(path))
+        load_skops(str(path), trusted_types())
     # And such an estimator is logged as a (hash-verified) pickle instead
-    assert choose_format(_NotTrusted(), [[0.0]], "predict") == CLOUDPICKLE
+    assert choose_format(_NotTrusted(), [[0.0]], "predict", trusted_types()) == CLOUDPICKLE

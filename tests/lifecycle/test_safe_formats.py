@@ -22,10 +22,10 @@ import pytest
 from sklearn.base import clone
 
 from riskops.data import DataSource
+from riskops.families import trusted_types
 from riskops.families.base import TrainOptions
 from riskops.lifecycle import Lifecycle
 from riskops.registry import Registry
-from riskops.serialization import TRUSTED_TYPES
 from riskops.settings import Settings
 
 PICKLE_PROTOCOL_2_PLUS = b"\x80"
@@ -87,7 +87,7 @@ def _no_pickle_and_trusted_types_only(model_file: Path) -> None:
                 assert "'O'" not in data[:128].decode("latin1")  # no object (pickled) arrays
             else:
                 assert not data.startswith(PICKLE_PROTOCOL_2_PLUS), member
-    assert set(sio.get_untrusted_types(file=str(model_file))) <= set(TRUSTED_TYPES)
+    assert set(sio.get_untrusted_types(file=str(model_file))) <= set(trusted_types())
 
 
 def _run_json(settings: Settings, run_id: str, name: str) -> dict:

@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
+from riskops.families import trusted_types
 from riskops.market.var import FilteredHistoricalVaR, GarchTVaR, HistoricalVaR, QuantileVaR
 from riskops.market.volatility import GarchVolatility, HARVolatility
-from riskops.serialization import TRUSTED_TYPES, from_plain, to_plain
+from riskops.serialization import from_plain, to_plain
 
 TIGHT = {"rtol": 1e-12, "atol": 0.0}
 
@@ -29,8 +30,8 @@ TIGHT = {"rtol": 1e-12, "atol": 0.0}
 def _skops_round_trip(model):  # type: ignore[no-untyped-def]
     data = sio.dumps(model)
     untrusted = set(sio.get_untrusted_types(data=data))
-    assert untrusted <= set(TRUSTED_TYPES), untrusted - set(TRUSTED_TYPES)
-    return sio.loads(data, trusted=list(TRUSTED_TYPES))
+    assert untrusted <= set(trusted_types()), untrusted - set(trusted_types())
+    return sio.loads(data, trusted=list(trusted_types()))
 
 
 @pytest.fixture(scope="module")
@@ -212,4 +213,4 @@ def test_a_subclass_attribute_without_a_plain_form_still_pickles_and_falls_back(
     restored = pickle.loads(cloudpickle.dumps(fitted))
     pd.testing.assert_series_equal(restored.labels_, fitted.labels_)
     example = recent.iloc[-250:].to_frame("ret")
-    assert choose_format(fitted, example, "predict") == CLOUDPICKLE
+    assert choose_format(fitted, example, "predict", trusted_types()) == CLOUDPICKLE

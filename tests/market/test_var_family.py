@@ -13,7 +13,7 @@ from sklearn.base import clone
 from riskops.errors import BadInputError
 from riskops.families import get_family
 from riskops.families.base import TrainOptions
-from riskops.market.var_family import VaRFamily, backtest_forecasts
+from riskops.var.family import VaRFamily, backtest_forecasts
 
 METRIC_STEMS = (
     "exceptions",

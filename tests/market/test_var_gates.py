@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from riskops import backtests as bt
 from riskops.gates import evaluate
-from riskops.market.var_family import coverage_backtests, coverage_evidence
 from riskops.policy import load_policies
+from riskops.var.family import coverage_backtests, coverage_evidence
 
 POLICIES = Path(__file__).parents[2] / "platform" / "riskops" / "policies.yaml"
 COVERAGE_GATES = {

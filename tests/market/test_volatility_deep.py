@@ -22,7 +22,7 @@ from riskops.families.base import TrainOptions
 from riskops.market.deep import LSTMVolatility, TransformerVolatility
 from riskops.market.evaluation import qlike
 from riskops.market.volatility import GarchVolatility
-from riskops.market.volatility_family import VolatilityFamily
+from riskops.volatility.family import VolatilityFamily
 
 pytestmark = pytest.mark.deep
 
@@ -65,12 +65,12 @@ def test_sklearn_contract_and_determinism(kind, simulated) -> None:
     # The weights are NumPy arrays: skops stores the model without trusting a torch class
     import skops.io as sio
 
-    from riskops.serialization import TRUSTED_TYPES
+    from riskops.families import trusted_types
 
     data = sio.dumps(first)
-    assert set(sio.get_untrusted_types(data=data)) <= set(TRUSTED_TYPES)
+    assert set(sio.get_untrusted_types(data=data)) <= set(trusted_types())
     assert not any("torch" in t for t in sio.get_untrusted_types(data=data))
-    loaded = sio.loads(data, trusted=list(TRUSTED_TYPES))
+    loaded = sio.loads(data, trusted=list(trusted_types()))
     assert_allclose(loaded.predict(frame), first.predict(frame), rtol=1e-12, atol=0)
     assert_allclose(loaded.forecast_variance(horizon=5), first.forecast_variance(horizon=5))
     path = first.forecast_variance(returns.iloc[-100:], horizon=5)

@@ -16,7 +16,7 @@ from riskops.errors import BadInputError
 from riskops.families import get_family
 from riskops.families.base import TrainOptions
 from riskops.market.volatility import GarchVolatility
-from riskops.market.volatility_family import METRICS, VolatilityFamily
+from riskops.volatility.family import METRICS, VolatilityFamily
 
 EXTRA = {"eval_days": 200, "refit_every": 100}
 
@@ -188,7 +188,7 @@ def test_short_history_and_bad_options_are_refused(sp500, tmp_path: Path) -> Non
 def test_deep_models_explain_how_to_install_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from riskops.market.volatility_family import make_volatility_model
+    from riskops.volatility.family import make_volatility_model
 
     # Given an environment without PyTorch
     monkeypatch.setitem(sys.modules, "torch", None)
@@ -203,7 +203,7 @@ def test_importing_the_family_stays_cheap() -> None:
     import sys
 
     code = (
-        "import sys, riskops.families, riskops.market.volatility_family\n"
+        "import sys, riskops.families, riskops.volatility.family\n"
         "heavy = [m for m in ('arch', 'lightgbm', 'torch', 'shap', 'matplotlib', 'mlflow')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))"

@@ -240,7 +240,7 @@ def retrain_credit() -> Any:
 def live_service(serving_home: Path) -> Iterator[LiveService]:
     """The service over all four champions, trained while it starts."""
     from riskops.data import DataSource
-    from riskops.families import REGISTERED_NAMES
+    from riskops.families import family_names, registered_name
     from riskops.families.base import TrainOptions
 
     service = start_service(serving_home)
@@ -269,7 +269,7 @@ def live_service(serving_home: Path) -> Iterator[LiveService]:
             for family, source, options in plan:
                 train_and_promote(settings, family, source, options)
         wait_ready(service)
-        wait_until_serving(service, set(REGISTERED_NAMES.values()), timeout=60)
+        wait_until_serving(service, {registered_name(f) for f in family_names()}, timeout=60)
         yield service
     finally:
         stop_service(service)

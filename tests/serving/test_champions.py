@@ -49,7 +49,7 @@ class MemoryRegistry:
         return Model(int(version))  # type: ignore[arg-type]
 
 
-def prepare(estimator: Model, info: VersionInfo) -> dict[str, int]:
+def prepare(estimator: Model) -> dict[str, int]:
     return {"prepared_for": estimator.version}
 
 
@@ -116,7 +116,7 @@ def test_a_missing_alias_or_a_registry_outage_keeps_the_last_champion() -> None:
 
 
 def test_a_version_the_service_cannot_prepare_is_refused() -> None:
-    def picky(estimator: Model, info: VersionInfo) -> None:
+    def picky(estimator: Model) -> None:
         if estimator.version == 2:
             raise TypeError("Model cannot be served: it lacks ['score_records']")
 

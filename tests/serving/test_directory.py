@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from riskops.audit import AuditTrail
+from riskops.families import registered_name
 from riskops.registry import CHAMPION, Registry
 from riskops.settings import Settings
 from services import adapters
@@ -12,8 +13,8 @@ from services.directory import ChampionDirectory
 def _directory(settings: Settings) -> ChampionDirectory:
     return ChampionDirectory(
         Registry(settings),
-        {family: route.prepare for family, route in adapters.ROUTES.items()},
-        {family: route.model for family, route in adapters.ROUTES.items()},
+        {family: route.prepare for family, route in adapters.routes().items()},
+        {family: registered_name(family) for family in adapters.routes()},
     )
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskops.anomaly import serving as anomaly_route
 from riskops.anomaly.models import AutoencoderDetector
-from services import adapters, payloads
-from services.champions import Champion
+from riskops.serving.errors import ServingError
+from riskops.serving.route import Champion
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,7 @@ def autoencoder_champion() -> Champion:
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
     detector = AutoencoderDetector(max_iter=50, random_state=0).fit(X)
-    info: Any = type("Info", (), {"version": 1})()
-    state = adapters.prepare_anomaly(detector, info)
+    state = anomaly_route.prepare(detector)
     return Champion(
         "market_anomaly", 1, "run", "anomaly", "AutoencoderDetector", detector, state, time.time()
     )
@@ -29,12 +29,12 @@ def autoencoder_champion() -> Champion:
 
 def test_rows_that_overflow_the_detector_are_422_naming_the_rows(autoencoder_champion) -> None:
     # Given one row far outside anything seen in training, and one ordinary row
-    request = payloads.AnomalyRequest.model_validate(
+    request = anomaly_route.AnomalyRequest.model_validate(
         {"rows": [{f: 0.1 for f in "abcd"}, {f: 1e300 for f in "abcd"}]}
     )
     # When it is scored (the autoencoder's squared error overflows to infinity)
-    with pytest.raises(adapters.ServingError) as caught:
-        adapters.score_anomaly(autoencoder_champion, request, "request-1")
+    with pytest.raises(ServingError) as caught:
+        anomaly_route.score(autoencoder_champion, request, "request-1")
     # Then the answer is 422, names row 1, and says why in the API's words
     error = caught.value
     assert error.status == 422
@@ -72,11 +72,11 @@ def test_ordinary_rows_are_scored_like_one_call(autoencoder_champion, one_pass: 
     rng = np.random.default_rng(1)
     rows = [
         dict(zip("abcd", r, strict=True))
-        for r in rng.normal(size=(adapters.EXPLAIN_SLICE * 3 + 5, 4)).tolist()
+        for r in rng.normal(size=(anomaly_route.EXPLAIN_SLICE * 3 + 5, 4)).tolist()
     ]
-    request = payloads.AnomalyRequest.model_validate({"rows": rows, "top_k": 2})
+    request = anomaly_route.AnomalyRequest.model_validate({"rows": rows, "top_k": 2})
     # When they are scored by the service's adapter
-    body, log = adapters.score_anomaly(champion, request, "request-2")
+    body, log = anomaly_route.score(champion, request, "request-2")
     # Then the scores and drivers are those of one call over all rows
     detector = autoencoder_champion.estimator
     whole = detector.explain(pd.DataFrame(rows), 2)

@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services import payloads
+from riskops.anomaly.serving import AnomalyRequest
+from riskops.credit.serving import applicant_validator
+from riskops.serving.payloads import feature_row_validator, validation_detail
+from riskops.var.serving import VaRRequest
+from riskops.volatility.serving import VolatilityRequest
 
 # The layout of FeatureEncoder.input_schema_ for a credit model (riskops.credit.encoding).
 SCHEMA: dict[str, dict[str, Any]] = {
@@ -20,16 +24,13 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "Home": {"kind": "categorical", "categories": ["owner", "rent"], "nullable": True},
     "Records": {"kind": "categorical", "categories": ["no", "yes"], "nullable": False},
 }
-validator, row_schema = payloads.applicant_validator(SCHEMA)
+validator, row_schema = applicant_validator(SCHEMA)
 
 
 def _errors(applicants: list[Any]) -> list[tuple[tuple[Any, ...], str]]:
     with pytest.raises(ValidationError) as caught:
         validator.validate_python(applicants)
-    return [
-        (tuple(e["loc"]), e["type"])
-        for e in payloads.validation_detail(caught.value, ("applicants",))
-    ]
+    return [(tuple(e["loc"]), e["type"]) for e in validation_detail(caught.value, ("applicants",))]
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12)
@@ -77,7 +78,7 @@ def test_the_published_row_schema_matches_the_rules() -> None:
 
 
 def test_anomaly_rows_need_exactly_the_detectors_features() -> None:
-    rows, schema = payloads.feature_row_validator(["ret", "abs_ret"])
+    rows, schema = feature_row_validator(["ret", "abs_ret"])
     assert rows.validate_python([{"ret": -1.5, "abs_ret": 1.5}]) == [{"ret": -1.5, "abs_ret": 1.5}]
     with pytest.raises(ValidationError) as caught:
         rows.validate_python([{"ret": 1.0, "vol": 2.0}])
@@ -101,20 +102,18 @@ def test_anomaly_rows_need_exactly_the_detectors_features() -> None:
 )
 def test_var_requests_outside_their_domain_are_refused(body) -> None:
     with pytest.raises(ValidationError):
-        payloads.VaRRequest.model_validate(body)
+        VaRRequest.model_validate(body)
 
 
 def test_anomaly_requests_take_one_source_and_ordered_prices() -> None:
     bar = {"date": "2020-01-02", "close": 100.0}
     with pytest.raises(ValidationError, match="exactly one"):
-        payloads.AnomalyRequest.model_validate({"series": "sp500", "rows": [{"ret": 1.0}]})
+        AnomalyRequest.model_validate({"series": "sp500", "rows": [{"ret": 1.0}]})
     with pytest.raises(ValidationError, match="strictly increasing"):
-        payloads.AnomalyRequest.model_validate({"prices": [bar, bar]})
+        AnomalyRequest.model_validate({"prices": [bar, bar]})
     with pytest.raises(ValidationError, match="greater than 0"):
-        payloads.AnomalyRequest.model_validate(
-            {"prices": [bar, {"date": "2020-01-03", "close": 0.0}]}
-        )
-    ok = payloads.AnomalyRequest.model_validate(
+        AnomalyRequest.model_validate({"prices": [bar, {"date": "2020-01-03", "close": 0.0}]})
+    ok = AnomalyRequest.model_validate(
         {"prices": [bar, {"date": "2020-01-03", "close": 101.0, "volume": 0}]}
     )
     assert ok.prices is not None
@@ -123,7 +122,7 @@ def test_anomaly_requests_take_one_source_and_ordered_prices() -> None:
 
 def test_openapi_bounds_are_inclusive_so_that_openapi_3_0_can_express_them() -> None:
     # BentoML publishes OpenAPI 3.0.2, where exclusiveMinimum is a boolean
-    for model in (payloads.VaRRequest, payloads.VolatilityRequest, payloads.AnomalyRequest):
+    for model in (VaRRequest, VolatilityRequest, AnomalyRequest):
         text = str(model.model_json_schema())
         assert "exclusiveMinimum" not in text
         assert "exclusiveMaximum" not in text
@@ -136,12 +135,12 @@ def test_applicants_outside_what_the_model_saw_are_refused_on_their_field() -> N
     frame = pd.DataFrame({"Age": [18.0, 40.0, 68.0], "Records": ["no", "yes", "no"]})
     schema = FeatureEncoder().fit(frame).input_schema_
     assert (schema["Age"]["min"], schema["Age"]["max"]) == (18.0, 68.0)
-    ranged, published = payloads.applicant_validator(schema)
+    ranged, published = applicant_validator(schema)
     # When an applicant of age -5 or 500 arrives, it is refused naming Age
     for age, kind in ((-5, "greater_than_equal"), (500, "less_than_equal")):
         with pytest.raises(ValidationError) as caught:
             ranged.validate_python([{"Age": age, "Records": "no"}])
-        detail = payloads.validation_detail(caught.value, ("applicants",))
+        detail = validation_detail(caught.value, ("applicants",))
         assert [(tuple(e["loc"]), e["type"]) for e in detail] == [(("applicants", 0, "Age"), kind)]
     # And a new applicant just outside the training range is scored
     assert ranged.validate_python([{"Age": 75, "Records": "no"}])[0]["Age"] == 75.0

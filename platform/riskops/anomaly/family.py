@@ -56,6 +56,7 @@ from riskops.anomaly.models import (
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.contracts import Contract
 
 __all__ = ["AnomalyFamily", "make_detector"]
 
@@ -84,6 +85,14 @@ _REPORTED_METRICS = (
 )
 
 
+def _alert_rate(options: TrainOptions) -> float:
+    """The target alert rate: ``extra["alert_rate"]``, else ``1 - level``."""
+    alert_rate = float(options.extra.get("alert_rate", round(1.0 - options.level, 10)))
+    if not 0 < alert_rate < 0.5:
+        raise BadInputError(f"alert_rate: must be in (0, 0.5), got {alert_rate}")
+    return alert_rate
+
+
 def make_detector(model: str, alert_rate: float = 0.01, seed: int | None = 42) -> Any:
     """An unfitted detector by its ``--model`` name."""
     if model == "ensemble":
@@ -100,7 +109,13 @@ def make_detector(model: str, alert_rate: float = 0.01, seed: int | None = 42) -
 
 
 class AnomalyFamily(Family):
-    """Daily market-anomaly detection on index histories (see the module docstring)."""
+    """Daily market-anomaly detection on index histories (see the module docstring).
+
+    The contract for a user's model: a scikit-learn outlier detector (``IsolationForest``,
+    ``LocalOutlierFactor(novelty=True)``, ``OneClassSVM``...) with ``fit(X)`` and
+    ``score_samples(X)`` or ``decision_function(X)`` (lower = more abnormal, scikit-learn's
+    convention).
+    """
 
     name: ClassVar[str] = "anomaly"
     registered_name: ClassVar[str] = "market_anomaly"
@@ -108,41 +123,63 @@ class AnomalyFamily(Family):
     models: ClassVar[tuple[str, ...]] = ("ensemble", "isolation_forest", "lof", "autoencoder")
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "event_recall"
+    key_metrics: ClassVar[tuple[str, ...]] = (
+        "event_recall",
+        "naive_event_recall",
+        "alert_rate_holdout",
+    )
+    fit_cost: ClassVar[int] = 3
+    contract: ClassVar[Contract] = Contract(
+        required=(("fit",), ("score_samples", "decision_function")),
+        hint="a scikit-learn outlier detector",
+    )
+    trusted_types: ClassVar[tuple[str, ...]] = (
+        # sklearn's tree structure has a skops loader; the LOF's KD-tree and its metric and
+        # the autoencoder's Adam state are plain Cython/Python state
+        "riskops.anomaly.models.AutoencoderDetector",
+        "riskops.anomaly.models.EmpiricalTail",
+        "riskops.anomaly.models.EnsembleDetector",
+        "riskops.anomaly.models.IsolationForestDetector",
+        "riskops.anomaly.models.LOFDetector",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.tree._tree.Tree",
+    )
     default_dataset = "us_indices"
 
-    def fit(
+    def builtin(self, kind: str, options: TrainOptions) -> Any:
+        return make_detector(kind, _alert_rate(options), options.seed)
+
+    def adapt(self, spec: Any, options: TrainOptions) -> Any:
+        """A user's outlier detector wrapped in
+        :class:`~riskops.anomaly.any_model.OutlierDetector` (scores higher = more anomalous,
+        a calibrated threshold, drivers); the target alert rate applied to either."""
+        from riskops.anomaly.any_model import OutlierDetector, implements_platform_detector
+
+        alert_rate = _alert_rate(options)
+        if not implements_platform_detector(spec):
+            spec = OutlierDetector(spec, alert_rate=alert_rate)
+        if "alert_rate" in spec.get_params(deep=False):
+            spec.set_params(alert_rate=alert_rate)
+        return spec
+
+    def _fit(
         self,
         dataset: MarketDataset,
         options: TrainOptions,
         workdir: Path,
-        estimator: Any = None,
+        spec: Any,
+        kind: str,
     ) -> TrainingOutcome:
-        """Fit ``estimator`` (default: the built-in kind ``options.model``; else any
-        scikit-learn outlier detector, see :mod:`riskops.anomaly.any_model`) on the training
-        days, evaluate it on held-out days and known events."""
-        from riskops.families import contracts
-
-        user_spec = estimator
-        if user_spec is not None:
-            contracts.check(self.name, user_spec)
-        model = options.model or (
-            self.models[0] if user_spec is None else contracts.kind_of(user_spec)
-        )
+        """Fit ``spec`` (a built-in detector or a user's scikit-learn outlier detector,
+        adapted) on the training days, evaluate it on held-out days and known events."""
+        estimator, model = spec, kind
         extra = dict(options.extra)
-        alert_rate = float(extra.get("alert_rate", round(1.0 - options.level, 10)))
+        alert_rate = _alert_rate(options)
         holdout_fraction = float(extra.get("holdout_fraction", 0.2))
-        if not 0 < alert_rate < 0.5:
-            raise BadInputError(f"alert_rate: must be in (0, 0.5), got {alert_rate}")
         if not 0 < holdout_fraction < 1:
             raise BadInputError(f"holdout_fraction: must be in (0, 1), got {holdout_fraction}")
-        if user_spec is None:
-            estimator = make_detector(model, alert_rate, options.seed)
-        else:
-            estimator = contracts.adapt(
-                self.name, contracts.unfitted(user_spec), alert_rate=alert_rate
-            )
-            if "alert_rate" in estimator.get_params(deep=False):
-                estimator.set_params(alert_rate=alert_rate)
 
         features = build_features(dataset)
         evaluation = AnomalyEvaluation.split(features, holdout_fraction, seed=options.seed)
@@ -210,6 +247,11 @@ class AnomalyFamily(Family):
             reference=train.copy(),
             evaluation=evaluation,
         )
+
+    def service_route(self) -> Any:
+        from riskops.anomaly.serving import ROUTE
+
+        return ROUTE
 
     def evaluate(self, estimator: Any, evaluation: AnomalyEvaluation) -> dict[str, float]:
         trained_on = [str(c) for c in getattr(estimator, "feature_names_in_", [])]

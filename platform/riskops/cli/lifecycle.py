@@ -11,12 +11,11 @@ import typer
 from riskops.cli import options as opt
 from riskops.cli.output import command, emit, progress, stdout
 
-Family = Annotated[opt.FamilyName, typer.Argument(help="The model family.")]
 ModelName = Annotated[str, typer.Argument(help="Registered model name, e.g. credit_pd.")]
 
 
 def train(
-    family: Family,
+    family: opt.Family,
     data: opt.DataPath = None,
     target: opt.Target = None,
     positive_label: opt.PositiveLabel = None,

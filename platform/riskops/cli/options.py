@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 # Choices as Literal types, so `--help` lists them and click rejects anything else (exit 2).
-FamilyName = Literal["credit", "var", "volatility", "anomaly"]
 DomainName = Literal["credit", "market"]
 BundledMarket = Literal["sp500", "nasdaq", "us_indices", "eustocks"]
 Innovations = Literal["normal", "t", "skewt"]
 Scale = Literal["decimal", "percent"]
 
 
-class FamilyChoice(StrEnum):
-    """The families, for options given several times (Typer lists no Literal in a list)."""
+def family_name(value: str) -> str:
+    """An installed family (``riskops.families`` entry points, plug-ins included), checked
+    when the command runs rather than listed at import; anything else is a usage error
+    (exit 2) that names the choices."""
+    from riskops.families import family_names
 
-    credit = "credit"
-    var = "var"
-    volatility = "volatility"
-    anomaly = "anomaly"
+    names = family_names()
+    if value not in names:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(names)}")
+    return value
 
+
+_FAMILY_HELP = "The model family: credit, var, volatility, anomaly or an installed plug-in."
+Family = Annotated[str, typer.Argument(help=_FAMILY_HELP, parser=family_name, metavar="FAMILY")]
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DataPath = Annotated[
@@ -52,6 +56,8 @@ Bundled = Annotated[
     BundledMarket | None, typer.Option("--dataset", help="Market: a bundled dataset.")
 ]
 Families = Annotated[
-    list[FamilyChoice] | None,
-    typer.Option("--family", help="Repeat for several; default: all."),
+    list[str] | None,
+    typer.Option(
+        "--family", help="Repeat for several; default: all.", parser=family_name, metavar="FAMILY"
+    ),
 ]

@@ -30,7 +30,7 @@ def _pipelines(module: str) -> Any:
     return importlib.import_module(f"pipelines.{module}")
 
 
-def _values(families: list[opt.FamilyChoice] | None) -> list[str] | None:
+def _values(families: list[str] | None) -> list[str] | None:
     return [str(f) for f in families] if families else None
 
 

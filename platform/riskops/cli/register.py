@@ -11,11 +11,9 @@ import typer
 from riskops.cli import options as opt
 from riskops.cli.output import command, emit, progress, stdout
 
-Family = Annotated[str, typer.Argument(help="credit, var, volatility or anomaly")]
-
 
 def register(
-    family: Family,
+    family: opt.Family,
     model_uri: Annotated[
         str,
         typer.Option(

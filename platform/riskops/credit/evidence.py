@@ -234,9 +234,9 @@ def fairness_evidence(
     if not protected:
         return None
     from riskops.credit.fairness import adverse_impact
-    from riskops.policy import FairnessRule
+    from riskops.credit.rules import FairnessRule
 
-    rule = policy.fairness or FairnessRule()
+    rule = family.rules(policy).fairness or FairnessRule()
     evaluation = outcome.evaluation
     pd_ = family.score(outcome.estimator, evaluation.X).to_numpy()
     return adverse_impact(

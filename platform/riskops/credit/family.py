@@ -39,13 +39,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions
+from riskops.families.base import Family, Gate, TrainingOutcome, TrainOptions
+from riskops.families.contracts import Contract, ContractError, final_step
+
+if TYPE_CHECKING:
+    from riskops.credit.rules import CreditRules
 
 __all__ = ["CreditFamily"]
 
@@ -58,8 +62,33 @@ REASON_CODES = 4
 _RECENT_SEED = 0
 
 
+def _must_classify(family: str, estimator: Any) -> None:
+    """The credit contract asks for a classifier: a regressor's ``predict_proba`` (rare, but
+    some meta-estimators forward it) is refused by its scikit-learn estimator type."""
+    probe = final_step(estimator)
+    kind = getattr(probe, "_estimator_type", None)
+    tags = getattr(probe, "__sklearn_tags__", None)
+    if kind is None and tags is not None:
+        try:
+            kind = tags().estimator_type
+        except Exception:  # an old-style or partial estimator: judged by its methods
+            kind = None
+    if kind not in (None, "classifier"):
+        raise ContractError(
+            f"estimator: {type(estimator).__name__} is a {kind}, the {family} family needs a "
+            "binary classifier with predict_proba()"
+        )
+
+
 class CreditFamily(Family):
-    """Credit probability of default: LightGBM (default), random forest, logistic."""
+    """Credit probability of default: LightGBM (default), random forest, logistic.
+
+    The contract for a user's model: a scikit-learn compatible binary classifier, or a
+    :class:`~sklearn.pipeline.Pipeline` ending in one, whose ``fit(X, y)`` and
+    ``predict_proba(X)`` take the *raw* applicant frame (text categories, missing values)
+    and ``y`` coded 0/1 (1 = default). The platform adds the rating scale, SHAP
+    explanations and reason codes (:class:`riskops.credit.any_model.ClassifierPD`).
+    """
 
     name: ClassVar[str] = "credit"
     registered_name: ClassVar[str] = "credit_pd"
@@ -67,34 +96,52 @@ class CreditFamily(Family):
     models: ClassVar[tuple[str, ...]] = ("lightgbm", "random_forest", "logistic")
     pyfunc_predict_fn: ClassVar[str] = "predict_proba"
     primary_metric: ClassVar[str] = "auc"
+    key_metrics: ClassVar[tuple[str, ...]] = ("auc", "ks", "ece")
+    fit_cost: ClassVar[int] = 4
+    contract: ClassVar[Contract] = Contract(
+        required=(("fit",), ("predict_proba",)),
+        hint="a scikit-learn binary classifier or Pipeline taking the raw applicant frame",
+        probe=final_step,
+        more=_must_classify,
+    )
+    trusted_types: ClassVar[tuple[str, ...]] = (
+        # the LightGBM PD model (its booster as LightGBM's text model)
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "riskops.credit.calibration.RatingScale",
+        "riskops.credit.calibration.ScoreCalibrator",
+        "riskops.credit.encoding.FeatureEncoder",
+        "riskops.credit.models.LightGBMPD",
+    )
+
+    # -- one path for every model ----------------------------------------------
+
+    def builtin(self, kind: str, options: TrainOptions) -> Any:
+        from riskops.credit.models import MODEL_KINDS
+
+        return MODEL_KINDS[kind](**self._hyperparameters(kind, options, dict(options.extra)))
+
+    def adapt(self, spec: Any, options: TrainOptions) -> Any:
+        """A user's classifier wrapped in :class:`~riskops.credit.any_model.ClassifierPD`
+        (grades, explanations, request schema); the built-in kinds are used as they are."""
+        from riskops.credit.any_model import ClassifierPD, implements_platform_pd
+
+        return spec if implements_platform_pd(spec) else ClassifierPD(spec)
 
     # -- lifecycle -------------------------------------------------------------
 
-    def fit(
-        self, dataset: Any, options: TrainOptions, workdir: Path, estimator: Any = None
+    def _fit(
+        self, dataset: Any, options: TrainOptions, workdir: Path, spec: Any, kind: str
     ) -> TrainingOutcome:
         """Split, (tune,) fit, validate on the held-out split, explain, write artifacts.
 
-        ``estimator`` is the unfitted specification (a built-in kind from
-        :func:`~riskops.families.contracts.builtin_spec`, the default, or a user's
-        classifier); it is cloned, adapted to the platform's PD interface and fitted on
-        the training split.
+        ``spec`` is the unfitted, adapted specification (a built-in kind or a user's
+        classifier wrapped in the platform's PD adapter); it is fitted on the training split.
 
         Writes ``shap/`` (see :func:`riskops.explain.write_shap_artifacts`), ``plots/``
         (ROC, calibration, score distribution, grade default rates) and
         ``reason_codes_sample.json`` under ``workdir``.
         """
-        from riskops.families import contracts
-
-        if estimator is None:
-            estimator = contracts.builtin_spec(self.name, options)
-            kind = options.model or self.models[0]
-        else:
-            contracts.check(self.name, estimator)
-            kind = options.model or contracts.kind_of(estimator)
-        spec = contracts.adapt(self.name, contracts.unfitted(estimator))
-        workdir = Path(workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
         extra = dict(options.extra or {})
         test_size = float(extra.get("test_size", DEFAULT_TEST_SIZE))
         from riskops.credit.leakage import leakage_evidence, parse_acknowledgements, univariate_aucs
@@ -185,6 +232,39 @@ class CreditFamily(Family):
             reference=reference.reset_index(drop=True),
             evaluation=test,
         )
+
+    # -- policy ----------------------------------------------------------------
+
+    def rules(self, policy: Any) -> CreditRules:
+        """The policy's ``rules:`` (leakage, fairness), parsed; exit 2 naming the field."""
+        from pydantic import ValidationError
+
+        from riskops.credit.rules import CreditRules
+
+        try:
+            return CreditRules.model_validate(policy.rules)
+        except ValidationError as exc:
+            raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None
+
+    def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
+        """Target leakage and fairness, when the policy's rules ask for them."""
+        from functools import partial
+
+        from riskops.credit.fairness import fairness_gate
+        from riskops.credit.leakage import leakage_gate
+
+        rules = self.rules(policy)
+        gates: list[tuple[str, Gate]] = []
+        if rules.leakage is not None:
+            gates.append(("leakage", partial(leakage_gate, policy=rules)))
+        if rules.fairness is not None:
+            gates.append(("fairness", partial(fairness_gate, policy=rules)))
+        return gates
+
+    def service_route(self) -> Any:
+        from riskops.credit.serving import ROUTE
+
+        return ROUTE
 
     def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
         """The same metrics as :meth:`fit` reports, for any fitted PD model."""

@@ -197,12 +197,30 @@ def _scale_returns(values: pd.Series) -> pd.Series:
     return (numeric * 100).astype(object).where(numeric.notna(), values)
 
 
-def _assemble(name: str, source: str, per_asset: dict[str, pd.DataFrame]) -> MarketDataset:
+def from_price_bars(bars: pd.DataFrame, name: str = "prices") -> MarketDataset:
+    """A dataset from daily bars (``date``, ``close`` and optionally ``high``, ``low``,
+    ``volume`` and ``asset``), each asset validated like a user's file; with several assets
+    only the dates every asset has are kept."""
+    long = bars.copy()
+    long["date"] = pd.to_datetime(long["date"])
+    assets = long.pop("asset").fillna(name) if "asset" in long else pd.Series(name, long.index)
+    per_asset = {}
+    for asset, group in long.groupby(assets, sort=False):
+        frame = group.dropna(axis=1, how="all").reset_index(drop=True)
+        frame = validate_frame(MarketSeries.to_schema(), frame, str(asset))
+        per_asset[str(asset)] = frame.set_index("date")
+    return _assemble(name, "request", per_asset, common_dates=len(per_asset) > 1)
+
+
+def _assemble(
+    name: str, source: str, per_asset: dict[str, pd.DataFrame], common_dates: bool = False
+) -> MarketDataset:
     def wide(field: str) -> pd.DataFrame | None:
         cols = {a: f[field] for a, f in per_asset.items() if field in f}
         if len(cols) != len(per_asset):
             return None
-        return pd.DataFrame(cols).sort_index()
+        frame = pd.DataFrame(cols).sort_index()
+        return frame.dropna() if common_dates else frame
 
     close = wide("close")
     given = wide("ret")

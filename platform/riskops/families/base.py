@@ -1,11 +1,26 @@
 """The contract every model family implements, so that one lifecycle trains them all.
 
-A family (credit, var, volatility, anomaly) knows how to load its data, fit any
-estimator that honours its contract (:mod:`riskops.families.contracts`: the built-in kinds
-and a user's own model enter the same way), evaluate any estimator of its kind on an
-evaluation window, and describe the features and outputs that drift checks compare.
-Everything else (logging, registering, gating, promoting, auditing, serving) is generic
-and lives elsewhere.
+A family (credit, var, volatility, anomaly, or a plug-in of your own) owns everything about
+itself and enters the platform through the hooks of :class:`Family`:
+
+* **the one path for every model** -- :meth:`Family.builtin` (the unfitted built-in kind
+  that ``riskops train FAMILY --model K`` registers), :attr:`Family.contract` and
+  :meth:`Family.check` (what a data scientist's own estimator must offer), :meth:`Family.adapt`
+  (the platform's wrapper that adds grades, explanations, request schemas...). :meth:`fit` is
+  a template: it checks, chooses the kind, adapts and clones, then calls the family's
+  :meth:`_fit` with the unfitted specification;
+* **evaluation** -- :meth:`evaluate`, :meth:`features`, :meth:`score`, :meth:`recent_window`,
+  :meth:`independent_window` (the evidence the gates compare);
+* **gates** -- :meth:`extra_gates` adds the family's own gates to the generic ones, and
+  :meth:`rules` parses the family's own policy section;
+* **documents, serving, live monitoring** -- :meth:`documents`, :meth:`service_route`,
+  :meth:`online`, :meth:`monitors`;
+* **facts** -- :attr:`key_metrics`, :attr:`trusted_types` (skops's allow-list),
+  :attr:`fit_cost` (the flows start the longest fits first).
+
+Families are found through the ``riskops.families`` entry-point group
+(:mod:`riskops.families`), the four built-ins included; a fifth family is an installed
+package with one entry point, and no file of RiskOps changes.
 
 Estimators follow the scikit-learn contract: ``__init__`` stores hyperparameters,
 ``fit`` returns ``self``, learned state ends in ``_``, ``check_is_fitted`` guards
@@ -15,11 +30,15 @@ prediction, and ``sklearn.base.clone`` gives back the unfitted specification.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+
+from riskops.errors import BadInputError
+from riskops.families.contracts import Contract, kind_of, unfitted
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,7 @@ class TrainingOutcome:
     Attributes
     ----------
     estimator
-        The fitted estimator to register (scikit-learn contract, picklable).
+        The fitted estimator to register (scikit-learn contract).
     model_kind
         Short name of the estimator kind, e.g. ``"lightgbm"`` or ``"garch"``.
     params
@@ -52,7 +71,7 @@ class TrainingOutcome:
         the family's (``auc``, ``qlike``, ``kupiec_pvalue``...); gates read them.
     evidence
         JSON-serialisable facts the gates need beyond flat metrics (backtest tables
-        as records, event lists, grade tables...). Logged as ``evidence.json``.
+        as records, event lists, grade tables...). Logged with the gate evidence.
     artifact_dir
         A folder of files (plots, SHAP Parquet, HTML) logged under the run as-is.
     input_example
@@ -76,47 +95,89 @@ class TrainingOutcome:
     evaluation: Any
 
 
+Gate = Callable[[Mapping[str, Any]], Any]
+"""A family gate: gate evidence in, a :class:`~riskops.gates.GateResult` (or a list) out."""
+
+
 class Family(ABC):
     """One model family. Subclasses are stateless; instances are cheap."""
 
     name: ClassVar[str]
-    """``credit``, ``var``, ``volatility`` or ``anomaly``."""
+    """The family's name on the command line: ``credit``, ``var``..."""
     registered_name: ClassVar[str]
     """Default registered model name, e.g. ``credit_pd``."""
     domain: ClassVar[str]
-    """Data domain: ``credit`` or ``market``."""
+    """Data domain: ``credit`` or ``market`` (how :mod:`riskops.data` loads a source)."""
     models: ClassVar[tuple[str, ...]]
-    """Choices for ``--model``; the first is the default."""
+    """Built-in kinds, the choices of ``--model``; the first is the default."""
+    contract: ClassVar[Contract]
+    """What a user's own estimator must offer (checked before anything is written)."""
     pyfunc_predict_fn: ClassVar[str] = "predict"
     """Method that MLflow's generic pyfunc (``mlflow models serve``) calls."""
     primary_metric: ClassVar[str]
     """Metric that summarises the model in ``riskops models`` (``auc``, ``qlike``...)."""
+    key_metrics: ClassVar[tuple[str, ...]] = ()
+    """The few metrics that summarise a version in listings and on the console."""
     default_dataset: ClassVar[str | None] = None
     """Bundled dataset used when the user gives none (market: ``sp500`` unless set)."""
+    trusted_types: ClassVar[tuple[str, ...]] = ()
+    """Types the family's built-in estimators are made of, beyond what skops trusts by
+    default: they are stored with skops (no code runs on load)."""
+    fit_cost: ClassVar[int] = 1
+    """Relative cost of a default training on the bundled data (credit 4, anomaly 3, var 2,
+    volatility 1); flows start the most expensive first, so the short ones fill in behind."""
 
-    def default_source(self, source: Any = None) -> Any:
-        """``source`` with the family's bundled dataset filled in when it names no data."""
-        from dataclasses import replace
-
-        from riskops.data import DataSource
-
-        source = source or DataSource(domain=self.domain)
-        if source.path is None and source.bundled is None and self.default_dataset:
-            source = replace(source, bundled=self.default_dataset)
-        return source
-
+    # ------------------------------------------------------------ one path for every model
     @abstractmethod
+    def builtin(self, kind: str, options: TrainOptions) -> Any:
+        """The unfitted built-in estimator ``kind`` (one of :attr:`models`) for ``options``."""
+
+    def check(self, estimator: Any) -> None:
+        """Raise :class:`~riskops.families.contracts.ContractError` naming what
+        ``estimator`` lacks for this family. Nothing is fitted or written before it passes."""
+        self.contract.check(self.name, estimator)
+
+    def adapt(self, spec: Any, options: TrainOptions) -> Any:
+        """The unfitted specification in the form the family's lifecycle and service use:
+        a user's estimator wrapped in the platform's adapter, options (level, alert rate)
+        applied. Default: unchanged."""
+        return spec
+
+    def specification(self, options: TrainOptions, estimator: Any = None) -> tuple[Any, str]:
+        """``(unfitted adapted specification, kind)`` of what :meth:`fit` will fit.
+
+        ``estimator`` is a user's unfitted model (checked against :attr:`contract`);
+        ``None`` means the built-in kind ``options.model`` (default: the first of
+        :attr:`models`). The caller's object is cloned, never fitted.
+        """
+        if estimator is None:
+            kind = options.model or self.models[0]
+            if kind not in self.models:
+                raise BadInputError(f"--model: {kind!r} is not one of {list(self.models)}")
+            spec = self.builtin(kind, options)
+        else:
+            self.check(estimator)
+            kind = options.model or kind_of(estimator)
+            spec = unfitted(estimator)
+        return self.adapt(spec, options), kind
+
     def fit(
         self, dataset: Any, options: TrainOptions, workdir: Path, estimator: Any = None
     ) -> TrainingOutcome:
-        """Split, fit, evaluate on held-out data, explain, and write artifacts to ``workdir``.
+        """Check, choose the kind, adapt and clone (:meth:`specification`), then split, fit,
+        evaluate on held-out data, explain and write artifacts to ``workdir`` (:meth:`_fit`)."""
+        spec, kind = self.specification(options, estimator)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return self._fit(dataset, options, workdir, spec, kind)
 
-        ``estimator`` is the unfitted specification to fit: any model honouring the
-        family's contract (:mod:`riskops.families.contracts`); ``None`` means the
-        built-in kind ``options.model``. The family clones it, so the caller's object
-        is never fitted.
-        """
+    @abstractmethod
+    def _fit(
+        self, dataset: Any, options: TrainOptions, workdir: Path, spec: Any, kind: str
+    ) -> TrainingOutcome:
+        """Fit the unfitted, adapted ``spec`` of kind ``kind`` on the family's own split."""
 
+    # -------------------------------------------------------------------- evaluation
     @abstractmethod
     def evaluate(self, estimator: Any, evaluation: Any) -> dict[str, float]:
         """Metrics of ``estimator`` (fitted, e.g. the champion) on an evaluation window.
@@ -137,6 +198,49 @@ class Family(ABC):
     def recent_window(self, dataset: Any) -> Any:
         """The most recent slice of a dataset, for drift checks. Default: the whole of it."""
         return dataset
+
+    def default_source(self, source: Any = None) -> Any:
+        """``source`` with the family's bundled dataset filled in when it names no data."""
+        from dataclasses import replace
+
+        from riskops.data import DataSource
+
+        source = source or DataSource(domain=self.domain)
+        if source.path is None and source.bundled is None and self.default_dataset:
+            source = replace(source, bundled=self.default_dataset)
+        return source
+
+    # ------------------------------------------------------------------------- gates
+    def rules(self, policy: Any) -> Any:
+        """The family's own policy rules (its section of the policy), parsed; default none."""
+        return None
+
+    def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
+        """The family's own gates under ``policy``, as ``(name, gate)`` pairs that run after
+        the generic floors, backtests and drift gates. Default: none."""
+        return []
+
+    # ------------------------------------------------------------- documents, serving, live
+    def documents(self) -> Any:
+        """The family's part of model cards and validation reports
+        (:class:`riskops.documents.FamilyDocuments`); default: a generic description."""
+        from riskops.documents import FamilyDocuments
+
+        return FamilyDocuments.generic(self.name)
+
+    def service_route(self) -> Any:
+        """The HTTP route that serves this family's champions
+        (:class:`riskops.serving.Route`), or ``None`` for a family that is not served."""
+        return None
+
+    def online(self, estimator: Any) -> Any:
+        """Live state of a fitted champion, advanced one observation at a time without a
+        refit, or ``None`` when the family has no live path."""
+        return None
+
+    def monitors(self) -> tuple[Any, ...]:
+        """Monitors run on a served champion's live evidence (backtests, matured outcomes)."""
+        return ()
 
 
 def scalar_params(estimator: Any, deep: bool = False) -> dict[str, Any]:

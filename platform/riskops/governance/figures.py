@@ -343,7 +343,7 @@ def _credit(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
 
 
 def _var(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
-    from riskops.market import var_family
+    from riskops.var import family as var_family
 
     asset = facts.params.get("asset", "asset")
     tags = sorted(
@@ -395,7 +395,7 @@ def _var(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
 
 
 def _volatility(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
-    from riskops.market import volatility_family
+    from riskops.volatility import family as volatility_family
 
     def generate() -> tuple[bytes, str] | None:
         table = _read_table(facts, "forecasts.parquet")

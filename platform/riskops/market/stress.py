@@ -113,7 +113,7 @@ def _estimator(estimator_or_spec: Any, seed: int) -> tuple[Any, bool]:
     from sklearn.utils.validation import check_is_fitted
 
     if isinstance(estimator_or_spec, str):
-        from riskops.market.var_family import make_var_model
+        from riskops.market.var import make_var_model
 
         return make_var_model(estimator_or_spec, seed=seed), True
     try:

@@ -546,3 +546,30 @@ class QuantileVaR(_VaRModel):
         contrib = self.models_[float(self.level)].predict(X, pred_contrib=True)
         # The model predicts the return quantile; VaR is its negative.
         return -contrib[:, :-1], float(-contrib[0, -1]), X.reset_index(drop=True)
+
+
+VAR_MODELS = ("fhs", "garch_t", "historical", "quantile_lightgbm")
+"""The built-in VaR models by their ``--model`` names; the first is the default."""
+FORECAST_LEVELS = (0.95, 0.99)
+"""The levels every built-in model forecasts (the VaR family backtests both)."""
+
+
+def make_var_model(
+    model: str, *, level: float = 0.99, dist: str | None = None, seed: int = 42, window: int = 500
+) -> VaRModel:
+    """An unfitted VaR estimator by its ``--model`` name."""
+    if model == "fhs":
+        dist = dist or "t"
+        if dist not in ("t", "normal"):
+            raise BadInputError(f"dist: fhs filters with a t or normal likelihood, not {dist!r}")
+        return FilteredHistoricalVaR(o=1, dist=dist, level=level)
+    if dist not in (None, "t") and model == "garch_t":
+        raise BadInputError(f"dist: garch_t has Student's t innovations, not {dist!r}")
+    if model == "garch_t":
+        return GarchTVaR(level=level)
+    if model == "historical":
+        return HistoricalVaR(window=int(window), level=level)
+    if model == "quantile_lightgbm":
+        levels = tuple(sorted({*FORECAST_LEVELS, float(level)}))
+        return QuantileVaR(levels=levels, level=level, random_state=seed)
+    raise BadInputError(f"model: unknown VaR model {model!r}; one of {list(VAR_MODELS)}")

@@ -44,9 +44,11 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.contracts import Contract, ContractError
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
-from riskops.serialization import write_model_parameters
+from riskops.market.parameters import write_model_parameters
+from riskops.market.var import FORECAST_LEVELS, VAR_MODELS, make_var_model
 
 __all__ = [
     "LEVELS",
@@ -55,11 +57,10 @@ __all__ = [
     "backtest_forecasts",
     "coverage_backtests",
     "coverage_evidence",
-    "make_var_model",
     "var_features",
 ]
 
-LEVELS = (0.95, 0.99)
+LEVELS = FORECAST_LEVELS
 DEFAULT_EVAL_DAYS = 1000
 DEFAULT_REFIT_EVERY = 10
 SLOW_REFIT_EVERY = 50
@@ -68,29 +69,6 @@ MIN_EVAL_DAYS = 100
 TRAFFIC_LIGHT_DAYS = 250
 ES_BOOTSTRAPS = 2000
 _SHAP_ROWS = 2000
-
-
-def make_var_model(
-    model: str, *, level: float = 0.99, dist: str | None = None, seed: int = 42, window: int = 500
-) -> Any:
-    """An unfitted VaR estimator by its ``--model`` name."""
-    from riskops.market.var import FilteredHistoricalVaR, GarchTVaR, HistoricalVaR, QuantileVaR
-
-    if model == "fhs":
-        dist = dist or "t"
-        if dist not in ("t", "normal"):
-            raise BadInputError(f"dist: fhs filters with a t or normal likelihood, not {dist!r}")
-        return FilteredHistoricalVaR(o=1, dist=dist, level=level)
-    if dist not in (None, "t") and model == "garch_t":
-        raise BadInputError(f"dist: garch_t has Student's t innovations, not {dist!r}")
-    if model == "garch_t":
-        return GarchTVaR(level=level)
-    if model == "historical":
-        return HistoricalVaR(window=int(window), level=level)
-    if model == "quantile_lightgbm":
-        levels = tuple(sorted({*LEVELS, float(level)}))
-        return QuantileVaR(levels=levels, level=level, random_state=seed)
-    raise BadInputError(f"model: unknown VaR model {model!r}; one of {list(VaRFamily.models)}")
 
 
 @dataclass(frozen=True)
@@ -239,48 +217,80 @@ def coverage_evidence(results: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+def _must_be_var_model(family: str, estimator: Any) -> None:
+    from riskops.market.var import VaRModel
+
+    if not isinstance(estimator, VaRModel):
+        raise ContractError(
+            f"estimator: {type(estimator).__name__} does not meet the {family} contract: "
+            "subclass riskops.market.var.VaRModel"
+        )
+
+
 class VaRFamily(Family):
-    """Next-day VaR and ES of one index (see the module docstring)."""
+    """Next-day VaR and ES of one index (see the module docstring).
+
+    The contract for a user's model: a subclass of :class:`riskops.market.var.VaRModel`
+    (VaR and ES at given levels from a return history).
+    """
 
     name: ClassVar[str] = "var"
     registered_name: ClassVar[str] = "market_var"
     domain: ClassVar[str] = "market"
-    models: ClassVar[tuple[str, ...]] = ("fhs", "garch_t", "historical", "quantile_lightgbm")
+    models: ClassVar[tuple[str, ...]] = VAR_MODELS
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "kupiec_pvalue"
+    key_metrics: ClassVar[tuple[str, ...]] = (
+        "exceptions_99_last250",
+        "binomial_pvalue_99_last250",
+        "independence_mc_pvalue_99",
+    )
+    fit_cost: ClassVar[int] = 2
+    contract: ClassVar[Contract] = Contract(
+        required=(("fit",), ("forecast",), ("_fit_values",), ("_forecast_values",)),
+        hint="a subclass of riskops.market.var.VaRModel",
+        more=_must_be_var_model,
+    )
+    trusted_types: ClassVar[tuple[str, ...]] = (
+        # state is plain data (PlainState); the quantile model's LightGBM regressors carry
+        # their booster as text
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMRegressor",
+        "riskops.market.rolling.GarchFit",
+        "riskops.market.var.FilteredHistoricalVaR",
+        "riskops.market.var.GarchTVaR",
+        "riskops.market.var.HistoricalVaR",
+        "riskops.market.var.QuantileVaR",
+    )
 
-    def fit(
+    def builtin(self, kind: str, options: TrainOptions) -> Any:
+        window = _int_option(dict(options.extra), "window", 500)
+        return make_var_model(
+            kind, level=float(options.level), dist=options.dist, seed=options.seed, window=window
+        )
+
+    def adapt(self, spec: Any, options: TrainOptions) -> Any:
+        """The specification at ``options.level`` (the level of ``predict``)."""
+        level = float(options.level)
+        if not 0.5 <= level < 1:
+            raise BadInputError(f"level: must be in [0.5, 1), got {level}")
+        if "level" in spec.get_params():
+            spec.set_params(level=level)
+        return spec
+
+    def _fit(
         self,
         dataset: MarketDataset,
         options: TrainOptions,
         workdir: Path,
-        estimator: Any = None,
+        spec: Any,
+        kind: str,
     ) -> TrainingOutcome:
-        """Backtest ``estimator`` (default: the built-in kind ``options.model``; else any
-        :class:`~riskops.market.var.VaRModel`) on rolling forecasts, then refit it on all
-        returns."""
-        from riskops.families import contracts
-
-        if estimator is None:
-            model = options.model or self.models[0]
-            if model not in self.models:
-                raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
-        else:
-            contracts.check(self.name, estimator)
-            model = options.model or contracts.kind_of(estimator)
+        """Backtest ``spec`` (a built-in kind or any :class:`~riskops.market.var.VaRModel`)
+        on rolling forecasts, then refit it on all returns."""
+        estimator, model = spec, kind
         level = float(options.level)
-        if not 0.5 <= level < 1:
-            raise BadInputError(f"level: must be in [0.5, 1), got {level}")
         extra = dict(options.extra)
-        window = _int_option(extra, "window", 500)
-        if estimator is None:
-            estimator = make_var_model(
-                model, level=level, dist=options.dist, seed=options.seed, window=window
-            )
-        else:
-            estimator = contracts.unfitted(estimator)
-            if "level" in estimator.get_params():
-                estimator.set_params(level=level)
         returns = dataset.series().astype(float)
         n = len(returns)
         default_refit = SLOW_REFIT_EVERY if model == "quantile_lightgbm" else DEFAULT_REFIT_EVERY
@@ -351,6 +361,11 @@ class VaRFamily(Family):
             reference=reference,
             evaluation=evaluation,
         )
+
+    def service_route(self) -> Any:
+        from riskops.var.serving import ROUTE
+
+        return ROUTE
 
     def evaluate(self, estimator: Any, evaluation: VaREvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""

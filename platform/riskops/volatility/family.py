@@ -36,9 +36,10 @@ import pandas as pd
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.contracts import Contract
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
-from riskops.serialization import write_model_parameters
+from riskops.market.parameters import write_model_parameters
 
 __all__ = [
     "BENCHMARK",
@@ -197,7 +198,15 @@ def compare(forecasts: pd.DataFrame, benchmark: pd.DataFrame) -> dict[str, float
 
 
 class VolatilityFamily(Family):
-    """Next-day variance of one index (see the module docstring)."""
+    """Next-day variance of one index (see the module docstring).
+
+    The contract for a user's model: ``fit(returns) -> self``;
+    ``forecast_variance(returns=None, horizon=1) -> ndarray`` (the next ``horizon`` daily
+    variances, percent², after ``returns``, the training returns by default, with the fitted
+    parameters kept fixed); ``variance_path(returns=None) -> Series`` (one-step-ahead
+    variances aligned with the returns: row ``t`` forecasts day ``t + 1``). See
+    :class:`riskops.market.any_model.VolatilityModel`.
+    """
 
     name: ClassVar[str] = "volatility"
     registered_name: ClassVar[str] = "market_volatility"
@@ -212,29 +221,50 @@ class VolatilityFamily(Family):
     )
     pyfunc_predict_fn: ClassVar[str] = "predict"
     primary_metric: ClassVar[str] = "qlike"
+    key_metrics: ClassVar[tuple[str, ...]] = ("qlike", "qlike_benchmark", "dm_pvalue")
+    fit_cost: ClassVar[int] = 1
+    contract: ClassVar[Contract] = Contract(
+        required=(("fit",), ("forecast_variance",), ("variance_path",)),
+        hint="fit(returns), forecast_variance(returns=None, horizon=1), "
+        "variance_path(returns=None)",
+    )
+    trusted_types: ClassVar[tuple[str, ...]] = (
+        # state is plain data (PlainState); HAR's LightGBM regressor carries its booster as
+        # text; the deep models keep their weights as NumPy arrays (no torch class)
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMRegressor",
+        "riskops.market.deep.LSTMVolatility",
+        "riskops.market.deep.TransformerVolatility",
+        "riskops.market.rolling.GarchFit",
+        "riskops.market.volatility.GarchVolatility",
+        "riskops.market.volatility.HARVolatility",
+    )
 
-    def fit(
+    def builtin(self, kind: str, options: TrainOptions) -> Any:
+        return make_volatility_model(kind, options.dist, options.seed)
+
+    def adapt(self, spec: Any, options: TrainOptions) -> Any:
+        """A user's forecaster wrapped in
+        :class:`~riskops.market.any_model.VolatilityForecaster` (``predict`` for MLflow's
+        pyfunc, the service's checks); the built-in kinds are used as they are."""
+        from riskops.market.any_model import VolatilityForecaster, implements_platform_volatility
+
+        return spec if implements_platform_volatility(spec) else VolatilityForecaster(spec)
+
+    def _fit(
         self,
         dataset: MarketDataset,
         options: TrainOptions,
         workdir: Path,
-        estimator: Any = None,
+        spec: Any,
+        kind: str,
     ) -> TrainingOutcome:
-        """Backtest ``estimator``'s specification against GARCH(1,1), then refit it on all
-        returns. ``estimator``: a built-in kind (default, by ``options.model``) or any model
-        honouring :class:`~riskops.market.any_model.VolatilityModel`."""
-        from riskops.families import contracts
+        """Backtest ``spec`` against GARCH(1,1), then refit it on all returns. ``spec``: a
+        built-in kind or any model honouring
+        :class:`~riskops.market.any_model.VolatilityModel`, adapted."""
         from riskops.market.volatility import realised_proxy
 
-        if estimator is None:
-            model = options.model or self.models[0]
-            if model not in self.models:
-                raise BadInputError(f"model: {model!r} is not one of {list(self.models)}")
-            estimator = make_volatility_model(model, options.dist, options.seed)
-        else:
-            contracts.check(self.name, estimator)
-            model = options.model or contracts.kind_of(estimator)
-        estimator = contracts.adapt(self.name, contracts.unfitted(estimator))
+        estimator, model = spec, kind
         extra = dict(options.extra)
         returns = dataset.series().astype(float)
         n = len(returns)
@@ -317,6 +347,11 @@ class VolatilityFamily(Family):
             reference=reference,
             evaluation=evaluation,
         )
+
+    def service_route(self) -> Any:
+        from riskops.volatility.serving import ROUTE
+
+        return ROUTE
 
     def evaluate(self, estimator: Any, evaluation: VolatilityEvaluation) -> dict[str, float]:
         """The same metrics for ``estimator``'s specification, rerun on the same window."""

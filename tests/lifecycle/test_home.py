@@ -1,0 +1,112 @@
+"""A home that moves: a ``cp -a`` copy, a restored backup or a home mounted elsewhere works on
+its own files, verifies against them, and never reads or writes the original's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from riskops.families.base import TrainOptions
+
+RISKOPS = Path(sys.executable).with_name("riskops")
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def _riskops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_"))}
+    env["RISKOPS_HOME"] = str(home)
+    return subprocess.run(
+        [str(RISKOPS), *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _locations(home: Path) -> list[str]:
+    with sqlite3.connect(home / "mlflow.db") as db:
+        rows = db.execute(
+            "SELECT artifact_uri FROM runs UNION ALL SELECT artifact_location FROM experiments "
+            "UNION ALL SELECT storage_location FROM model_versions"
+        ).fetchall()
+    return [str(r[0]) for r in rows if r[0]]
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with an audited champion (a historical-simulation VaR on the bundled S&P 500)."""
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    home = tmp_path_factory.mktemp("original") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(("RISKOPS_", "MLFLOW_")):
+                mp.delenv(key)
+        mp.setenv("RISKOPS_HOME", str(home))
+        life = Lifecycle(Settings())
+        options = TrainOptions(model="historical", extra={"eval_days": 250})
+        trained = life.train("var", options=options)
+        life.promote(trained.name, trained.version, force=True, reason="home test fixture")
+    return home
+
+
+def test_a_copied_home_verifies_and_writes_only_its_own_files(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    # Given a copy of a home with a champion, made the way an operator would (cp -a)
+    copy = tmp_path / "elsewhere" / "home"
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-a", str(trained_home), str(copy)], check=True)
+    original_files = _files(trained_home)
+    # When the copy is verified
+    verified = _riskops(copy, "audit", "verify")
+    # Then it verifies, and every location in its store now lies under the copy
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert _locations(copy)
+    assert all(str(trained_home) not in loc for loc in _locations(copy)), _locations(copy)
+    assert all(str(copy) in loc for loc in _locations(copy) if loc.startswith("file:"))
+    # When the copy trains a new version
+    trained = _riskops(copy, "train", "var", "--model", "historical", "--json")
+    assert trained.returncode == 0, trained.stderr
+    # Then nothing was added to, or changed in, the original
+    assert _files(trained_home) == original_files
+    assert all(str(copy) not in loc for loc in _locations(trained_home))
+
+
+def test_a_change_to_a_file_of_the_copy_is_detected_and_the_original_still_verifies(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    # Given a copy of the home
+    copy = tmp_path / "restored"
+    shutil.copytree(trained_home, copy, symlinks=True)
+    # When a model file of the copy is changed
+    (model_file,) = list(copy.glob("artifacts/*/models/*/artifacts/model.skops"))
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    # Then the copy's verification names the changed file, and the original is intact
+    copied = _riskops(copy, "audit", "verify")
+    assert copied.returncode == 1
+    assert "model.skops changed" in copied.stdout
+    original = _riskops(trained_home, "audit", "verify")
+    assert original.returncode == 0, original.stdout
+
+
+def test_a_home_that_moved_twice_follows_its_last_place(trained_home: Path, tmp_path: Path) -> None:
+    # Given a copy that was used at one path, then moved to another
+    first = tmp_path / "first"
+    shutil.copytree(trained_home, first, symlinks=True)
+    assert _riskops(first, "audit", "verify").returncode == 0
+    second = tmp_path / "second"
+    first.rename(second)
+    # When it is used at its new path
+    verified = _riskops(second, "audit", "verify")
+    # Then it verifies against the files at its new path only
+    assert verified.returncode == 0, verified.stdout
+    assert all(str(first) + "/" not in loc for loc in _locations(second))
+    assert (second / "home.json").read_text().strip() == f'{{"path": "{second}"}}'
