@@ -58,7 +58,7 @@ from services.champions import ChampionHolder
 from services.directory import ChampionDirectory
 from services.docs import DocsMiddleware
 from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
-from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
+from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware, current_caller_name
 from services.observability import LogPump, ServedMetrics, metrics
 from services.readiness import ReadinessMiddleware
 
@@ -216,7 +216,11 @@ class _RiskService:
         self.log.close()
 
     async def _serve(self, route: Route, request: Any, name: str | None) -> Response:
-        """Run one request against the champion of the moment; map outcomes to statuses."""
+        """Run one request against the champion of the moment; map outcomes to statuses.
+
+        The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`) is
+        recorded with every logged decision.
+        """
         started = time.perf_counter()
         family = route.family
         # read once: one version per request
@@ -247,6 +251,9 @@ class _RiskService:
         except Exception:
             m.requests.labels(model, version, "500").inc()
             raise  # BentoML logs the traceback and answers 500
+        caller = current_caller_name()
+        for row in log:
+            row["caller"] = caller
         self.log.put(model, log)
         dropped = self.writers[model].dropped
         if dropped:
@@ -316,7 +323,7 @@ def _service() -> Any:
             tracing={} if ARGS.tracing else {"excluded_urls": paths},
         )(service_class)
     )
-    service.add_asgi_middleware(ApiKeyMiddleware)
+    service.add_asgi_middleware(CallerAuthMiddleware, model_routes=tuple(paths))
     service.add_asgi_middleware(JsonOnlyMiddleware, routes=tuple(paths))
     service.add_asgi_middleware(BodyLimitMiddleware)
     service.add_asgi_middleware(ReadinessMiddleware)

@@ -6,6 +6,10 @@ record on, and :meth:`AuditTrail.verify` names the first broken one. Records liv
 SQL table (SQLite under ``RISKOPS_HOME`` by default, PostgreSQL in production), which
 also gives the lock that serialises promotions of one model across processes.
 
+Each record names its actor and, in the body, how the actor was established
+(``actor_source``: ``token``, ``oidc`` or ``self_declared``): the principal the trail was
+made for, else the identity this process authenticates (:mod:`riskops.identity.resolve`).
+
 What the chain protects against
 -------------------------------
 * **Keyed** (``RISKOPS_AUDIT_KEY`` set): the digest is HMAC-SHA-256 under the key. Nobody
@@ -46,13 +50,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from riskops.errors import BadInputError
 from riskops.settings import Settings
+
+if TYPE_CHECKING:
+    from riskops.identity.roles import Principal
 
 GENESIS = "0" * 64
 SHA256 = "sha256"
@@ -139,22 +146,6 @@ def record_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
-def actor_identity(settings: Settings) -> tuple[str, str]:
-    """Who is acting and how we know: ``(actor, source)``.
-
-    In order: ``RISKOPS_ACTOR`` (source ``RISKOPS_ACTOR``); the user the MLflow tracking
-    *server* authenticates (``MLFLOW_TRACKING_USERNAME`` against an ``http(s)`` server with
-    authentication, source ``mlflow_server_user``); the operating-system user (``os_user``).
-    """
-    if "actor" in settings.model_fields_set:
-        return settings.actor, "RISKOPS_ACTOR"
-    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    uri = settings.mlflow_tracking_uri
-    if username and uri.startswith(("http://", "https://")):
-        return username, "mlflow_server_user"
-    return settings.actor, "os_user"
-
-
 def _anchor_mac(key: bytes, seq: int, digest: str, ts: str) -> str:
     return hmac.new(key, f"anchor:{seq}:{digest}:{ts}".encode(), hashlib.sha256).hexdigest()
 
@@ -190,9 +181,15 @@ class Anchor:
 class AuditTrail:
     """The audit trail of one RiskOps installation."""
 
-    def __init__(self, settings: Settings, anchor: AnchorHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        anchor: AnchorHook | None = None,
+        principal: Principal | None = None,
+    ) -> None:
         self.settings = settings
         self._anchor_hook = anchor
+        self._principal = principal
         secret = settings.audit_key.get_secret_value() if settings.audit_key else ""
         self._key = secret.encode() if secret else None
         self.scheme = HMAC_SHA256 if self._key else SHA256
@@ -257,8 +254,9 @@ class AuditTrail:
         from riskops.tracking import jsonable
 
         if actor is None:
-            actor, source = actor_identity(self.settings)
-            body.setdefault("actor_source", source)
+            acting = self.acting()
+            actor = acting.name
+            body.setdefault("actor_source", acting.source)
         body_json = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"))
         for attempt in range(50):
             try:
@@ -283,6 +281,15 @@ class AuditTrail:
         if self._anchor_hook is not None:
             self._anchor_hook(record, anchor.value())
         return record
+
+    def acting(self) -> Principal:
+        """Who the records of this trail name when no actor is given: the principal it was
+        made for, else the one this process authenticates (resolved once)."""
+        if self._principal is None:
+            from riskops.identity.resolve import current
+
+            self._principal = current(self.settings)
+        return self._principal
 
     # ------------------------------------------------------------------ anchors
     def _write_anchor_file(self, record: AuditRecord) -> None:

@@ -111,3 +111,27 @@ class ArtifactIntegrityError(RiskOpsError):
     """A model's files differ from the audited hashes, or it has none (exit 1): not loaded."""
 
     exit_code = 1
+
+
+class AuthenticationError(RiskOpsError):
+    """No identity could be established: no token, a wrong, unknown or revoked one, or a
+    self-declared name where an identity provider is configured (exit 2, HTTP 401)."""
+
+    exit_code = 2
+
+
+class PermissionDenied(RiskOpsError):
+    """An authenticated identity whose roles lack a permission (exit 2, HTTP 403).
+
+    ``permission`` names what was needed, ``actor`` who asked.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, permission: str, actor: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.actor = actor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "permission": self.permission, "actor": self.actor}

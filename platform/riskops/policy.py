@@ -87,6 +87,28 @@ class ChampionRule(_Frozen):
     max_degradation: float = Field(default=0.0, ge=0, description="Absolute.")
 
 
+Tier = Literal["high", "medium", "low"]
+Severity = Literal["high", "medium", "low"]
+
+
+class TierRule(_Frozen):
+    """What a model's materiality tier demands: approvals by people other than the
+    requester, how often it is revalidated, and which open findings block its promotion."""
+
+    approvals: int = Field(ge=0)
+    revalidation_days: int = Field(ge=1)
+    block_on_findings: tuple[Severity, ...] = ("high",)
+
+
+DEFAULT_TIERS: dict[Tier, TierRule] = {
+    # Annual, biennial and triennial revalidation, the cadence supervisors expect of
+    # material, intermediate and low-risk models (e.g. SR 11-7 and its industry practice).
+    "high": TierRule(approvals=2, revalidation_days=365),
+    "medium": TierRule(approvals=1, revalidation_days=730),
+    "low": TierRule(approvals=0, revalidation_days=1095),
+}
+
+
 class Policy(_Frozen):
     """One registered model's promotion policy.
 
@@ -94,9 +116,18 @@ class Policy(_Frozen):
     judged by :mod:`riskops.gates`; ``rules`` holds the family's own rules, parsed and
     gated by the family (:meth:`~riskops.families.base.Family.rules`,
     :meth:`~riskops.families.base.Family.extra_gates`), e.g. credit's leakage and fairness.
+    Governance (issue 31): ``tier``, ``owner`` and ``block_on_findings``.
     """
 
     family: str
+    tier: Tier | None = None
+    """Materiality: sets the approvals needed (at least), the revalidation period and the
+    findings that block promotion (see :class:`TierRule`); unset: untiered."""
+    owner: str | None = None
+    """The person accountable for the model (shown in the inventory)."""
+    block_on_findings: tuple[Severity, ...] | None = None
+    """Open findings of these severities on a version refuse its promotion; unset: the
+    tier's rule, else ``[high]``."""
     floors: tuple[Check, ...] = ()
     backtests: tuple[Check, ...] = ()
     data_drift: DataDriftRule = DataDriftRule()
@@ -113,6 +144,25 @@ class Policy(_Frozen):
 
 class PolicyBook(_Frozen):
     models: dict[str, Policy]
+    tiers: dict[Tier, TierRule] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+
+    def tier_rule(self, policy: Policy) -> TierRule | None:
+        return None if policy.tier is None else self.tiers[policy.tier]
+
+    def approvals_for(self, policy: Policy) -> int:
+        """Approvals a promotion needs: the policy's ``approvals`` or its tier's, the larger."""
+        rule = self.tier_rule(policy)
+        return max(policy.approvals, rule.approvals if rule else 0)
+
+    def revalidation_days(self, policy: Policy) -> int | None:
+        rule = self.tier_rule(policy)
+        return rule.revalidation_days if rule else None
+
+    def blocking_severities(self, policy: Policy) -> tuple[str, ...]:
+        if policy.block_on_findings is not None:
+            return policy.block_on_findings
+        rule = self.tier_rule(policy)
+        return rule.block_on_findings if rule else ("high",)
 
     def for_model(self, name: str, family: str | None = None) -> Policy:
         """The model's policy; a custom name falls back to its family's default model policy."""
@@ -131,7 +181,10 @@ def load_policies(path: Path) -> PolicyBook:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise BadInputError(f"policy_file: cannot read {path}: {exc}") from None
+    raw = dict(raw or {})
+    # ``tiers:`` (optional) overrides the default tier rules; every other key is a model.
+    tiers = {**DEFAULT_TIERS, **(raw.pop("tiers", None) or {})}
     try:
-        return PolicyBook.model_validate({"models": raw})
+        return PolicyBook.model_validate({"models": raw, "tiers": tiers})
     except ValueError as exc:
         raise BadInputError(f"policy_file: {path} is invalid: {exc}") from None

@@ -78,7 +78,27 @@ class Settings(BaseSettings):
         default=None,
         description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256 (see README).",
     )
-    api_key: SecretStr | None = Field(default=None, description="Required by the service if set.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Deprecated: one key shared by every caller of the service; prefer "
+        "per-caller tokens (riskops users add NAME --role service).",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="This caller's access token (riskops users add / riskops login).",
+    )
+    identity_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the identity store; default: the audit database when "
+        "it is PostgreSQL, else SQLite under home.",
+    )
+    oidc_issuer: str | None = Field(default=None, description="OIDC: the expected 'iss'.")
+    oidc_audience: str | None = Field(default=None, description="OIDC: the expected 'aud'.")
+    oidc_jwks_url: str | None = Field(default=None, description="OIDC: the issuer's JWKS URL.")
+    oidc_roles_claim: str = Field(default="roles", description="OIDC: claim listing roles.")
+    oidc_name_claim: str = Field(
+        default="preferred_username", description="OIDC: claim naming the person (else 'sub')."
+    )
     serve_host: str = "127.0.0.1"
     serve_port: int = Field(default=3000, ge=1, le=65535)
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
@@ -137,6 +157,21 @@ class Settings(BaseSettings):
     @property
     def audit_database_url(self) -> str:
         return self.audit_url or f"sqlite:///{self.home / 'audit.db'}"
+
+    @property
+    def identity_database_url(self) -> str:
+        """Where identities and token hashes live: ``RISKOPS_IDENTITY_URL``, else the audit
+        database when that is a server (PostgreSQL), else ``identity.db`` under home."""
+        if self.identity_url:
+            return self.identity_url
+        if self.audit_url and not self.audit_url.startswith("sqlite"):
+            return self.audit_url
+        return f"sqlite:///{self.home / 'identity.db'}"
+
+    @property
+    def oidc_configured(self) -> bool:
+        """Whether OIDC bearer tokens are accepted (issuer, audience and JWKS all set)."""
+        return bool(self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url)
 
     @property
     def inference_log_dir(self) -> Path:

@@ -217,10 +217,11 @@ def test_a_keyed_chain_read_without_the_key_fails_with_a_hint(keyed: Settings) -
 def test_each_record_says_how_the_actor_was_established(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given RISKOPS_ACTOR (set by the fixture), then no RISKOPS_ACTOR
+    # Given a home without identities (local single-user mode): RISKOPS_ACTOR (set by the
+    # fixture), then no RISKOPS_ACTOR (the operating-system user)
     first = AuditTrail(settings).append("register", "m", 1)
     monkeypatch.delenv("RISKOPS_ACTOR")
     second = AuditTrail(Settings()).append("register", "m", 2)
-    # Then the source is recorded with each record
-    assert (first.actor, first.body["actor_source"]) == ("pytest", "RISKOPS_ACTOR")
-    assert second.body["actor_source"] == "os_user"
+    # Then each record says the name was only declared, never authenticated
+    assert (first.actor, first.body["actor_source"]) == ("pytest", "self_declared")
+    assert second.body["actor_source"] == "self_declared"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from services.middleware import ApiKeyMiddleware, JsonOnlyMiddleware
+from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware
 
 KEY = "k-123"
 
@@ -32,6 +33,16 @@ def _call(app: object, method: str, path: str, **kwargs: object) -> httpx.Respon
     return asyncio.run(go())
 
 
+def _shared_key_app(home: Path, key: str) -> CallerAuthMiddleware:
+    """The middleware over a home without identities, with the deprecated shared key."""
+    from riskops.identity.authenticator import Authenticator
+    from riskops.settings import Settings
+
+    auth = Authenticator(Settings(home=home, api_key=key or None))
+    auth.refresh()  # one snapshot, no poller thread: nothing changes during the test
+    return CallerAuthMiddleware(_app(), authenticator=auth, model_routes=("/score",))
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
@@ -44,8 +55,10 @@ def _call(app: object, method: str, path: str, **kwargs: object) -> httpx.Respon
         ({"Authorization": f"Bearer {KEY}x"}, 401),
     ],
 )
-def test_the_key_is_required_in_either_header(headers, status) -> None:
-    app = ApiKeyMiddleware(_app(), api_key=KEY)
+def test_the_deprecated_shared_key_is_required_in_either_header(
+    headers, status, tmp_path: Path
+) -> None:
+    app = _shared_key_app(tmp_path, KEY)
     response = _call(app, "POST", "/score", headers=headers)
     assert response.status_code == status
     if status == 401:
@@ -53,11 +66,13 @@ def test_the_key_is_required_in_either_header(headers, status) -> None:
         assert response.json()["error"] == "Unauthorized"
 
 
-def test_probes_and_metrics_stay_open_and_no_key_means_no_check() -> None:
-    guarded = ApiKeyMiddleware(_app(), api_key=KEY)
+def test_probes_and_metrics_stay_open_and_an_empty_home_without_key_is_open(
+    tmp_path: Path,
+) -> None:
+    guarded = _shared_key_app(tmp_path / "a", KEY)
     assert _call(guarded, "GET", "/livez").status_code == 200
     assert _call(guarded, "GET", "/metrics").status_code == 200
-    assert _call(ApiKeyMiddleware(_app(), api_key=""), "POST", "/score").status_code == 200
+    assert _call(_shared_key_app(tmp_path / "b", ""), "POST", "/score").status_code == 200
 
 
 @pytest.mark.parametrize(

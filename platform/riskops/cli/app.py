@@ -16,8 +16,11 @@ import typer
 from riskops.cli import (
     approvals,
     audit,
+    console,
     data,
+    findings,
     governance,
+    identity,
     lifecycle,
     market,
     orchestration,
@@ -81,6 +84,12 @@ app.command()(governance.report)
 app.command()(governance.lineage)
 app.command()(universe_cli.universe)
 app.command()(market.stress)
+app.add_typer(identity.app, name="users")
+app.command()(identity.login)
+app.command()(identity.logout)
+app.command()(identity.whoami)
+app.add_typer(findings.app, name="findings")
+app.command()(console.console)
 
 
 def main() -> None:

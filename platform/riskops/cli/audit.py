@@ -58,7 +58,9 @@ def audit(
             table.add_column("evidence", overflow="fold", ratio=1)
             for r in records:
                 row = describe(r)
-                cells = [str(row.seq), row.time, row.actor, row.action]
+                # who, and how it was established (token, oidc, self_declared)
+                actor = f"{row.actor} ({row.actor_source})" if row.actor_source else row.actor
+                cells = [str(row.seq), row.time, actor, row.action]
                 cells += [row.model] if per_model else []
                 cells += [
                     "" if row.version is None else f"v{row.version}",

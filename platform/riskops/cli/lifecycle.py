@@ -255,32 +255,49 @@ def rollback(
 
 
 def models(json_out: opt.Json = False) -> None:
-    """Each model with its champion and challenger versions and key metrics."""
+    """Each model: tier, champion and challenger, revalidation due date, key metrics."""
     with command(json_out):
-        from riskops.lifecycle import Lifecycle
+        from riskops.inventory import inventory
+        from riskops.settings import Settings
 
-        rows = Lifecycle().models()
+        rows = inventory(Settings())
 
         def render() -> None:
             from rich.table import Table
 
-            table = Table("model", "champion", "challenger", "previous", "key metrics (champion)")
+            table = Table(
+                "model", "champion", "challenger", "revalidation due", "key metrics (champion)"
+            )
 
             def cell(row: dict, alias: str) -> str:
                 info = row.get(alias)
                 return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
 
             for row in rows:
+                gov = row["governance"]
                 champ = row.get("champion") or row.get("challenger") or {}
                 # One metric per line keeps the table readable at 80 columns.
                 metrics = "\n".join(
                     f"{k}={v:.4g}" for k, v in (champ.get("key_metrics") or {}).items()
                 )
+                if gov["tier"] is None:
+                    due = "untiered"
+                elif gov["revalidation_due"] is None:
+                    due = "not validated"
+                else:
+                    due = gov["revalidation_due"] + (
+                        "\n[red]OVERDUE[/red]" if gov["revalidation_overdue"] else ""
+                    )
+                notes = [f"tier {gov['tier']}" if gov["tier"] else ""]
+                if gov["open_findings"]:
+                    notes.append(f"{gov['open_findings']} open finding(s)")
+                if gov["pending"]:
+                    notes.append(f"{len(gov['pending'])} awaiting approval")
                 table.add_row(
-                    row["name"],
+                    "\n".join(x for x in (row["name"], *notes) if x),
                     cell(row, "champion"),
                     cell(row, "challenger"),
-                    cell(row, "previous"),
+                    due,
                     metrics,
                 )
             stdout.print(table)

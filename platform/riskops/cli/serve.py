@@ -94,7 +94,8 @@ def serve(
     """Serve the champions (credit, VaR, volatility, anomaly) until interrupted.
 
     New champions are picked up within RISKOPS_SWAP_POLL_SECONDS, without a restart.
-    Set RISKOPS_API_KEY to require 'x-api-key' or 'Authorization: Bearer' on every call.
+    Once identities exist, model routes need a service account's token (Bearer); the
+    deprecated RISKOPS_API_KEY is still accepted.
     """
     with command(False):
         from riskops.settings import Settings

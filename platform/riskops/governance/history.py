@@ -29,6 +29,9 @@ class HistoryRow:
     alias_changes: str
     decision: str
     evidence: str
+    actor_source: str = ""
+    """How the actor was established: ``token``, ``oidc`` or ``self_declared`` (empty in
+    records written before identities were authenticated)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +103,23 @@ def decision_text(action: str, body: dict[str, Any]) -> str:
         return str(body.get("note", ""))
     if action == "alias_change_failed":
         return f"alias change failed: {body.get('error', '')}"
+    if action == "finding_added":
+        return (
+            f"{body.get('severity')} finding (owner {body.get('owner')}, due {body.get('due')}): "
+            f"{body.get('text')}"
+        )
+    if action == "finding_closed":
+        return "; ".join(x for x in (f"closed finding #{body.get('finding')}", reason) if x)
+    if action in ("identity_bootstrap", "identity_added"):
+        roles = ", ".join(body.get("roles") or [])
+        return f"identity {body.get('identity')} created ({roles}), token {body.get('token_id')}"
+    if action == "token_issued":
+        return f"token {body.get('token_id')} issued to {body.get('identity')}"
+    if action == "identity_revoked":
+        return (
+            f"identity {body.get('identity')} revoked with its "
+            f"{body.get('tokens_revoked')} token(s)"
+        )
     return ", ".join(f"{k}={v}" for k, v in sorted(body.items()))[:200]
 
 
@@ -126,6 +146,7 @@ def describe(record: Any) -> HistoryRow:
         alias_changes=alias_changes_text(body),
         decision=decision_text(str(r["action"]), body),
         evidence=evidence_text(body),
+        actor_source=str(body.get("actor_source") or ""),
     )
 
 

@@ -14,7 +14,9 @@
 ``rollback``
     The champion returns to the top of that stack, and only to it.
 ``approval_requested`` / ``approve`` / ``reject`` / ``refuse``
-    Maker-checker requests and their approvals (closed by a promotion too).
+    Maker-checker requests and their approvals (closed by a promotion too); actors are
+    compared as one spelling per person (:func:`riskops.identity.roles.canonical`), also
+    in records written before identities were normalised.
 ``shadow``
     A version scores live traffic beside the champion (``to: None`` ends it).
 
@@ -32,6 +34,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from riskops.identity.roles import canonical
 
 CHAMPION_ACTIONS = ("promote", "override", "rollback")
 """Actions that move the champion (each recorded before the alias moves)."""
@@ -262,7 +266,7 @@ def _apply(state: ModelState, record: Any) -> ModelState:
         request = PendingRequest(
             seq,
             int(version),
-            str(_get(record, "actor")),
+            canonical(str(_get(record, "actor"))),
             int(body.get("required_approvals", 1)),
             bool(body.get("forced")),
             body.get("reason"),
@@ -272,8 +276,8 @@ def _apply(state: ModelState, record: Any) -> ModelState:
         open_request = state.pending.get(version)
         if open_request is None or body.get("request_seq") != open_request.seq:
             return anomaly(f"approves no open request of v{version}")
-        actor = str(_get(record, "actor"))
-        if actor in open_request.approvers:
+        actor = canonical(str(_get(record, "actor")))
+        if not actor or actor in open_request.approvers:
             return state
         approved = replace(open_request, approvers=(*open_request.approvers, actor))
         return replace(state, pending={**state.pending, int(version): approved})

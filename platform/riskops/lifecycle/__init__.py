@@ -21,6 +21,7 @@ from riskops import registry as reg
 from riskops.audit import AuditTrail
 from riskops.families.base import TrainOptions
 from riskops.gates import GateReport
+from riskops.identity.roles import Principal
 from riskops.ledger.loader import VerifiedLoader
 from riskops.lifecycle.requests import DecideRequest, PromoteRequest, TrainRequest
 from riskops.lifecycle.results import Outcome, PromotionResult, TrainResult
@@ -43,11 +44,14 @@ logger = logging.getLogger("riskops.lifecycle")
 class Lifecycle:
     """Train, register, promote, approve, reject, roll back and list governed models."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, principal: Principal | None = None
+    ) -> None:
         self.settings = settings or Settings()
         self.registry = reg.Registry(self.settings)
-        # Every append is also anchored as a (MAC'd) tag on the registered model.
-        self.trail = AuditTrail(self.settings, anchor=self._anchor)
+        # Every append is also anchored as a (MAC'd) tag on the registered model; records
+        # name ``principal``, else whoever this process authenticates (resolved once).
+        self.trail = AuditTrail(self.settings, anchor=self._anchor, principal=principal)
         self.loader = VerifiedLoader(self.settings, self.registry, self.trail)
 
     @functools.cached_property
@@ -55,10 +59,19 @@ class Lifecycle:
         """The promotion policies, read once per lifecycle."""
         return load_policies(self.settings.policy_file)
 
-    def actor(self) -> str:
-        from riskops.audit import actor_identity
+    @property
+    def principal(self) -> Principal:
+        """Who is acting (see :mod:`riskops.identity.resolve`)."""
+        return self.trail.acting()
 
-        return actor_identity(self.settings)[0]
+    def actor(self) -> str:
+        return self.principal.name
+
+    def require(self, permission: str, what: str) -> None:
+        """The permission check at each entry point (exit 2 / HTTP 403 naming it)."""
+        from riskops.identity.roles import require
+
+        require(self.principal, permission, what)
 
     # ------------------------------------------------------------------ training
     def train(
@@ -145,6 +158,7 @@ class Lifecycle:
         from riskops.names import model_name
 
         name = model_name(name)
+        self.require("force", "re-apply a model's aliases")
         self.trail.check_writable()
         with self.trail.model_lock(name):
             changes = self._alias_diff(name)
@@ -282,7 +296,7 @@ class Lifecycle:
 
         _, info = self.loader.registered(name, version, state)
         family = family_of_registered(name, info.tags.get("family"))
-        return self.policies.for_model(name, family).approvals
+        return self.policies.approvals_for(self.policies.for_model(name, family))
 
     def document_decision(self, name: str, version: int, audit_seq: int) -> dict[str, Any]:
         """The card and validation report as they stand after a decision, logged under

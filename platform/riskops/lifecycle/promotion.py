@@ -44,6 +44,9 @@ def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
     passes -- or record an override (``force`` with a reason) -- or request approvals when
     the policy asks for them. Fails closed: any error while judging refuses."""
     name = model_name(request.name)
+    life.require("promote", "request a promotion")
+    if request.force:
+        life.require("force", "force a promotion")
     if request.force and not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a forced promotion needs a reason")
     life.trail.check_writable()
@@ -143,23 +146,26 @@ def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     Refuses (exit 2) self-approval, a second approval by the same actor, and a version with
     no pending request. Gates are judged again before the champion changes.
     """
+    from riskops.identity.roles import canonical, same_person
+
     name = model_name(request.name)
+    life.require("approve", "approve a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: an approval needs a reason")
     life.trail.check_writable()
-    actor = life.actor()
+    actor = canonical(life.actor())
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         version = _pending_version(state, request.version)
         pending = state.pending[version]
-        life.loader.registered(name, version, state)
-        if actor == pending.requester:
+        if same_person(actor, pending.requester):
             raise BadInputError(
                 f"actor: {actor} requested the promotion of {name} v{version} and cannot "
                 "approve it; another person must (maker-checker)"
             )
         if actor in pending.approvers:
             raise BadInputError(f"actor: {actor} already approved {name} v{version}")
+        life.loader.registered(name, version, state)
         seqs = [
             life.trail.append(
                 "approve", name, version, reason=request.reason, request_seq=pending.seq
@@ -236,6 +242,7 @@ def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
 def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     """Reject a pending promotion request; the champion does not change."""
     name = model_name(request.name)
+    life.require("reject", "reject a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a rejection needs a reason")
     life.trail.check_writable()
@@ -262,6 +269,7 @@ def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
 def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     """Make the trail's previous champion champion again (never an alias's claim)."""
     name = model_name(request.name)
+    life.require("rollback", "roll back a champion")
     life.trail.check_writable()
     with life.trail.model_lock(name):
         state = life.loader.state(name)
@@ -294,9 +302,27 @@ def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
 
 
 def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
-    """The policy's gates on the version's verified evidence, then the integrity checks."""
+    """The policy's gates on the version's verified evidence, the version's open findings,
+    then the integrity checks."""
     report = _judge_evidence(life, name, version, state)
-    return replace(report, results=(*report.results, *_integrity(life, name, version, state)))
+    findings = _findings(life, name, version, state)
+    extra = (*([findings] if findings is not None else []), *_integrity(life, name, version, state))
+    return replace(report, results=(*report.results, *extra))
+
+
+def _findings(life: Lifecycle, name: str, version: int, state: ModelState) -> GateResult | None:
+    """Open findings of the version that the policy makes blocking (:mod:`riskops.findings`);
+    None when it has none."""
+    from riskops.findings import GATE, findings_from, findings_gate
+
+    try:
+        _, info = life.loader.registered(name, version, state)
+        family = family_of_registered(name, info.tags.get("family"))
+        blocking = life.policies.blocking_severities(life.policies.for_model(name, family))
+        records = [r for r in life.trail.records(name) if r.seq >= state.since_seq]
+        return findings_gate(findings_from(records), version, blocking)
+    except Exception as exc:  # fail closed, like every other gate
+        return GateResult(GATE, False, f"{type(exc).__name__}: {exc}", errored=True)
 
 
 def _judge_evidence(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:

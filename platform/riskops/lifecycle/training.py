@@ -87,6 +87,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     name = model_name(
         registered_name(family.name) if request.name is None else request.name, "--name"
     )
+    life.require("train", "train or register a model")
     if request.estimator is not None:
         family.check(request.estimator)  # before the data is even read
     life.trail.check_writable()
