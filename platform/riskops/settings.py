@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
     )
     actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    evidence_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the live evidence store (credit decisions and outcomes, market "
+            "observations and forecasts); default: SQLite under home."
+        ),
+    )
     audit_anchor_url: str | None = Field(
         default=None,
         description=(
@@ -157,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def audit_database_url(self) -> str:
         return self.audit_url or f"sqlite:///{self.home / 'audit.db'}"
+
+    @property
+    def evidence_database_url(self) -> str:
+        return self.evidence_url or f"sqlite:///{self.home / 'evidence.db'}"
 
     @property
     def identity_database_url(self) -> str:

@@ -1,0 +1,310 @@
+"""The live evidence store: what happens after a promotion, append-only and hash-chained.
+
+Credit decisions and their matured outcomes, market observations, the forecasts a live
+champion issues and how they scored, shadow answers, alarms: each is a row of a *stream*
+(a model, a series) in a table of its kind. Every stream is a hash chain of its own: a row's
+digest covers the stream, its sequence number, its idempotency key, its payload and the
+previous row's digest, so an edited, deleted or reordered row breaks the chain from that row
+on. The audit trail (:mod:`riskops.audit`) holds *seals* -- a stream's head at the moment
+a decision relied on it (:meth:`EvidenceStore.seal`) -- so that evidence a promotion or a
+monitor read is as tamper-evident as the decision itself, without an audit record per row.
+
+The store knows no kind of evidence: a family's module declares its table
+(:class:`EvidenceKind`: typed payload columns, SQLite under ``RISKOPS_HOME`` or PostgreSQL with
+``RISKOPS_EVIDENCE_URL``) and appends batches. An append is one transaction; a row whose key
+the stream already holds is a *duplicate* (same payload: counted, not written again) or a
+*conflict* (another payload: refused with the keys named, nothing of the batch written).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from riskops.errors import BadInputError
+from riskops.settings import Settings
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class EvidenceKind:
+    """One kind of evidence: its table and its payload columns (typed, in hash order).
+
+    ``columns`` are SQLAlchemy columns of the payload; the store adds ``stream``, ``seq``,
+    ``key``, ``prev_hash`` and ``hash`` (the stream and its sequence number are the primary
+    key, the stream and the key unique).
+    """
+
+    name: str
+    columns: tuple[sa.Column[Any], ...]
+
+    @property
+    def payload(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What one append did: rows written, duplicates skipped, the stream's new head."""
+
+    kind: str
+    stream: str
+    written: int
+    duplicates: int
+    head_seq: int
+    head_hash: str
+    keys: tuple[str, ...] = field(default_factory=tuple)
+    """The keys written, in order."""
+
+
+class EvidenceConflict(BadInputError):
+    """Rows whose keys the stream holds with another payload (exit 2, nothing written)."""
+
+    def __init__(self, kind: str, stream: str, keys: Sequence[str]) -> None:
+        shown = ", ".join(list(keys)[:10]) + ("..." if len(keys) > 10 else "")
+        super().__init__(
+            f"{kind}: {len(keys)} row(s) of {stream} conflict with what is recorded under the "
+            f"same key ({shown}); nothing of the batch was written"
+        )
+        self.keys = tuple(keys)
+
+
+def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: str) -> str:
+    """The digest of one row: SHA-256 of its stream, sequence, key, canonical payload and
+    the previous row's digest."""
+    canonical = json.dumps(
+        [stream, seq, key, _canonical(payload), prev], separators=(",", ":"), sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            value = repr(value)  # JSON has no NaN; keep it distinguishable and stable
+        elif isinstance(value, float) and value == 0.0:
+            value = 0.0  # a database may store -0.0 as 0
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif hasattr(value, "item"):
+            value = value.item()
+        out[name] = value
+    return out
+
+
+class EvidenceStore:
+    """The live evidence of one RiskOps installation."""
+
+    _metadata_lock = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = settings.evidence_database_url
+        if url.startswith("sqlite"):
+            settings.ensure_home()
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
+                dbapi_conn.isolation_level = None
+                dbapi_conn.execute("PRAGMA busy_timeout = 30000")
+                # WAL: readers never block the writer; a commit is one fsync of the log.
+                dbapi_conn.execute("PRAGMA journal_mode = WAL")
+                dbapi_conn.execute("PRAGMA synchronous = FULL")
+
+            @sa.event.listens_for(self.engine, "begin")
+            def _sqlite_begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        self.metadata = sa.MetaData()
+        self._tables: dict[str, sa.Table] = {}
+
+    # ------------------------------------------------------------------ tables
+    def table(self, kind: EvidenceKind) -> sa.Table:
+        """The kind's table, created on first use."""
+        found = self._tables.get(kind.name)
+        if found is not None:
+            return found
+        with self._metadata_lock:
+            found = self._tables.get(kind.name)
+            if found is not None:
+                return found
+            table = sa.Table(
+                f"riskops_evidence_{kind.name}",
+                self.metadata,
+                sa.Column("stream", sa.String(200), primary_key=True),
+                sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+                sa.Column("key", sa.String(200), nullable=False),
+                *(c.copy() for c in kind.columns),
+                sa.Column("prev_hash", sa.String(64), nullable=False),
+                sa.Column("hash", sa.String(64), nullable=False),
+                sa.UniqueConstraint("stream", "key", name=f"uq_{kind.name}_stream_key"),
+            )
+            table.create(self.engine, checkfirst=True)
+            self._tables[kind.name] = table
+            return table
+
+    # ------------------------------------------------------------------ writing
+    def append(
+        self, kind: EvidenceKind, stream: str, rows: Sequence[Mapping[str, Any]]
+    ) -> Appended:
+        """Append ``rows`` (each ``{"key": ..., <payload columns>...}``) to ``stream`` in one
+        transaction. Duplicates (same key, same payload) are skipped and counted; a key held
+        with another payload raises :class:`EvidenceConflict` and nothing is written."""
+        table = self.table(kind)
+        payload_names = kind.payload
+        keys = [str(r["key"]) for r in rows]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+            raise BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
+        with self.engine.begin() as conn:
+            head = conn.execute(
+                sa.select(table.c.seq, table.c.hash)
+                .where(table.c.stream == stream)
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            ).first()
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            held = {}
+            for chunk in _chunks(keys, 500):
+                for found in conn.execute(
+                    sa.select(table).where(table.c.stream == stream, table.c.key.in_(chunk))
+                ):
+                    held[found.key] = {n: getattr(found, n) for n in payload_names}
+            conflicts, fresh = [], []
+            for row in rows:
+                key = str(row["key"])
+                payload = {n: row.get(n) for n in payload_names}
+                if key in held:
+                    if _canonical(held[key]) != _canonical(payload):
+                        conflicts.append(key)
+                    continue
+                fresh.append((key, payload))
+            if conflicts:
+                raise EvidenceConflict(kind.name, stream, conflicts)
+            values = []
+            for key, payload in fresh:
+                seq += 1
+                digest = row_hash(stream, seq, key, payload, prev)
+                values.append(
+                    {
+                        "stream": stream,
+                        "seq": seq,
+                        "key": key,
+                        **payload,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
+                )
+                prev = digest
+            if values:
+                conn.execute(table.insert(), values)
+        return Appended(
+            kind.name,
+            stream,
+            len(values),
+            len(rows) - len(values),
+            seq,
+            prev,
+            tuple(str(v["key"]) for v in values),
+        )
+
+    # ------------------------------------------------------------------ reading
+    def rows(
+        self,
+        kind: EvidenceKind,
+        stream: str | None = None,
+        *,
+        after_seq: int = 0,
+        keys: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a kind (of one stream, after a sequence number, or with given keys), in
+        stream and sequence order."""
+        table = self.table(kind)
+        query = sa.select(table).order_by(table.c.stream, table.c.seq)
+        if stream is not None:
+            query = query.where(table.c.stream == stream, table.c.seq > after_seq)
+        wanted = None if keys is None else list(keys)
+        with self.engine.connect() as conn:
+            if wanted is None:
+                return [dict(r._mapping) for r in conn.execute(query)]
+            out = []
+            for chunk in _chunks(wanted, 500):
+                out += [dict(r._mapping) for r in conn.execute(query.where(table.c.key.in_(chunk)))]
+            return sorted(out, key=lambda r: (r["stream"], r["seq"]))
+
+    def streams(self, kind: EvidenceKind) -> list[str]:
+        table = self.table(kind)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(sa.select(table.c.stream).distinct())]
+
+    def head(self, kind: EvidenceKind, stream: str) -> tuple[int, str]:
+        """``(seq, hash)`` of the stream's newest row; ``(0, GENESIS)`` when it is empty."""
+        table = self.table(kind)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(table.c.seq, table.c.hash)
+                .where(table.c.stream == stream)
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            ).first()
+        return (found.seq, found.hash) if found else (0, GENESIS)
+
+    # ------------------------------------------------------------------ integrity
+    def seal(self, kind: EvidenceKind, stream: str) -> dict[str, Any]:
+        """The stream's head, for an audit record of a decision that read it."""
+        seq, digest = self.head(kind, stream)
+        return {"kind": kind.name, "stream": stream, "seq": seq, "hash": digest}
+
+    def verify(self, kind: EvidenceKind, stream: str | None = None) -> list[str]:
+        """Every problem of the chains (one stream, or all): a gap, a broken link, a row whose
+        content does not match its digest. Empty when they hold."""
+        problems: list[str] = []
+        for name in [stream] if stream is not None else self.streams(kind):
+            prev, expected = GENESIS, 1
+            for row in self.rows(kind, name):
+                where = f"{kind.name} {name} row {row['seq']}"
+                if row["seq"] != expected:
+                    problems.append(f"{where}: rows {expected}..{row['seq'] - 1} are missing")
+                    break
+                if row["prev_hash"] != prev:
+                    problems.append(f"{where}: link to the previous row is broken")
+                    break
+                payload = {n: row[n] for n in kind.payload}
+                if row_hash(name, row["seq"], row["key"], payload, prev) != row["hash"]:
+                    problems.append(f"{where}: content does not match its digest (edited)")
+                    break
+                prev, expected = row["hash"], expected + 1
+        return problems
+
+    def check_seal(self, seal: Mapping[str, Any], kind: EvidenceKind) -> str | None:
+        """Why a sealed head no longer holds (the sealed row changed or is gone), or None."""
+        table = self.table(kind)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(table.c.hash).where(
+                    table.c.stream == seal["stream"], table.c.seq == int(seal["seq"])
+                )
+            ).first()
+        if int(seal["seq"]) == 0:
+            return None
+        if found is None:
+            return f"{kind.name} {seal['stream']}: sealed row {seal['seq']} is gone"
+        if found.hash != seal["hash"]:
+            return f"{kind.name} {seal['stream']}: sealed row {seal['seq']} has another digest"
+        return None
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
