@@ -23,6 +23,7 @@ from pipelines.tasks import (
     user_champions,
 )
 from riskops.families import family_names, get_family, registered_name
+from riskops.progress import count, step
 
 
 @flow(name="train", log_prints=True)
@@ -133,6 +134,8 @@ def _two_at_a_time(jobs: list[_Job], promote: bool) -> dict[str, dict[str, Any]]
             j.key in decided for j in jobs if not j.further and j.family == job.family
         )
 
+    label = "trained and gated" if promote else "trained"
+    count(label, 0, len(jobs))
     while waiting or running:
         while len(running) < 2 and (ready := next(filter(startable, waiting), None)):
             waiting.remove(ready)
@@ -146,6 +149,7 @@ def _two_at_a_time(jobs: list[_Job], promote: bool) -> dict[str, dict[str, Any]]
             else None
         )
         decided[job.key] = {"family": job.family, "trained": result, "promotion": promotion}
+        count(label, len(decided), len(jobs))
     return decided
 
 
@@ -184,9 +188,15 @@ def monitor_flow(
     checks without emitting events.
     """
     families = list(families or family_names())
-    checks = {
-        f: check_drift(registered_name(f), recent if f != "credit" else None) for f in families
-    }
+    checks = {}
+    for f in families:
+        # A file of recent data is for the families of its domain; the others are checked
+        # on their inference logs or their own recent windows.
+        mine = (
+            recent if recent is not None and recent.get("domain") == get_family(f).domain else None
+        )
+        step(f"checking the drift of {registered_name(f)}")
+        checks[f] = check_drift(registered_name(f), mine)
     drifted = [f for f, c in checks.items() if c.get("retrain")]
     publish_markdown("monitor-summary", _monitor_markdown(checks))
     events = [emit_drift(f, checks[f]) for f in drifted] if retrain else []
