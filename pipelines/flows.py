@@ -15,6 +15,7 @@ from pipelines.artifacts import publish_gate_results, publish_run_link
 from pipelines.events import emit_drift
 from pipelines.tasks import (
     check_drift,
+    decide_request,
     promote_challenger,
     publish_markdown,
     refit_registered,
@@ -66,6 +67,30 @@ def promote_flow(
             data=decision,
         )
     return decision
+
+
+@flow(name="approve", log_prints=True)
+def approve_flow(name: str, reason: str, version: int | None = None) -> Any:
+    """Approve a pending promotion request; the last approval makes it champion (gated
+    again). A refusal ends the run Failed ("Refused") with the decision as its data."""
+    return _decision_state(decide_request("approve", name, version, reason))
+
+
+@flow(name="reject", log_prints=True)
+def reject_flow(name: str, reason: str, version: int | None = None) -> Any:
+    """Reject a pending promotion request; the champion does not change."""
+    return _decision_state(decide_request("reject", name, version, reason))
+
+
+def _decision_state(decision: dict[str, Any]) -> Any:
+    if decision.get("outcome") != "refused":
+        return decision
+    model = decision.get("model") or {}
+    return Failed(
+        name="Refused",
+        message=f"{model.get('name')} v{model.get('version')} refused",
+        data=decision,
+    )
 
 
 # Prefect types ThreadPoolTaskRunner() as TaskRunner[Never]; the cast restores what it is.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,10 +21,15 @@ def approve(
 ) -> None:
     """Approve a pending promotion (not your own); the last approval makes it champion."""
     with command(json_out):
-        from riskops.cli.lifecycle import finish_decision
+        from riskops.cli.lifecycle import decision_flow, finish_decision, prefect_api
         from riskops.lifecycle import Lifecycle
 
-        finish_decision(Lifecycle().approve(name, version, reason), json_out)
+        decision: Any
+        if prefect_api():
+            decision = decision_flow("approve", name=name, version=version, reason=reason)
+        else:
+            decision = Lifecycle().approve(name, version, reason)
+        finish_decision(decision, json_out)
 
 
 def reject(
@@ -32,10 +37,15 @@ def reject(
 ) -> None:
     """Reject a pending promotion request; the champion does not change."""
     with command(json_out):
-        from riskops.cli.lifecycle import finish_decision
+        from riskops.cli.lifecycle import decision_flow, finish_decision, prefect_api
         from riskops.lifecycle import Lifecycle
 
-        finish_decision(Lifecycle().reject(name, version, reason), json_out)
+        decision: Any
+        if prefect_api():
+            decision = decision_flow("reject", name=name, version=version, reason=reason)
+        else:
+            decision = Lifecycle().reject(name, version, reason)
+        finish_decision(decision, json_out)
 
 
 def approvals(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, fail, progress, stdout
+from riskops.cli.output import command, emit, fail, model_object, progress, stdout
 
 
 def train(
@@ -125,17 +125,22 @@ def train(
             protected=protected,
         )
         with progress(f"training {family}", json_out):
-            result = Lifecycle().run(request)
-        payload = result.to_dict()
+            if prefect_api():
+                # Recorded as a flow run of the Prefect server the user configured.
+                payload = pipelines("flows").train_flow(**request.to_parameters())
+            else:
+                payload = Lifecycle().run(request).to_dict()
 
         def render() -> None:
+            model = payload["model"]
             stdout.print(
-                f"[green]registered[/green] {result.name} v{result.version} "
-                f"({result.model_kind}, run {result.run_id}) as challenger in {result.seconds:.1f}s"
+                f"[green]registered[/green] {model['name']} v{model['version']} "
+                f"({model['kind']}, run {payload['run_id']}) as challenger in "
+                f"{payload['seconds']:.1f}s"
             )
-            for key, value in result.metrics.items():
+            for key, value in payload["metrics"].items():
                 stdout.print(f"  {key:<24} {value:.4f}")
-            screen = result.family_summary.get("protected_screen") or {}
+            screen = payload.get("protected_screen") or {}
             for column in screen.get("unresolved", []):
                 stdout.print(
                     f"[yellow]warning[/yellow] feature {column} looks like a protected "
@@ -143,7 +148,7 @@ def train(
                     f"retrain with --acknowledge-protected '{column}: reason'",
                     highlight=False,
                 )
-            render_documents(result.documents)
+            render_documents(payload.get("documents") or {})
 
         emit(payload, json_out, render)
 
@@ -177,28 +182,66 @@ def promote(
         from riskops.lifecycle import Lifecycle
 
         with progress(f"promoting {name}", json_out):
-            result = Lifecycle().promote(name, version, force=force, reason=reason)
-        finish_decision(result, json_out)
+            decision: Any
+            if prefect_api():
+                decision = decision_flow(
+                    "promote", name=name, version=version, force=force, reason=reason
+                )
+            else:
+                decision = Lifecycle().promote(name, version, force=force, reason=reason)
+        finish_decision(decision, json_out)
 
 
 def finish_decision(result: Any, json_out: bool) -> None:
-    """Print a decision (:class:`~riskops.lifecycle.PromotionResult`); a refusal exits 3
-    with the reasons (under ``--json`` the envelope with ``ok: false``, the error and the
-    decision)."""
+    """Print a decision (a :class:`~riskops.lifecycle.PromotionResult` or its ``to_dict()``,
+    as a flow returns it); a refusal exits 3 with the reasons (under ``--json`` the envelope
+    with ``ok: false``, the error and the decision)."""
     from riskops.errors import PromotionRefused
 
-    payload = result.to_dict()
-    if result.refused:
+    payload = result if isinstance(result, dict) else result.to_dict()
+    if payload.get("report"):
+        payload = {**payload, "report": model_object(payload["report"])}
+    if payload["outcome"] == "refused":
         if not json_out:
             render_decision(payload)
+        model = payload["model"]
+        reasons = [r["reason"] for r in payload["report"]["results"] if not r["passed"]]
         fail(
-            f"{result.name} v{result.version} refused: " + "; ".join(result.reasons()),
+            f"{model['name']} v{model['version']} refused: " + "; ".join(reasons),
             PromotionRefused.exit_code,
             json_out,
             type_name="PromotionRefused",
             payload=payload,
         )
     emit(payload, json_out, lambda: render_decision(payload))
+
+
+def prefect_api() -> str | None:
+    """The Prefect server the use cases are recorded in as flow runs (``PREFECT_API_URL``).
+
+    Without one, ``train``, ``promote``, ``approve`` and ``reject`` run the use cases
+    directly: a temporary Prefect server per command would cost seconds for runs nobody
+    sees. (``retrain``, ``monitor`` and ``demo`` always run their flows.)
+    """
+    import os
+
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def pipelines(module: str) -> Any:
+    from riskops.cli.orchestration import _pipelines
+
+    return _pipelines(module)
+
+
+def decision_flow(flow: str, **parameters: Any) -> dict[str, Any]:
+    """Run the ``promote``/``approve``/``reject`` flow; its decision (a refusal is the
+    Failed run's data)."""
+    state = getattr(pipelines("flows"), f"{flow}_flow")(**parameters, return_state=True)
+    decision = state.result(raise_on_failure=False)
+    if isinstance(decision, BaseException):
+        raise decision
+    return dict(decision)
 
 
 def render_decision(payload: dict) -> None:
