@@ -112,8 +112,9 @@ def test_serve_help_states_the_service_default_worker_count(riskops_home: Path) 
 def test_a_command_in_a_directory_without_a_home_says_it_is_new(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a directory with no home and RISKOPS_HOME unset
-    for key in ("RISKOPS_HOME", "MLFLOW_TRACKING_URI"):
+    # Given a directory with no home and RISKOPS_HOME unset (nor MLflow's URIs, which
+    # mlflow.set_registry_uri exports into the environment of the process that called it)
+    for key in ("RISKOPS_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
     # When a user lists the models there
@@ -131,7 +132,8 @@ def test_a_command_in_a_directory_without_a_home_says_it_is_new(
 
 def test_a_named_new_home_is_announced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "fresh"
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RISKOPS_HOME", str(home))
     result = runner.invoke(app, ["approvals", "--json"])
     assert result.exit_code == 0, result.output
