@@ -51,7 +51,7 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
-    from riskops.cli import logs
+    from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
 
@@ -93,7 +93,7 @@ app.command()(console.console)
 
 
 def main() -> None:
-    from riskops.cli.exiting import skip_collection_at_exit
+    from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
     app()

@@ -29,24 +29,17 @@ projection) is re-applied by reconciliation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from riskops.identity.roles import canonical
+from riskops.manifests import manifest_digest
 
 CHAMPION_ACTIONS = ("promote", "override", "rollback")
 """Actions that move the champion (each recorded before the alias moves)."""
 CLOSING_ACTIONS = ("promote", "override", "reject", "refuse")
 """Actions that close a pending approval request of their version."""
-
-
-def manifest_digest(manifest: Mapping[str, str]) -> str:
-    """SHA-256 of a file manifest ``{relative path: sha256}``, independent of key order."""
-    canonical = json.dumps(dict(sorted(manifest.items())), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,8 @@ class Lifecycle:
         """Register a run's logged model and append its audited ``register`` record (identity,
         model and evidence manifests), then project the ``challenger`` alias."""
         from riskops import tracking
-        from riskops.ledger.state import Identity, manifest_digest
+        from riskops.ledger.state import Identity
+        from riskops.manifests import manifest_digest
 
         info, manifest = self.registry.register(run_id, name, tags)
         evidence = tracking.evidence_manifest(self.settings, run_id)
