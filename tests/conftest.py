@@ -62,6 +62,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _full_training_runs(root: Path) -> set[str]:
+    """Run ids of the full trainings in every SQLite MLflow store under ``root``.
+
+    A full training (``riskops.lifecycle.training.register``: data loaded, a family's model
+    fitted and evaluated) tags its run ``origin``; a small model a test logs itself
+    (``tests/lifecycle/test_ledger_truth.py``) does not. Copies of a trained home hold the
+    same run ids, so each training counts once however often its home was copied.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    runs: set[str] = set()
+    for db in root.rglob("mlflow.db"):
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                found = conn.execute("SELECT run_uuid FROM tags WHERE key = 'origin'").fetchall()
+        except sqlite3.Error:
+            continue
+        runs.update(run for (run,) in found)
+    return runs
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """``RISKOPS_COUNT_TRAININGS=1``: how many full trainings the run made, counted from the
+    MLflow stores its homes left under the run's temporary folder (every xdist worker's
+    folder is inside the controller's). Homes on PostgreSQL (the production tests) are not
+    counted."""
+    if not os.environ.get("RISKOPS_COUNT_TRAININGS") or hasattr(config, "workerinput"):
+        return
+    root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    runs = _full_training_runs(root)
+    terminalreporter.write_line(f"full trainings (MLflow runs tagged origin): {len(runs)}")
+
+
 # `make test` runs the suite on two pytest-xdist workers (`-n 2`). A group of tests is
 # scheduled on one worker as a whole, so a fixture it shares is built once: each folder whose
 # tests share session fixtures (a live service with four champions, a governed home, the
