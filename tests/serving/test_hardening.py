@@ -220,9 +220,17 @@ def _leave_mid_body(url: str) -> None:
 def test_a_client_that_leaves_mid_body_is_one_info_line(corrupt_service) -> None:
     for _ in range(3):
         _leave_mid_body(corrupt_service.url)
-    time.sleep(2)
-    log = corrupt_service.log.read_text(errors="replace")
-    lines = [line for line in log.splitlines() if "client disconnected" in line]
+
+    def disconnections() -> tuple[str, list[str]]:
+        log = corrupt_service.log.read_text(errors="replace")
+        return log, [line for line in log.splitlines() if "client disconnected" in line]
+
+    # (the service logs each departure when it notices it: wait for the three, up to 30 s)
+    deadline = time.monotonic() + 30
+    log, lines = disconnections()
+    while len(lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        log, lines = disconnections()
     assert len(lines) == 3, corrupt_service.log_tail()
     assert all("INFO" in line for line in lines)
     assert "ClientDisconnect" not in log
