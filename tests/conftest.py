@@ -275,6 +275,69 @@ def riskops_home(
         mlflow.end_run()
 
 
+# One trained home for the whole run: the trainings that many lifecycle tests start from
+# (the default credit model on the bundled applicants, a historical-simulation VaR on the
+# bundled S&P 500), made once by the real lifecycle and copied into each test that asks for
+# it (homes are relocatable: riskops.home). Under pytest-xdist the first worker to need it
+# builds it in the run's shared temporary folder while the other waits on a file lock.
+TRAINED = {
+    "credit_pd": ("credit", {}),
+    "market_var": ("var", {"model": "historical", "extra": {"eval_days": 250}}),
+}
+"""Registered model -> (family, TrainOptions) of each version 1 of the trained home."""
+
+
+@pytest.fixture(scope="session")
+def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's trained home (see :data:`TRAINED`): version 1 of each model, a challenger
+    registered by the real lifecycle, trained with ``RISKOPS_ACTOR=pytest``. Never written
+    to: tests get copies (:func:`trained_home`)."""
+    from filelock import FileLock
+
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    folder = shared / "trained-home"
+    home = folder / "home"
+    with FileLock(shared / "trained-home.lock"):
+        if (folder / "complete").exists():
+            return home
+        shutil.rmtree(folder, ignore_errors=True)
+        # The store is made by riskops from its seeds, as a user's home is: every location
+        # in it (the Default experiment's too) is under the home, so copies relocate whole.
+        home.mkdir(parents=True)
+        with pytest.MonkeyPatch.context() as mp:
+            for key in list(os.environ):
+                if key.startswith("RISKOPS_") or key.startswith("MLFLOW_"):
+                    mp.delenv(key)
+            for key in ("BENTOML_HOME", "PREFECT_HOME"):
+                mp.delenv(key, raising=False)
+            mp.setenv("RISKOPS_HOME", str(home))
+            mp.setenv("RISKOPS_ACTOR", "pytest")
+            from riskops.families.base import TrainOptions
+            from riskops.lifecycle import Lifecycle
+            from riskops.settings import Settings
+
+            life = Lifecycle(Settings())
+            for name, (family, options) in TRAINED.items():
+                trained = life.train(family, options=TrainOptions(**options))
+                assert (trained.name, trained.version) == (name, 1)
+            import mlflow
+
+            while mlflow.active_run() is not None:
+                mlflow.end_run()
+        (folder / "complete").write_text("built once for this run\n")
+    return home
+
+
+@pytest.fixture
+def trained_home(riskops_home: Path, trained_home_template: Path) -> Path:
+    """This test's ``riskops_home``, a copy of the run's trained home (version 1 of
+    ``credit_pd`` and of ``market_var``, both challengers; see :data:`TRAINED`)."""
+    shutil.rmtree(riskops_home)
+    shutil.copytree(trained_home_template, riskops_home, symlinks=True)
+    return riskops_home
+
+
 @pytest.fixture
 def settings(riskops_home: Path):  # type: ignore[no-untyped-def]
     from riskops.settings import Settings

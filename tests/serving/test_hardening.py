@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.serving.conftest import (
+    VAR_REFUSAL,
     LiveService,
     home_environment,
     market_csv,
@@ -104,7 +105,7 @@ def corrupt_home(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: P
             domain="market", path=market_csv(home), date_col="date", price_col="close"
         )
         options = TrainOptions(model="historical", extra={"eval_days": 250})
-        train_and_promote(settings, "var", source, options)
+        train_and_promote(settings, "var", source, options, refused_for=VAR_REFUSAL)
     _corrupt_model_files(home, "var")
     return home
 
