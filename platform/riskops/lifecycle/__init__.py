@@ -152,6 +152,19 @@ class Lifecycle:
 
         return promotion.rollback(self, DecideRequest(name, None, reason))
 
+    def shadow(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        stop: bool = False,
+        reason: str | None = None,
+    ) -> PromotionResult:
+        """Put a version in shadow beside the champion, or end the shadow (``stop``)."""
+        from riskops.lifecycle import promotion
+
+        return promotion.shadow(self, DecideRequest(name, version, reason), stop=stop)
+
     def reconcile(self, name: str) -> list[dict[str, Any]]:
         """Make the registry's aliases say what the trail says (audited first); returns the
         alias changes made."""
