@@ -215,14 +215,14 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "serving.p99",
-        "Same load: p99 latency",
+        "Credit scoring, same load: p99 latency",
         SERVING,
         at("results", "riskops_w2", "p99_ms"),
         ms(1),
     ),
     Figure(
         "serving.vs_mlflow",
-        "Same load: throughput over `mlflow models serve` as started (1 worker)",
+        "Credit scoring, same load: throughput over `mlflow models serve` as started (1 worker)",
         SERVING,
         at("summary", "ours_over_mlflow"),
         times(1),
@@ -230,7 +230,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "serving.vs_mlflow_equal_workers",
-        "Same load: throughput over `mlflow models serve` with 2 workers as well",
+        "Credit scoring, same load: throughput over `mlflow models serve` with 2 workers as well",
         SERVING,
         at("summary", "ours_over_mlflow_same_workers", "2"),
         times(1),
@@ -238,7 +238,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "serving.vs_floor",
-        "Same load: throughput as a share of a bare Starlette + model floor",
+        "Credit scoring, same load: throughput as a share of a bare Starlette + model floor",
         SERVING,
         at("summary", "ours_over_floor"),
         times(2),
@@ -268,7 +268,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "batch.credit_p99_during_anomaly",
-        "Single-applicant credit p99 while that request runs (4 connections)",
+        "Single-applicant credit p99 while a 10,000-day anomaly request runs (4 connections)",
         "bench_large_batches.json",
         at("http", "credit_single_during_largest_anomaly", "p99_ms"),
         ms(1),
@@ -306,7 +306,8 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "rolling.vs_arch_cold",
-        "Same forecasts: time of a cold `arch` refit loop over RiskOps's",
+        "Rolling 99% GARCH-t VaR, 2,000 daily refits: time of a cold `arch` refit loop over "
+        "RiskOps's",
         "bench_rolling.json",
         at("speedup"),
         times(1),
@@ -392,7 +393,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "drift.agreement",
-        "Same runs: same decision and same drifted columns",
+        "Drift gate and `DataDriftPreset`, same runs: same decision and same drifted columns",
         "bench_drift.json",
         _drift_agreement,
         str,
