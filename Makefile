@@ -66,7 +66,7 @@ lint: install
 # temporary folder, never into the checkout. tests/docs/ runs the same build in `make test`.
 docs: install
 	@site=$$(mktemp -d); trap 'rm -rf "$$site"' EXIT; \
-	$(RUN) mkdocs build --strict --quiet --site-dir "$$site" && echo "docs: built (strict)"
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet --site-dir "$$site" && echo "docs: built (strict)"
 
 serve: install
 	$(RUN) riskops serve

@@ -44,6 +44,14 @@ def page(uri: str) -> str:
     return str(_module(GENERATED[uri]).markdown())
 
 
+def on_config(config: Any) -> Any:
+    """Included files (``--8<--``) are found from the repository root, wherever mkdocs runs."""
+    root = str(Path(config.config_file_path).resolve().parent)
+    snippets = config.mdx_configs.setdefault("pymdownx.snippets", {})
+    snippets["base_path"] = [root]
+    return config
+
+
 def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
