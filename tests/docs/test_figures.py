@@ -259,3 +259,11 @@ def test_the_issue_check_catches_issue_references():
         "issues 13",
     ]
     assert ISSUE.findall("[the ledger](ledger.md#what-the-chain-protects-against), &#8203;") == []
+
+
+def test_readme_links_point_at_files_in_the_repository():
+    # The README is read on the forge, outside the docs site: its relative links are files.
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README.read_text())
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    assert [link for link in local if not (REPO / link).exists()] == []
