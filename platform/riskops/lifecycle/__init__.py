@@ -84,12 +84,9 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Train the built-in kind ``options.model`` and register it as a challenger."""
-        from riskops.lifecycle import training
-
-        request = TrainRequest(
-            family, source, options or TrainOptions(), name, recent, None, run_name
+        return self.run(
+            TrainRequest(family, source, options or TrainOptions(), name, recent, run_name=run_name)
         )
-        return training.train(self, request)
 
     def register(
         self,
@@ -102,15 +99,15 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Register a user's unfitted estimator as a challenger (the built-ins' path)."""
-        from riskops.lifecycle import training
-
-        request = TrainRequest(
-            family, source, options or TrainOptions(), name, recent, estimator, run_name
+        return self.run(
+            TrainRequest(
+                family, source, options or TrainOptions(), name, recent, estimator, run_name
+            )
         )
-        return training.register(self, request)
 
     def run(self, request: TrainRequest) -> TrainResult:
-        """A training request as built by the CLI, a flow or :func:`riskops.register`."""
+        """A training request as built by the CLI, a flow or :func:`riskops.register`: the
+        built-in kind ``request.options.model`` when it names no estimator."""
         from riskops.lifecycle import training
 
         if request.estimator is None:
