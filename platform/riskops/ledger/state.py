@@ -229,6 +229,7 @@ def _apply(state: ModelState, record: Any) -> ModelState:
             history = (*history, state.champion)
         pending = {v: p for v, p in state.pending.items() if v != target}
         challenger = None if state.challenger == target else state.challenger
+        shadow = None if state.shadow == target else state.shadow  # promoted: no longer a shadow
         return replace(
             state,
             champion=int(target),
@@ -236,6 +237,7 @@ def _apply(state: ModelState, record: Any) -> ModelState:
             history=history,
             pending=pending,
             challenger=challenger,
+            shadow=shadow,
             decision_seq=seq,
         )
     if action == "rollback":

@@ -166,7 +166,9 @@ def backtests_table(evidence: dict[str, Any]) -> Table:
     for tag, tests in (evidence.get("backtests") or {}).items():
         for name, res in tests.items():
             counts = (
-                f"{res['exceptions']} / {res['n']}" if "n" in res else fmt(res.get("exceptions"))
+                f"{res['exceptions']} / {res['n']}"
+                if "n" in res and "exceptions" in res
+                else fmt(res.get("exceptions", res.get("n")))
             )
             rows.append(
                 (
