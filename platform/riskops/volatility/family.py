@@ -320,6 +320,14 @@ class VolatilityFamily(Family):
             return [f"variances {variance[:5].tolist()} are not positive and finite"]
         return []
 
+    def online(self, estimator: Any, history: Any = None) -> Any:
+        """The live state (:func:`riskops.market.online.online_state`): the next day's
+        variance after each return, conditioned on ``history`` (percent returns; ``None``:
+        the training returns), the fitted parameters fixed."""
+        from riskops.market.online import online_state
+
+        return online_state(estimator, history=history)
+
     def service_route(self) -> Any:
         from riskops.volatility.serving import ROUTE
 
