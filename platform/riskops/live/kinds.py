@@ -97,7 +97,7 @@ ALARMS = EvidenceKind(
     (
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("series", sa.String(200), nullable=False),
-        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("day_seq", sa.Integer, nullable=False),
         sa.Column("ts", sa.String(40), nullable=False),
         sa.Column("detector", sa.String(40), nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
