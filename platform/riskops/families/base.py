@@ -117,8 +117,10 @@ class GateWindow:
 @dataclass(frozen=True)
 class EvidenceContext:
     """What a family's evidence hooks see of one training: the model's name, the training
-    and recent datasets, the fitted outcome, the policy, and the served champion's recent
-    inputs (its inference log, the last ``n`` rows, read by the lifecycle)."""
+    and recent datasets, the fitted outcome, the policy, the served champion's recent
+    inputs (its inference log, the last ``n`` rows, read by the lifecycle), and a champion
+    version's live record since its promotion (:func:`riskops.live.record.champion_record`;
+    ``None`` when it has none)."""
 
     name: str
     dataset: Any
@@ -126,6 +128,7 @@ class EvidenceContext:
     outcome: TrainingOutcome
     policy: Any
     served_inputs: Callable[[int], pd.DataFrame]
+    live_record: Callable[[int], Any] = field(default=lambda version: None)
 
 
 class Family(ABC):

@@ -86,6 +86,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_ACQUIRE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return 1
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
@@ -125,6 +135,7 @@ class RedisStreams:
         self._drained: set[int] = set()
         self._groups_ready = False
         self._renew = self.client.register_script(_RENEW)
+        self._acquire = self.client.register_script(_ACQUIRE)
         self._release = self.client.register_script(_RELEASE)
 
     # ------------------------------------------------------------------ names
@@ -203,8 +214,9 @@ class RedisStreams:
                 break
             if shard in self.owned:
                 continue
+            # Free, or still ours from before a restart under the same name.
             got = self._call(
-                self.client.set, self._lease(shard), self.consumer, nx=True, px=self.lease_ms
+                self._acquire, keys=[self._lease(shard)], args=[self.consumer, self.lease_ms]
             )
             if got:
                 self.owned.add(shard)

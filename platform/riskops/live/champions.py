@@ -19,7 +19,14 @@ import pandas as pd
 
 from riskops.families.base import Family
 
-__all__ = ["LiveChampion", "follows_live", "live_champions"]
+__all__ = [
+    "LiveChampion",
+    "backtest_hits",
+    "follows_live",
+    "live_champions",
+    "live_facts",
+    "load_champion",
+]
 
 MIN_HISTORY_DAYS = 250
 """Returns a series needs before a champion forecasts it from its own observations."""
@@ -55,13 +62,8 @@ class LiveChampion:
 
     def backtest_hits(self, level: float) -> np.ndarray | None:
         """The promotion backtest's exceptions at ``level``, oldest first (VaR only)."""
-        from riskops.market.rolling import level_tag
-
-        frame = self.backtest
-        column = f"var_{level_tag(level)}"
-        if frame is None or column not in frame or "ret" not in frame:
-            return None
-        return (frame["ret"].to_numpy(float) < -frame[column].to_numpy(float)).astype(bool)
+        hits = backtest_hits(self.backtest) or {}
+        return next((h for lv, h in hits.items() if abs(lv - level) < 1e-9), None)
 
     def history(self, series: str, before: pd.Timestamp) -> Any:
         """The champion's own training data before ``before`` for one of its assets (the
@@ -136,14 +138,40 @@ def load_champion(loader: Any, name: str, version: int) -> LiveChampion:
     )
     if not champion.multi_asset:
         champion.assets = assets[:1]
-    if family.name == "var":
-        data = loader.read_evidence(name, version, "forecasts.parquet", state)
-        if data is not None:
-            champion.backtest = pd.read_parquet(io.BytesIO(data))
-    if family.name == "anomaly":
-        from riskops import tracking
-
-        metrics = tracking.run_facts(loader.settings, info.run_id)["metrics"]
-        rate = metrics.get("target_alert_rate")
-        champion.target_alert_rate = None if rate is None else float(rate)
+    champion.backtest, champion.target_alert_rate = live_facts(loader, name, version, state)
     return champion
+
+
+def live_facts(
+    loader: Any, name: str, version: int, state: Any = None
+) -> tuple[pd.DataFrame | None, float | None]:
+    """What a version's live record is read against, from its verified evidence: the
+    promotion backtest's forecasts (VaR: ``forecasts.parquet``) and the anomaly detector's
+    target alert rate."""
+    from riskops import tracking
+    from riskops.families import family_of_registered
+
+    _, info = loader.registered(name, version, state)
+    family = family_of_registered(name, info.tags.get("family"))
+    backtest = None
+    if family == "var":
+        data = loader.read_evidence(name, version, "forecasts.parquet", state)
+        backtest = None if data is None else pd.read_parquet(io.BytesIO(data))
+    rate = None
+    if family == "anomaly":
+        found = tracking.run_facts(loader.settings, info.run_id)["metrics"].get("target_alert_rate")
+        rate = None if found is None else float(found)
+    return backtest, rate
+
+
+def backtest_hits(backtest: pd.DataFrame | None) -> dict[float, np.ndarray] | None:
+    """Level -> the promotion backtest's exceptions, oldest first (``None`` without one)."""
+    if backtest is None or "ret" not in backtest:
+        return None
+    out = {}
+    ret = backtest["ret"].to_numpy(float)
+    for column in backtest.columns:
+        if str(column).startswith("var_"):
+            level = float(str(column)[4:]) / 100.0
+            out[level] = ret < -backtest[column].to_numpy(float)
+    return out or None

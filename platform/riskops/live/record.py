@@ -19,7 +19,14 @@ import pandas as pd
 from riskops.ledger.evidence import EvidenceStore
 from riskops.live import kinds
 
-__all__ = ["live_frame", "live_streams", "live_summary", "model_record"]
+__all__ = [
+    "champion_record",
+    "live_desk",
+    "live_frame",
+    "live_streams",
+    "live_summary",
+    "model_record",
+]
 
 REPORTED = (
     "binomial_pvalue_{tag}_last250",
@@ -54,8 +61,9 @@ def live_frame(store: EvidenceStore, stream: str) -> pd.DataFrame:
             row[f"var_{tag}"] = value
         for tag, value in (issued.get("es") or {}).items():
             row[f"es_{tag}"] = value
+        # A VaR model's variance is an input of its VaR, not a forecast it is judged on.
         for name in ("variance", "benchmark_variance"):
-            if issued.get(name) is not None:
+            if issued.get(name) is not None and not issued.get("var"):
                 row[name] = issued[name]
         if "alert" in outcome:
             row["alert"] = np.nan if outcome["alert"] is None else float(bool(outcome["alert"]))
@@ -182,3 +190,50 @@ def model_record(
             for s in streams
         ],
     }
+
+
+def live_desk(settings: Any, name: str | None = None) -> list[dict[str, Any]]:
+    """The morning view: every live champion (or ``name``'s) with each of its streams'
+    summary (what ``GET /market/live`` and ``riskops live`` show)."""
+    from riskops.ledger.loader import VerifiedLoader
+    from riskops.live.champions import backtest_hits, live_champions, live_facts
+
+    loader = VerifiedLoader(settings)
+    store = EvidenceStore(settings)
+    out = []
+    for model, (version, family) in sorted(live_champions(loader).items()):
+        if name is not None and model != name:
+            continue
+        backtest, rate = live_facts(loader, model, version)
+        record = model_record(
+            store, model, version, backtest_hits=backtest_hits(backtest), target_alert_rate=rate
+        )
+        out.append(record | {"family": family})
+    return out
+
+
+def champion_record(loader: Any, name: str, version: int) -> dict[str, Any] | None:
+    """A champion version's live record for the gate evidence of its challenger: every
+    stream summarised, and under ``audit`` what the register record keeps of it (the audit
+    records of its alarms and the seals of its streams), or ``None`` without a live record."""
+    from riskops.live.champions import backtest_hits, live_facts
+
+    store = EvidenceStore(loader.settings)
+    if not live_streams(store, name, version):
+        return None
+    backtest, rate = live_facts(loader, name, version)
+    record = model_record(
+        store, name, int(version), backtest_hits=backtest_hits(backtest), target_alert_rate=rate
+    )
+    alarms = [
+        {"seq": r.seq, "alarm": r.body.get("alarm"), "detector": r.body.get("detector")}
+        for r in loader.trail.records(name)
+        if r.action == "alarm" and r.version == int(version)
+    ]
+    record["audit"] = {
+        "version": int(version),
+        "alarms": alarms,
+        "seals": [s["seals"] for s in record["streams"]],
+        "days": {s["series"]: s["days"] for s in record["streams"]},
+    }
+    return record
