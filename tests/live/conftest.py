@@ -58,7 +58,7 @@ class RedisServer:
         redis.Redis.from_url(self.url).flushdb()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real ``redis-server`` on a free port, no persistence, for this module."""
     import redis
@@ -109,7 +109,7 @@ def environment_for(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_home(
     tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path
 ) -> Iterator[Path]:

@@ -604,7 +604,11 @@ class LiveBook:
         history = champion.history(series, first)
         if history is None and self._history is not None:
             history = self._history(champion, series, first)
-        if history is None and not champion.multi_asset:
+        if (
+            history is None
+            and not champion.multi_asset
+            and self._series_head(series)[0] >= MIN_HISTORY_DAYS
+        ):
             history = self._recorded_history(series, first)
         if history is None:
             return None
