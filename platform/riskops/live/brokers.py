@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -135,6 +136,9 @@ class RedisStreams:
         self._drained: set[int] = set()
         self._groups_ready = False
         self._renew = self.client.register_script(_RENEW)
+        self._lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._renewer: threading.Thread | None = None
         self._acquire = self.client.register_script(_ACQUIRE)
         self._release = self.client.register_script(_RELEASE)
 
@@ -185,25 +189,49 @@ class RedisStreams:
                     raise
         self._groups_ready = True
 
+    def _keep_alive(self) -> None:
+        """Renew the leases every third of their life from a thread of its own, so that a
+        long batch does not lose them; a process that dies (or hangs in Redis) stops it."""
+        while not self._stopped.wait(self.lease_ms / 3000):
+            try:
+                self._renew_owned()
+            except Exception as exc:  # the broker is down: the main loop reports it
+                logger.debug("live: lease renewal failed: %s", exc)
+
+    def _renew_owned(self) -> None:
+        with self._lock:
+            now_ms = int(time.time() * 1000)
+            self._call(self.client.hset, self._members, self.consumer, now_ms)
+            for shard in sorted(self.owned):
+                if not self._call(
+                    self._renew, keys=[self._lease(shard)], args=[self.consumer, self.lease_ms]
+                ):
+                    # Lost (the process stalled past the lease): another consumer owns it.
+                    self.owned.discard(shard)
+                    self._drained.discard(shard)
+
     def heartbeat(self) -> set[int]:
         """Renew this consumer's leases, take free shards up to its fair share, give back
         the surplus; returns the shards it owns now. Newly taken shards first claim the
         entries their previous owner read but did not acknowledge."""
         self._ensure_groups()
+        if self._renewer is None:
+            self._renewer = threading.Thread(
+                target=self._keep_alive, name="riskops-leases", daemon=True
+            )
+            self._renewer.start()
+        with self._lock:
+            return self._rebalance()
+
+    def _rebalance(self) -> set[int]:
+        self._renew_owned()
         now_ms = int(time.time() * 1000)
-        self._call(self.client.hset, self._members, self.consumer, now_ms)
         members = self._call(self.client.hgetall, self._members)
         alive = [k for k, v in members.items() if now_ms - int(v) <= self.lease_ms]
         for name, seen in members.items():
             if now_ms - int(seen) > 10 * self.lease_ms:
                 self._call(self.client.hdel, self._members, name)
         fair = math.ceil(self.shards / max(1, len(alive)))
-        for shard in sorted(self.owned):
-            if not self._call(
-                self._renew, keys=[self._lease(shard)], args=[self.consumer, self.lease_ms]
-            ):
-                self.owned.discard(shard)  # lost (we stalled past the lease): another owns it
-                self._drained.discard(shard)
         while len(self.owned) > fair:
             shard = max(self.owned)
             self._call(self._release, keys=[self._lease(shard)], args=[self.consumer])
@@ -251,10 +279,12 @@ class RedisStreams:
     def read(self, count: int = 100, block_ms: int = 500) -> list[Message]:
         """Up to ``count`` messages of the owned shards: each shard's pending entries (its
         own, or claimed) before new ones."""
-        if not self.owned:
+        with self._lock:
+            owned, drained = set(self.owned), set(self._drained)
+        if not owned:
             time.sleep(block_ms / 1000)
             return []
-        pending = {self.stream(s): "0" for s in sorted(self.owned - self._drained)}
+        pending = {self.stream(s): "0" for s in sorted(owned - drained)}
         if pending:
             answer = self._call(
                 self.client.xreadgroup, self.group, self.consumer, pending, count=count
@@ -263,10 +293,11 @@ class RedisStreams:
             for stream, entries in answer or []:
                 if not entries:
                     name = stream.decode() if isinstance(stream, bytes) else stream
-                    self._drained.add(int(name.rsplit(":", 1)[1]))
+                    with self._lock:
+                        self._drained.add(int(name.rsplit(":", 1)[1]))
             if messages:
                 return messages
-        fresh = {self.stream(s): ">" for s in sorted(self.owned)}
+        fresh = {self.stream(s): ">" for s in sorted(owned)}
         answer = self._call(
             self.client.xreadgroup, self.group, self.consumer, fresh, count=count, block=block_ms
         )
@@ -295,8 +326,9 @@ class RedisStreams:
 
     def requeue(self, messages: Sequence[Message]) -> None:
         """Messages of a batch that was not committed: read again (they stay pending)."""
-        for m in messages:
-            self._drained.discard(int(m.handle[0].rsplit(":", 1)[1]))
+        with self._lock:
+            for m in messages:
+                self._drained.discard(int(m.handle[0].rsplit(":", 1)[1]))
 
     def ack(self, messages: Sequence[Message]) -> None:
         """Acknowledge committed messages (XACK, per shard)."""
@@ -325,6 +357,7 @@ class RedisStreams:
 
     def close(self) -> None:
         """Give back the leases (a clean stop: the others take over at once)."""
+        self._stopped.set()
         try:
             for shard in list(self.owned):
                 self._release(keys=[self._lease(shard)], args=[self.consumer])

@@ -111,6 +111,7 @@ class Consumer:
         backoff = 0.5
         idle_since = time.monotonic()
         last_beat = 0.0
+        self.book.champions()  # loaded before the first message, not during its batch
         self.book.publish_pending()
         while not self.stop.is_set():
             try:
