@@ -16,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# The flow tests' real Prefect server (one per worker), for the alarm -> retrain chain.
+from tests.flows.conftest import prefect_api, prefect_server  # noqa: F401
+
 LIVE_DAYS = 1000
 
 
@@ -110,9 +113,7 @@ def environment_for(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def trained_home(
-    tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path
-) -> Iterator[Path]:
+def trained_home(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path) -> Path:
     """A home whose ``market_var`` champion (GARCH(1,1)-t, v1) was trained and gated on the
     bundled S&P 500 without its last :data:`LIVE_DAYS` days (a user CSV named ``sp500``, so
     the series it follows is ``sp500``), and promoted through the lifecycle."""
@@ -149,7 +150,7 @@ def trained_home(
 
         while mlflow.active_run() is not None:
             mlflow.end_run()
-    yield home
+    return home
 
 
 @pytest.fixture

@@ -44,9 +44,7 @@ def _frame(series: list[str]) -> pd.DataFrame:
     returns = sp500_returns()
     days = HISTORY_DAYS + LIVE_DAYS
     index = returns.index[-days:]
-    data = {
-        name: returns.to_numpy()[300 * i : 300 * i + days] for i, name in enumerate(series)
-    }
+    data = {name: returns.to_numpy()[300 * i : 300 * i + days] for i, name in enumerate(series)}
     return pd.DataFrame(data, index=index)
 
 
@@ -117,8 +115,10 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
     history = tmp_path / "history.csv"
     frame.iloc[:HISTORY_DAYS].rename_axis("date").reset_index().to_csv(history, index=False)
     observed = subprocess.run(
-        [str(RISKOPS), "observe", "--data", str(history), "--date-col", "date"]
-        + ["--return-col", ",".join(series), "--return-scale", "percent", "--json"],
+        [
+            *(str(RISKOPS), "observe", "--data", str(history), "--date-col", "date"),
+            *("--return-col", ",".join(series), "--return-scale", "percent", "--json"),
+        ],
         env=environment_for(live_home),
         capture_output=True,
         text=True,
@@ -140,8 +140,10 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
     a = _consumer(live_home, redis_server, "desk-a")
     b = _consumer(live_home, redis_server, "desk-b")
     _wait(
-        lambda: sorted(set(_owners(redis_server).values())) == ["desk-a", "desk-b"]
-        and len(_owners(redis_server)) == SHARDS,
+        lambda: (
+            sorted(set(_owners(redis_server).values())) == ["desk-a", "desk-b"]
+            and len(_owners(redis_server)) == SHARDS
+        ),
         "both consumers to hold two shards each",
         processes=(a, b),
     )
@@ -181,9 +183,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
     from riskops.market.online import online_state
 
     champion = store.rows(kinds.FORECASTS, f"market_var/v1/{series_of_a[0]}")
-    state = online_state(
-        _estimator(settings), history=frame[series_of_a[0]].iloc[:HISTORY_DAYS]
-    )
+    state = online_state(_estimator(settings), history=frame[series_of_a[0]].iloc[:HISTORY_DAYS])
     for value in live[series_of_a[0]]:
         state.update(float(value))
     last = json.loads(champion[-1]["forecast"])["var"]["99"]
