@@ -443,9 +443,9 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 # -- part 3: the live path ------------------------------------------------------------
 
 
-def _universe(args: argparse.Namespace) -> tuple[Any, list[str], Any, Any]:
+def _universe(args: argparse.Namespace, days: int) -> tuple[Any, list[str], Any, Any]:
     """The champion (GARCH(1,1)-t VaR fitted on the first ``train_days``), the series names,
-    their history (before) and live days, as dated frames."""
+    their history (before) and ``days`` live days, as dated frames."""
     import pandas as pd
 
     from riskops.data.market import load_market
@@ -454,7 +454,7 @@ def _universe(args: argparse.Namespace) -> tuple[Any, list[str], Any, Any]:
     returns = load_market().series().to_numpy()
     n_series = args.series
     names = [f"u{i:03d}" for i in range(n_series)]
-    total = args.history_days + args.days
+    total = args.history_days + days
     index = pd.bdate_range("2000-01-03", periods=total)
     offsets = [(9 * i) % returns.size for i in range(n_series)]
     frame = pd.DataFrame(
@@ -516,7 +516,10 @@ def stream_path(args: argparse.Namespace) -> dict[str, Any]:
     from riskops.live.observations import Observation
     from riskops.market.online import online_state
 
-    model, names, history, live = _universe(args)
+    # Enough days for the ledger part and for the producer's rate * seconds messages.
+    days = max(args.days, math.ceil(args.rate * args.seconds / args.series) + 2)
+    model, names, history, everything = _universe(args, days)
+    live = everything.iloc[: args.days]
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="riskops-bench-live-") as tmp:
         # -- the bare online update, the same universe, for the ratio
@@ -584,7 +587,7 @@ def stream_path(args: argparse.Namespace) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            out["broker_latency"] = _latency(args, port, model, names, history, live, tmp)
+            out["broker_latency"] = _latency(args, port, model, names, history, everything, tmp)
         finally:
             redis.terminate()
             redis.wait(timeout=10)

@@ -141,7 +141,11 @@ def _plain(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Canonical JSON (sorted keys, no spaces, non-finite numbers as null)."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+    try:
+        # Most payloads are plain already: one pass of the C encoder.
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
 
 
 def loads(text: str | None) -> Any:

@@ -98,11 +98,36 @@ class Watch:
         return statistics, alarms
 
     def to_dict(self) -> dict[str, Any]:
-        return {"zone": self.zone.to_dict(), "cusum": self.cusum.to_dict()}
+        """Plain JSON, compact (checkpointed after every observation): the zone's window as
+        a string of 0/1, the CUSUM's running state and its design's identity."""
+        zone = self.zone.to_dict()
+        zone["window"] = "".join("1" if h else "0" for h in zone["window"])
+        design = self.cusum.design
+        return {
+            "zone": zone,
+            "cusum": {
+                "statistic": self.cusum.statistic,
+                "n": self.cusum.n,
+                "alarms": self.cusum.alarms,
+                "design": {"level": design.level, "m": design.m, "threshold": design.threshold},
+            },
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Watch:
+        from riskops.errors import BadInputError
+
         watch = cls.__new__(cls)
-        watch.zone = ZoneChangeDetector.from_dict(data["zone"])
-        watch.cusum = BernoulliCusum.from_dict(data["cusum"])
+        zone = dict(data["zone"])
+        zone["window"] = [int(c) for c in str(zone["window"])]
+        watch.zone = ZoneChangeDetector.from_dict(zone)
+        saved = data["cusum"]
+        design = cusum_design()
+        held = (design.level, design.m, design.threshold)
+        if tuple(saved["design"][k] for k in ("level", "m", "threshold")) != held:
+            raise BadInputError(
+                f"watch checkpoint: made for the CUSUM {saved['design']}, this code's is "
+                f"level {design.level}, m {design.m}, threshold {design.threshold}"
+            )
+        watch.cusum = BernoulliCusum(design, saved["statistic"], saved["n"], saved["alarms"])
         return watch
