@@ -14,6 +14,7 @@ refused with the field, the rule and the value (:class:`Refused`), never guessed
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -64,7 +65,7 @@ class Observation:
     message_id: str = ""
     raw: str | None = None
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """The bar's idempotency key within its series: the timestamp, ISO 8601."""
         return self.ts.isoformat()
