@@ -161,7 +161,10 @@ def live_replay(settings: Settings, console: Console, days: int = LIVE_DAYS) -> 
     from riskops.live.record import live_desk
 
     console.rule(f"[bold]3. The last {days} days of the S&P 500, live")
+    from riskops.data.market import MarketDataset
+
     dataset = load(DataSource(domain="market", bundled="us_indices"))
+    assert isinstance(dataset, MarketDataset)
     recent = dataset.window(start=dataset.returns.index[-days])
     bars = sorted(from_dataset(recent, "demo:us_indices"), key=lambda o: (o.ts, o.series))
     book = LiveBook(settings)

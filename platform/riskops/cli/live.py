@@ -79,10 +79,12 @@ def _source(
 
 def _observations(source: Any, series: str | None, name: str) -> list[Any]:
     from riskops.data import load
+    from riskops.data.market import MarketDataset
     from riskops.errors import BadInputError
     from riskops.live.observations import SERIES_NAME, from_dataset
 
     dataset = load(source)
+    assert isinstance(dataset, MarketDataset)  # a market source
     if series is not None:
         if len(dataset.assets) != 1:
             raise BadInputError(f"--series: the file holds {len(dataset.assets)} series")
@@ -243,6 +245,7 @@ def stream(
             ]
             source: Any = Replay(bodies, replay.name, speed)
         else:
+            assert broker is not None
             options: dict[str, Any] = {"topic": topic, "group": group}
             if broker.startswith(("redis", "unix")):
                 options |= {

@@ -31,6 +31,7 @@ def _stream_blocks(summary: dict[str, Any]) -> list[Block]:
     pairs.append(("Scores stream sealed at", f"row {seal['seq']}, {seal['hash'][:16]}..."))
     blocks: list[Block] = [Facts(tuple(pairs))]
     var = summary.get("var") or {}
+    rows: list[tuple[str, ...]]
     if var:
         rows = []
         for tag, level in sorted(var.items()):

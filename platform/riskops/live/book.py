@@ -174,7 +174,8 @@ def _benchmark_model(params: list[float] | None, scale: float | None) -> Any:
     from riskops.market.volatility import GarchVolatility
     from riskops.volatility.family import BENCHMARK
 
-    model = GarchVolatility(**{k: v for k, v in BENCHMARK.items() if k != "model"})
+    spec: dict[str, Any] = {k: v for k, v in BENCHMARK.items() if k != "model"}
+    model = GarchVolatility(**spec)
     if params is not None:
         model.params_ = pd.Series([float(v) for v in params])
         model.scale_ = float(scale or 1.0)
@@ -414,6 +415,7 @@ class LiveBook:
     ) -> None:
         if observation.ret is None:
             return
+        value: Any
         if champion.multi_asset:
             if observation.series not in champion.assets:
                 return

@@ -91,8 +91,12 @@ class LiveChampion:
                 source[name] = Path(source[name])
         if "protected" in source:
             source["protected"] = tuple(source["protected"])
-        dataset = load(DataSource(**source))
-        dataset = dataset.select(list(self.assets))
+        from riskops.data.market import MarketDataset
+
+        loaded = load(DataSource(**source))
+        if not isinstance(loaded, MarketDataset):
+            return None
+        dataset = loaded.select(list(self.assets))
         earlier = dataset.returns.index[dataset.returns.index < before]
         if len(earlier) < MIN_HISTORY_DAYS:
             return None
