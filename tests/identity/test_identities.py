@@ -54,7 +54,7 @@ def test_the_permission_table_is_the_one_the_issue_asks_for() -> None:
     assert granted["data_scientist"] == {"train", "promote", "shadow", "view"}
     assert granted["validator"] == {"approve", "reject", "findings", "view"}
     assert granted["admin"] == {"force", "rollback", "users", "view"}
-    assert granted["service"] == {"score"}
+    assert granted["service"] == {"score", "observe"}
 
 
 def test_a_missing_permission_is_named_with_the_role_that_grants_it() -> None:

@@ -22,6 +22,7 @@ from riskops.cli import (
     governance,
     identity,
     lifecycle,
+    live,
     market,
     orchestration,
     serve,
@@ -85,6 +86,9 @@ app.command()(governance.report)
 app.command()(governance.lineage)
 app.command()(universe_cli.universe)
 app.command()(market.stress)
+app.command()(live.observe)
+app.command()(live.stream)
+app.command()(live.live)
 app.add_typer(identity.app, name="users")
 app.command()(identity.login)
 app.command()(identity.logout)

@@ -79,6 +79,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     from riskops.governance.publish import publish as publish_documents
     from riskops.governance.summary import version_description
     from riskops.inference_log import read_inference_log
+    from riskops.live.record import champion_record
     from riskops.settings import scratch_dir
 
     started = time.perf_counter()
@@ -129,6 +130,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             outcome=outcome,
             policy=policy,
             served_inputs=lambda n: read_inference_log(settings, name, last_n=n),
+            live_record=lambda version: champion_record(life.loader, name, version),
         )
         from riskops.lifecycle.evidence import gather
 
@@ -179,6 +181,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
                 SPEC_FILE,
             )
             tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
+        live = (gathered.get("champion") or {}).get("live")
         version = life.register_version(
             run_id,
             name,
@@ -188,6 +191,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             code_version=lineage["code_version"],
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
+            **({} if live is None else {"champion_live": live["audit"]}),
         )
         life.registry.set_description(
             name,
