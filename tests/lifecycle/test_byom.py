@@ -21,9 +21,8 @@ from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.families import get_family
 from riskops.families.contracts import ContractError
-from riskops.ledger.loader import VerifiedLoader
+from riskops.ledger.loader import SPEC_FILE, VerifiedLoader
 from riskops.lifecycle import Lifecycle
-from riskops.lifecycle.training import SPEC_FILE
 from riskops.registry import CHALLENGER, Registry
 from riskops.settings import Settings
 

@@ -12,14 +12,14 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path):  # type: ignore[no-untyped-def]
-    """One credit version trained and promoted in its own home, shared by this module."""
-    import os
+def promoted(tmp_path_factory: pytest.TempPathFactory, trained_home_template: Path):  # type: ignore[no-untyped-def]
+    """The run's trained credit_pd v1 (default options, bundled data) promoted in a copy of the
+    trained home of its own, shared by this module."""
     import shutil
+    from types import SimpleNamespace
 
     home = tmp_path_factory.mktemp("conventions") / "home"
-    home.mkdir()
-    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    shutil.copytree(trained_home_template, home, symlinks=True)
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("RISKOPS_") or key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
@@ -27,16 +27,13 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path)
         mp.setenv("RISKOPS_HOME", str(home))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.setenv("RISKOPS_ACTOR", "pytest")
-        from riskops.families.base import TrainOptions
         from riskops.lifecycle import Lifecycle
 
-        # The Python API's console output of a first version, as a user's terminal sees it
-        # (file descriptors 1 and 2, which MLflow's prints and warnings reach).
-        with _terminal_output(home.parent / "terminal.txt") as terminal:
-            lifecycle = Lifecycle()
-            trained = lifecycle.train("credit", options=TrainOptions(seed=42))
-            promotion = lifecycle.promote(trained.name, trained.version)
-        yield trained, promotion, terminal.read_text()
+        lifecycle = Lifecycle()
+        version = lifecycle.registry.get_version("credit_pd", 1)
+        trained = SimpleNamespace(name="credit_pd", version=1, run_id=version.run_id)
+        promotion = lifecycle.promote(trained.name, trained.version)
+        yield trained, promotion
 
 
 @contextlib.contextmanager
@@ -59,10 +56,23 @@ def _terminal_output(path: Path) -> Iterator[Path]:
                 os.close(fd)
 
 
-def test_a_first_version_through_the_python_api_prints_nothing(promoted) -> None:
-    # MLflow's "Registered model ... already exists", "Created version '1'", its warnings
-    *_, terminal = promoted
-    assert terminal == "", terminal[:3000]
+def test_a_first_version_through_the_python_api_prints_nothing(
+    riskops_home: Path, tmp_path: Path
+) -> None:
+    # Given a new home, when a user trains and promotes a first credit version from Python
+    # (a logistic regression: the same logging and registration as the default, sooner)
+    from riskops.families.base import TrainOptions
+    from riskops.lifecycle import Lifecycle
+
+    # (file descriptors 1 and 2, which MLflow's prints and warnings reach)
+    with _terminal_output(tmp_path / "terminal.txt") as terminal:
+        lifecycle = Lifecycle()
+        trained = lifecycle.train("credit", options=TrainOptions(model="logistic", seed=42))
+        lifecycle.promote(trained.name, trained.version)
+    # Then the terminal shows nothing: no "Registered model ... already exists", "Created
+    # version '1'", nor MLflow's warnings
+    assert trained.version == 1
+    assert terminal.read_text() == "", terminal.read_text()[:3000]
 
 
 def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None:
@@ -73,7 +83,7 @@ def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None
     from riskops.data.credit import load_credit
     from riskops.tracking import dataset_digest
 
-    trained, promotion, _ = promoted
+    trained, promotion = promoted
     client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     content_hash = load_credit().content_hash
     # Then the version's description is the card's summary, naming the data by its hash
@@ -126,7 +136,7 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     from riskops.data.credit import load_credit
 
     # Given the champion credit_pd
-    _, promotion, _ = promoted
+    _, promotion = promoted
     assert promotion.promoted
     rows = load_credit().frame.drop(columns=["Status"]).head(5)
     example = tmp_path / "rows.parquet"
@@ -155,7 +165,7 @@ def test_a_logged_model_declares_riskops_dependencies_pinned_not_inferred(promot
     from riskops.tracking import model_requirements
 
     # Given the registered credit version
-    trained, _, _ = promoted
+    trained, _ = promoted
     # When its logged requirements are read from MLflow
     folder = download_artifacts(f"models:/{trained.name}/{trained.version}")
     with open(f"{folder}/requirements.txt") as handle:

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from riskops.settings import Settings
 
 
+SPEC_FILE = "specification.json"
+"""The unfitted specification, options and data source of a version, for retraining (written
+at training, :mod:`riskops.lifecycle.training`; read by whatever refits or re-reads data the
+way the version was trained: monitoring, the live champions)."""
+
+
 class EvidenceIntegrityError(ArtifactIntegrityError):
     """A version's evidence file differs from the hash recorded at registration."""
 
@@ -157,7 +163,7 @@ class VerifiedLoader:
     def evidence_problems(self, name: str, version: int) -> list[str]:
         """Every evidence file of the version that differs from its recorded hash."""
         from riskops import tracking
-        from riskops.registry import manifest_mismatch
+        from riskops.manifests import manifest_mismatch
 
         record, info = self.registered(name, version)
         if record.evidence is None:

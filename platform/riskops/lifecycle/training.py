@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskops.families import get_family, registered_name
 from riskops.families.base import EvidenceContext
+from riskops.ledger.loader import SPEC_FILE
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
 
 EVIDENCE_FILE = "gate_evidence.json"
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining."""
 
 
 def code_version() -> str:
@@ -80,6 +79,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     from riskops.governance.publish import publish as publish_documents
     from riskops.governance.summary import version_description
     from riskops.inference_log import read_inference_log
+    from riskops.live.record import champion_record
     from riskops.settings import scratch_dir
 
     started = time.perf_counter()
@@ -132,6 +132,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             outcome=outcome,
             policy=policy,
             served_inputs=lambda n: read_inference_log(settings, name, last_n=n),
+            live_record=lambda version: champion_record(life.loader, name, version),
         )
         from riskops.lifecycle.evidence import gather
 
@@ -184,6 +185,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
                 SPEC_FILE,
             )
             tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
+        live = (gathered.get("champion") or {}).get("live")
         version = life.register_version(
             run_id,
             name,
@@ -193,6 +195,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             code_version=lineage["code_version"],
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
+            **({} if live is None else {"champion_live": live["audit"]}),
         )
         life.registry.set_description(
             name,
