@@ -52,7 +52,7 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
-    from riskops.cli import logs
+    from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
 
@@ -71,6 +71,7 @@ app.command()(lifecycle.train)
 app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
+app.command()(lifecycle.shadow)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.command()(lifecycle.models)
@@ -97,7 +98,7 @@ app.command()(console.console)
 
 
 def main() -> None:
-    from riskops.cli.exiting import skip_collection_at_exit
+    from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
     app()

@@ -169,7 +169,7 @@ def backtests_table(evidence: dict[str, Any]) -> Table:
             counts = (
                 f"{res['exceptions']} / {res['n']}"
                 if "n" in res and "exceptions" in res
-                else fmt(res.get("exceptions"))
+                else fmt(res.get("exceptions", res.get("n")))
             )
             rows.append(
                 (
