@@ -21,13 +21,12 @@ from riskops.families.base import EvidenceContext
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
+from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
 
 EVIDENCE_FILE = "gate_evidence.json"
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining."""
 
 
 def code_version() -> str:
