@@ -58,6 +58,7 @@ class ChampionDirectory:
         self._families: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_or_wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._period = 2.0
         self.last_error: str | None = None
@@ -136,14 +137,28 @@ class ChampionDirectory:
         return self
 
     def _poll(self) -> None:
-        while not self._stop.wait(self._period):
+        while True:
+            self._stop_or_wake.wait(self._period)
+            self._stop_or_wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.discover()
             except Exception:  # the poller must outlive any single failure
                 logger.exception("model discovery failed")
 
+    def wake(self, name: str) -> None:
+        """An alias of ``name`` moved (an MLflow webhook): its holder polls now; a model not
+        held yet is looked for now."""
+        holder = self._holders.get(name)
+        if holder is not None:
+            holder.wake()
+        else:
+            self._stop_or_wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._stop_or_wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
