@@ -21,10 +21,11 @@ from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.families import get_family
 from riskops.families.contracts import ContractError
-from riskops.ledger.loader import SPEC_FILE, VerifiedLoader
+from riskops.ledger.loader import VerifiedLoader
 from riskops.lifecycle import Lifecycle
 from riskops.registry import CHALLENGER, Registry
 from riskops.settings import Settings
+from riskops.tracking import SPEC_FILE
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
