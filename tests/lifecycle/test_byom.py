@@ -221,7 +221,7 @@ def test_a_classifier_without_predict_proba_exits_2_and_registers_nothing(
     )
     # Then it exits 2 naming the missing method, and nothing is registered or audited
     assert result.exit_code == 2, result.output
-    assert "predict_proba" in json.loads(result.stdout.strip().splitlines()[-1])["message"]
+    assert "predict_proba" in json.loads(result.stdout.strip().splitlines()[-1])["error"]["message"]
     assert Registry(settings).model_names() == []
     assert AuditTrail(settings).records() == []
     # and the Python API refuses it the same way, before reading any data
