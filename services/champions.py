@@ -50,6 +50,9 @@ _RETRY = 30.0
 
 Prepare = Callable[[Any], Any]
 """The family route's hook: ``estimator -> state``; validates, derives and warms up."""
+Live = Callable[[str, int], Callable[[str], dict[str, Any]]]
+"""``(name, version) -> (series -> forecast)``: a version's live forecasts
+(:meth:`riskops.live.serving.LiveRoutes.forecasts`)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ class ChampionHolder:
         a version the service cannot serve (the current champion then keeps serving).
     role
         ``champion`` (default) or ``shadow``.
+    live
+        Where each loaded version finds its live forecasts
+        (:attr:`riskops.serving.route.Champion.live`); ``None``: served without them.
     """
 
     def __init__(
@@ -184,11 +190,13 @@ class ChampionHolder:
         name: str,
         prepare: Prepare | None = None,
         role: str = "champion",
+        live: Live | None = None,
     ) -> None:
         self.source = source
         self.name = name
         self.alias = role
         self._prepare = prepare
+        self._live = live
         self._current: Champion | None = None
         self._status = _Status()
         self._refresh_lock = threading.Lock()
@@ -284,6 +292,7 @@ class ChampionHolder:
             estimator=estimator,
             state=state,
             loaded_at=time.time(),
+            live=None if self._live is None else self._live(self.name, wanted.version),
         )
 
     def _record_error(self, message: str, version: int | None) -> None:

@@ -169,16 +169,17 @@ class _RiskService:
 
         # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
+        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         self.directory = ChampionDirectory(
             LedgerSource(settings),
             {family: route.prepare for family, route in self.routes.items()},
             {family: registered_name(family) for family in self.routes},
             on_new,
+            live=self.live.forecasts,
         )
         for family in self.routes:
             self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
-        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.

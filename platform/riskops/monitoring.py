@@ -148,7 +148,7 @@ class Monitor:
         trained with (its target and positive label, unless given), labels optional."""
         from dataclasses import fields, replace
 
-        from riskops.ledger.loader import SPEC_FILE
+        from riskops.tracking import SPEC_FILE
 
         spec = self.loader.read_json(name, version, SPEC_FILE, state) or {}
         known = {f.name for f in fields(DataSource)}

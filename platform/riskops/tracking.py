@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from riskops.families.base import Family, TrainingOutcome
 
 MODEL_ARTIFACT_PATH = "model"
+SPEC_FILE = "specification.json"
+"""The unfitted specification, options and data source of a version, for retraining."""
 
 _STORE_CREATION = threading.Lock()
 """Serialises creating a new local store between the threads of one process."""

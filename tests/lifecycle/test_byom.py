@@ -21,10 +21,11 @@ from riskops.audit import AuditTrail
 from riskops.cli import app
 from riskops.families import get_family
 from riskops.families.contracts import ContractError
-from riskops.ledger.loader import SPEC_FILE, VerifiedLoader
+from riskops.ledger.loader import VerifiedLoader
 from riskops.lifecycle import Lifecycle
 from riskops.registry import CHALLENGER, Registry
 from riskops.settings import Settings
+from riskops.tracking import SPEC_FILE
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -220,8 +221,7 @@ def test_a_classifier_without_predict_proba_exits_2_and_registers_nothing(
     )
     # Then it exits 2 naming the missing method, and nothing is registered or audited
     assert result.exit_code == 2, result.output
-    error = json.loads(result.stdout.strip().splitlines()[-1])["error"]
-    assert "predict_proba" in error["message"]
+    assert "predict_proba" in json.loads(result.stdout.strip().splitlines()[-1])["error"]["message"]
     assert Registry(settings).model_names() == []
     assert AuditTrail(settings).records() == []
     # and the Python API refuses it the same way, before reading any data

@@ -28,12 +28,6 @@ if TYPE_CHECKING:
     from riskops.settings import Settings
 
 
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining (written
-at training, :mod:`riskops.lifecycle.training`; read by whatever refits or re-reads data the
-way the version was trained: monitoring, the live champions)."""
-
-
 class EvidenceIntegrityError(ArtifactIntegrityError):
     """A version's evidence file differs from the hash recorded at registration."""
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from riskops.families import get_family, registered_name
 from riskops.families.base import EvidenceContext
-from riskops.ledger.loader import SPEC_FILE
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
 from riskops.progress import step
+from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
