@@ -220,9 +220,14 @@ class AuditTrail:
         mac = _anchor_mac(self._key, record.seq, record.hash, record.ts) if self._key else ""
         return Anchor(record.seq, record.hash, record.ts, mac)
 
-    def check_writable(self) -> None:
-        """Refuse (exit 2, before anything changes) a write that would break the chain: no
-        key, or another key, on a trail written with one."""
+    def check_writable(self, what: str = "the change") -> None:
+        """Refuse, before anything changes, a write that would break the chain (exit 2: no
+        key, or another key, on a trail written with one) or that the home cannot take
+        (exit 1: a read-only or full local store, see :func:`riskops.storage.require_writable`).
+        ``what`` names what is then not done."""
+        from riskops.storage import require_writable
+
+        require_writable(self.settings, what)
         with self.engine.connect() as conn:
             head = conn.execute(sa.select(_events).order_by(_events.c.seq.desc()).limit(1)).first()
         if head is None:

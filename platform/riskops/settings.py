@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,40 +258,76 @@ class Settings(BaseSettings):
             os.environ.setdefault(key, value)
 
 
-@contextmanager
-def scratch_dir(settings: Settings, purpose: str) -> Iterator[Path]:
-    """A temporary folder under ``home/tmp``, removed on exit.
+SYSTEM_SCRATCH_PREFIX = "riskops-"
+"""Prefix of the scratch folders made in the system's temporary folder when the home cannot
+take them (a read-only home being read); :func:`clean_scratch` sweeps those too."""
+
+_SCRATCH_NAME = re.compile(r"^(?:riskops-)?([a-z_]+)-(\d+)-")
+"""``<purpose>-<pid>-<random>``: who made a scratch folder, and for what."""
+
+
+def make_scratch(settings: Settings, purpose: str) -> Path:
+    """A new folder under ``home/tmp`` named ``<purpose>-<pid>-<random>``, for the caller to
+    remove (see :func:`scratch_dir`, which removes it on exit).
 
     Named after the process that owns it, so that one left by a process that was killed
     (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the next
-    start instead of lingering in ``/tmp`` outside the home.
+    start instead of lingering. A home that cannot take it (read-only, or not this user's)
+    while it is only being read gets one in the system's temporary folder, prefixed
+    ``riskops-`` and swept the same way; a full home is an error (nothing is written
+    elsewhere behind its back).
     """
-    import shutil
+    import errno
     import tempfile
 
-    settings.scratch_root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=settings.scratch_root))
+    if not _SCRATCH_NAME.match(f"{purpose}-0-"):
+        raise ValueError(f"scratch purpose {purpose!r}: lower-case letters and '_' only")
+    prefix = f"{purpose}-{os.getpid()}-"
+    try:
+        settings.scratch_root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_root))
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+    return Path(tempfile.mkdtemp(prefix=SYSTEM_SCRATCH_PREFIX + prefix))
+
+
+@contextmanager
+def scratch_dir(settings: Settings, purpose: str) -> Iterator[Path]:
+    """A temporary folder under ``home/tmp`` (see :func:`make_scratch`), removed on exit."""
+    import shutil
+
+    folder = make_scratch(settings, purpose)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def clean_scratch(settings: Settings) -> int:
-    """Remove scratch folders whose owning process is gone; returns how many."""
+def clean_scratch(settings: Settings) -> list[str]:
+    """Remove the scratch folders whose owning process is gone (under the home, and the
+    ``riskops-`` ones of the system's temporary folder); returns their purposes (``train``
+    when a training was killed), one per folder removed."""
     import shutil
+    import tempfile
 
-    root = settings.scratch_root
-    if not root.is_dir():
-        return 0
-    removed = 0
-    for folder in root.iterdir():
-        parts = folder.name.split("-")
-        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-        if pid is None or pid == os.getpid() or process_alive(pid):
+    removed: list[str] = []
+    roots = [(settings.scratch_root, ""), (Path(tempfile.gettempdir()), SYSTEM_SCRATCH_PREFIX)]
+    for root, prefix in roots:
+        try:
+            folders = [f for f in root.iterdir() if f.name.startswith(prefix)]
+        except OSError:  # no scratch yet, or a folder this user cannot list
             continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
+        for folder in folders:
+            found = _SCRATCH_NAME.match(folder.name)
+            if found is None or not folder.is_dir() or folder.is_symlink():
+                continue
+            pid = int(found.group(2))
+            if pid == os.getpid() or process_alive(pid):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(found.group(1))
     return removed
 
 

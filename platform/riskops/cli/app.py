@@ -40,6 +40,7 @@ app = typer.Typer(
 
 @app.callback()
 def _quiet_by_default(
+    context: typer.Context,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -51,9 +52,36 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
-    from riskops.cli import logs
+    from riskops.cli import logs, output
 
     logs.configure(_log_home(), verbose=verbose)
+    output.running(f"riskops {context.invoked_subcommand or ''}".strip())
+    _tidy_home()
+
+
+def _tidy_home() -> None:
+    """What a process killed outright left behind, tidied before any command runs: its
+    scratch folders removed and, when it had any, its MLflow runs still ``RUNNING`` ended
+    ``FAILED`` (a ``kill -9`` skips every ``finally``)."""
+    import logging
+
+    from riskops.settings import Settings, clean_scratch
+
+    try:
+        settings = Settings()
+    except Exception:  # a bad setting is reported by the command that reads it
+        return
+    if not clean_scratch(settings):
+        return  # nothing was left: MLflow is not even imported
+    from riskops.tracking import fail_orphaned_runs
+
+    try:
+        ended = fail_orphaned_runs(settings)
+    except Exception:  # the command itself reports a store it cannot use
+        logging.getLogger("riskops.cli").exception("could not end the runs of killed processes")
+        return
+    if ended:
+        logging.getLogger("riskops.cli").warning("runs of killed processes ended FAILED: %s", ended)
 
 
 def _log_home() -> Path:
@@ -96,4 +124,26 @@ def main() -> None:
     from riskops.cli.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
+    _temporary_files_under_home()
     app()
+
+
+def _temporary_files_under_home() -> None:
+    """Every temporary file of this process (MLflow's downloads, joblib's, a plot's) in a
+    scratch folder of the home named after it, removed at exit -- and, after a ``kill -9``,
+    by the next command's :func:`_tidy_home` -- never left in ``/tmp``.
+
+    Only the command-line process: the Python API leaves the host's temporary folder alone.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    from riskops.settings import Settings, make_scratch
+
+    try:
+        folder = make_scratch(Settings(), "process")
+    except Exception:  # a bad setting or a full home: the command reports it
+        return
+    tempfile.tempdir = str(folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)

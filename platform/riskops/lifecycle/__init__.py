@@ -159,7 +159,7 @@ class Lifecycle:
 
         name = model_name(name)
         self.require("force", "re-apply a model's aliases")
-        self.trail.check_writable()
+        self.trail.check_writable(f"reconciling {name}")
         with self.trail.model_lock(name):
             changes = self._alias_diff(name)
             if changes:
