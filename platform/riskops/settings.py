@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     serve_max_waiting: int = Field(
         default=64, ge=0, description="Requests queued per model route before 503."
     )
+    input_max_bytes: int = Field(
+        default=1 << 30,
+        ge=1,
+        description="Largest data file (--data, --recent) read, in bytes (uncompressed).",
+    )
+    input_max_columns: int = Field(
+        default=10_000, ge=1, description="Most columns a data file may have."
+    )
+    input_max_rows: int = Field(
+        default=20_000_000, ge=1, description="Most rows a data file may have."
+    )
     inference_log_batch: int = Field(default=256, ge=1)
     inference_log_flush_seconds: float = Field(default=1.0, gt=0)
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
