@@ -191,6 +191,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             code_version=lineage["code_version"],
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
+            **({"provenance": request.provenance} if request.provenance else {}),
         )
         stage.append(f"v{version} was registered")
         life.registry.set_description(
