@@ -181,9 +181,14 @@ def rebuild(node: Any, flag: str, where: str = "model", depth: int = 0) -> Any:
     if keys == {"tuple"} and isinstance(node["tuple"], list):
         items = enumerate(node["tuple"])
         return tuple(rebuild(v, flag, f"{where}[{i}]", depth + 1) for i, v in items)
-    if keys == {"dict"} and isinstance(node["dict"], dict):
-        pairs = node["dict"].items()
-        return {str(k): rebuild(v, flag, f"{where}.{k}", depth + 1) for k, v in pairs}
+    if keys == {"dict"} and isinstance(node["dict"], list):
+        pairs = node["dict"]
+        if not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int, float))
+            for p in pairs
+        ):
+            raise BadInputError(f"{flag}: {where} is not a mapping of plain keys")
+        return {k: rebuild(v, flag, f"{where}[{k!r}]", depth + 1) for k, v in pairs}
     if keys == {"float"} and node["float"] in ("nan", "inf", "-inf"):
         return float(node["float"])
     if keys == {"type"}:

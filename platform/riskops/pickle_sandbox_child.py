@@ -45,8 +45,9 @@ def encode(value: Any, where: str = "model", depth: int = 0) -> Any:
         return {"tuple": [encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]}
     if isinstance(value, list):
         return [encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: encode(v, f"{where}.{k}", depth + 1) for k, v in value.items()}}
+    if isinstance(value, dict) and all(isinstance(k, (str, int, float)) for k in value):
+        # Pairs, not an object: keys such as class labels are numbers as often as text.
+        return {"dict": [[k, encode(v, f"{where}[{k!r}]", depth + 1)] for k, v in value.items()]}
     if type(value).__module__ == "numpy" and hasattr(value, "dtype"):
         if getattr(value, "ndim", 0) == 0:
             return encode(value.item(), where, depth + 1)
