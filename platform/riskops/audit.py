@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 import time
@@ -60,6 +61,8 @@ from riskops.settings import Settings
 
 if TYPE_CHECKING:
     from riskops.identity.roles import Principal
+
+logger = logging.getLogger("riskops.audit")
 
 GENESIS = "0" * 64
 SHA256 = "sha256"
@@ -262,19 +265,35 @@ class AuditTrail:
             acting = self.acting()
             actor = acting.name
             body.setdefault("actor_source", acting.source)
+        from riskops.storage import storage_failure
+
         body_json = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"))
+        last: Exception | None = None
         for attempt in range(50):
+            anchored: list[tuple[AuditRecord, bytes | None]] = []
             try:
                 with self.engine.begin() as conn:
                     record = self._append(conn, action, model, version, actor, body_json)
                     # Still inside the transaction, which holds the write lock: anchors are
                     # written in sequence order by one writer at a time.
-                    self._write_anchor_file(record)
+                    anchored.append((record, self._write_anchor_file(record)))
                 break
-            except (IntegrityError, OperationalError):
+            except BaseException as exc:
+                # The commit failed after the anchor named the record (a full disk fails at
+                # COMMIT): the anchor goes back to what it was, else it would name a record
+                # the table does not hold -- the very sign of a truncated trail.
+                for written, before in anchored:
+                    self._restore_anchor_file(written, before)
+                if not isinstance(exc, (IntegrityError, OperationalError)):
+                    raise
+                # Another writer (a taken sequence number, a busy database) is waited for;
+                # a full or read-only store is not (it would be retried for a minute).
+                if storage_failure(exc) is not None:
+                    raise
+                last = exc
                 time.sleep(0.05 * (attempt + 1))
         else:
-            raise RuntimeError("audit: could not append after 50 attempts")
+            raise RuntimeError("audit: could not append after 50 attempts") from last
         anchor = self.anchor(record)
         if self._external is not None:
             with self._external.begin() as conn:
@@ -297,8 +316,32 @@ class AuditTrail:
         return self._principal
 
     # ------------------------------------------------------------------ anchors
-    def _write_anchor_file(self, record: AuditRecord) -> None:
+    def _restore_anchor_file(self, record: AuditRecord, before: bytes | None) -> None:
+        """Put back the anchor file as it was before ``record``'s failed append, if it still
+        names ``record`` -- under the write lock, so that no other writer's anchor is
+        overwritten."""
         path = self.settings.audit_anchor_file
+        try:
+            with self.engine.begin():
+                anchor = self.read_anchor() or {}
+                if anchor.get("seq") != record.seq or anchor.get("hash") != record.hash:
+                    return
+                if before is None:
+                    path.unlink(missing_ok=True)
+                    return
+                tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+                tmp.write_bytes(before)
+                os.replace(tmp, path)
+        except Exception:  # the append's own error is the one to report
+            logger.exception("audit: the anchor of a failed append could not be put back")
+
+    def _write_anchor_file(self, record: AuditRecord) -> bytes | None:
+        """Anchor ``record`` in the home's anchor file; returns the file's previous bytes."""
+        path = self.settings.audit_anchor_file
+        try:
+            before: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            before = None
         anchor = self.anchor(record)
         payload: dict[str, Any] = {
             "seq": anchor.seq,
@@ -312,6 +355,7 @@ class AuditTrail:
         tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(payload, sort_keys=True))
         os.replace(tmp, path)  # atomic: a reader sees the old head or the new one
+        return before
 
     def read_anchor(self) -> dict[str, Any] | None:
         """The anchored head ``{"seq", "hash", "scheme"[, "mac"]}``, or None before any append."""
