@@ -133,7 +133,8 @@ def _temporary_files_under_home() -> None:
     scratch folder of the home named after it, removed at exit -- and, after a ``kill -9``,
     by the next command's :func:`_tidy_home` -- never left in ``/tmp``.
 
-    Only the command-line process: the Python API leaves the host's temporary folder alone.
+    Only the command-line process (the Python API leaves the host's temporary folder alone),
+    and only in a home that exists: ``riskops --help`` creates none.
     """
     import atexit
     import shutil
@@ -142,7 +143,10 @@ def _temporary_files_under_home() -> None:
     from riskops.settings import Settings, make_scratch
 
     try:
-        folder = make_scratch(Settings(), "process")
+        settings = Settings()
+        if not settings.home.is_dir():
+            return
+        folder = make_scratch(settings, "process")
     except Exception:  # a bad setting or a full home: the command reports it
         return
     tempfile.tempdir = str(folder)
