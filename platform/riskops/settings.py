@@ -273,6 +273,28 @@ SYSTEM_SCRATCH_PREFIX = "riskops-"
 """Prefix of the scratch folders made in the system's temporary folder when the home cannot
 take them (a read-only home being read); :func:`clean_scratch` sweeps those too."""
 
+_host_temp: str | None = None
+"""The host's temporary folder, remembered when :func:`use_as_temporary_folder` replaced it."""
+
+
+def host_temp_dir() -> Path:
+    """The host's temporary folder (``/tmp``, ``$TMPDIR``), even in a process whose
+    ``tempfile`` writes under the home (see :func:`use_as_temporary_folder`)."""
+    import tempfile
+
+    return Path(_host_temp or tempfile.gettempdir())
+
+
+def use_as_temporary_folder(folder: Path) -> None:
+    """Make ``folder`` this process's temporary folder for every ``tempfile`` user (MLflow's
+    downloads, joblib...), remembering the host's for :func:`host_temp_dir`."""
+    import tempfile
+
+    global _host_temp
+    _host_temp = str(host_temp_dir())
+    tempfile.tempdir = str(folder)
+
+
 _SCRATCH_NAME = re.compile(r"^(?:riskops-)?([a-z_]+)-(\d+)-")
 """``<purpose>-<pid>-<random>``: who made a scratch folder, and for what."""
 
@@ -300,7 +322,7 @@ def make_scratch(settings: Settings, purpose: str) -> Path:
     except OSError as exc:
         if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise
-    return Path(tempfile.mkdtemp(prefix=SYSTEM_SCRATCH_PREFIX + prefix))
+    return Path(tempfile.mkdtemp(prefix=SYSTEM_SCRATCH_PREFIX + prefix, dir=host_temp_dir()))
 
 
 @contextmanager
@@ -320,10 +342,9 @@ def clean_scratch(settings: Settings) -> list[str]:
     ``riskops-`` ones of the system's temporary folder); returns their purposes (``train``
     when a training was killed), one per folder removed."""
     import shutil
-    import tempfile
 
     removed: list[str] = []
-    roots = [(settings.scratch_root, ""), (Path(tempfile.gettempdir()), SYSTEM_SCRATCH_PREFIX)]
+    roots = [(settings.scratch_root, ""), (host_temp_dir(), SYSTEM_SCRATCH_PREFIX)]
     for root, prefix in roots:
         try:
             folders = [f for f in root.iterdir() if f.name.startswith(prefix)]

@@ -138,9 +138,8 @@ def _temporary_files_under_home() -> None:
     """
     import atexit
     import shutil
-    import tempfile
 
-    from riskops.settings import Settings, make_scratch
+    from riskops.settings import Settings, make_scratch, use_as_temporary_folder
 
     try:
         settings = Settings()
@@ -149,5 +148,5 @@ def _temporary_files_under_home() -> None:
         folder = make_scratch(settings, "process")
     except Exception:  # a bad setting or a full home: the command reports it
         return
-    tempfile.tempdir = str(folder)
+    use_as_temporary_folder(folder)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
