@@ -295,15 +295,25 @@ def use_as_temporary_folder(folder: Path) -> None:
     tempfile.tempdir = str(folder)
 
 
-_SCRATCH_NAME = re.compile(r"^(?:riskops-)?([a-z_]+)-(\d+)-")
-"""``<purpose>-<pid>-<random>``: who made a scratch folder, and for what."""
+_SCRATCH_NAME = re.compile(r"^(?:riskops-)?([a-z_]+)-(\d+)-(?:h([0-9a-f]{8})-)?")
+"""``<purpose>-<pid>-h<host>-<random>``: who made a scratch folder (a process of which
+machine), and for what."""
+
+
+def _host_tag() -> str:
+    """Eight hex digits naming this machine: a home shared by several machines (or
+    containers, each with its own process ids) is never tidied of another's folders."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def make_scratch(settings: Settings, purpose: str) -> Path:
-    """A new folder under ``home/tmp`` named ``<purpose>-<pid>-<random>``, for the caller to
-    remove (see :func:`scratch_dir`, which removes it on exit).
+    """A new folder under ``home/tmp`` named ``<purpose>-<pid>-h<host>-<random>``, for the
+    caller to remove (see :func:`scratch_dir`, which removes it on exit).
 
-    Named after the process that owns it, so that one left by a process that was killed
+    Named after the process (and the machine) that owns it, so that one left by a process that was killed
     (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the next
     start instead of lingering. A home that cannot take it (read-only, or not this user's)
     while it is only being read gets one in the system's temporary folder, prefixed
@@ -315,7 +325,7 @@ def make_scratch(settings: Settings, purpose: str) -> Path:
 
     if not _SCRATCH_NAME.match(f"{purpose}-0-"):
         raise ValueError(f"scratch purpose {purpose!r}: lower-case letters and '_' only")
-    prefix = f"{purpose}-{os.getpid()}-"
+    prefix = f"{purpose}-{os.getpid()}-h{_host_tag()}-"
     try:
         settings.scratch_root.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_root))
@@ -354,8 +364,8 @@ def clean_scratch(settings: Settings) -> list[str]:
             found = _SCRATCH_NAME.match(folder.name)
             if found is None or not folder.is_dir() or folder.is_symlink():
                 continue
-            pid = int(found.group(2))
-            if pid == os.getpid() or process_alive(pid):
+            pid, host = int(found.group(2)), found.group(3)
+            if host not in (None, _host_tag()) or pid == os.getpid() or process_alive(pid):
                 continue
             shutil.rmtree(folder, ignore_errors=True)
             if not folder.exists():

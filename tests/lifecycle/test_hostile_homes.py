@@ -387,23 +387,34 @@ def test_clean_scratch_removes_the_folders_of_dead_processes_only(
 ) -> None:
     import tempfile
 
+    from riskops.settings import make_scratch
+
     system = tmp_path / "system"
     system.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system))
+    # Given this process's own scratch, and folders left by a process that is gone
+    mine = make_scratch(settings, "load").name
+    here = mine.split("-")[2]  # h<8 hex digits>: this machine
     dead = _a_dead_pid()
     home_tmp = settings.scratch_root
-    home_tmp.mkdir(parents=True)
-    for name in (f"train-{dead}-a", f"load-{os.getpid()}-b", "train-1-init", "notes"):
+    left = {
+        f"train-{dead}-{here}-a": True,  # a dead process of this machine: removed
+        f"verify-{dead}-b": True,  # named before machines were named: removed
+        f"train-{dead}-h00000000-c": False,  # another machine's (a shared home): kept
+        "train-1-d": False,  # pid 1 is alive
+        "notes": False,  # not a scratch folder
+    }
+    for name in left:
         (home_tmp / name).mkdir()
-    for name in (f"riskops-verify-{dead}-c", f"other-{dead}-d"):
-        (system / name).mkdir()
-    assert sorted(clean_scratch(settings)) == ["train", "verify"]
-    assert sorted(p.name for p in home_tmp.iterdir()) == [
-        f"load-{os.getpid()}-b",
-        "notes",
-        "train-1-init",  # pid 1 is alive: never removed
-    ]
-    assert sorted(p.name for p in system.iterdir()) == [f"other-{dead}-d"]
+    (system / f"riskops-verify-{dead}-{here}-e").mkdir()
+    (system / f"other-{dead}-{here}-f").mkdir()
+    # When a command starts
+    removed = clean_scratch(settings)
+    # Then only the folders of dead processes of this machine are gone
+    assert sorted(removed) == ["train", "verify", "verify"]
+    kept = sorted([mine, *(name for name, gone in left.items() if not gone)])
+    assert sorted(p.name for p in home_tmp.iterdir()) == kept
+    assert sorted(p.name for p in system.iterdir()) == [f"other-{dead}-{here}-f"]
 
 
 def _a_dead_pid() -> int:
