@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
-from pipelines.events import retrain_on_drift_trigger
+from pipelines.events import retrain_on_drift_trigger, retrain_on_performance_trigger
 from pipelines.flows import monitor_flow, retrain_flow
 
 NIGHTLY_RETRAIN_CRON = "0 2 * * *"
@@ -25,8 +25,9 @@ def deployments() -> list[Any]:
             cron=NIGHTLY_RETRAIN_CRON,
             tags=["riskops", "retrain"],
             description="Retrain all four families, gate and promote the challengers; "
-            "also started by the monitor's drift events, for the drifted family.",
-            triggers=[retrain_on_drift_trigger()],
+            "also started by the monitor's drift events and by live alarms, for the family "
+            "concerned.",
+            triggers=[retrain_on_drift_trigger(), retrain_on_performance_trigger()],
             # One retrain at a time: a drift-triggered run waits for the nightly one.
             concurrency_limit=ConcurrencyLimitConfig(
                 limit=RETRAIN_CONCURRENCY, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE

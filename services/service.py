@@ -10,6 +10,9 @@ Route                          Answer
 ``POST /volatility/forecast``  daily variance and volatility path over a horizon
 ``POST /anomaly/score``        anomaly score, percentile, alert flag and drivers per day
 (a plug-in family's route)     whatever its family's route declares
+``POST /market/observe``      new bars for the live champions (idempotent per series, time)
+``GET /market/live``           every live champion: last observation, zone, exceptions,
+                               p-values, alarms
 ``GET /models``                what is served: name, alias, version, request schema
 ``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
 ``GET /livez``, ``/readyz``    probes
@@ -50,6 +53,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
+from riskops.live.serving import LiveRoutes, ObserveRequest
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
 from riskops.serving.route import Champion, Route
@@ -174,6 +178,7 @@ class _RiskService:
         for family in self.routes:
             self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
+        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
@@ -285,6 +290,43 @@ class _RiskService:
             out.append(row)
         return {"models": out}
 
+    @models_app.get("/market/live")
+    async def market_live(self) -> Response:
+        """Every live champion's record since its promotion (see :mod:`riskops.live.record`)."""
+        import asyncio
+
+        return _json(await asyncio.to_thread(self.live.live))
+
+
+def _alarm_events() -> Any:
+    """The Prefect event of an audited live alarm, when a Prefect API is configured."""
+    import importlib
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return None
+    return importlib.import_module("pipelines.events").emit_performance
+
+
+OBSERVE_PATH = "/market/observe"
+
+
+def _observe_api() -> Any:
+    """``POST /market/observe``: bars for the live champions, through the one live path."""
+
+    async def market_observe(self: _RiskService, **fields: Any) -> Any:
+        import asyncio
+
+        request = ObserveRequest.model_construct(**fields)
+        try:
+            body = await asyncio.to_thread(self.live.observe, request, current_caller_name())
+        except ServingError as exc:
+            return _json(exc.body, exc.status, exc.headers)
+        return _json(body)
+
+    market_observe.__doc__ = "New bars for the live champions: outcomes, forecasts, alarms."
+    return bentoml.api(route=OBSERVE_PATH, input_spec=ObserveRequest)(market_observe)
+
 
 def _route_api(route: Route) -> Any:
     """One BentoML API serving ``route``: the body validated against the route's request
@@ -309,6 +351,8 @@ def _service() -> Any:
     # BentoML binds a FastAPI class view only to functions in the served class's own
     # namespace, not inherited ones.
     namespace["models"] = vars(_RiskService)["models"]
+    namespace["market_live"] = vars(_RiskService)["market_live"]
+    namespace["market_observe"] = _observe_api()
     service_class = type("RiskService", (_RiskService,), namespace)
     service_class.__doc__ = _RiskService.__doc__
     service_class.__module__ = __name__
@@ -323,8 +367,10 @@ def _service() -> Any:
             tracing={} if ARGS.tracing else {"excluded_urls": paths},
         )(service_class)
     )
-    service.add_asgi_middleware(CallerAuthMiddleware, model_routes=tuple(paths))
-    service.add_asgi_middleware(JsonOnlyMiddleware, routes=tuple(paths))
+    service.add_asgi_middleware(
+        CallerAuthMiddleware, model_routes=tuple(paths), permissions={OBSERVE_PATH: "observe"}
+    )
+    service.add_asgi_middleware(JsonOnlyMiddleware, routes=(*paths, OBSERVE_PATH))
     service.add_asgi_middleware(BodyLimitMiddleware)
     service.add_asgi_middleware(ReadinessMiddleware)
     service.add_asgi_middleware(DocsMiddleware)

@@ -23,6 +23,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _default_actor() -> str:
+    """The operating-system user (``unknown`` where the system knows none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # containers without a passwd entry
@@ -66,7 +67,11 @@ class Settings(BaseSettings):
     policy_file: Path = Field(
         default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
     )
-    actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    actor: str = Field(
+        default_factory=_default_actor,
+        description="Who is acting, in the local single-user mode (recorded as self-declared); "
+        "refused once the home has identities.",
+    )
     evidence_url: str | None = Field(
         default=None,
         description=(
@@ -84,7 +89,8 @@ class Settings(BaseSettings):
     )
     audit_key: SecretStr | None = Field(
         default=None,
-        description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256 (see README).",
+        description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256, which detects "
+        "edits but not a writer who recomputes the chain.",
     )
     api_key: SecretStr | None = Field(
         default=None,
@@ -107,8 +113,8 @@ class Settings(BaseSettings):
     oidc_name_claim: str = Field(
         default="preferred_username", description="OIDC: claim naming the person (else 'sub')."
     )
-    serve_host: str = "127.0.0.1"
-    serve_port: int = Field(default=3000, ge=1, le=65535)
+    serve_host: str = Field(default="127.0.0.1", description="Address the service binds to.")
+    serve_port: int = Field(default=3000, ge=1, le=65535, description="Port of the service.")
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
     serve_max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
@@ -130,10 +136,16 @@ class Settings(BaseSettings):
     input_max_rows: int = Field(
         default=20_000_000, ge=1, description="Most rows a data file may have."
     )
-    inference_log_batch: int = Field(default=256, ge=1)
-    inference_log_flush_seconds: float = Field(default=1.0, gt=0)
+    inference_log_batch: int = Field(default=256, ge=1, description="Inference-log rows per write.")
+    inference_log_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait before buffered inference-log rows are written.",
+    )
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
-    experiment_prefix: str = "riskops"
+    experiment_prefix: str = Field(
+        default="riskops", description="Prefix of the MLflow experiment names."
+    )
     verbose: bool = Field(
         default=False,
         description="Library logs on stderr too (riskops --verbose sets it for child processes).",
@@ -313,12 +325,12 @@ def make_scratch(settings: Settings, purpose: str) -> Path:
     """A new folder under ``home/tmp`` named ``<purpose>-<pid>-h<host>-<random>``, for the
     caller to remove (see :func:`scratch_dir`, which removes it on exit).
 
-    Named after the process (and the machine) that owns it, so that one left by a process that was killed
-    (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the next
-    start instead of lingering. A home that cannot take it (read-only, or not this user's)
+    Named after the process (and the machine) that owns it, so that one left by a process that
+    was killed (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the
+    next start instead of lingering. A home that cannot take it (read-only, or not this user's)
     while it is only being read gets one in the system's temporary folder, prefixed
-    ``riskops-`` and swept the same way; a full home is an error (nothing is written
-    elsewhere behind its back).
+    ``riskops-`` and swept the same way; a full home is an error (nothing is written elsewhere
+    behind its back).
     """
     import errno
     import tempfile

@@ -88,7 +88,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     )
     # Then the retrain deployment's trigger covers it (Prefect's own matching) and passes the
     # drifted family as the flow's `families`, as one Jinja expression (its type is kept)
-    [trigger] = retrain.triggers
+    trigger = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
     server_side = EventTrigger.model_validate(
         trigger.model_dump(
             exclude={"name", "description", "enabled", "parameters"}
@@ -110,16 +110,78 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
 def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
     import yaml
 
-    from pipelines.events import DRIFT_EVENT, retrain_on_drift_trigger
+    from pipelines.events import (
+        DRIFT_EVENT,
+        PERFORMANCE_EVENT,
+        retrain_on_drift_trigger,
+        retrain_on_performance_trigger,
+    )
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     retrain = next(d for d in spec["deployments"] if d["name"] == "nightly-retrain")
     assert retrain["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
-    [declared] = retrain["triggers"]
-    python = retrain_on_drift_trigger()
-    assert declared["expect"] == [DRIFT_EVENT]
-    assert declared["match"] == python.match.model_dump()
-    assert declared["parameters"] == python.parameters
+    declared = {t["name"]: t for t in retrain["triggers"]}
+    assert set(declared) == {"retrain-on-drift", "retrain-on-degraded-performance"}
+    for name, python, event in (
+        ("retrain-on-drift", retrain_on_drift_trigger(), DRIFT_EVENT),
+        ("retrain-on-degraded-performance", retrain_on_performance_trigger(), PERFORMANCE_EVENT),
+    ):
+        assert python.name == name
+        assert declared[name]["expect"] == [event]
+        assert declared[name]["match"] == python.match.model_dump()
+        assert declared[name]["parameters"] == python.parameters
+
+
+def test_a_live_alarm_event_triggers_the_retrain_deployment_of_its_family() -> None:
+    import datetime
+
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from pipelines.deployments import deployments
+    from pipelines.events import PERFORMANCE_EVENT, performance_event
+
+    retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    # Given the event an audited live alarm of market_var emits
+    alarm = {
+        "model": "market_var",
+        "family": "var",
+        "version": 2,
+        "series": "sp500",
+        "detector": "cusum",
+        "day": "2018-03-22T00:00:00",
+        "audit_seq": 17,
+        "detail": {"statistic": 173, "threshold": 150},
+    }
+    spec = performance_event(alarm)
+    event = ReceivedEvent(
+        occurred=datetime.datetime.now(datetime.UTC),
+        event=spec["event"],
+        resource=spec["resource"],
+        payload=spec["payload"],
+        id=uuid.uuid4(),
+    )
+    trigger = next(t for t in retrain.triggers if t.name == "retrain-on-degraded-performance")
+    server_side = EventTrigger.model_validate(
+        trigger.model_dump(
+            exclude={"name", "description", "enabled", "parameters"}
+            | {"job_variables", "schedule_after"}
+        )
+    )
+    # Then Prefect's own matching covers it, with the family as the flow's `families`
+    assert spec["event"] == PERFORMANCE_EVENT == "riskops.performance.degraded"
+    assert server_side.covers(event)
+    assert event.payload["families"] == ["var"] and event.payload["audit_seq"] == 17
+    assert trigger.parameters == {"families": "{{ event.payload.families }}"}
+    # and the drift trigger does not (one run per event, not two)
+    drift = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
+    drift_side = EventTrigger.model_validate(
+        drift.model_dump(
+            exclude={"name", "description", "enabled", "parameters"}
+            | {"job_variables", "schedule_after"}
+        )
+    )
+    assert not drift_side.covers(event)
 
 
 @pytest.mark.slow

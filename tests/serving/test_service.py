@@ -430,4 +430,5 @@ def test_metrics_expose_per_model_series(live_service) -> None:
     ]
     assert rows and sum(rows) >= 2  # the two applicants of the valid request at least
     assert 'riskops_champion_version{model="credit_pd"}' in text
-    assert "bentoml_service_request_total" in text or "bentoml_api_server" in text
+    # BentoML 1.4's traffic metrics, under its default namespace (api_server.metrics)
+    assert "bentoml_api_server_request_total{" in text

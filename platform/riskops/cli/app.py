@@ -22,6 +22,7 @@ from riskops.cli import (
     governance,
     identity,
     lifecycle,
+    live,
     market,
     orchestration,
     serve,
@@ -52,7 +53,8 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
-    from riskops.cli import logs, output
+    from riskops.cli import output
+    from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
     output.running(f"riskops {context.invoked_subcommand or ''}".strip())
@@ -98,6 +100,7 @@ app.command()(lifecycle.train)
 app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
+app.command()(lifecycle.shadow)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.command()(lifecycle.models)
@@ -112,6 +115,9 @@ app.command()(governance.report)
 app.command()(governance.lineage)
 app.command()(universe_cli.universe)
 app.command()(market.stress)
+app.command()(live.observe)
+app.command()(live.stream)
+app.command()(live.live)
 app.add_typer(identity.app, name="users")
 app.command()(identity.login)
 app.command()(identity.logout)
@@ -121,7 +127,7 @@ app.command()(console.console)
 
 
 def main() -> None:
-    from riskops.cli.exiting import skip_collection_at_exit
+    from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
     _temporary_files_under_home()

@@ -16,6 +16,8 @@ permission          what it allows (roles)
 ``rollback``        make the previous champion champion again (admin)
 ``users``           add, list and revoke identities and tokens (admin)
 ``score``           call the service's model routes (service)
+``observe``         feed market observations to the live champions: ``riskops observe``,
+                    ``riskops stream``, ``POST /market/observe`` (service)
 ``view``            read the inventory, versions, approvals, audit and findings (every
                     human role)
 ==================  ===================================================================
@@ -53,6 +55,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rollback": frozenset({"admin"}),
     "users": frozenset({"admin"}),
     "score": frozenset({"service"}),
+    "observe": frozenset({"service"}),
     "view": frozenset({"data_scientist", "validator", "admin"}),
 }
 """permission -> the roles that grant it (the table above)."""

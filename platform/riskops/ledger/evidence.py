@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from riskops.errors import BadInputError
+from riskops.errors import BadInputError, RiskOpsError
 from riskops.settings import Settings
 
 GENESIS = "0" * 64
@@ -75,6 +75,28 @@ class EvidenceConflict(BadInputError):
             f"same key ({shown}); nothing of the batch was written"
         )
         self.keys = tuple(keys)
+
+
+class StaleHead(RiskOpsError):
+    """A stream's head moved since the writer read it: another writer appended first."""
+
+    def __init__(self, kind: str, stream: str, expected: int, found: int) -> None:
+        super().__init__(
+            f"{kind}: {stream} is at row {found}, the writer expected {expected}; nothing of "
+            "the batch was written"
+        )
+        self.expected = expected
+        self.found = found
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows for one stream of one kind, for :meth:`EvidenceStore.append_all`."""
+
+    kind: EvidenceKind
+    stream: str
+    rows: Sequence[Mapping[str, Any]]
+    expect_seq: int | None = None
 
 
 def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: str) -> str:
@@ -156,50 +178,98 @@ class EvidenceStore:
 
     # ------------------------------------------------------------------ writing
     def append(
-        self, kind: EvidenceKind, stream: str, rows: Sequence[Mapping[str, Any]]
+        self,
+        kind: EvidenceKind,
+        stream: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        expect_seq: int | None = None,
     ) -> Appended:
         """Append ``rows`` (each ``{"key": ..., <payload columns>...}``) to ``stream`` in one
         transaction. Duplicates (same key, same payload) are skipped and counted; a key held
-        with another payload raises :class:`EvidenceConflict` and nothing is written."""
+        with another payload raises :class:`EvidenceConflict` and nothing is written.
+
+        ``expect_seq``: the head the writer built its rows on; another head raises
+        :class:`StaleHead` and nothing is written (optimistic concurrency between writers of
+        one stream, e.g. two consumers that both believe they own a series).
+        """
+        return self.append_all([Batch(kind, stream, rows, expect_seq)])[0]
+
+    def append_all(self, batches: Sequence[Batch]) -> list[Appended]:
+        """Several appends (kinds and streams) in one transaction: all are written or none.
+
+        What a live consumer commits per message batch (observation, forecast, score and
+        state of every series it touched) before it acknowledges the messages. Each kind
+        costs two statements whatever the number of streams: the heads, and one multi-row
+        insert; the keys already held are looked up only when the insert meets one (the
+        unique key refuses it), and the transaction is then done again with them, so that
+        duplicates are skipped and conflicts refused as :meth:`append` says. Returns one
+        :class:`Appended` per batch, in order.
+        """
+        by_kind: dict[str, list[int]] = {}
+        for i, batch in enumerate(batches):
+            self.table(batch.kind)
+            by_kind.setdefault(batch.kind.name, []).append(i)
+        streams = [b.stream for b in batches]
+        if len(set(zip([b.kind.name for b in batches], streams, strict=True))) != len(batches):
+            raise BadInputError("append_all: one batch per kind and stream")
+        out: list[Appended | None] = [None] * len(batches)
+        for look_up in (False, True):
+            try:
+                with self.engine.begin() as conn:
+                    for positions in by_kind.values():
+                        chosen = [batches[i] for i in positions]
+                        done = self._append_kind(conn, chosen, look_up)
+                        for i, appended in zip(positions, done, strict=True):
+                            out[i] = appended
+                break
+            except sa.exc.IntegrityError:
+                if look_up:
+                    raise
+        return [a for a in out if a is not None]
+
+    def _append_kind(
+        self, conn: sa.Connection, batches: Sequence[Batch], look_up: bool = True
+    ) -> list[Appended]:
+        kind = batches[0].kind
         table = self.table(kind)
-        payload_names = kind.payload
-        keys = [str(r["key"]) for r in rows]
-        if len(set(keys)) != len(keys):
-            seen: set[str] = set()
-            repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
-            raise BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
-        with self.engine.begin() as conn:
-            head = conn.execute(
-                sa.select(table.c.seq, table.c.hash)
-                .where(table.c.stream == stream)
-                .order_by(table.c.seq.desc())
-                .limit(1)
-            ).first()
-            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-            held = {}
-            for chunk in _chunks(keys, 500):
-                for found in conn.execute(
-                    sa.select(table).where(table.c.stream == stream, table.c.key.in_(chunk))
-                ):
-                    held[found.key] = {n: getattr(found, n) for n in payload_names}
-            conflicts, fresh = [], []
-            for row in rows:
+        names = kind.payload
+        wanted: list[tuple[str, str]] = []
+        for batch in batches:
+            keys = [str(r["key"]) for r in batch.rows]
+            if len(set(keys)) != len(keys):
+                seen: set[str] = set()
+                repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+                raise BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
+            wanted += [(batch.stream, k) for k in keys]
+        heads = self._heads(conn, table, [b.stream for b in batches])
+        held: dict[tuple[str, str], dict[str, Any]] = {}
+        for chunk in _chunks(wanted if look_up else [], 400):
+            if not chunk:
+                continue
+            query = sa.select(table).where(sa.tuple_(table.c.stream, table.c.key).in_(chunk))
+            for found in conn.execute(query):
+                held[(found.stream, found.key)] = {n: getattr(found, n) for n in names}
+        values: list[dict[str, Any]] = []
+        results = []
+        for batch in batches:
+            seq, prev = heads.get(batch.stream, (0, GENESIS))
+            if batch.expect_seq is not None and seq != batch.expect_seq:
+                raise StaleHead(kind.name, batch.stream, batch.expect_seq, seq)
+            conflicts, written = [], []
+            for row in batch.rows:
                 key = str(row["key"])
-                payload = {n: row.get(n) for n in payload_names}
-                if key in held:
-                    if _canonical(held[key]) != _canonical(payload):
+                payload = {n: row.get(n) for n in names}
+                known = held.get((batch.stream, key))
+                if known is not None:
+                    if _canonical(known) != _canonical(payload):
                         conflicts.append(key)
                     continue
-                fresh.append((key, payload))
-            if conflicts:
-                raise EvidenceConflict(kind.name, stream, conflicts)
-            values = []
-            for key, payload in fresh:
                 seq += 1
-                digest = row_hash(stream, seq, key, payload, prev)
+                digest = row_hash(batch.stream, seq, key, payload, prev)
                 values.append(
                     {
-                        "stream": stream,
+                        "stream": batch.stream,
                         "seq": seq,
                         "key": key,
                         **payload,
@@ -207,18 +277,44 @@ class EvidenceStore:
                         "hash": digest,
                     }
                 )
+                written.append(key)
                 prev = digest
-            if values:
-                conn.execute(table.insert(), values)
-        return Appended(
-            kind.name,
-            stream,
-            len(values),
-            len(rows) - len(values),
-            seq,
-            prev,
-            tuple(str(v["key"]) for v in values),
-        )
+            if conflicts:
+                raise EvidenceConflict(kind.name, batch.stream, conflicts)
+            results.append(
+                Appended(
+                    kind.name,
+                    batch.stream,
+                    len(written),
+                    len(batch.rows) - len(written),
+                    seq,
+                    prev,
+                    tuple(written),
+                )
+            )
+        if values:
+            conn.execute(table.insert(), values)
+        return results
+
+    @staticmethod
+    def _heads(
+        conn: sa.Connection, table: sa.Table, streams: Sequence[str]
+    ) -> dict[str, tuple[int, str]]:
+        """``stream -> (seq, hash)`` of the newest row of each stream that has one."""
+        out: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(streams)), 400):
+            newest = (
+                sa.select(table.c.stream, sa.func.max(table.c.seq).label("seq"))
+                .where(table.c.stream.in_(chunk))
+                .group_by(table.c.stream)
+                .subquery()
+            )
+            query = sa.select(table.c.stream, table.c.seq, table.c.hash).join(
+                newest, sa.and_(table.c.stream == newest.c.stream, table.c.seq == newest.c.seq)
+            )
+            for found in conn.execute(query):
+                out[found.stream] = (found.seq, found.hash)
+        return out
 
     # ------------------------------------------------------------------ reading
     def rows(
@@ -306,5 +402,5 @@ class EvidenceStore:
         return None
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]

@@ -115,7 +115,8 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
     """The chain and its anchors, every model's aliases, identity, files and evidence."""
     from riskops.audit import Anchor, AuditTrail
     from riskops.ledger.loader import VerifiedLoader
-    from riskops.registry import AUDIT_HEAD_TAG, Registry, manifest_mismatch
+    from riskops.manifests import manifest_mismatch
+    from riskops.registry import AUDIT_HEAD_TAG, Registry
 
     trail = AuditTrail(settings)
     registry = Registry(settings)

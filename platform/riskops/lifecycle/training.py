@@ -81,6 +81,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     from riskops.governance.publish import publish as publish_documents
     from riskops.governance.summary import version_description
     from riskops.inference_log import read_inference_log
+    from riskops.live.record import champion_record
     from riskops.settings import scratch_dir
 
     started = time.perf_counter()
@@ -131,6 +132,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             outcome=outcome,
             policy=policy,
             served_inputs=lambda n: read_inference_log(settings, name, last_n=n),
+            live_record=lambda version: champion_record(life.loader, name, version),
         )
         from riskops.lifecycle.evidence import gather
 
@@ -181,6 +183,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
                 SPEC_FILE,
             )
             tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
+        live = (gathered.get("champion") or {}).get("live")
         stage.append("registering")
         version = life.register_version(
             run_id,
@@ -192,6 +195,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
             **({"provenance": request.provenance} if request.provenance else {}),
+            **({} if live is None else {"champion_live": live["audit"]}),
         )
         stage.append(f"v{version} was registered")
         life.registry.set_description(
