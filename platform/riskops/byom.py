@@ -57,8 +57,8 @@ def register(
 
 @dataclass(frozen=True)
 class LoggedSpecification:
-    """The unfitted specification of a logged model, and how it was read (recorded with the
-    registration in the audit trail)."""
+    """A logged model for the lifecycle to clone and fit, and how it was read (recorded with
+    the registration in the audit trail)."""
 
     estimator: Any
     provenance: dict[str, Any]
@@ -67,11 +67,13 @@ class LoggedSpecification:
 def load_logged_estimator(
     settings: Any, model_uri: str, *, trust_pickle: bool = False
 ) -> LoggedSpecification:
-    """The unfitted specification of a scikit-learn model logged with plain MLflow
-    (``runs:/…``, ``models:/…``), read without running code of the file in this process.
+    """A scikit-learn model logged with plain MLflow (``runs:/…``, ``models:/…``), read
+    without running code of the file in this process. The lifecycle fits a clone of it
+    (never the object itself).
 
-    * ``skops`` (MLflow's default): loaded here, scikit-learn, NumPy, SciPy, LightGBM and
-      XGBoost types trusted, any other refused by name (skops runs no code);
+    * ``skops`` (MLflow's default): loaded here as it was fitted, scikit-learn, NumPy, SciPy,
+      LightGBM and XGBoost types trusted, any other refused by name (skops runs no code);
+      what it was fitted on (``feature_names_in_``) says which columns the clone reads;
     * ``pickle``/``cloudpickle``: refused (exit 2) unless ``trust_pickle``; then unpickled in
       a separate Python without RiskOps's secrets, which returns the specification as JSON,
       rebuilt here from scikit-learn, LightGBM and XGBoost classes only
@@ -80,7 +82,6 @@ def load_logged_estimator(
     The files are checked before any of them is read: the model file named by ``MLmodel``
     must lie inside the model's folder and be a regular file.
     """
-    from riskops.families.contracts import unfitted
     from riskops.settings import scratch_dir
     from riskops.tracking import configure
 
@@ -105,7 +106,7 @@ def load_logged_estimator(
         if fmt == "skops":
             model = _load_skops(model_file, model_uri)
             provenance["loaded"] = "in process, skops with trusted types only"
-            return LoggedSpecification(unfitted(model), provenance)
+            return LoggedSpecification(model, provenance)
         if not trust_pickle:
             raise BadInputError(
                 f"--model-uri: {model_uri} is a {fmt} file, and unpickling runs whatever code "

@@ -252,7 +252,7 @@ def test_a_registration_killed_before_its_record_leaves_a_version_never_served(
     assert [v.version for v in life.registry.versions(NAME)] == [1]
     assert life.trail.records() == [] and _served(settings) is None
     code, refused = _cli("promote", NAME, "--version", "1", "--force", "--reason", "x")
-    assert code == 2 and "no audited register record" in refused["message"], refused
+    assert code == 2 and "no audited register record" in refused["error"]["message"], refused
     # And verify passes, naming the unaudited version and the repair
     code, report = _cli("audit", "verify")
     assert code == 0, report

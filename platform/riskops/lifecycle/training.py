@@ -23,13 +23,13 @@ from riskops.families.base import EvidenceContext
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
+from riskops.progress import step
+from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
 
 EVIDENCE_FILE = "gate_evidence.json"
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining."""
 
 
 def code_version() -> str:
@@ -97,6 +97,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     options = request.options
     policy = life.policies.for_model(name, family.name)
     source = family.prepare_source(family.default_source(request.source), policy)
+    step("loading and validating the data")
     dataset = load(source)
     recent_source = request.recent_source(source)
     recent = load(family.default_source(recent_source)) if recent_source is not None else None
@@ -117,6 +118,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     with _told_if_storage_fails(name) as stage, scratch_dir(settings, "train") as tmp:
         workdir = tmp / "artifacts"
         workdir.mkdir()
+        step(f"fitting {family.name} ({options.model or 'your model'})")
         outcome = family.fit(dataset, options, workdir, estimator=request.estimator)
         spec = spec_description(
             request.estimator
@@ -136,6 +138,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
         )
         from riskops.lifecycle.evidence import gather
 
+        step("gathering the gate evidence (drift, champion comparison)")
         gathered = gather(family, context, champion, drift_dir)
         facts = dataset.describe()
         lineage = {
@@ -170,6 +173,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             "origin": "builtin" if request.estimator is None else "user",
         }
         run_name = request.run_name or f"{name}-{outcome.model_kind}"
+        step("logging the run to MLflow and registering the version")
         with tracking.training_run(settings, family.name, run_name) as run_id:
             tracking.log_outcome(family, outcome, lineage, tags)
             tracking.log_evidence(evidence, EVIDENCE_FILE)
@@ -211,6 +215,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             ),
         )
         # After the audit record and the alias: a failure is reported, never raised.
+        step(f"writing the card and validation report of {name} v{version}")
         documents = publish_documents(
             settings,
             name,
