@@ -24,9 +24,7 @@ portfolio-level VaR champion stays ``market_var``, promoted through the gates as
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, task, unmapped
@@ -205,7 +203,7 @@ def _log_run(
     """One MLflow run: parameters, universe-wide metrics, the table and the raw results."""
     from riskops import tracking
     from riskops.lifecycle.training import code_version
-    from riskops.settings import Settings
+    from riskops.settings import Settings, scratch_dir
 
     settings = Settings()
     name = f"universe-{len(table)}"
@@ -216,8 +214,8 @@ def _log_run(
             tags={"family": "universe", "code_version": code_version(), "registered": "false"},
         )
         tracking.log_evidence({"results": results}, "universe/results.json")
-        with tempfile.TemporaryDirectory(prefix="riskops-universe-") as tmp:
-            for path in (Path(tmp) / "universe.csv", Path(tmp) / "universe.parquet"):
+        with scratch_dir(settings, "universe") as tmp:
+            for path in (tmp / "universe.csv", tmp / "universe.parquet"):
                 if path.suffix == ".csv":
                     table.to_csv(path, index=False)
                 else:

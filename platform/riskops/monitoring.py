@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from riskops.errors import BadInputError, NotFoundError
 from riskops.families import family_of_registered, get_family
 from riskops.inference_log import read_inference_log
 from riskops.policy import load_policies
-from riskops.settings import Settings
+from riskops.settings import Settings, scratch_dir
 
 REFERENCE = "data/reference.parquet"
 """The training sample logged with the champion's run: the reference of drift checks."""
@@ -65,7 +64,7 @@ class Monitor:
         family_name = family_of_registered(name, champion.tags.get("family"))
         family = get_family(family_name)
         policy = load_policies(self.settings.policy_file).for_model(name, family_name)
-        with tempfile.TemporaryDirectory() as tmp:
+        with scratch_dir(self.settings, "monitor") as tmp:
             stored = self.loader.read_evidence(name, champion.version, REFERENCE, state)
             if stored is None:
                 raise NotFoundError(f"model: {name} v{champion.version} logged no {REFERENCE}")

@@ -37,6 +37,10 @@ MANIFEST_TAG = "riskops.manifest_sha256"
 trail's ``register`` record; a tag of every file's hash ran to 11,000 characters)."""
 AUDIT_HEAD_TAG = "riskops.audit_head"
 """Registered-model tag: the audit head, MACed under the audit key (see :mod:`riskops.audit`)."""
+UNAUDITED_TAG = "riskops.unaudited"
+"""Version tag set by ``riskops reconcile`` on a version no ``register`` record names (a
+registration killed before its record, or a version made outside RiskOps): the audit record
+that says so. Informative only: what is served or promotable comes from the trail."""
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,8 @@ def log_outcome(
     log_datasets(outcome, lineage)
     if outcome.artifact_dir.exists() and any(outcome.artifact_dir.iterdir()):
         mlflow.log_artifacts(str(outcome.artifact_dir))
-    with tempfile.TemporaryDirectory() as tmp:
+    # Beside the training's artifacts, in its scratch folder under the home.
+    with tempfile.TemporaryDirectory(dir=outcome.artifact_dir.parent) as tmp:
         reference = Path(tmp) / "reference.parquet"
         outcome.reference.to_parquet(reference)
         mlflow.log_artifact(str(reference), "data")
@@ -476,9 +477,11 @@ def log_standalone(
 
 def log_json(settings: Settings, run_id: str, payload: Any, artifact_file: str) -> str:
     """Attach a JSON document to a (possibly finished) run; returns its artifact URI."""
+    from riskops.settings import scratch_dir
+
     c = client(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact_file).name
+    with scratch_dir(settings, "log") as tmp:
+        path = tmp / Path(artifact_file).name
         path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True))
         parent = str(Path(artifact_file).parent) if "/" in artifact_file else None
         c.log_artifact(run_id, str(path), parent)

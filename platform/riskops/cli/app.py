@@ -74,11 +74,14 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
+    from riskops.cli import output
     from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
+    output.running(f"riskops {ctx.invoked_subcommand or ''}".strip())
     if not _asks_for_help(ctx):
         _announce_a_new_home()
+    _tidy_home()
 
 
 def _asks_for_help(ctx: typer.Context) -> bool:
@@ -118,6 +121,31 @@ def _announce_a_new_home() -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _tidy_home() -> None:
+    """What a process killed outright left behind, tidied before any command runs: its
+    scratch folders removed and, when it had any, its MLflow runs still ``RUNNING`` ended
+    ``FAILED`` (a ``kill -9`` skips every ``finally``)."""
+    import logging
+
+    from riskops.settings import Settings, clean_scratch
+
+    try:
+        settings = Settings()
+    except Exception:  # a bad setting is reported by the command that reads it
+        return
+    if not clean_scratch(settings):
+        return  # nothing was left: MLflow is not even imported
+    from riskops.tracking import fail_orphaned_runs
+
+    try:
+        ended = fail_orphaned_runs(settings)
+    except Exception:  # the command itself reports a store it cannot use
+        logging.getLogger("riskops.cli").exception("could not end the runs of killed processes")
+        return
+    if ended:
+        logging.getLogger("riskops.cli").warning("runs of killed processes ended FAILED: %s", ended)
 
 
 def _log_home() -> Path:
@@ -166,4 +194,29 @@ def main() -> None:
     from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
+    _temporary_files_under_home()
     app(args=sys.argv[1:])
+
+
+def _temporary_files_under_home() -> None:
+    """Every temporary file of this process (MLflow's downloads, joblib's, a plot's) in a
+    scratch folder of the home named after it, removed at exit -- and, after a ``kill -9``,
+    by the next command's :func:`_tidy_home` -- never left in ``/tmp``.
+
+    Only the command-line process (the Python API leaves the host's temporary folder alone),
+    and only in a home that exists: ``riskops --help`` creates none.
+    """
+    import atexit
+    import shutil
+
+    from riskops.settings import Settings, make_scratch, use_as_temporary_folder
+
+    try:
+        settings = Settings()
+        if not settings.home.is_dir():
+            return
+        folder = make_scratch(settings, "process")
+    except Exception:  # a bad setting or a full home: the command reports it
+        return
+    use_as_temporary_folder(folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)

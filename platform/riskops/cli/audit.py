@@ -166,17 +166,26 @@ def reconcile(name: opt.ModelName, json_out: opt.Json = False) -> None:
     with command(json_out):
         from riskops.lifecycle import Lifecycle
 
-        changes = Lifecycle().reconcile(name)
+        done = Lifecycle().reconcile(name)
+        changes = done["alias_changes"]
 
         def render() -> None:
+            if done["anchor"]:
+                stdout.print(done["anchor"], highlight=False)
             if not changes:
                 stdout.print(f"{name}: the registry's aliases already match the audit trail")
             for c in changes:
                 stdout.print(
                     f"{name}@{c['alias']}: {_v(c['from'])} -> {_v(c['to'])}", highlight=False
                 )
+            for v in done["unaudited_versions"]:
+                stdout.print(
+                    f"{name} v{v}: recorded as registered outside the audit trail (tagged "
+                    "riskops.unaudited; never served nor promotable)",
+                    highlight=False,
+                )
 
-        emit({"model": {"name": name}, "alias_changes": changes}, json_out, render)
+        emit({"model": {"name": name}, **done}, json_out, render)
 
 
 def _v(version: int | None) -> str:

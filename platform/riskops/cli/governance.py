@@ -97,16 +97,14 @@ def report(
 def lineage(name: opt.ModelName, version: Version = None, json_out: opt.Json = False) -> None:
     """Where a version came from: run, data hashes, code, parent champion, gates, promotions."""
     with command(json_out):
-        import tempfile
-
         from riskops.governance.facts import collect, json_only
         from riskops.governance.lineage import build_lineage
-        from riskops.settings import Settings
+        from riskops.settings import Settings, scratch_dir
 
         settings = Settings()
         version = default_version(settings, name, version)
-        with tempfile.TemporaryDirectory(prefix="riskops-lineage-") as tmp:
-            facts = collect(settings, name, version, workdir=Path(tmp), fetch=json_only)
+        with scratch_dir(settings, "lineage") as tmp:
+            facts = collect(settings, name, version, workdir=tmp, fetch=json_only)
             result = build_lineage(facts)
         emit(model_object(result), json_out, lambda: _render_lineage(result))
 

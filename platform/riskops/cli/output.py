@@ -100,15 +100,51 @@ def command(json_out: bool) -> Iterator[None]:
             print_json(
                 envelope({}, error_object(type(exc).__name__, message, exc.exit_code, **details))
             )
-        stderr.print(f"[bold red]error[/bold red] {exc}", highlight=False)
+        stderr.print(f"[bold red]error[/bold red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    except Exception as exc:  # unexpected: exit 1 with the traceback for the bug report
+    except Exception as exc:
+        from riskops.storage import storage_failure
+
+        failure = storage_failure(exc)
+        if failure is None:  # unexpected: exit 1 with the traceback for the bug report
+            if json_out:
+                print_json(envelope({}, error_object(type(exc).__name__, str(exc), 1)))
+            traceback.print_exc(file=sys.stderr)
+            raise typer.Exit(1) from None
+        # A read-only or full home is not a bug: one line naming the path and what stopped.
+        message = f"{failure}; {_command_name()} stopped before finishing{_where(failure)}"
         if json_out:
-            print_json(envelope({}, error_object(type(exc).__name__, str(exc), 1)))
-        traceback.print_exc(file=sys.stderr)
+            print_json(envelope({}, error_object("StorageError", message, 1)))
+        stderr.print(f"[bold red]error[/bold red] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+_running: list[str] = []
+"""The command this process runs (``riskops train``), set by the CLI's callback."""
+
+
+def running(command_path: str) -> None:
+    """Remember the command being run, for the one-line storage errors."""
+    _running[:] = [command_path]
+
+
+def _command_name() -> str:
+    return f"`{_running[0]}`" if _running else "the command"
+
+
+def _where(failure: Any) -> str:
+    """Where SQLite's errors (which carry no path) happened: somewhere under the home."""
+    if failure.path is not None:
+        return ""
+    from riskops.settings import Settings
+
+    try:
+        home = Settings().home
+    except Exception:  # a bad setting: the message above still stands
+        return ""
+    return f" (a database under RISKOPS_HOME {home})"
 
 
 def emit(payload: dict[str, Any], json_out: bool, render: Callable[[], None] | None = None) -> None:

@@ -50,7 +50,7 @@ def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
         life.require("force", "force a promotion")
     if request.force and not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a forced promotion needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"promoting {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         target = _target(state, request.version)
@@ -153,7 +153,7 @@ def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     life.require("approve", "approve a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: an approval needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"approving {name}")
     actor = canonical(life.actor())
     with life.trail.model_lock(name):
         state = life.loader.state(name)
@@ -246,7 +246,7 @@ def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     life.require("reject", "reject a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a rejection needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"rejecting {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         version = _pending_version(state, request.version)
@@ -271,7 +271,7 @@ def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     """Make the trail's previous champion champion again (never an alias's claim)."""
     name = model_name(request.name)
     life.require("rollback", "roll back a champion")
-    life.trail.check_writable()
+    life.trail.check_writable(f"rolling back {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         previous, champion = state.previous, state.champion

@@ -54,6 +54,9 @@ class TrainRequest:
         A user's unfitted estimator; ``None``: the built-in kind ``options.model``.
     run_name
         The MLflow run's name; default ``<name>-<kind>``.
+    provenance
+        How a user's estimator was obtained (``riskops register --model-uri``: the URI, the
+        file's format and hash, ``trusted_pickle``), recorded with the registration.
     """
 
     family: str
@@ -63,6 +66,7 @@ class TrainRequest:
     recent: DataSource | Path | None = None
     estimator: Any = None
     run_name: str | None = None
+    provenance: dict[str, Any] | None = None
 
     @classmethod
     def build(
@@ -76,6 +80,7 @@ class TrainRequest:
         name: str | None = None,
         estimator: Any = None,
         run_name: str | None = None,
+        provenance: dict[str, Any] | None = None,
         **mapping: Any,
     ) -> TrainRequest:
         """A request from user-facing fields: ``data`` (a CSV or Parquet file) or
@@ -108,6 +113,7 @@ class TrainRequest:
             recent=None if recent is None else Path(recent),
             estimator=estimator,
             run_name=run_name,
+            provenance=provenance,
         )
 
     def to_parameters(self) -> dict[str, Any]:
