@@ -17,7 +17,16 @@ Route                          Answer
 
 Everything model-specific lives in the families' routes (``riskops/<family>/serving.py``,
 collected by :mod:`services.adapters`); this module only builds one BentoML API per route
-and wires it to champions, metrics, the inference log and auth. Each worker process holds the
+and wires it to champions, metrics, the decision store, the inference log and auth.
+
+A route whose answers are decisions (credit: :attr:`riskops.serving.route.Route.record`)
+has its records appended to the model's stream of the live evidence store by a group-commit
+writer (:class:`riskops.ledger.writer.GroupCommitWriter`, one per model and worker): the
+request awaits the commit of the batch holding its rows and only then is answered. A full
+queue of requests waiting for a commit (``RISKOPS_DECISIONS_MAX_PENDING``), a store that
+fails or a commit slower than ``RISKOPS_DECISIONS_COMMIT_TIMEOUT_SECONDS`` answer ``503``;
+an id the model already decided ``409``: no ``200`` is ever sent without its record.
+Other routes' records go to the inference log, off the request path. Each worker process holds the
 champions in memory (:class:`~services.champions.ChampionHolder`) and swaps them in place when the
 registry's ``champion`` alias moves, so promotions need no restart.
 
@@ -36,6 +45,7 @@ without a configured exporter they are discarded, yet creating them cost 0.3 ms 
 ``--arg tracing=true`` (with an exporter in BentoML's configuration) turns them on.
 """
 
+import asyncio
 import gc
 import logging
 import time
@@ -50,6 +60,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
+from riskops.errors import BadInputError
+from riskops.ledger.evidence import EvidenceConflict, EvidenceStore
+from riskops.ledger.writer import GroupCommitWriter, WriterOverloaded, WriterUnavailable
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
 from riskops.serving.route import Champion, Route
@@ -158,10 +171,20 @@ class _RiskService:
         self.metrics = metrics(outputs)
         self._bound: dict[tuple[str, str], ServedMetrics] = {}
         self.writers: dict[str, InferenceLogWriter] = {}
+        self.recorders: dict[str, GroupCommitWriter] = {}
+        self._store: EvidenceStore | None = None
 
         def on_new(name: str, family: str, holder: ChampionHolder) -> None:
             holder.on_swap(self._on_swap)
-            self.writers[name] = InferenceLogWriter(settings, name).start()
+            kind = self.routes[family].record if family in self.routes else None
+            if kind is None:
+                self.writers[name] = InferenceLogWriter(settings, name).start()
+                return
+            if self._store is None:
+                self._store = EvidenceStore(settings)
+            self.recorders[name] = GroupCommitWriter(
+                self._store, kind, name, max_pending=settings.decisions_max_pending
+            ).start()
 
         # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
@@ -214,6 +237,8 @@ class _RiskService:
     def shutdown(self) -> None:
         self.directory.stop()
         self.log.close()
+        for recorder in self.recorders.values():
+            recorder.close()
 
     async def _serve(self, route: Route, request: Any, name: str | None) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses.
@@ -254,10 +279,17 @@ class _RiskService:
         caller = current_caller_name()
         for row in log:
             row["caller"] = caller
-        self.log.put(model, log)
-        dropped = self.writers[model].dropped
-        if dropped:
-            m.log_dropped.labels(model).set(dropped)
+        recorder = self.recorders.get(model)
+        if recorder is not None:
+            refused = await self._record(recorder, model, log)
+            if refused is not None:
+                m.requests.labels(model, version, str(refused.status_code)).inc()
+                return refused
+        else:
+            self.log.put(model, log)
+            dropped = self.writers[model].dropped
+            if dropped:
+                m.log_dropped.labels(model).set(dropped)
         served = self._served(route, model, version)
         served.latency.observe(time.perf_counter() - started)
         served.ok.inc()
@@ -265,6 +297,49 @@ class _RiskService:
         served.batch_rows.observe(len(log))
         served.observe(log)
         return _json(body, 200, {"x-request-id": request_id})
+
+    async def _record(
+        self, recorder: GroupCommitWriter, model: str, rows: list[dict[str, Any]]
+    ) -> Response | None:
+        """Wait until ``rows`` are committed; the refusal to send instead, if they are not."""
+        try:
+            future = recorder.submit(rows)
+            await asyncio.wait_for(
+                asyncio.wrap_future(future), self.settings.decisions_commit_timeout_seconds
+            )
+        except WriterOverloaded as exc:
+            busy = {
+                "error": "Overloaded",
+                "message": f"{exc.pending} requests for {model} already wait for their "
+                "decisions to be recorded; retry later",
+                "model": model,
+            }
+            return _json(busy, 503, {"Retry-After": "1"})
+        except EvidenceConflict as exc:
+            ids = list(exc.keys)
+            decided = {
+                "error": "AlreadyDecided",
+                "message": f"{model} already decided {len(ids)} of these id(s): {ids[:10]}; "
+                "an application id is decided once (send a new id for a new application)",
+                "model": model,
+                "ids": ids,
+            }
+            return _json(decided, 409)
+        except BadInputError as exc:
+            return _json({"error": "BadRequest", "message": str(exc), "model": model}, 400)
+        except (WriterUnavailable, TimeoutError) as exc:
+            why = (
+                "not committed in time"
+                if isinstance(exc, TimeoutError)
+                else "the decision store failed"
+            )
+            unavailable = {
+                "error": "DecisionsNotRecorded",
+                "message": f"{model}: {why}; nothing was decided, retry later",
+                "model": model,
+            }
+            return _json(unavailable, 503, {"Retry-After": "1"})
+        return None
 
     @models_app.get("/models", response_model=ModelsResponse)
     async def models(self) -> dict[str, Any]:

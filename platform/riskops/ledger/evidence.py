@@ -24,12 +24,15 @@ import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from riskops.errors import BadInputError
 from riskops.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GENESIS = "0" * 64
 
@@ -161,14 +164,34 @@ class EvidenceStore:
         """Append ``rows`` (each ``{"key": ..., <payload columns>...}``) to ``stream`` in one
         transaction. Duplicates (same key, same payload) are skipped and counted; a key held
         with another payload raises :class:`EvidenceConflict` and nothing is written."""
+        [result] = self.append_groups(kind, stream, [rows])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def append_groups(
+        self, kind: EvidenceKind, stream: str, groups: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[Appended | BadInputError]:
+        """Append several independent groups of rows to ``stream`` in **one** transaction
+        (a group commit: one request's decisions per group, one fsync for all of them).
+
+        Each group is all or nothing and judged on its own, in order: a group with a key
+        repeated inside it (:class:`~riskops.errors.BadInputError`) or a key the stream
+        holds -- or an earlier group of the same call wrote -- with another payload
+        (:class:`EvidenceConflict`) writes nothing and gets that error as its result; the
+        others are written. An error of the database itself raises, and then nothing of
+        any group is written.
+        """
         table = self.table(kind)
         payload_names = kind.payload
-        keys = [str(r["key"]) for r in rows]
-        if len(set(keys)) != len(keys):
-            seen: set[str] = set()
-            repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
-            raise BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
+        keyed = [[str(r["key"]) for r in group] for group in groups]
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Writers of one stream in several processes: one at a time per stream, so
+                # that each reads the head the previous one wrote.
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:stream))"), {"stream": stream}
+                )
             head = conn.execute(
                 sa.select(table.c.seq, table.c.hash)
                 .where(table.c.stream == stream)
@@ -176,49 +199,69 @@ class EvidenceStore:
                 .limit(1)
             ).first()
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-            held = {}
-            for chunk in _chunks(keys, 500):
+            wanted = list(dict.fromkeys(k for keys in keyed for k in keys))
+            held: dict[str, dict[str, Any]] = {}
+            for chunk in _chunks(wanted, 500):
                 for found in conn.execute(
-                    sa.select(table).where(table.c.stream == stream, table.c.key.in_(chunk))
+                    sa.select(table.c.key, *(table.c[n] for n in payload_names)).where(
+                        table.c.stream == stream, table.c.key.in_(chunk)
+                    )
                 ):
-                    held[found.key] = {n: getattr(found, n) for n in payload_names}
-            conflicts, fresh = [], []
-            for row in rows:
-                key = str(row["key"])
-                payload = {n: row.get(n) for n in payload_names}
-                if key in held:
-                    if _canonical(held[key]) != _canonical(payload):
-                        conflicts.append(key)
+                    held[found.key] = _canonical({n: getattr(found, n) for n in payload_names})
+            results: list[Appended | BadInputError] = []
+            values: list[dict[str, Any]] = []
+            for group, keys in zip(groups, keyed, strict=True):
+                if len(set(keys)) != len(keys):
+                    seen: set[str] = set()
+                    repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+                    results.append(
+                        BadInputError(
+                            f"{kind.name}: keys repeated within one batch: {repeated[:10]}"
+                        )
+                    )
                     continue
-                fresh.append((key, payload))
-            if conflicts:
-                raise EvidenceConflict(kind.name, stream, conflicts)
-            values = []
-            for key, payload in fresh:
-                seq += 1
-                digest = row_hash(stream, seq, key, payload, prev)
-                values.append(
-                    {
-                        "stream": stream,
-                        "seq": seq,
-                        "key": key,
-                        **payload,
-                        "prev_hash": prev,
-                        "hash": digest,
-                    }
+                conflicts, fresh = [], []
+                for row, key in zip(group, keys, strict=True):
+                    payload = {n: row.get(n) for n in payload_names}
+                    if key in held:
+                        if held[key] != _canonical(payload):
+                            conflicts.append(key)
+                        continue
+                    fresh.append((key, payload))
+                if conflicts:
+                    results.append(EvidenceConflict(kind.name, stream, conflicts))
+                    continue
+                written = []
+                for key, payload in fresh:
+                    seq += 1
+                    digest = row_hash(stream, seq, key, payload, prev)
+                    values.append(
+                        {
+                            "stream": stream,
+                            "seq": seq,
+                            "key": key,
+                            **payload,
+                            "prev_hash": prev,
+                            "hash": digest,
+                        }
+                    )
+                    held[key] = _canonical(payload)
+                    written.append(key)
+                    prev = digest
+                results.append(
+                    Appended(
+                        kind.name,
+                        stream,
+                        len(written),
+                        len(group) - len(written),
+                        seq,
+                        prev,
+                        tuple(written),
+                    )
                 )
-                prev = digest
             if values:
                 conn.execute(table.insert(), values)
-        return Appended(
-            kind.name,
-            stream,
-            len(values),
-            len(rows) - len(values),
-            seq,
-            prev,
-            tuple(str(v["key"]) for v in values),
-        )
+        return results
 
     # ------------------------------------------------------------------ reading
     def rows(
@@ -243,6 +286,39 @@ class EvidenceStore:
             for chunk in _chunks(wanted, 500):
                 out += [dict(r._mapping) for r in conn.execute(query.where(table.c.key.in_(chunk)))]
             return sorted(out, key=lambda r: (r["stream"], r["seq"]))
+
+    def frame(
+        self,
+        kind: EvidenceKind,
+        stream: str,
+        columns: Sequence[str] | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        last: int | None = None,
+        through_seq: int | None = None,
+    ) -> pd.DataFrame:
+        """Rows of one stream as a DataFrame, in sequence order: ``seq``, ``key`` and the
+        payload ``columns`` (default all); those whose columns equal ``where``'s values, up to
+        sequence number ``through_seq`` (what a :meth:`seal` taken before covers), the
+        ``last`` ones only, when given. One query, no per-row objects."""
+        import pandas as pd
+
+        table = self.table(kind)
+        names = ["seq", "key", *(columns if columns is not None else kind.payload)]
+        query = sa.select(*(table.c[n] for n in names)).where(table.c.stream == stream)
+        for column, value in (where or {}).items():
+            query = query.where(table.c[column] == value)
+        if through_seq is not None:
+            query = query.where(table.c.seq <= int(through_seq))
+        if last is not None:
+            query = query.order_by(table.c.seq.desc()).limit(int(last))
+        else:
+            query = query.order_by(table.c.seq)
+        with self.engine.connect() as conn:
+            found = pd.DataFrame(conn.execute(query).all(), columns=names)
+        if last is not None:
+            found = found.iloc[::-1].reset_index(drop=True)
+        return found
 
     def streams(self, kind: EvidenceKind) -> list[str]:
         table = self.table(kind)
