@@ -1,16 +1,26 @@
-"""Prefect events: the monitor says "drift crossed the policy"; an automation retrains.
+"""Prefect events: a monitor says "drift crossed the policy" or "performance degraded"; an
+automation retrains.
 
-The retrain deployment carries a trigger on :data:`DRIFT_EVENT` (``deployments.py`` and
-``prefect.yaml``): each event starts a run of it for the drifted family. The deployment's
-concurrency limit (1, queued) keeps a drift-triggered retrain from overlapping the nightly
-one.
+The retrain deployment carries a trigger on :data:`DRIFT_EVENT` and one on
+:data:`PERFORMANCE_EVENT` (``deployments.py`` and ``prefect.yaml``): each event starts a run
+of it for the model's family. The deployment's concurrency limit (1, queued) keeps an
+event-triggered retrain from overlapping the nightly one.
+
+:data:`PERFORMANCE_EVENT` is shared by every live monitor (credit: the validation tests on
+matured outcomes; market: live backtests). Its payload is the contract the trigger reads:
+``families`` (families whose standard model to retrain), ``models`` (other registered
+models to refit; absent: every user champion of the families), ``include_outcomes`` (train
+on the matured live outcomes too; absent: false) and ``cause`` (recorded with the new
+version: the event, its id and the audit record of the run that raised it).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 DRIFT_EVENT = "riskops.drift.detected"
+PERFORMANCE_EVENT = "riskops.performance.degraded"
 MODEL_RESOURCE_PREFIX = "riskops.model."
 
 
@@ -54,4 +64,56 @@ def retrain_on_drift_trigger() -> Any:
         expect={DRIFT_EVENT},
         match={"prefect.resource.id": f"{MODEL_RESOURCE_PREFIX}*"},
         parameters={"families": "{{ event.payload.families }}"},
+    )
+
+
+def performance_event(payload: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    """The event (name, resource, payload, id) for one model whose live monitor raised an
+    alarm; ``payload`` is the monitor's (``model``, ``family``, ``families``, ``models``,
+    ``include_outcomes``, ``alarms``...), completed with the ``cause`` a retrain records."""
+    name = payload["model"]
+    event_id = event_id or str(uuid.uuid4())
+    cause = {
+        "event": PERFORMANCE_EVENT,
+        "event_id": event_id,
+        "monitor": payload.get("monitor"),
+        "audit_seq": payload.get("audit_seq"),
+        "model": name,
+    }
+    return {
+        "event": PERFORMANCE_EVENT,
+        "resource": {
+            "prefect.resource.id": f"{MODEL_RESOURCE_PREFIX}{name}",
+            "prefect.resource.name": name,
+            "riskops.family": str(payload.get("family", "")),
+        },
+        "payload": {**payload, "cause": cause},
+        "id": uuid.UUID(event_id),
+    }
+
+
+def emit_performance(payload: dict[str, Any]) -> str | None:
+    """Send the performance event to the Prefect API; returns the event's id."""
+    from prefect.events import emit_event
+
+    event = emit_event(**performance_event(payload))
+    return None if event is None else str(event.id)
+
+
+def retrain_on_performance_trigger() -> Any:
+    """The retrain deployment's trigger on degraded live performance: one run per event,
+    for the model's family (or model), on its matured outcomes when the event asks."""
+    from prefect.events import DeploymentEventTrigger
+
+    return DeploymentEventTrigger(
+        name="retrain-on-performance",
+        description="A live monitor's alarm (outcome tests, backtests): retrain the model.",
+        expect={PERFORMANCE_EVENT},
+        match={"prefect.resource.id": f"{MODEL_RESOURCE_PREFIX}*"},
+        parameters={
+            "families": "{{ event.payload.families }}",
+            "models": "{{ event.payload.models | default(none) }}",
+            "include_outcomes": "{{ event.payload.include_outcomes | default(false) }}",
+            "cause": "{{ event.payload.cause | default(none) }}",
+        },
     )

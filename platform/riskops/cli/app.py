@@ -18,6 +18,7 @@ from riskops.cli import (
     audit,
     console,
     data,
+    decisions,
     findings,
     governance,
     identity,
@@ -75,6 +76,8 @@ app.command()(approvals.reject)
 app.command()(lifecycle.models)
 app.command()(audit.audit)
 app.command()(audit.reconcile)
+app.command()(decisions.score)
+app.command()(decisions.outcomes)
 app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
 app.command()(orchestration.demo)

@@ -37,12 +37,23 @@ def _values(families: list[str] | None) -> list[str] | None:
 def retrain(
     family: opt.Families = None,
     no_promote: Annotated[bool, typer.Option(help="Train and register only.")] = False,
+    include_outcomes: Annotated[
+        bool,
+        typer.Option(
+            "--include-outcomes",
+            help="Also train on the matured live outcomes (credit: recorded decisions with "
+            "their outcomes); the lineage records what was added.",
+        ),
+    ] = False,
     json_out: opt.Json = False,
 ) -> None:
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
+        families = _values(family)
+        if include_outcomes:
+            families = _with_outcomes(families)
         decisions = _pipelines("flows").retrain_flow(
-            families=_values(family), promote=not no_promote
+            families=families, promote=not no_promote, include_outcomes=include_outcomes
         )
 
         def render() -> None:
@@ -52,6 +63,24 @@ def retrain(
                 stdout.print(f"{d['family']}: v{version} promoted={promoted}")
 
         emit({"decisions": decisions}, json_out, render)
+
+
+def _with_outcomes(families: list[str] | None) -> list[str]:
+    """The families ``--include-outcomes`` applies to: those that record matured outcomes
+    (all of them when none is named; naming one that does not is bad input, exit 2)."""
+    from riskops.errors import BadInputError
+    from riskops.families import family_names, get_family
+    from riskops.families.base import Family
+
+    def records_outcomes(name: str) -> bool:
+        return type(get_family(name)).with_outcomes is not Family.with_outcomes
+
+    if families is None:
+        return [f for f in family_names() if records_outcomes(f)]
+    without = [f for f in families if not records_outcomes(f)]
+    if without:
+        raise BadInputError(f"--include-outcomes: the family {without} records no outcomes")
+    return families
 
 
 def monitor(

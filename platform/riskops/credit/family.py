@@ -405,6 +405,31 @@ class CreditFamily(Family):
 
         return ROUTE
 
+    def monitors(self) -> tuple[Any, ...]:
+        """The validation tests on matured outcomes (:mod:`riskops.credit.performance`)."""
+        from riskops.credit.performance import OUTCOME_MONITOR
+
+        return (OUTCOME_MONITOR,)
+
+    def served_inputs(self, settings: Any, name: str, last: int) -> pd.DataFrame:
+        """The input rows of the champion's last decisions, from the decision store (the
+        service writes credit decisions there, not to the inference log)."""
+        from riskops.credit.decisions import served_inputs
+        from riskops.ledger.evidence import EvidenceStore
+
+        return served_inputs(EvidenceStore(settings), name, last)
+
+    def with_outcomes(
+        self, dataset: Any, name: str, settings: Any, policy: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """The matured decisions' stored inputs with their outcomes added to the training
+        data (:func:`riskops.credit.performance.matured_training_rows`)."""
+        from riskops.credit.outcome_policy import OutcomePolicy
+        from riskops.credit.performance import matured_training_rows
+
+        rules = self.rules(policy).outcomes or OutcomePolicy()
+        return matured_training_rows(settings, name, dataset, rules)
+
     def documents(self) -> FamilyDocuments:
         """The credit family's part of cards and reports (:mod:`riskops.credit.documents`)."""
         from riskops.credit.documents import DOCUMENTS

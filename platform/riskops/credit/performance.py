@@ -503,3 +503,16 @@ def matured_training_rows(
     }
     grown = dataset.with_frame(combined, name=f"{dataset.name}+{len(added)} matured outcomes")
     return grown, lineage
+
+
+class OutcomeMonitor:
+    """The credit family's live monitor (:meth:`riskops.credit.family.CreditFamily.monitors`):
+    :func:`run_outcome_tests` as of now."""
+
+    name = OUTCOME_TESTS
+
+    def run(self, life: Lifecycle, name: str) -> OutcomeTests:
+        return run_outcome_tests(life, name)
+
+
+OUTCOME_MONITOR = OutcomeMonitor()

@@ -54,6 +54,12 @@ class TrainRequest:
         A user's unfitted estimator; ``None``: the built-in kind ``options.model``.
     run_name
         The MLflow run's name; default ``<name>-<kind>``.
+    include_outcomes
+        Add the model's matured live outcomes to the training data (credit: the recorded
+        decisions' inputs with their outcomes); the lineage records what was added.
+    cause
+        Why the training runs, recorded with the version (an alarm's event and audit
+        record, a schedule...).
     """
 
     family: str
@@ -63,6 +69,8 @@ class TrainRequest:
     recent: DataSource | Path | None = None
     estimator: Any = None
     run_name: str | None = None
+    include_outcomes: bool = False
+    cause: dict[str, Any] | None = None
 
     @classmethod
     def build(
