@@ -11,6 +11,7 @@ Route                          Answer
 ``POST /anomaly/score``        anomaly score, percentile, alert flag and drivers per day
 (a plug-in family's route)     whatever its family's route declares
 ``GET /models``                what is served: name, alias, version, request schema
+``GET /models/{name}/perfor…`` the newest audited validation tests on matured outcomes
 ``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
 ``GET /livez``, ``/readyz``    probes
 =============================  ===========================================================
@@ -360,6 +361,48 @@ class _RiskService:
             out.append(row)
         return {"models": out}
 
+    @models_app.get("/models/{name}/performance")
+    async def performance(self, name: str) -> Response:
+        """The newest audited run of the model's live monitor (credit: the validation tests
+        on matured outcomes, ``riskops outcomes NAME``): per version and grade, the alarms,
+        the seals of the evidence read; 404 when none ran."""
+        import anyio.to_thread
+
+        from riskops.names import model_name
+
+        try:
+            name = model_name(name, "name")
+        except BadInputError as exc:
+            return _json({"error": "BadRequest", "message": str(exc)}, 400)
+        found = await anyio.to_thread.run_sync(_latest_performance, self.settings, name)
+        if found is None:
+            message = (
+                f"no validation tests on matured outcomes were recorded for {name}: record "
+                f"outcomes (riskops outcomes {name} --data FILE ...) or run them (--report)"
+            )
+            return _json({"error": "NotEvaluated", "message": message, "model": name}, 404)
+        return _json(found)
+
+
+def _latest_performance(settings: Any, name: str) -> dict[str, Any] | None:
+    """The newest audit record of a live monitor's run of ``name`` (any family's monitor:
+    credit's ``outcome_tests``...), as ``{"seq", "ts", "actor", "action", **body}``."""
+    from riskops.audit import AuditTrail
+    from riskops.families import families
+
+    actions = {monitor.name for family in families() for monitor in family.monitors()}
+    runs = [r for r in AuditTrail(settings).records(name) if r.action in actions]
+    if not runs:
+        return None
+    newest = max(runs, key=lambda r: r.seq)
+    return {
+        "seq": newest.seq,
+        "ts": newest.ts,
+        "actor": newest.actor,
+        "action": newest.action,
+        **newest.body,
+    }
+
 
 def _route_api(route: Route) -> Any:
     """One BentoML API serving ``route``: the body validated against the route's request
@@ -384,6 +427,7 @@ def _service() -> Any:
     # BentoML binds a FastAPI class view only to functions in the served class's own
     # namespace, not inherited ones.
     namespace["models"] = vars(_RiskService)["models"]
+    namespace["performance"] = vars(_RiskService)["performance"]
     service_class = type("RiskService", (_RiskService,), namespace)
     service_class.__doc__ = _RiskService.__doc__
     service_class.__module__ = __name__

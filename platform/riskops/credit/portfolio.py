@@ -61,13 +61,15 @@ class ScoredPortfolio:
         }
 
 
-def _ids(frame: pd.DataFrame, id_col: str | None, request_id: str) -> list[str]:
+def _ids(
+    frame: pd.DataFrame, id_col: str | None, request_id: str
+) -> tuple[list[str], list[Violation]]:
     """The applicants' ids (the column's, else generated), every bad one named by line."""
     from riskops.credit.decisions import ID_RULE, valid_id
     from riskops.credit.outcome_ingestion import _as_text
 
     if id_col is None:
-        return [f"{request_id}-{n}" for n in range(len(frame))]
+        return [f"{request_id}-{n}" for n in range(len(frame))], []
     if id_col not in frame.columns:
         raise BadInputError(f"--id-col: {id_col!r} is not a column of the data")
     texts = _as_text(frame[id_col].reset_index(drop=True)).tolist()
@@ -98,9 +100,7 @@ def _ids(frame: pd.DataFrame, id_col: str | None, request_id: str) -> list[str]:
                 tuple(ids[n] for n in rows[:5]),
             )
         )
-    if violations:
-        raise DataValidationError("applicants", violations)
-    return ids
+    return ids, violations
 
 
 def _lines(rows: list[int], shown: int = 20) -> str:
@@ -108,7 +108,9 @@ def _lines(rows: list[int], shown: int = 20) -> str:
     return text + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
 
 
-def _records(frame: pd.DataFrame, features: list[str], validator: Any) -> list[dict[str, Any]]:
+def _records(
+    frame: pd.DataFrame, features: list[str], validator: Any
+) -> tuple[list[dict[str, Any]], list[Violation]]:
     """The rows as the service would receive them, validated alike (every bad cell named)."""
     from pydantic import ValidationError
 
@@ -118,18 +120,17 @@ def _records(frame: pd.DataFrame, features: list[str], validator: Any) -> list[d
     part = frame[features]
     records = part.astype(object).where(part.notna(), None).to_dict("records")
     try:
-        return list(validator.validate_python(records))
+        return list(validator.validate_python(records)), []
     except ValidationError as exc:
         found: dict[str, list[int]] = {}
         for error in exc.errors(include_url=False):
             loc = error["loc"]
             column = str(loc[1]) if len(loc) > 1 else "row"
             found.setdefault(f"{column}: {error['msg']}", []).append(int(loc[0]))
-        violations = [
+        return [], [
             Violation(rule.split(":", 1)[0], f"{rule.split(': ', 1)[1]}: lines {_lines(rows)}")
             for rule, rows in found.items()
         ]
-        raise DataValidationError("applicants", violations) from None
 
 
 def score_portfolio(
@@ -163,10 +164,12 @@ def score_portfolio(
         raise BadInputError(f"{name} v{version} is not a credit PD model that scores applicants")
     run_id = state.versions[version].identity.run_id
     request_id = f"batch-{uuid.uuid4().hex}"
-    ids = _ids(frame, id_col, request_id)
+    ids, wrong_ids = _ids(frame, id_col, request_id)
     features = list(estimator.input_schema_)
     validator, _ = applicant_validator(estimator.input_schema_)
-    records = _records(frame, features, validator)
+    records, wrong_rows = _records(frame, features, validator)
+    if wrong_ids or wrong_rows:
+        raise DataValidationError("applicants", [*wrong_ids, *wrong_rows])
     results: list[dict[str, Any]] = []
     for start in range(0, len(records), CHUNK):
         results += estimator.score_records(records[start : start + CHUNK], k=reasons)
