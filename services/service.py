@@ -330,13 +330,14 @@ class _RiskService:
             return _json({"error": "BadRequest", "message": str(exc), "model": model}, 400)
         except (WriterUnavailable, TimeoutError) as exc:
             why = (
-                "not committed in time"
+                "the decisions were not committed in time (they may still be: a retry with "
+                "the same ids is then answered 409)"
                 if isinstance(exc, TimeoutError)
-                else "the decision store failed"
+                else "the decision store failed and recorded none of them"
             )
             unavailable = {
                 "error": "DecisionsNotRecorded",
-                "message": f"{model}: {why}; nothing was decided, retry later",
+                "message": f"{model}: {why}; no answer is sent without its record, retry later",
                 "model": model,
             }
             return _json(unavailable, 503, {"Retry-After": "1"})

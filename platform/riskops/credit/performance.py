@@ -253,10 +253,9 @@ class OutcomeTests:
         }
 
     def event_payload(self, family: str) -> dict[str, Any]:
-        """What the ``riskops.performance.degraded`` event carries: the model, the family,
+        """What the ``riskops.performance.degraded`` event carries: the model to refit (its
+        own stored specification and data source, plus its matured outcomes), the family,
         the audit record of this run and the alarms that fired."""
-        from riskops.families import registered_name
-
         alarms = [
             {"version": r.model_version, **check.to_dict()}
             for r in self.alarms
@@ -265,8 +264,8 @@ class OutcomeTests:
         return {
             "model": self.name,
             "family": family,
-            "families": [family] if registered_name(family) == self.name else [],
-            "models": [] if registered_name(family) == self.name else [self.name],
+            "families": [],
+            "models": [self.name],
             "include_outcomes": True,
             "monitor": OUTCOME_TESTS,
             "audit_seq": self.audit_seq,

@@ -153,7 +153,13 @@ class EvidenceStore:
                 sa.Column("hash", sa.String(64), nullable=False),
                 sa.UniqueConstraint("stream", "key", name=f"uq_{kind.name}_stream_key"),
             )
-            table.create(self.engine, checkfirst=True)
+            try:
+                table.create(self.engine, checkfirst=True)
+            except sa.exc.DatabaseError:
+                # Another process (a second service worker) created it between the check
+                # and the create; anything else is still an error.
+                if not sa.inspect(self.engine).has_table(table.name):
+                    raise
             self._tables[kind.name] = table
             return table
 
