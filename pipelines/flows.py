@@ -99,12 +99,12 @@ def retrain_flow(
 
     Decisions come back in the order of ``families``, refits, ``challengers``. Training
     runs in two threads; :func:`retrain_in_processes` runs it in two processes."""
-    families = family_names() if families is None else list(families)
+    chosen = list(family_names()) if families is None else list(families)
     # Asked first: on a new home this creates MLflow's database, which two task processes
     # must not both try at once.
-    refits = list(user_champions(families) if models is None else models)
+    refits = list(user_champions(chosen) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
-    order = sorted(families, key=lambda f: -get_family(f).fit_cost)
+    order = sorted(chosen, key=lambda f: -get_family(f).fit_cost)
     extra = {"include_outcomes": include_outcomes, "cause": cause}
     jobs = [_Job(f, f, partial(train_challenger.submit, f, **extra), False) for f in order]
     jobs += [_Job(n, n, partial(refit_registered.submit, n, **extra), False) for n in refits]
@@ -113,7 +113,7 @@ def retrain_flow(
         for i, c in enumerate(challengers or [])
     ]
     decided = _two_at_a_time(jobs, promote)
-    decisions = [decided[key] for key in [*families, *refits]]
+    decisions = [decided[key] for key in [*chosen, *refits]]
     decisions += [decided[f"challenger-{i}"] for i in range(len(challengers or []))]
     publish_markdown("retrain-summary", _retrain_markdown(decisions))
     return decisions

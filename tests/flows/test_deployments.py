@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,20 +15,28 @@ def test_deployments_carry_nightly_and_hourly_schedules() -> None:
     from pipelines.deployments import deployments
 
     by_name = {d.name: d for d in deployments()}
-    assert set(by_name) == {"nightly-retrain", "hourly-monitor"}
+    assert set(by_name) == {"nightly-retrain", "hourly-monitor", "daily-live-monitors"}
     assert by_name["nightly-retrain"].schedules[0].schedule.cron == "0 2 * * *"
     assert by_name["hourly-monitor"].schedules[0].schedule.interval.total_seconds() == 3600
+    daily = by_name["daily-live-monitors"].schedules[0].schedule.interval.total_seconds()
+    assert daily == 86400
 
 
 def test_prefect_yaml_matches_the_python_deployments() -> None:
     import yaml
 
-    from pipelines.deployments import HOURLY_MONITOR_SECONDS, NIGHTLY_RETRAIN_CRON
+    from pipelines.deployments import (
+        DAILY_LIVE_MONITORS_SECONDS,
+        HOURLY_MONITOR_SECONDS,
+        NIGHTLY_RETRAIN_CRON,
+    )
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
     assert by_name["nightly-retrain"]["schedules"][0]["cron"] == NIGHTLY_RETRAIN_CRON
     assert by_name["hourly-monitor"]["schedules"][0]["interval"] == HOURLY_MONITOR_SECONDS
+    live = by_name["daily-live-monitors"]["schedules"][0]["interval"]
+    assert live == DAILY_LIVE_MONITORS_SECONDS
     for d in by_name.values():
         module, func = d["entrypoint"].split(":")
         assert Path(__file__).parents[2].joinpath(module).exists()
@@ -70,6 +79,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     from pipelines.events import DRIFT_EVENT, drift_event
 
     retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    drift_trigger = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
     # Given the event the monitor emits when credit_pd's drift crosses its policy
     check = {
         "model": "credit_pd",
@@ -88,7 +98,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     )
     # Then the retrain deployment's trigger covers it (Prefect's own matching) and passes the
     # drifted family as the flow's `families`, as one Jinja expression (its type is kept)
-    [trigger] = retrain.triggers
+    trigger = drift_trigger
     server_side = EventTrigger.model_validate(
         trigger.model_dump(
             exclude={"name", "description", "enabled", "parameters"}
@@ -107,19 +117,82 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     assert retrain.concurrency_options.collision_strategy.value == "ENQUEUE"
 
 
-def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
+def test_prefect_yaml_declares_the_same_triggers_and_limit() -> None:
     import yaml
 
-    from pipelines.events import DRIFT_EVENT, retrain_on_drift_trigger
+    from pipelines.events import (
+        DRIFT_EVENT,
+        PERFORMANCE_EVENT,
+        retrain_on_drift_trigger,
+        retrain_on_performance_trigger,
+    )
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     retrain = next(d for d in spec["deployments"] if d["name"] == "nightly-retrain")
     assert retrain["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
-    [declared] = retrain["triggers"]
-    python = retrain_on_drift_trigger()
-    assert declared["expect"] == [DRIFT_EVENT]
-    assert declared["match"] == python.match.model_dump()
-    assert declared["parameters"] == python.parameters
+    declared = {t["name"]: t for t in retrain["triggers"]}
+    assert set(declared) == {"retrain-on-drift", "retrain-on-performance"}
+    for name, event, python in (
+        ("retrain-on-drift", DRIFT_EVENT, retrain_on_drift_trigger()),
+        ("retrain-on-performance", PERFORMANCE_EVENT, retrain_on_performance_trigger()),
+    ):
+        assert declared[name]["expect"] == [event]
+        assert declared[name]["match"] == python.match.model_dump()
+        assert declared[name]["parameters"] == python.parameters
+
+
+def test_a_performance_event_retrains_the_model_on_its_matured_outcomes() -> None:
+    """The trigger's templates rendered as Prefect's automation renders them: the event of
+    a credit model's outcome tests refits that model with its outcomes, and the event of
+    another monitor that sends only ``families`` (the live-market one, say) retrains the
+    family as the drift event does, without outcomes."""
+    import datetime
+
+    from prefect.server.events.actions import RunDeployment
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    from pipelines.events import performance_event, retrain_on_performance_trigger
+
+    trigger = retrain_on_performance_trigger()
+    credit = performance_event(
+        {
+            "model": "credit_pd",
+            "family": "credit",
+            "families": [],
+            "models": ["credit_pd"],
+            "include_outcomes": True,
+            "monitor": "outcome_tests",
+            "audit_seq": 42,
+            "alarms": [{"rule": "jeffreys", "subject": "G8"}],
+        }
+    )
+    market = performance_event({"model": "market_var", "family": "var", "families": ["var"]})
+
+    def rendered(spec: dict[str, Any]) -> dict[str, Any]:
+        # What RunDeployment.render_parameters does with the triggering event in context
+        event = ReceivedEvent(
+            occurred=datetime.datetime.now(datetime.UTC),
+            event=spec["event"],
+            resource=spec["resource"],
+            payload=spec["payload"],
+            id=spec["id"],
+        )
+        template = copy.deepcopy(trigger.parameters)
+        RunDeployment._upgrade_v1_templates(template)
+        context = HydrationContext(
+            raise_on_error=True, render_jinja=True, jinja_context={"event": event}
+        )
+        return hydrate(template, context)
+
+    params = rendered(credit)
+    assert params["families"] == [] and params["models"] == ["credit_pd"]
+    assert params["include_outcomes"] is True
+    assert params["cause"]["event_id"] == str(credit["id"])
+    assert params["cause"]["audit_seq"] == 42
+    params = rendered(market)
+    assert params["families"] == ["var"] and params["models"] is None
+    assert params["include_outcomes"] is False and params["cause"]["model"] == "market_var"
 
 
 @pytest.mark.slow
