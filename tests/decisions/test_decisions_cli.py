@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,22 @@ def test_outcomes_are_refused_whole_then_recorded_and_tested(
     assert f"{tests.seq} ({tests.ts[:19]}, {tests.actor})" in markdown
     worst = version["grades"][-1]
     assert worst["label"] in markdown
+    # and `riskops audit verify` checks the evidence the tests sealed: an outcome edited
+    # afterwards is named, with the record whose seal it breaks
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    with sqlite3.connect(champion_home / "evidence.db") as db:
+        db.execute('UPDATE riskops_evidence_credit_outcomes SET "default" = 1 WHERE seq = 1000')
+    broken = runner.invoke(app, ["audit", "verify", "--json"])
+    assert broken.exit_code == 1
+    findings = json.loads(broken.stdout)["findings"]
+    # (the row's digest column is left as it was: its content no longer matches it)
+    assert {
+        "severity": "error",
+        "kind": "evidence_chain",
+        "message": f"credit_outcomes {MODEL} row 1000: content does not match its digest (edited)",
+        "model": MODEL,
+        "seq": None,
+    } in findings
 
 
 def test_matured_decisions_become_training_rows_with_their_lineage(

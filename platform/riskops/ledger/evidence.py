@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GENESIS = "0" * 64
+_STORE_COLUMNS = frozenset({"stream", "seq", "key", "prev_hash", "hash"})
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,20 @@ class EvidenceStore:
                     raise
             self._tables[kind.name] = table
             return table
+
+    def kind_named(self, name: str) -> EvidenceKind | None:
+        """The kind of an existing table, read from the database (for verifying seals that
+        name a kind this process does not declare); ``None`` when there is no such table."""
+        table_name = f"riskops_evidence_{name}"
+        if not sa.inspect(self.engine).has_table(table_name):
+            return None
+        reflected = sa.Table(table_name, sa.MetaData(), autoload_with=self.engine)
+        columns = tuple(
+            sa.Column(c.name, c.type, nullable=c.nullable)
+            for c in reflected.columns
+            if c.name not in _STORE_COLUMNS
+        )
+        return EvidenceKind(name, columns)
 
     # ------------------------------------------------------------------ writing
     def append(
