@@ -84,16 +84,23 @@ class EvidenceConflict(BadInputError):
 def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: str) -> str:
     """The digest of one row: SHA-256 of its stream, sequence, key, canonical payload and
     the previous row's digest."""
-    canonical = json.dumps(
-        [stream, seq, key, _canonical(payload), prev], separators=(",", ":"), sort_keys=True
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(stream, seq, key, _canonical(payload), prev)
+
+
+def _digest(stream: str, seq: int, key: str, canonical: dict[str, Any], prev: str) -> str:
+    text = json.dumps([stream, seq, key, canonical, prev], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in payload.items():
-        if isinstance(value, float) and not math.isfinite(value):
+        if type(value) in _PLAIN:  # the common case, first: no conversion
+            pass
+        elif isinstance(value, float) and not math.isfinite(value):
             value = repr(value)  # JSON has no NaN; keep it distinguishable and stable
         elif isinstance(value, float) and value == 0.0:
             value = 0.0  # a database may store -0.0 as 0
@@ -132,6 +139,7 @@ class EvidenceStore:
 
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._prepared: dict[str, tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:
@@ -202,87 +210,62 @@ class EvidenceStore:
         (:class:`EvidenceConflict`) writes nothing and gets that error as its result; the
         others are written. An error of the database itself raises, and then nothing of
         any group is written.
+
+        The common case -- no key the stream holds -- is one transaction of three
+        statements (head, insert, commit), with no look-up of the keys: the stream's
+        unique key refuses a held one, and only then is the batch planned again in a
+        second transaction against the rows the stream holds.
         """
         table = self.table(kind)
-        payload_names = kind.payload
-        keyed = [[str(r["key"]) for r in group] for group in groups]
+        try:
+            with self.engine.begin() as conn:
+                seq, prev = self._locked_head(conn, table, stream)
+                results, values = _plan(kind, stream, groups, {}, seq, prev)
+                if values:
+                    conn.execute(self._statements(table)[1], values)
+            return results
+        except sa.exc.IntegrityError:
+            pass  # a key the stream holds: plan again, knowing what it holds
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Writers of one stream in several processes: one at a time per stream, so
-                # that each reads the head the previous one wrote.
-                conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:stream))"), {"stream": stream}
-                )
-            head = conn.execute(
-                sa.select(table.c.seq, table.c.hash)
-                .where(table.c.stream == stream)
-                .order_by(table.c.seq.desc())
-                .limit(1)
-            ).first()
-            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-            wanted = list(dict.fromkeys(k for keys in keyed for k in keys))
+            seq, prev = self._locked_head(conn, table, stream)
+            wanted = list(dict.fromkeys(str(r["key"]) for group in groups for r in group))
             held: dict[str, dict[str, Any]] = {}
             for chunk in _chunks(wanted, 500):
                 for found in conn.execute(
-                    sa.select(table.c.key, *(table.c[n] for n in payload_names)).where(
+                    sa.select(table.c.key, *(table.c[n] for n in kind.payload)).where(
                         table.c.stream == stream, table.c.key.in_(chunk)
                     )
                 ):
-                    held[found.key] = _canonical({n: getattr(found, n) for n in payload_names})
-            results: list[Appended | BadInputError] = []
-            values: list[dict[str, Any]] = []
-            for group, keys in zip(groups, keyed, strict=True):
-                if len(set(keys)) != len(keys):
-                    seen: set[str] = set()
-                    repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
-                    results.append(
-                        BadInputError(
-                            f"{kind.name}: keys repeated within one batch: {repeated[:10]}"
-                        )
-                    )
-                    continue
-                conflicts, fresh = [], []
-                for row, key in zip(group, keys, strict=True):
-                    payload = {n: row.get(n) for n in payload_names}
-                    if key in held:
-                        if held[key] != _canonical(payload):
-                            conflicts.append(key)
-                        continue
-                    fresh.append((key, payload))
-                if conflicts:
-                    results.append(EvidenceConflict(kind.name, stream, conflicts))
-                    continue
-                written = []
-                for key, payload in fresh:
-                    seq += 1
-                    digest = row_hash(stream, seq, key, payload, prev)
-                    values.append(
-                        {
-                            "stream": stream,
-                            "seq": seq,
-                            "key": key,
-                            **payload,
-                            "prev_hash": prev,
-                            "hash": digest,
-                        }
-                    )
-                    held[key] = _canonical(payload)
-                    written.append(key)
-                    prev = digest
-                results.append(
-                    Appended(
-                        kind.name,
-                        stream,
-                        len(written),
-                        len(group) - len(written),
-                        seq,
-                        prev,
-                        tuple(written),
-                    )
-                )
+                    held[found.key] = _canonical({n: getattr(found, n) for n in kind.payload})
+            results, values = _plan(kind, stream, groups, held, seq, prev)
             if values:
-                conn.execute(table.insert(), values)
+                conn.execute(self._statements(table)[1], values)
         return results
+
+    def _locked_head(self, conn: Any, table: sa.Table, stream: str) -> tuple[int, str]:
+        """``(seq, hash)`` of the stream's newest row, inside the write transaction."""
+        if conn.dialect.name == "postgresql":
+            # Writers of one stream in several processes: one at a time per stream, so
+            # that each reads the head the previous one wrote.
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:stream))"), {"stream": stream}
+            )
+        head = conn.execute(self._statements(table)[0], {"stream": stream}).first()
+        return (head.seq, head.hash) if head else (0, GENESIS)
+
+    def _statements(self, table: sa.Table) -> tuple[Any, Any]:
+        """The head query and the insert of a table, built once (the group commit's hot
+        path runs them per batch)."""
+        found = self._prepared.get(table.name)
+        if found is None:
+            head = (
+                sa.select(table.c.seq, table.c.hash)
+                .where(table.c.stream == sa.bindparam("stream"))
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            )
+            found = self._prepared[table.name] = (head, table.insert())
+        return found
 
     # ------------------------------------------------------------------ reading
     def rows(
@@ -401,6 +384,69 @@ class EvidenceStore:
         if found.hash != seal["hash"]:
             return f"{kind.name} {seal['stream']}: sealed row {seal['seq']} has another digest"
         return None
+
+
+def _plan(
+    kind: EvidenceKind,
+    stream: str,
+    groups: Sequence[Sequence[Mapping[str, Any]]],
+    held: dict[str, dict[str, Any]],
+    seq: int,
+    prev: str,
+) -> tuple[list[Appended | BadInputError], list[dict[str, Any]]]:
+    """Each group's result and the rows to insert, chained from ``(seq, prev)``, given the
+    canonical payloads the stream ``held`` under their keys (updated with those planned)."""
+    payload_names = kind.payload
+    results: list[Appended | BadInputError] = []
+    values: list[dict[str, Any]] = []
+    for group in groups:
+        keys = [str(r["key"]) for r in group]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+            results.append(
+                BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
+            )
+            continue
+        conflicts, fresh = [], []
+        for row, key in zip(group, keys, strict=True):
+            payload = {n: row.get(n) for n in payload_names}
+            canonical = _canonical(payload)
+            if key in held:
+                if held[key] != canonical:
+                    conflicts.append(key)
+                continue
+            fresh.append((key, payload, canonical))
+        if conflicts:
+            results.append(EvidenceConflict(kind.name, stream, conflicts))
+            continue
+        for key, payload, canonical in fresh:
+            seq += 1
+            digest = _digest(stream, seq, key, canonical, prev)
+            values.append(
+                {
+                    "stream": stream,
+                    "seq": seq,
+                    "key": key,
+                    **payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            held[key] = canonical
+            prev = digest
+        results.append(
+            Appended(
+                kind.name,
+                stream,
+                len(fresh),
+                len(group) - len(fresh),
+                seq,
+                prev,
+                tuple(k for k, _, _ in fresh),
+            )
+        )
+    return results, values
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
