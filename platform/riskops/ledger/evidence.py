@@ -112,6 +112,33 @@ def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled once for the engine's driver, and how to order its parameters
+    (positional drivers such as sqlite3, or named ones such as psycopg2)."""
+
+    sql: str
+    names: tuple[str, ...] | None
+    """Parameter names in positional order; ``None`` for a driver of named parameters."""
+    fixed: dict[str, Any]
+    """Parameters the statement binds itself (a LIMIT)."""
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any, columns: list[str] | None = None) -> _Prepared:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        blanks = {bind.key: None for bind in compiled.binds.values() if bind.required}
+        params = compiled.construct_params({**blanks, **dict.fromkeys(columns or (), None)})
+        fixed = {k: v for k, v in params.items() if v is not None}
+        return cls(str(compiled), names, fixed)
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        if self.names is None:
+            return {**self.fixed, **values}
+        fixed = self.fixed
+        return tuple(values[n] if n in values else fixed.get(n) for n in self.names)
+
+
 class EvidenceStore:
     """The live evidence of one RiskOps installation."""
 
@@ -139,7 +166,7 @@ class EvidenceStore:
 
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._prepared: dict[str, tuple[Any, Any]] = {}
+        self._prepared: dict[str, tuple[_Prepared, _Prepared]] = {}
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:
@@ -222,7 +249,7 @@ class EvidenceStore:
                 seq, prev = self._locked_head(conn, table, stream)
                 results, values = _plan(kind, stream, groups, {}, seq, prev)
                 if values:
-                    conn.execute(self._statements(table)[1], values)
+                    self._insert(conn, table, values)
             return results
         except sa.exc.IntegrityError:
             pass  # a key the stream holds: plan again, knowing what it holds
@@ -239,7 +266,7 @@ class EvidenceStore:
                     held[found.key] = _canonical({n: getattr(found, n) for n in kind.payload})
             results, values = _plan(kind, stream, groups, held, seq, prev)
             if values:
-                conn.execute(self._statements(table)[1], values)
+                self._insert(conn, table, values)
         return results
 
     def _locked_head(self, conn: Any, table: sa.Table, stream: str) -> tuple[int, str]:
@@ -250,12 +277,18 @@ class EvidenceStore:
             conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock(hashtext(:stream))"), {"stream": stream}
             )
-        head = conn.execute(self._statements(table)[0], {"stream": stream}).first()
-        return (head.seq, head.hash) if head else (0, GENESIS)
+        head, _ = self._statements(table)
+        found = conn.exec_driver_sql(head.sql, head.parameters({"stream": stream})).first()
+        return (found[0], found[1]) if found else (0, GENESIS)
 
-    def _statements(self, table: sa.Table) -> tuple[Any, Any]:
-        """The head query and the insert of a table, built once (the group commit's hot
-        path runs them per batch)."""
+    def _insert(self, conn: Any, table: sa.Table, values: list[dict[str, Any]]) -> None:
+        _, insert = self._statements(table)
+        conn.exec_driver_sql(insert.sql, [insert.parameters(row) for row in values])
+
+    def _statements(self, table: sa.Table) -> tuple[_Prepared, _Prepared]:
+        """The head query and the insert of a table as the driver's SQL, compiled once:
+        the group commit runs them per batch, and compiling a statement (or binding a
+        dict of parameters) each time cost more CPU than SQLite's own work."""
         found = self._prepared.get(table.name)
         if found is None:
             head = (
@@ -264,7 +297,11 @@ class EvidenceStore:
                 .order_by(table.c.seq.desc())
                 .limit(1)
             )
-            found = self._prepared[table.name] = (head, table.insert())
+            columns = [c.name for c in table.columns]
+            found = self._prepared[table.name] = (
+                _Prepared.of(head, self.engine.dialect),
+                _Prepared.of(table.insert(), self.engine.dialect, columns),
+            )
         return found
 
     # ------------------------------------------------------------------ reading
