@@ -228,3 +228,53 @@ def test_matured_decisions_become_training_rows_with_their_lineage(
     # and the served inputs the drift checks read are the stored rows
     served = CreditFamily().served_inputs(life.settings, MODEL, 50)
     assert served["balance"].tolist() == pytest.approx(portfolio["balance"].iloc[-50:].tolist())
+
+
+def test_champion_and_shadow_compared_on_the_same_matured_applicants(
+    champion_home: Path, islr: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The function the shadow work calls: DeLong's paired test on the applicants both
+    the champion and a shadow version scored, once their outcomes matured."""
+    from riskops.credit.decisions import decision_rows
+    from riskops.credit.performance import compare_on_shadow
+    from riskops.lifecycle import Lifecycle
+    from riskops.stats.discrimination import delong_paired_test
+
+    portfolio = islr.iloc[TRAIN_ROWS : TRAIN_ROWS + 1500].reset_index(drop=True)
+    assert _score(portfolio, tmp_path, **PAST).exit_code == 0
+    store = EvidenceStore(Settings())
+    champion = store.frame(DECISIONS, MODEL)
+    # Given a shadow version that scored the first 1,200 of them too, with noisier PDs
+    rng = np.random.default_rng(3)
+    noisy = np.clip(champion["pd"].to_numpy()[:1200] + rng.normal(0, 0.05, 1200), 0, 1)
+    shadow = decision_rows(
+        ids=champion["id"].iloc[:1200].tolist(),
+        records=[json.loads(t) for t in champion["inputs"].iloc[:1200]],
+        results=[{"pd": float(p), "grade": "G1", "reasons": []} for p in noisy],
+        features=["student", "balance", "income"],
+        version=2,
+        run_id="s" * 32,
+        request_id="shadow-batch",
+        decided_at=champion["decided_at"].iloc[0],
+        role="shadow",
+    )
+    store.append(DECISIONS, MODEL, shadow)
+    # and the outcomes of 1,000 of those both scored, and of 300 only the champion scored
+    outcomes = _matured_outcomes(portfolio, champion["decided_at"])
+    chosen = pd.concat([outcomes.iloc[:1000], outcomes.iloc[1200:1500]])
+    chosen.to_csv(tmp_path / "o.csv", index=False)
+    args = ["outcomes", MODEL, "--data", str(tmp_path / "o.csv"), "--id-col", "loan_id"]
+    args += ["--target", "default", "--positive-label", "Yes", "--observed-at", "observed"]
+    assert runner.invoke(app, [*args, "--no-retrain"]).exit_code == 0
+    # When the champion is compared with the shadow
+    found = compare_on_shadow(Lifecycle(), MODEL, 2)
+    # Then exactly the 1,000 matured applicants both scored are compared, by DeLong's
+    # paired test on their PDs
+    assert found.comparison.applicants_both == 1200 and found.comparison.evaluated == 1000
+    y = outcomes["default"].iloc[:1000].eq("Yes").to_numpy().astype(float)
+    expected = delong_paired_test(y, champion["pd"].to_numpy()[:1000], noisy[:1000])
+    assert found.comparison.test is not None
+    assert found.comparison.test.to_dict() == expected.to_dict()
+    assert found.comparison.defaults == int(y.sum())
+    assert found.champion_versions == (1,)
+    assert list(found.seals) == [store.seal(DECISIONS, MODEL), store.seal(OUTCOMES, MODEL)]
