@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: bootstrap sync install install-deep demo test test-fast lint serve bench clean
+.PHONY: bootstrap sync install install-deep demo test test-fast lint docs serve bench clean
 .PHONY: image-tools base-image image test-container clean-images
 
 bootstrap:
@@ -59,6 +59,15 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) lint-imports --no-cache
+	$(MAKE) --no-print-directory docs
+
+# The user docs (mkdocs.yml, docs/), built strictly: a broken link, anchor or include, or a
+# reference page whose generator fails (docs/hooks.py), fails the build. The site goes to a
+# temporary folder, never into the checkout. tests/docs/ runs the same build in `make test`.
+docs: install
+	@site=$$(mktemp -d); trap 'rm -rf "$$site"' EXIT; \
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict --quiet --site-dir "$$site" && echo "docs: built (strict)"
 
 serve: install
 	$(RUN) riskops serve

@@ -30,7 +30,7 @@ Gates and alternatives
 * Credit ``calibration_pvalue``: correct PDs (size); PDs understated by a third; an
   overconfident model (logit slope 1.5). The former ``ece <= 0.05`` (equal-width bins) is
   shown for comparison. ``auc``/``ks`` floors: refusal of a model of true AUC 0.80 and
-  passing of one of true AUC 0.70 (floors, not tests; issue 29 gives them intervals).
+  passing of one of true AUC 0.70 (floors, not tests).
 * Fairness: passes of a model whose true adverse impact ratio is 0.75 or 0.80 (an unfair
   model passing is this gate's error: "size") and of a fair one (1.0, "power"), at the
   protected group's size (89 as HMDA's held-out African-American applicants; 30, 100,
@@ -628,7 +628,7 @@ def main() -> None:
             "apart, so the gate's power against over-alerting is small there; it is large in "
             "calm hold-outs.",
             "Not simulated here: Evidently's data-drift share (its tests are Evidently's own) "
-            "and the champion degradation tolerances (not tests; issue 29).",
+            "and the champion degradation tolerances (not tests).",
         ],
         "rows": rows,
     }

@@ -15,9 +15,14 @@ from rich.table import Table
 from riskops.families import get_family
 from riskops.settings import Settings
 
+LIVE_DAYS = 126
+"""The last six months of the bundled data, replayed live after the promotions."""
+
 
 def run_demo(settings: Settings, console: Console | None = None) -> dict[str, Any]:
-    """Train, gate and promote all four families; then refuse a shifted credit challenger.
+    """Train, gate and promote all four families; then refuse a shifted credit challenger;
+    then replay the last six months of the bundled S&P 500 (and NASDAQ, which the anomaly
+    detector reads) through the live path and print the live traffic light and exceptions.
 
     The story (steps, summary table, where to look next) goes to ``console`` (default: stdout,
     80 columns when it is not a terminal); the summary is also written to
@@ -36,6 +41,7 @@ def run_demo(settings: Settings, console: Console | None = None) -> dict[str, An
         threading.Thread(target=_import_the_gates, name="warm-imports", daemon=True).start()
         server.ready()
         summary = _lifecycle(settings, console)
+        summary["live"] = live_replay(settings, console)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary_path = settings.home / "demo" / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
@@ -144,6 +150,79 @@ def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
     }
 
 
+def live_replay(settings: Settings, console: Console, days: int = LIVE_DAYS) -> dict[str, Any]:
+    """Step 3: the last ``days`` bars of the bundled US indices through the live path (the
+    one ``riskops observe``/``stream`` take), then each live champion's record."""
+    from collections import Counter
+
+    from riskops.data import DataSource, load
+    from riskops.live.book import LiveBook
+    from riskops.live.observations import from_dataset
+    from riskops.live.record import live_desk
+
+    console.rule(f"[bold]3. The last {days} days of the S&P 500, live")
+    from riskops.data.market import MarketDataset
+
+    dataset = load(DataSource(domain="market", bundled="us_indices"))
+    assert isinstance(dataset, MarketDataset)
+    recent = dataset.window(start=dataset.returns.index[-days])
+    bars = sorted(from_dataset(recent, "demo:us_indices"), key=lambda o: (o.ts, o.series))
+    book = LiveBook(settings)
+    counts: Counter[str] = Counter()
+    alarms: list[dict[str, Any]] = []
+    for start in range(0, len(bars), 50):
+        report = book.ingest(bars[start : start + 50])
+        counts.update(report.counts)
+        alarms += report.alarms
+    first, last = recent.describe()["period"]
+    console.print(
+        f"  {len(bars)} bars ({first} to {last}): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
+    console.print(
+        "  (in sample: the bundled data end in 2018 and the champions were fitted on them)"
+    )
+    streams = []
+    for record in live_desk(settings):
+        for s in record["streams"]:
+            streams.append(_live_row(s))
+    for row in streams:
+        console.print(f"  {row['stream']}: {row['text']}", highlight=False)
+    for alarm in alarms:
+        console.print(f"  [red]alarm[/red] {alarm['model']} {alarm['key']} (audited)")
+    return {"bars": len(bars), "counts": dict(counts), "streams": streams, "alarms": alarms}
+
+
+def _live_row(summary: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"stream": summary["stream"], "days": summary["days"]}
+    var = (summary.get("var") or {}).get("99")
+    if var:
+        row |= {
+            "zone": summary.get("zone"),
+            "exceptions_99": var["exceptions"],
+            "expected_99": round(var["expected"], 2),
+            "exceptions_95": summary["var"]["95"]["exceptions"],
+        }
+        row["text"] = (
+            f"traffic light {summary.get('zone')}, exceptions 99% {var['exceptions']} "
+            f"(expected {var['expected']:.1f}), 95% {summary['var']['95']['exceptions']}"
+        )
+    elif summary.get("volatility"):
+        qlike = summary["volatility"].get("qlike")
+        row |= {"qlike": qlike}
+        row["text"] = f"QLIKE {qlike:.3f} over {summary['days']} days"
+    elif summary.get("anomaly"):
+        anomaly = summary["anomaly"]
+        row |= {"alerts": anomaly["alerts"]}
+        row["text"] = (
+            f"{anomaly['alerts']} alert(s) in {anomaly['n']} days (band "
+            f"{anomaly['band_low']:.1%}-{anomaly['band_high']:.1%})"
+        )
+    else:
+        row["text"] = f"{summary['days']} days; not evaluated: {summary['not_evaluated']}"
+    return row
+
+
 def _render(summary: dict[str, Any], console: Console) -> None:
     console.rule("[bold]Summary")
     table = Table("model", "v", "kind", "status", "headline metrics")
@@ -188,6 +267,7 @@ def _next_steps(settings: Settings) -> list[str]:
         f"Prefect UI: PREFECT_HOME={home / 'prefect'} prefect server start",
         "Serve:      riskops serve   (or make serve), then GET http://127.0.0.1:3000/models",
         "Audit:      riskops audit credit_pd   |   riskops audit verify",
+        "Live:       riskops live   |   riskops stream --replay FILE --speed 50",
         "Documents:  each run's governance/ folder   |   riskops report credit_pd",
         "Refusal:    riskops promote credit_pd   (exit 3: the shifted challenger is refused)",
         f"Logs:       {home / 'logs' / 'riskops.log'}   (riskops --verbose shows them)",

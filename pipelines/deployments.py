@@ -28,7 +28,7 @@ def deployments() -> list[Any]:
             tags=["riskops", "retrain"],
             description="Retrain all four families, gate and promote the challengers; "
             "also started by the monitor's drift events and the live monitors' performance "
-            "events, for the model's family.",
+            "events (credit outcome tests, market champions' live alarms).",
             triggers=[retrain_on_drift_trigger(), retrain_on_performance_trigger()],
             # One retrain at a time: a drift-triggered run waits for the nightly one.
             concurrency_limit=ConcurrencyLimitConfig(

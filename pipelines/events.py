@@ -1,17 +1,18 @@
 """Prefect events: a monitor says "drift crossed the policy" or "performance degraded"; an
 automation retrains.
 
-The retrain deployment carries a trigger on :data:`DRIFT_EVENT` and one on
-:data:`PERFORMANCE_EVENT` (``deployments.py`` and ``prefect.yaml``): each event starts a run
-of it for the model's family. The deployment's concurrency limit (1, queued) keeps an
+The retrain deployment carries a trigger on :data:`DRIFT_EVENT` (sent by the monitor) and
+one on :data:`PERFORMANCE_EVENT` (``deployments.py`` and ``prefect.yaml``): each event
+starts a run of it. The deployment's concurrency limit (1, queued) keeps an
 event-triggered retrain from overlapping the nightly one.
 
-:data:`PERFORMANCE_EVENT` is shared by every live monitor (credit: the validation tests on
-matured outcomes; market: live backtests). Its payload is the contract the trigger reads:
-``families`` (families whose standard model to retrain), ``models`` (other registered
-models to refit; absent: every user champion of the families), ``include_outcomes`` (train
-on the matured live outcomes too; absent: false) and ``cause`` (recorded with the new
-version: the event, its id and the audit record of the run that raised it).
+:data:`PERFORMANCE_EVENT` is shared by every live monitor: the credit validation tests on
+matured outcomes (the daily live-monitors flow, ``riskops outcomes``) and the market
+champions' audited live alarms (``riskops stream``, ``riskops observe``, ``POST
+/market/observe``: :mod:`riskops.live.book`). Each builds its payload with
+:func:`riskops.families.alarms.performance_payload`, the contract the one trigger reads:
+``families``, ``models``, ``include_outcomes``, and the ``cause`` added here (recorded with
+the new version: the event, its id and the audit record that raised it).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from riskops.families.alarms import PERFORMANCE_EVENT
+
 DRIFT_EVENT = "riskops.drift.detected"
-PERFORMANCE_EVENT = "riskops.performance.degraded"
 MODEL_RESOURCE_PREFIX = "riskops.model."
 
 
@@ -68,9 +70,9 @@ def retrain_on_drift_trigger() -> Any:
 
 
 def performance_event(payload: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """The event (name, resource, payload, id) for one model whose live monitor raised an
-    alarm; ``payload`` is the monitor's (``model``, ``family``, ``families``, ``models``,
-    ``include_outcomes``, ``alarms``...), completed with the ``cause`` a retrain records."""
+    """The event (name, resource, payload, id) of one live monitor's alarm; ``payload`` is
+    :func:`~riskops.families.alarms.performance_payload`'s, completed with the ``cause`` a
+    retrain records."""
     name = payload["model"]
     event_id = event_id or str(uuid.uuid4())
     cause = {
@@ -93,7 +95,8 @@ def performance_event(payload: dict[str, Any], event_id: str | None = None) -> d
 
 
 def emit_performance(payload: dict[str, Any]) -> str | None:
-    """Send the performance event to the Prefect API; returns the event's id."""
+    """Send an alarm's performance event to the Prefect API; the event's id (None: not
+    sent, no Prefect API configured)."""
     from prefect.events import emit_event
 
     event = emit_event(**performance_event(payload))
@@ -106,8 +109,9 @@ def retrain_on_performance_trigger() -> Any:
     from prefect.events import DeploymentEventTrigger
 
     return DeploymentEventTrigger(
-        name="retrain-on-performance",
-        description="A live monitor's alarm (outcome tests, backtests): retrain the model.",
+        name="retrain-on-degraded-performance",
+        description="A live monitor's alarm (credit outcome tests, a market champion's zone "
+        "change or CUSUM): retrain what its event names.",
         expect={PERFORMANCE_EVENT},
         match={"prefect.resource.id": f"{MODEL_RESOURCE_PREFIX}*"},
         parameters={

@@ -174,8 +174,8 @@ def retrain_in_processes() -> Any:
 def _prepare_task_process() -> None:
     """Each task process logs where the flow's process does (the CLI's log file) and ends
     without the garbage collector's passes (2 s each, which the flow waited for)."""
-    from riskops.cli.exiting import skip_collection_at_exit
-    from riskops.cli.logs import configure_from_environment
+    from riskops.process.exiting import skip_collection_at_exit
+    from riskops.process.logs import configure_from_environment
 
     skip_collection_at_exit()
     configure_from_environment()

@@ -25,7 +25,10 @@ Champion models of the RiskOps platform, served with the version that answered e
 
 Bad input gets a 4xx naming field, rule and value. Bodies are limited in size (413) and in
 the time to send them (408); a route whose queue is full answers 503 with `Retry-After`.
-With `RISKOPS_API_KEY` set, requests need `x-api-key: KEY` or `Authorization: Bearer KEY`.
+Once the home has identities, the model routes need a service account's token
+(`Authorization: Bearer TOKEN`): 401 without a valid one, 403 for an identity without the
+`score` permission. The deprecated shared `RISKOPS_API_KEY` is still accepted, as
+`x-api-key: KEY` or a bearer token.
 """
 
 

@@ -6,7 +6,8 @@
     account, or an OIDC JWT when ``RISKOPS_OIDC_*`` is configured), or the deprecated
     shared ``RISKOPS_API_KEY`` (as the bearer or ``x-api-key``). A missing, wrong or
     revoked token gets ``401``; an identity whose roles lack the ``score`` permission gets
-    ``403`` on a model route, naming the permission. The caller is put on the request
+    ``403`` on a model route, naming the permission (``observe`` on ``POST /market/observe``,
+    which feeds the live champions). The caller is put on the request
     state (``request.state.caller``, a :class:`~riskops.identity.roles.Principal`) for the
     handlers, which record it with every decision. A home without identities, OIDC or
     shared key is open (the local single-user mode; callers recorded as ``anonymous``).
@@ -76,11 +77,16 @@ class CallerAuthMiddleware:
     """
 
     def __init__(
-        self, app: Any, authenticator: Any = None, model_routes: tuple[str, ...] = ()
+        self,
+        app: Any,
+        authenticator: Any = None,
+        model_routes: tuple[str, ...] = (),
+        permissions: dict[str, str] | None = None,
     ) -> None:
         self.app = app
         self.auth = authenticator
-        self.model_routes = frozenset(model_routes)
+        # path -> the permission it needs: the model routes score, others say what they do.
+        self.needed = {path: SCORE for path in model_routes} | dict(permissions or {})
         # One thread: argon2 is memory-hard (19 MiB per verification) and runs once per
         # token and worker; a flood of wrong secrets queues here instead of taking the CPU.
         self._argon = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
@@ -112,12 +118,13 @@ class CallerAuthMiddleware:
                 [(b"www-authenticate", b'Bearer realm="riskops"')],
             )
             return
-        if path in self.model_routes and not caller.can(SCORE):
+        needed = self.needed.get(path)
+        if needed is not None and not caller.can(needed):
             message = (
-                f"permission '{SCORE}' denied: {caller.name} "
+                f"permission '{needed}' denied: {caller.name} "
                 f"({', '.join(sorted(caller.roles)) or 'no role'}) needs the service role"
             )
-            body = _error("Forbidden", message, permission=SCORE, caller=caller.name)
+            body = _error("Forbidden", message, permission=needed, caller=caller.name)
             await _respond(send, 403, body)
             return
         scope.setdefault("state", {})["caller"] = caller

@@ -10,6 +10,9 @@ Route                          Answer
 ``POST /volatility/forecast``  daily variance and volatility path over a horizon
 ``POST /anomaly/score``        anomaly score, percentile, alert flag and drivers per day
 (a plug-in family's route)     whatever its family's route declares
+``POST /market/observe``      new bars for the live champions (idempotent per series, time)
+``GET /market/live``           every live champion: last observation, zone, exceptions,
+                               p-values, alarms
 ``GET /models``                what is served: name, alias, version, request schema
 ``GET /models/{name}/perfor…`` the newest audited validation tests on matured outcomes
 ``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
@@ -22,7 +25,7 @@ and wires it to champions, metrics, the decision store, the inference log and au
 
 A route whose answers are decisions (credit: :attr:`riskops.serving.route.Route.record`)
 has its records appended to the model's stream of the live evidence store by a group-commit
-writer (:class:`riskops.ledger.writer.GroupCommitWriter`, one per model and worker): the
+writer (:class:`riskops.evidence.writer.GroupCommitWriter`, one per model and worker): the
 request awaits the commit of the batch holding its rows and only then is answered. A full
 queue of requests waiting for a commit (``RISKOPS_DECISIONS_MAX_PENDING``), a store that
 fails or a commit slower than ``RISKOPS_DECISIONS_COMMIT_TIMEOUT_SECONDS`` answer ``503``;
@@ -62,8 +65,9 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from riskops.errors import BadInputError
-from riskops.ledger.evidence import EvidenceConflict, EvidenceStore
-from riskops.ledger.writer import GroupCommitWriter, WriterOverloaded, WriterUnavailable
+from riskops.evidence.store import EvidenceConflict, EvidenceStore
+from riskops.evidence.writer import GroupCommitWriter, WriterOverloaded, WriterUnavailable
+from riskops.live.serving import LiveRoutes, ObserveRequest
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
 from riskops.serving.route import Champion, Route
@@ -198,6 +202,7 @@ class _RiskService:
         for family in self.routes:
             self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
+        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
@@ -384,6 +389,13 @@ class _RiskService:
             return _json({"error": "NotEvaluated", "message": message, "model": name}, 404)
         return _json(found)
 
+    @models_app.get("/market/live")
+    async def market_live(self) -> Response:
+        """Every live champion's record since its promotion (see :mod:`riskops.live.record`)."""
+        import asyncio
+
+        return _json(await asyncio.to_thread(self.live.live))
+
 
 def _latest_performance(settings: Any, name: str) -> dict[str, Any] | None:
     """The newest audit record of a live monitor's run of ``name`` (any family's monitor:
@@ -403,6 +415,36 @@ def _latest_performance(settings: Any, name: str) -> dict[str, Any] | None:
         "action": newest.action,
         **newest.body,
     }
+
+
+def _alarm_events() -> Any:
+    """The Prefect event of an audited live alarm, when a Prefect API is configured."""
+    import importlib
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return None
+    return importlib.import_module("pipelines.events").emit_performance
+
+
+OBSERVE_PATH = "/market/observe"
+
+
+def _observe_api() -> Any:
+    """``POST /market/observe``: bars for the live champions, through the one live path."""
+
+    async def market_observe(self: _RiskService, **fields: Any) -> Any:
+        import asyncio
+
+        request = ObserveRequest.model_construct(**fields)
+        try:
+            body = await asyncio.to_thread(self.live.observe, request, current_caller_name())
+        except ServingError as exc:
+            return _json(exc.body, exc.status, exc.headers)
+        return _json(body)
+
+    market_observe.__doc__ = "New bars for the live champions: outcomes, forecasts, alarms."
+    return bentoml.api(route=OBSERVE_PATH, input_spec=ObserveRequest)(market_observe)
 
 
 def _route_api(route: Route) -> Any:
@@ -429,6 +471,8 @@ def _service() -> Any:
     # namespace, not inherited ones.
     namespace["models"] = vars(_RiskService)["models"]
     namespace["performance"] = vars(_RiskService)["performance"]
+    namespace["market_live"] = vars(_RiskService)["market_live"]
+    namespace["market_observe"] = _observe_api()
     service_class = type("RiskService", (_RiskService,), namespace)
     service_class.__doc__ = _RiskService.__doc__
     service_class.__module__ = __name__
@@ -443,8 +487,10 @@ def _service() -> Any:
             tracing={} if ARGS.tracing else {"excluded_urls": paths},
         )(service_class)
     )
-    service.add_asgi_middleware(CallerAuthMiddleware, model_routes=tuple(paths))
-    service.add_asgi_middleware(JsonOnlyMiddleware, routes=tuple(paths))
+    service.add_asgi_middleware(
+        CallerAuthMiddleware, model_routes=tuple(paths), permissions={OBSERVE_PATH: "observe"}
+    )
+    service.add_asgi_middleware(JsonOnlyMiddleware, routes=(*paths, OBSERVE_PATH))
     service.add_asgi_middleware(BodyLimitMiddleware)
     service.add_asgi_middleware(ReadinessMiddleware)
     service.add_asgi_middleware(DocsMiddleware)

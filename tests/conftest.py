@@ -62,6 +62,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _full_training_runs(root: Path) -> set[str]:
+    """Run ids of the full trainings in every SQLite MLflow store under ``root``.
+
+    A full training (``riskops.lifecycle.training.register``: data loaded, a family's model
+    fitted and evaluated) tags its run ``origin``; a small model a test logs itself
+    (``tests/lifecycle/test_ledger_truth.py``) does not. Copies of a trained home hold the
+    same run ids, so each training counts once however often its home was copied.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    runs: set[str] = set()
+    for db in root.rglob("mlflow.db"):
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                found = conn.execute("SELECT run_uuid FROM tags WHERE key = 'origin'").fetchall()
+        except sqlite3.Error:
+            continue
+        runs.update(run for (run,) in found)
+    return runs
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """``RISKOPS_COUNT_TRAININGS=1``: how many full trainings the run made, counted from the
+    MLflow stores its homes left under the run's temporary folder (every xdist worker's
+    folder is inside the controller's). Homes on PostgreSQL (the production tests) are not
+    counted."""
+    if not os.environ.get("RISKOPS_COUNT_TRAININGS") or hasattr(config, "workerinput"):
+        return
+    root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    runs = _full_training_runs(root)
+    terminalreporter.write_line(f"full trainings (MLflow runs tagged origin): {len(runs)}")
+
+
 # `make test` runs the suite on two pytest-xdist workers (`-n 2`). A group of tests is
 # scheduled on one worker as a whole, so a fixture it shares is built once: each folder whose
 # tests share session fixtures (a live service with four champions, a governed home, the
@@ -72,7 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # groups are collected first (measured with --durations, 2026-11-27: the demo's tests and the
 # production servers are about half of the suite), so that the other worker takes the many
 # small groups meanwhile instead of one worker finishing alone.
-_FOLDER_GROUPS = ("serving", "governance", "production", "identity", "decisions")
+_FOLDER_GROUPS = ("serving", "governance", "production", "identity", "decisions", "live")
 _HEAVIEST_FIRST = (
     "tests/flows/test_demo.py",
     "tests/production",
@@ -239,6 +273,69 @@ def riskops_home(
 
     while mlflow.active_run() is not None:
         mlflow.end_run()
+
+
+# One trained home for the whole run: the trainings that many lifecycle tests start from
+# (the default credit model on the bundled applicants, a historical-simulation VaR on the
+# bundled S&P 500), made once by the real lifecycle and copied into each test that asks for
+# it (homes are relocatable: riskops.home). Under pytest-xdist the first worker to need it
+# builds it in the run's shared temporary folder while the other waits on a file lock.
+TRAINED = {
+    "credit_pd": ("credit", {}),
+    "market_var": ("var", {"model": "historical", "extra": {"eval_days": 250}}),
+}
+"""Registered model -> (family, TrainOptions) of each version 1 of the trained home."""
+
+
+@pytest.fixture(scope="session")
+def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's trained home (see :data:`TRAINED`): version 1 of each model, a challenger
+    registered by the real lifecycle, trained with ``RISKOPS_ACTOR=pytest``. Never written
+    to: tests get copies (:func:`trained_home`)."""
+    from filelock import FileLock
+
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    folder = shared / "trained-home"
+    home = folder / "home"
+    with FileLock(shared / "trained-home.lock"):
+        if (folder / "complete").exists():
+            return home
+        shutil.rmtree(folder, ignore_errors=True)
+        # The store is made by riskops from its seeds, as a user's home is: every location
+        # in it (the Default experiment's too) is under the home, so copies relocate whole.
+        home.mkdir(parents=True)
+        with pytest.MonkeyPatch.context() as mp:
+            for key in list(os.environ):
+                if key.startswith("RISKOPS_") or key.startswith("MLFLOW_"):
+                    mp.delenv(key)
+            for key in ("BENTOML_HOME", "PREFECT_HOME"):
+                mp.delenv(key, raising=False)
+            mp.setenv("RISKOPS_HOME", str(home))
+            mp.setenv("RISKOPS_ACTOR", "pytest")
+            from riskops.families.base import TrainOptions
+            from riskops.lifecycle import Lifecycle
+            from riskops.settings import Settings
+
+            life = Lifecycle(Settings())
+            for name, (family, options) in TRAINED.items():
+                trained = life.train(family, options=TrainOptions(**options))
+                assert (trained.name, trained.version) == (name, 1)
+            import mlflow
+
+            while mlflow.active_run() is not None:
+                mlflow.end_run()
+        (folder / "complete").write_text("built once for this run\n")
+    return home
+
+
+@pytest.fixture
+def trained_home(riskops_home: Path, trained_home_template: Path) -> Path:
+    """This test's ``riskops_home``, a copy of the run's trained home (version 1 of
+    ``credit_pd`` and of ``market_var``, both challengers; see :data:`TRAINED`)."""
+    shutil.rmtree(riskops_home)
+    shutil.copytree(trained_home_template, riskops_home, symlinks=True)
+    return riskops_home
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ gives it the manifest the audit trail recorded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskops.errors import ArtifactIntegrityError, NotFoundError, RegistryError
+from riskops.manifests import file_manifest, manifest_digest, manifest_mismatch
 from riskops.settings import Settings, scratch_dir
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ MANIFEST_TAG = "riskops.manifest_sha256"
 trail's ``register`` record; a tag of every file's hash ran to 11,000 characters)."""
 AUDIT_HEAD_TAG = "riskops.audit_head"
 """Registered-model tag: the audit head, MACed under the audit key (see :mod:`riskops.audit`)."""
-_CLIENT_SIDE_FILES = frozenset({"registered_model_meta"})
-"""Written by MLflow's client into every download of a ``models:/`` URI; not stored."""
 
 
 @dataclass(frozen=True)
@@ -57,29 +55,6 @@ class LoadedModel:
         if self.input_example is None:
             raise ArtifactIntegrityError(f"model: {self.name} v{self.version} has no input example")
         return getattr(self.estimator, self.predict_fn)(self.input_example)
-
-
-def file_manifest(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder``, by relative POSIX path, sorted."""
-    out: dict[str, str] = {}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        if relative in _CLIENT_SIDE_FILES:
-            continue
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        out[relative] = digest.hexdigest()
-    return out
-
-
-def manifest_mismatch(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
-    """What differs between two manifests, one phrase per file (empty when identical)."""
-    problems = [f"{p} changed" for p in expected if p in actual and actual[p] != expected[p]]
-    problems += [f"{p} missing" for p in expected if p not in actual]
-    problems += [f"{p} added" for p in actual if p not in expected]
-    return sorted(problems)
 
 
 @dataclass(frozen=True)
@@ -154,8 +129,6 @@ class Registry:
         version = int(mv.version)
         with scratch_dir(self.settings, "register") as tmp:
             manifest = file_manifest(self._download(name, version, tmp))
-        from riskops.ledger.state import manifest_digest
-
         self.set_tags(name, version, {MANIFEST_TAG: manifest_digest(manifest)})
         return self.get_version(name, version), manifest
 

@@ -22,6 +22,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _default_actor() -> str:
+    """The operating-system user (``unknown`` where the system knows none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # containers without a passwd entry
@@ -65,7 +66,11 @@ class Settings(BaseSettings):
     policy_file: Path = Field(
         default=_PACKAGE_DIR / "policies.yaml", description="Promotion policy, one per model."
     )
-    actor: str = Field(default_factory=_default_actor, description="Who is acting, for audit.")
+    actor: str = Field(
+        default_factory=_default_actor,
+        description="Who is acting, in the local single-user mode (recorded as self-declared); "
+        "refused once the home has identities.",
+    )
     evidence_url: str | None = Field(
         default=None,
         description=(
@@ -83,7 +88,8 @@ class Settings(BaseSettings):
     )
     audit_key: SecretStr | None = Field(
         default=None,
-        description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256 (see README).",
+        description="HMAC-SHA-256 key of the audit chain; unset: plain SHA-256, which detects "
+        "edits but not a writer who recomputes the chain.",
     )
     api_key: SecretStr | None = Field(
         default=None,
@@ -106,8 +112,8 @@ class Settings(BaseSettings):
     oidc_name_claim: str = Field(
         default="preferred_username", description="OIDC: claim naming the person (else 'sub')."
     )
-    serve_host: str = "127.0.0.1"
-    serve_port: int = Field(default=3000, ge=1, le=65535)
+    serve_host: str = Field(default="127.0.0.1", description="Address the service binds to.")
+    serve_port: int = Field(default=3000, ge=1, le=65535, description="Port of the service.")
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
     serve_max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
@@ -133,10 +139,16 @@ class Settings(BaseSettings):
         "in days (negative: the past). For replaying a period in a demonstration or a test; "
         "0 in production.",
     )
-    inference_log_batch: int = Field(default=256, ge=1)
-    inference_log_flush_seconds: float = Field(default=1.0, gt=0)
+    inference_log_batch: int = Field(default=256, ge=1, description="Inference-log rows per write.")
+    inference_log_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait before buffered inference-log rows are written.",
+    )
     dask_address: str | None = Field(default=None, description="Dask scheduler; default: local.")
-    experiment_prefix: str = "riskops"
+    experiment_prefix: str = Field(
+        default="riskops", description="Prefix of the MLflow experiment names."
+    )
     verbose: bool = Field(
         default=False,
         description="Library logs on stderr too (riskops --verbose sets it for child processes).",

@@ -182,7 +182,7 @@ read, so not in a version's evidence manifest."""
 
 def evidence_manifest(settings: Settings, run_id: str) -> dict[str, str]:
     """SHA-256 of every file the run logged (its evidence), as stored, by artifact path."""
-    from riskops.registry import file_manifest
+    from riskops.manifests import file_manifest
     from riskops.settings import scratch_dir
 
     wanted = [

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from riskops.cli import app
 from riskops.credit.decisions import DECISIONS, OUTCOMES, canonical_inputs
-from riskops.ledger.evidence import EvidenceStore
+from riskops.evidence.store import EvidenceStore
 from riskops.settings import Settings
 
 from .conftest import MODEL, TRAIN_ROWS

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from riskops.ledger.evidence import EvidenceConflict, EvidenceKind, EvidenceStore
-from riskops.ledger.writer import GroupCommitWriter, WriterOverloaded
+from riskops.evidence.store import EvidenceConflict, EvidenceKind, EvidenceStore
+from riskops.evidence.writer import GroupCommitWriter, WriterOverloaded
 from riskops.settings import Settings
 
 ANSWERS = EvidenceKind("test_answers", (sa.Column("value", sa.Float),))

@@ -113,7 +113,7 @@ def _score(service: Service, frame: pd.DataFrame, batch: int = 500) -> list[dict
 
 def _decisions(home: Path) -> pd.DataFrame:
     from riskops.credit.decisions import read_decisions
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.settings import Settings
 
     return read_decisions(EvidenceStore(Settings()), MODEL)

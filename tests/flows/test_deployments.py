@@ -131,14 +131,76 @@ def test_prefect_yaml_declares_the_same_triggers_and_limit() -> None:
     retrain = next(d for d in spec["deployments"] if d["name"] == "nightly-retrain")
     assert retrain["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
     declared = {t["name"]: t for t in retrain["triggers"]}
-    assert set(declared) == {"retrain-on-drift", "retrain-on-performance"}
-    for name, event, python in (
-        ("retrain-on-drift", DRIFT_EVENT, retrain_on_drift_trigger()),
-        ("retrain-on-performance", PERFORMANCE_EVENT, retrain_on_performance_trigger()),
+    assert set(declared) == {"retrain-on-drift", "retrain-on-degraded-performance"}
+    for name, python, event in (
+        ("retrain-on-drift", retrain_on_drift_trigger(), DRIFT_EVENT),
+        ("retrain-on-degraded-performance", retrain_on_performance_trigger(), PERFORMANCE_EVENT),
     ):
+        assert python.name == name
         assert declared[name]["expect"] == [event]
         assert declared[name]["match"] == python.match.model_dump()
         assert declared[name]["parameters"] == python.parameters
+
+
+def _market_alarm_payload() -> dict[str, Any]:
+    """The payload :meth:`riskops.live.book.LiveBook.publish_pending` builds for an audited
+    CUSUM alarm of market_var."""
+    from riskops.families.alarms import performance_payload
+
+    return performance_payload(
+        model="market_var",
+        family="var",
+        monitor="alarm",
+        audit_seq=17,
+        families=["var"],
+        version=2,
+        series="sp500",
+        detector="cusum",
+        day="2018-03-22T00:00:00",
+        detail={"statistic": 173, "threshold": 150},
+    )
+
+
+def test_a_live_alarm_event_triggers_the_one_performance_trigger() -> None:
+    import datetime
+
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from pipelines.deployments import deployments
+    from pipelines.events import PERFORMANCE_EVENT, performance_event
+
+    retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    # Given the event an audited live alarm of market_var emits
+    spec = performance_event(_market_alarm_payload())
+    event = ReceivedEvent(
+        occurred=datetime.datetime.now(datetime.UTC),
+        event=spec["event"],
+        resource=spec["resource"],
+        payload=spec["payload"],
+        id=uuid.uuid4(),
+    )
+    trigger = next(t for t in retrain.triggers if t.name == "retrain-on-degraded-performance")
+    server_side = EventTrigger.model_validate(
+        trigger.model_dump(
+            exclude={"name", "description", "enabled", "parameters"}
+            | {"job_variables", "schedule_after"}
+        )
+    )
+    # Then Prefect's own matching covers it, with the family as the flow's `families`
+    assert spec["event"] == PERFORMANCE_EVENT == "riskops.performance.degraded"
+    assert server_side.covers(event)
+    assert event.payload["families"] == ["var"] and event.payload["audit_seq"] == 17
+    assert event.payload["cause"]["audit_seq"] == 17
+    # and the drift trigger does not (one run per event, not two)
+    drift = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
+    drift_side = EventTrigger.model_validate(
+        drift.model_dump(
+            exclude={"name", "description", "enabled", "parameters"}
+            | {"job_variables", "schedule_after"}
+        )
+    )
+    assert not drift_side.covers(event)
 
 
 def test_a_performance_event_retrains_the_model_on_its_matured_outcomes() -> None:
@@ -153,21 +215,21 @@ def test_a_performance_event_retrains_the_model_on_its_matured_outcomes() -> Non
     from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 
     from pipelines.events import performance_event, retrain_on_performance_trigger
+    from riskops.families.alarms import performance_payload
 
     trigger = retrain_on_performance_trigger()
     credit = performance_event(
-        {
-            "model": "credit_pd",
-            "family": "credit",
-            "families": [],
-            "models": ["credit_pd"],
-            "include_outcomes": True,
-            "monitor": "outcome_tests",
-            "audit_seq": 42,
-            "alarms": [{"rule": "jeffreys", "subject": "G8"}],
-        }
+        performance_payload(
+            model="credit_pd",
+            family="credit",
+            monitor="outcome_tests",
+            audit_seq=42,
+            models=["credit_pd"],
+            include_outcomes=True,
+            alarms=[{"rule": "jeffreys", "subject": "G8"}],
+        )
     )
-    market = performance_event({"model": "market_var", "family": "var", "families": ["var"]})
+    market = performance_event(_market_alarm_payload())
 
     def rendered(spec: dict[str, Any]) -> dict[str, Any]:
         # What RunDeployment.render_parameters does with the triggering event in context
@@ -193,6 +255,7 @@ def test_a_performance_event_retrains_the_model_on_its_matured_outcomes() -> Non
     params = rendered(market)
     assert params["families"] == ["var"] and params["models"] is None
     assert params["include_outcomes"] is False and params["cause"]["model"] == "market_var"
+    assert params["cause"]["monitor"] == "alarm" and params["cause"]["audit_seq"] == 17
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_the_permission_table_is_the_one_the_issue_asks_for() -> None:
     assert granted["data_scientist"] == {"train", "promote", "shadow", "view", "outcomes"}
     assert granted["validator"] == {"approve", "reject", "findings", "view", "outcomes"}
     assert granted["admin"] == {"force", "rollback", "users", "view"}
-    assert granted["service"] == {"score"}
+    assert granted["service"] == {"score", "observe"}
 
 
 def test_a_missing_permission_is_named_with_the_role_that_grants_it() -> None:
@@ -109,37 +109,37 @@ def test_a_cached_token_skips_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bootstrap_once_then_only_admins_add_and_names_are_never_reused(
     riskops_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskops.identity import admin
+    from riskops import access
     from riskops.identity.store import IdentityStore
 
     monkeypatch.delenv("RISKOPS_ACTOR")
     settings = Settings()
     # Given a new home: no identity database at all until the first identity
     assert not (riskops_home / "identity.db").exists()
-    who, issued = admin.bootstrap(settings, " Root ")
+    who, issued = access.bootstrap(settings, " Root ")
     assert who == "root"
     with pytest.raises(BadInputError, match="already has identities"):
-        admin.bootstrap(settings, "mallory")
+        access.bootstrap(settings, "mallory")
     store = IdentityStore(settings)
     root = store.authenticate(issued.token)
     assert (root.name, root.roles, root.source) == ("root", {"admin"}, "token")
     # When the admin adds alice, "ALICE " is the same person and cannot be added again
-    _, alice_token = admin.add(settings, root, "alice", ["data_scientist"])
+    _, alice_token = access.add(settings, root, "alice", ["data_scientist"])
     with pytest.raises(BadInputError, match="exists"):
-        admin.add(settings, root, "ALICE ", ["validator"])
+        access.add(settings, root, "ALICE ", ["validator"])
     # And alice, no admin, cannot add anyone
     alice = store.authenticate(alice_token.token)
     with pytest.raises(PermissionDenied, match="'users'"):
-        admin.add(settings, alice, "bob", ["admin"])
+        access.add(settings, alice, "bob", ["admin"])
     # A service account scores and nothing else
     with pytest.raises(BadInputError, match="service role alone"):
-        admin.add(settings, root, "svc", ["service", "validator"])
+        access.add(settings, root, "svc", ["service", "validator"])
     # When alice is revoked, her token is refused at once and her name stays taken
-    admin.revoke(settings, root, "Alice")
+    access.revoke(settings, root, "Alice")
     with pytest.raises(AuthenticationError, match="revoked"):
         store.authenticate(alice_token.token)
     with pytest.raises(BadInputError, match="never reused"):
-        admin.add(settings, root, "alice", ["data_scientist"])
+        access.add(settings, root, "alice", ["data_scientist"])
     # And every change is in the audit trail, by an identified actor
     from riskops.audit import AuditTrail
 
@@ -155,12 +155,12 @@ def test_bootstrap_once_then_only_admins_add_and_names_are_never_reused(
 def test_login_stores_the_token_outside_the_checkout_readable_by_its_owner_only(
     riskops_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from riskops.identity import admin
+    from riskops import access
     from riskops.identity.resolve import CHECKOUT, current, login, logout
 
     monkeypatch.delenv("RISKOPS_ACTOR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    _, issued = admin.bootstrap(Settings(), "root")
+    _, issued = access.bootstrap(Settings(), "root")
     # Without a token, an authenticated home refuses to say who acts
     with pytest.raises(AuthenticationError, match="RISKOPS_TOKEN or run `riskops login`"):
         current(Settings())
@@ -186,14 +186,15 @@ def test_login_stores_the_token_outside_the_checkout_readable_by_its_owner_only(
 def test_the_authenticator_sees_a_revocation_within_a_second_without_argon2_per_call(
     riskops_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskops.identity import admin, tokens
+    from riskops import access
+    from riskops.identity import tokens
     from riskops.identity.authenticator import Authenticator, Unverified
 
     monkeypatch.delenv("RISKOPS_ACTOR")
     settings = Settings()
-    _, root_token = admin.bootstrap(settings, "root")
+    _, root_token = access.bootstrap(settings, "root")
     root = Authenticator(settings).authenticate(root_token.token)
-    _, svc = admin.add(settings, root, "svc", ["service"])
+    _, svc = access.add(settings, root, "svc", ["service"])
     auth = Authenticator(settings).start()
     # A second one that never polls: a snapshot older than max_staleness sends every
     # look-up to the store itself
@@ -213,7 +214,7 @@ def test_the_authenticator_sees_a_revocation_within_a_second_without_argon2_per_
         assert all(auth.check(svc.token).name == "svc" for _ in range(200))  # type: ignore[union-attr]
         assert argon2_calls == []
         # When svc is revoked by another process's command
-        admin.revoke(settings, root, "svc")
+        access.revoke(settings, root, "svc")
         revoked_at = time.monotonic()
         # Then within a second its token is refused (polling, no fixed sleep)
         while True:

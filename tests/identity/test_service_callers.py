@@ -98,9 +98,9 @@ def _champion_of(home: IdentityHome) -> int:
 
 
 def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
+    from riskops import access
     from riskops.credit.decisions import DECISIONS
-    from riskops.identity import admin
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.settings import Settings
 
     _champion_of(ihome)
@@ -128,7 +128,7 @@ def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
         assert score("scorer-a") == 200 and score("scorer-b") == 200
         # When scorer-b is revoked (by a command, not through the service)
         settings = Settings()
-        admin.revoke(settings, ihome.principal("admin"), "scorer-b")
+        access.revoke(settings, ihome.principal("admin"), "scorer-b")
         revoked_at = time.monotonic()
         # Then its requests get 401 within one second, while scorer-a's keep succeeding
         while score("scorer-b") == 200:

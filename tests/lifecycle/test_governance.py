@@ -21,10 +21,11 @@ from riskops.audit import Anchor, AuditTrail
 from riskops.cli import app
 from riskops.errors import ArtifactIntegrityError, BadInputError, NotFoundError
 from riskops.ledger.loader import VerifiedLoader
-from riskops.ledger.state import fold, manifest_digest
+from riskops.ledger.state import fold
 from riskops.ledger.verify import verify_installation
 from riskops.lifecycle import Lifecycle
 from riskops.lifecycle.promotion import ARTIFACT_GATE
+from riskops.manifests import manifest_digest
 from riskops.registry import AUDIT_HEAD_TAG, CHALLENGER, CHAMPION, MANIFEST_TAG, Registry
 from riskops.settings import Settings
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from riskops.families.base import TrainOptions
-
 RISKOPS = Path(sys.executable).with_name("riskops")
 
 
@@ -39,68 +37,70 @@ def _locations(home: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with an audited champion (a historical-simulation VaR on the bundled S&P 500)."""
+def original_home(tmp_path_factory: pytest.TempPathFactory, trained_home_template: Path) -> Path:
+    """A home with an audited champion (a historical-simulation VaR on the bundled S&P 500): a
+    copy of the run's trained home with its market_var v1 promoted."""
     from riskops.lifecycle import Lifecycle
     from riskops.settings import Settings
 
     home = tmp_path_factory.mktemp("original") / "home"
+    shutil.copytree(trained_home_template, home, symlinks=True)
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith(("RISKOPS_", "MLFLOW_")):
                 mp.delenv(key)
         mp.setenv("RISKOPS_HOME", str(home))
         life = Lifecycle(Settings())
-        options = TrainOptions(model="historical", extra={"eval_days": 250})
-        trained = life.train("var", options=options)
-        life.promote(trained.name, trained.version, force=True, reason="home test fixture")
+        life.promote("market_var", 1, force=True, reason="home test fixture")
     return home
 
 
 def test_a_copied_home_verifies_and_writes_only_its_own_files(
-    trained_home: Path, tmp_path: Path
+    original_home: Path, tmp_path: Path
 ) -> None:
     # Given a copy of a home with a champion, made the way an operator would (cp -a)
     copy = tmp_path / "elsewhere" / "home"
     copy.parent.mkdir()
-    subprocess.run(["cp", "-a", str(trained_home), str(copy)], check=True)
-    original_files = _files(trained_home)
+    subprocess.run(["cp", "-a", str(original_home), str(copy)], check=True)
+    original_files = _files(original_home)
     # When the copy is verified
     verified = _riskops(copy, "audit", "verify")
     # Then it verifies, and every location in its store now lies under the copy
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert _locations(copy)
-    assert all(str(trained_home) not in loc for loc in _locations(copy)), _locations(copy)
+    assert all(str(original_home) not in loc for loc in _locations(copy)), _locations(copy)
     assert all(str(copy) in loc for loc in _locations(copy) if loc.startswith("file:"))
     # When the copy trains a new version
     trained = _riskops(copy, "train", "var", "--model", "historical", "--json")
     assert trained.returncode == 0, trained.stderr
     # Then nothing was added to, or changed in, the original
-    assert _files(trained_home) == original_files
-    assert all(str(copy) not in loc for loc in _locations(trained_home))
+    assert _files(original_home) == original_files
+    assert all(str(copy) not in loc for loc in _locations(original_home))
 
 
 def test_a_change_to_a_file_of_the_copy_is_detected_and_the_original_still_verifies(
-    trained_home: Path, tmp_path: Path
+    original_home: Path, tmp_path: Path
 ) -> None:
     # Given a copy of the home
     copy = tmp_path / "restored"
-    shutil.copytree(trained_home, copy, symlinks=True)
-    # When a model file of the copy is changed
-    (model_file,) = list(copy.glob("artifacts/*/models/*/artifacts/model.skops"))
+    shutil.copytree(original_home, copy, symlinks=True)
+    # When a model file of the copy's champion (market_var) is changed
+    (model_file,) = list(copy.glob("artifacts/var/models/*/artifacts/model.skops"))
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     # Then the copy's verification names the changed file, and the original is intact
     copied = _riskops(copy, "audit", "verify")
     assert copied.returncode == 1
     assert "model.skops changed" in copied.stdout
-    original = _riskops(trained_home, "audit", "verify")
+    original = _riskops(original_home, "audit", "verify")
     assert original.returncode == 0, original.stdout
 
 
-def test_a_home_that_moved_twice_follows_its_last_place(trained_home: Path, tmp_path: Path) -> None:
+def test_a_home_that_moved_twice_follows_its_last_place(
+    original_home: Path, tmp_path: Path
+) -> None:
     # Given a copy that was used at one path, then moved to another
     first = tmp_path / "first"
-    shutil.copytree(trained_home, first, symlinks=True)
+    shutil.copytree(original_home, first, symlinks=True)
     assert _riskops(first, "audit", "verify").returncode == 0
     second = tmp_path / "second"
     first.rename(second)

@@ -418,3 +418,57 @@ def test_a_cli_command_in_a_subprocess_refuses_unkeyed_writes(
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "RISKOPS_AUDIT_KEY" in done.stderr
+
+
+# ------------------------------------------------------------------------- shadow
+def test_a_shadow_is_recorded_first_projected_and_ended_by_its_promotion(
+    settings: Settings,
+) -> None:
+    from riskops.registry import SHADOW
+
+    life = Lifecycle(settings)
+    champion = _champion(life)
+    candidate = _register(life)
+    # When a registered, loadable version is put in shadow from the CLI
+    started = runner.invoke(app, ["shadow", NAME, "--version", str(candidate), "--json"])
+    assert started.exit_code == 0, started.output
+    assert json.loads(started.stdout.strip().splitlines()[-1])["outcome"] == "shadow_started"
+    # Then the trail names it, then the alias does, and the service's source serves it
+    record = life.trail.records(NAME)[-1]
+    assert record.action == "shadow"
+    assert record.body["alias_changes"] == [{"alias": "shadow", "from": None, "to": candidate}]
+    assert fold(life.trail.records(NAME), NAME).shadow == candidate
+    assert life.registry.version_for_alias(NAME, SHADOW).version == candidate  # type: ignore[union-attr]
+    holder = ChampionHolder(LedgerSource(settings), NAME, role="shadow")
+    assert holder.refresh() and holder.current.version == candidate  # type: ignore[union-attr]
+    # And the champion cannot shadow itself (exit 2)
+    assert runner.invoke(app, ["shadow", NAME, "--version", str(champion)]).exit_code == 2
+    # When the shadow is promoted, it is no longer a shadow
+    assert life.promote(NAME, candidate, force=True, reason="test").promoted
+    assert fold(life.trail.records(NAME), NAME).shadow is None
+    assert life.registry.version_for_alias(NAME, SHADOW) is None
+    # And ending a shadow that does not exist is refused (exit 2)
+    assert runner.invoke(app, ["shadow", NAME, "--stop"]).exit_code == 2
+
+
+def test_a_version_whose_files_changed_cannot_shadow(settings: Settings) -> None:
+    from riskops import tracking
+
+    life = Lifecycle(settings)
+    _champion(life)
+    candidate = _register(life)
+    run_id = life.loader.registered(NAME, candidate)[1].run_id
+    tracking.configure(settings)
+    import mlflow
+
+    experiment = mlflow.get_run(run_id).info.experiment_id
+    logged = mlflow.search_logged_models(
+        experiment_ids=[experiment],
+        filter_string=f"source_run_id = '{run_id}'",
+        output_format="list",
+    )[0]
+    model_file = Path(logged.artifact_location.removeprefix("file://")) / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    with pytest.raises(BadInputError, match=r"cannot shadow: .*model\.pkl changed"):
+        life.shadow(NAME, candidate)
+    assert fold(life.trail.records(NAME), NAME).shadow is None

@@ -72,17 +72,21 @@ def test_corrupt_dataset_registers_nothing(settings: Settings, tmp_path: Path) -
     assert AuditTrail(settings).records() == []
 
 
-def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
+def test_lifecycle_from_first_champion_to_rollback(trained_home: Path) -> None:
+    import mlflow
+
+    from riskops.data.credit import load_credit
+
+    settings = Settings()
     life = Lifecycle(settings)
     registry = Registry(settings)
 
-    # Given a first credit version, trained on the bundled data
-    first = life.train("credit")
-    v1 = registry.get_version("credit_pd", first.version)
-    assert v1.tags["dataset_hash"] == first.dataset["content_hash"]
+    # Given a first credit version, trained on the bundled data (the run's trained credit_pd v1)
+    v1 = registry.get_version("credit_pd", 1)
+    assert v1.tags["dataset_hash"] == load_credit().content_hash
     assert v1.tags["schema_version"] == "credit-1" and v1.tags["code_version"]
-    assert registry.version_for_alias("credit_pd", CHALLENGER).version == first.version  # type: ignore[union-attr]
-    assert first.metrics["auc"] >= 0.80
+    assert registry.version_for_alias("credit_pd", CHALLENGER).version == v1.version  # type: ignore[union-attr]
+    assert mlflow.MlflowClient().get_run(v1.run_id).data.metrics["auc"] >= 0.80
 
     # When it is promoted with no champion, it faces the absolute gates only and passes
     promoted = life.promote("credit_pd")
@@ -99,7 +103,7 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
         "leakage",
         "fairness",
     }
-    assert registry.get_version("credit_pd", first.version).tags["validation_status"] == "passed"
+    assert registry.get_version("credit_pd", v1.version).tags["validation_status"] == "passed"
 
     # Given a challenger trained on shifted data
     shifted = life.train(
@@ -109,14 +113,14 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
         ),
         recent=DataSource(domain="credit"),
     )
-    assert shifted.champion_version == first.version
+    assert shifted.champion_version == v1.version
 
     # When it is promoted, the gates refuse it and the champion stays
     refused = life.promote("credit_pd")
     assert refused.outcome == "refused" and refused.report is not None
     failed = {r.gate for r in refused.report.failures}
     assert "data_drift" in failed
-    assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]
+    assert registry.version_for_alias("credit_pd", CHAMPION).version == v1.version  # type: ignore[union-attr]
     assert registry.get_version("credit_pd", shifted.version).tags["validation_status"] == "failed"
 
     # The CLI says the same with exit 3
@@ -127,12 +131,12 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
     # When forced with a reason, it is promoted and recorded as an override
     forced = life.promote("credit_pd", force=True, reason="validator sign-off MR-123")
     assert forced.promoted and forced.forced
-    assert registry.version_for_alias("credit_pd", PREVIOUS).version == first.version  # type: ignore[union-attr]
+    assert registry.version_for_alias("credit_pd", PREVIOUS).version == v1.version  # type: ignore[union-attr]
 
     # When rolled back, the first version is champion again
     rolled = life.rollback("credit_pd", reason="override reverted")
-    assert rolled.outcome == "rolled_back" and rolled.champion == first.version
-    assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]
+    assert rolled.outcome == "rolled_back" and rolled.champion == v1.version
+    assert registry.version_for_alias("credit_pd", CHAMPION).version == v1.version  # type: ignore[union-attr]
 
     # Then the audit trail holds every decision, in order, and verifies
     # (and no audited previous champion is left: a second rollback is refused, exit 2)
@@ -170,15 +174,15 @@ def test_lifecycle_from_first_champion_to_rollback(settings: Settings) -> None:
         assert broken.refused and "gate raised RuntimeError" in " ".join(broken.reasons())
     finally:
         gates.data_drift_gate = original
-    assert registry.version_for_alias("credit_pd", CHAMPION).version == first.version  # type: ignore[union-attr]
+    assert registry.version_for_alias("credit_pd", CHAMPION).version == v1.version  # type: ignore[union-attr]
 
 
-def test_racing_promotions_apply_exactly_once_and_both_are_audited(settings: Settings) -> None:
-    # Given a challenger that passes its gates
-    trained = Lifecycle(settings).train("credit")
+def test_racing_promotions_apply_exactly_once_and_both_are_audited(trained_home: Path) -> None:
+    # Given a challenger that passes its gates (the run's trained credit_pd v1)
+    settings = Settings()
     script = (
         "import json\nfrom riskops.lifecycle import Lifecycle\n"
-        f"r = Lifecycle().promote('credit_pd', {trained.version})\n"
+        "r = Lifecycle().promote('credit_pd', 1)\n"
         "print(json.dumps({'promoted': r.promoted, 'note': r.note}))\n"
     )
     # When two processes promote it at the same time

@@ -8,14 +8,15 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path):  # type: ignore[no-untyped-def]
-    """One credit version trained and promoted in its own home, shared by this module."""
+def promoted(tmp_path_factory: pytest.TempPathFactory, trained_home_template: Path):  # type: ignore[no-untyped-def]
+    """The run's trained credit_pd v1 (default options, bundled data) promoted in a copy of the
+    trained home of its own, shared by this module."""
     import os
     import shutil
+    from types import SimpleNamespace
 
     home = tmp_path_factory.mktemp("conventions") / "home"
-    home.mkdir()
-    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    shutil.copytree(trained_home_template, home, symlinks=True)
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("RISKOPS_") or key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
@@ -23,11 +24,11 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path)
         mp.setenv("RISKOPS_HOME", str(home))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.setenv("RISKOPS_ACTOR", "pytest")
-        from riskops.families.base import TrainOptions
         from riskops.lifecycle import Lifecycle
 
         lifecycle = Lifecycle()
-        trained = lifecycle.train("credit", options=TrainOptions(seed=42))
+        version = lifecycle.registry.get_version("credit_pd", 1)
+        trained = SimpleNamespace(name="credit_pd", version=1, run_id=version.run_id)
         promotion = lifecycle.promote(trained.name, trained.version)
         yield trained, promotion
 

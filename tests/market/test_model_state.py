@@ -214,3 +214,41 @@ def test_a_subclass_attribute_without_a_plain_form_still_pickles_and_falls_back(
     pd.testing.assert_series_equal(restored.labels_, fitted.labels_)
     example = recent.iloc[-250:].to_frame("ret")
     assert choose_format(fitted, example, "predict", trusted_types()) == CLOUDPICKLE
+
+
+# -- stored class paths --------------------------------------------------------------------
+
+
+def test_every_trusted_riskops_class_lives_at_the_path_stored_files_name() -> None:
+    """A skops file names each class by module and name: homes written before a module was
+    split into a package hold those names, so they must keep resolving, to the class
+    itself, and the classes must keep writing them."""
+    import importlib
+    import importlib.util
+
+    # The deep models' module imports PyTorch (CI installs it; tests/market/test_online_deep.py)
+    deep = importlib.util.find_spec("torch") is not None
+    checked = []
+    for name in trusted_types():
+        module, _, attribute = name.rpartition(".")
+        if not name.startswith("riskops.") or (module == "riskops.market.deep" and not deep):
+            continue
+        cls = getattr(importlib.import_module(module), attribute)
+        assert f"{cls.__module__}.{cls.__qualname__}" == name
+        checked.append(name)
+    assert "riskops.market.volatility.GarchVolatility" in checked
+    assert "riskops.anomaly.models.IsolationForestDetector" in checked
+
+
+@pytest.mark.parametrize("model", [GarchVolatility(), HARVolatility(n_estimators=20)])
+def test_a_volatility_model_is_stored_under_the_module_path_homes_already_hold(
+    recent, model
+) -> None:
+    # Given a model fitted now, after market/volatility.py became a package
+    fitted = model.fit(recent)
+    # When it is written with skops
+    data = sio.dumps(fitted)
+    # Then the file names it as the files written before the split do
+    stored = set(sio.get_untrusted_types(data=data))
+    assert f"riskops.market.volatility.{type(model).__name__}" in stored
+    assert not any(".volatility.garch." in t or ".volatility.har." in t for t in stored)

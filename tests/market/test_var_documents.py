@@ -39,3 +39,26 @@ def test_var_card_shows_the_gated_clustering_result_and_the_reported_independenc
     # and the conditional coverage is reported, not gated
     cc = rows[("99%", "conditional coverage, Monte Carlo (reported only)")]
     assert (cc[5], cc[6]) == ("not gated", "reported")
+
+
+def test_the_backtests_table_lists_a_tick_loss_comparison_without_exception_counts() -> None:
+    import pandas as pd
+
+    from riskops.var.documents import backtests_table
+    from riskops.var.family import loss_comparison
+
+    # Given a VaR's tick-loss comparison with a benchmark beside its coverage tests
+    rng = np.random.default_rng(0)
+    returns = pd.Series(rng.standard_t(5, 500))
+    _, compared = loss_comparison(
+        returns, pd.Series(2.5, index=returns.index), pd.Series(3.0, index=returns.index), 0.99
+    )
+    hits = np.zeros(500, dtype=bool)
+    hits[[10, 200]] = True
+    _, results = coverage_backtests({0.99: hits})
+    results["99"]["tick_loss_vs_benchmark"] = compared
+    # When the card's backtest table is built, then it has a row for it (no exception count)
+    table = backtests_table({"backtests": results})
+    rows = {r[1]: r for r in table.rows}
+    assert "tick loss vs benchmark" in rows
+    assert rows["binomial coverage"][4] == "2 / 500"

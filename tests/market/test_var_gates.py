@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskops import backtests as bt
+from riskops.backtests import exact as exact_tests
 from riskops.gates import evaluate
 from riskops.policy import load_policies
 from riskops.var.family import coverage_backtests, coverage_evidence
@@ -126,7 +127,7 @@ def test_independence_mc_matches_the_exact_permutation_pvalue() -> None:
     from itertools import combinations
 
     placements = np.array(list(combinations(range(20), 4)))
-    null = bt._lr_independence_placements(placements, 20)
+    null = exact_tests._lr_independence_placements(placements, 20)
     exact = float(np.mean(null >= observed - 1e-9))
     # When the Monte Carlo test runs (9,999 draws), then it agrees within 4 standard errors
     result = bt.independence_mc(hits, 0.99)
@@ -260,9 +261,9 @@ def test_clustering_mc_matches_the_exact_permutation_p_value() -> None:
     # Given 3 exceptions in 12 days, every one of the C(12, 3) = 220 placements is
     # equally likely under independence: the exact p-value is a count over them
     n, observed_days = 12, [4, 5, 7]
-    stat = bt._ljung_box_placements(np.array([observed_days]), n, 3)[0]
+    stat = exact_tests._ljung_box_placements(np.array([observed_days]), n, 3)[0]
     every = np.array(list(combinations(range(n), 3)))
-    exact = np.mean(bt._ljung_box_placements(every, n, 3) >= stat - 1e-9)
+    exact = np.mean(exact_tests._ljung_box_placements(every, n, 3) >= stat - 1e-9)
     result = bt.clustering_mc(_hits(n, observed_days), 0.95, lags=3, simulations=19999)
     assert result.pvalue == pytest.approx(exact, abs=0.01)
 

@@ -12,8 +12,8 @@ from . import harness
 
 WRITER = """
 from riskops.credit.decisions import DECISIONS, decision_rows
-from riskops.ledger.evidence import EvidenceStore
-from riskops.ledger.writer import GroupCommitWriter
+from riskops.evidence.store import EvidenceStore
+from riskops.evidence.writer import GroupCommitWriter
 from riskops.settings import Settings
 
 writer = GroupCommitWriter(
@@ -42,7 +42,7 @@ def test_two_workers_group_commits_make_one_chain(
     postgres: harness.PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from riskops.credit.decisions import DECISIONS
-    from riskops.ledger.evidence import EvidenceConflict, EvidenceStore
+    from riskops.evidence.store import EvidenceConflict, EvidenceStore
     from riskops.settings import Settings
 
     url = postgres.url("riskops")

@@ -39,12 +39,12 @@ def test_identities_live_in_postgresql_and_every_process_checks_them(postgres, t
         """
         import json
         from riskops.errors import BadInputError
-        from riskops.identity import admin
+        from riskops import access
         from riskops.settings import Settings
 
         barrier()
         try:
-            who, issued = admin.bootstrap(Settings(), f"founder-{WORKER}")
+            who, issued = access.bootstrap(Settings(), f"founder-{WORKER}")
             print(json.dumps({"won": who, "token": issued.token}))
         except BadInputError as exc:
             print(json.dumps({"refused": str(exc)}))

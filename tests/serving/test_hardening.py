@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.serving.conftest import (
+    VAR_REFUSAL,
     LiveService,
     home_environment,
     market_csv,
@@ -104,7 +105,7 @@ def corrupt_home(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: P
             domain="market", path=market_csv(home), date_col="date", price_col="close"
         )
         options = TrainOptions(model="historical", extra={"eval_days": 250})
-        train_and_promote(settings, "var", source, options)
+        train_and_promote(settings, "var", source, options, refused_for=VAR_REFUSAL)
     _corrupt_model_files(home, "var")
     return home
 
@@ -220,9 +221,17 @@ def _leave_mid_body(url: str) -> None:
 def test_a_client_that_leaves_mid_body_is_one_info_line(corrupt_service) -> None:
     for _ in range(3):
         _leave_mid_body(corrupt_service.url)
-    time.sleep(2)
-    log = corrupt_service.log.read_text(errors="replace")
-    lines = [line for line in log.splitlines() if "client disconnected" in line]
+
+    def disconnections() -> tuple[str, list[str]]:
+        log = corrupt_service.log.read_text(errors="replace")
+        return log, [line for line in log.splitlines() if "client disconnected" in line]
+
+    # (the service logs each departure when it notices it: wait for the three, up to 30 s)
+    deadline = time.monotonic() + 30
+    log, lines = disconnections()
+    while len(lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        log, lines = disconnections()
     assert len(lines) == 3, corrupt_service.log_tail()
     assert all("INFO" in line for line in lines)
     assert "ClientDisconnect" not in log

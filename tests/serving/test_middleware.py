@@ -99,3 +99,41 @@ def test_model_routes_take_json_only(content_type, status) -> None:
         ).status_code
         == 200
     )
+
+
+class _Fixed:
+    """An authenticator that proves one principal, whatever the token."""
+
+    def __init__(self, principal: object) -> None:
+        self.principal = principal
+
+    def check(self, token: object) -> object:
+        return self.principal
+
+
+@pytest.mark.parametrize(
+    ("roles", "score", "observe"),
+    [(["service"], 200, 200), (["data_scientist"], 403, 403), (["admin"], 403, 403)],
+)
+def test_feeding_the_live_champions_needs_the_observe_permission(
+    roles: list[str], score: int, observe: int
+) -> None:
+    from riskops.identity.roles import Principal
+
+    async def ok(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route(p, ok, methods=["POST"]) for p in ("/score", "/market/observe")])
+    caller = Principal.of("feed", roles, "token")
+    guarded = CallerAuthMiddleware(
+        app,
+        authenticator=_Fixed(caller),
+        model_routes=("/score",),
+        permissions={"/market/observe": "observe"},
+    )
+    assert _call(guarded, "POST", "/score").status_code == score
+    answer = _call(guarded, "POST", "/market/observe")
+    assert answer.status_code == observe
+    if observe == 403:
+        assert answer.json()["permission"] == "observe"
+        assert "needs the service role" in answer.json()["message"]

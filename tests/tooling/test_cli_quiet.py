@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from riskops.cli import app, logs
+from riskops.cli import app
+from riskops.process import logs
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""How RiskOps processes end (riskops.cli.exiting): without the collector's passes."""
+"""How RiskOps processes end (riskops.process.exiting): without the collector's passes."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _run(script: str) -> str:
 def test_a_process_that_asks_ends_with_the_collector_frozen() -> None:
     # Given a process holding objects, which asks to skip the collector at exit
     line = _run(
-        "from riskops.cli.exiting import skip_collection_at_exit\n"
+        "from riskops.process.exiting import skip_collection_at_exit\n"
         "skip_collection_at_exit()\n"
         "held = [[i] for i in range(100_000)]\n"
     )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from riskops.anomaly.models import _Detector, _normalise, _positive_shares
+from riskops.anomaly.models.base import _Detector, _normalise, _positive_shares
 
 __all__ = ["OutlierDetector", "implements_platform_detector"]
 

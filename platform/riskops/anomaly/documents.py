@@ -22,6 +22,7 @@ import pandas as pd
 from riskops.documents.blocks import Block, Facts, Table, fmt, number
 from riskops.documents.family import FamilyDocuments, record_tables
 from riskops.documents.figures import figure, png, pyplot, read_table
+from riskops.documents.live import since_promotion
 from riskops.documents.texts import FamilyText
 
 if TYPE_CHECKING:
@@ -211,5 +212,7 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
     ]
 
 
-DOCUMENTS = FamilyDocuments(TEXT, tables=tables, caveats=caveats, figures=figures)
+DOCUMENTS = FamilyDocuments(
+    TEXT, sections=since_promotion, tables=tables, caveats=caveats, figures=figures
+)
 """The anomaly family's part of its versions' cards and reports."""

@@ -43,10 +43,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, spearmanr
+from scipy.stats import spearmanr
 from sklearn.base import clone
 
 from riskops.anomaly.events import events_in
+from riskops.stats.proportions import alert_rate_band
 
 __all__ = [
     "AnomalyEvaluation",
@@ -63,7 +64,6 @@ __all__ = [
 
 TOP_FRACTION = 0.01
 STABILITY_SUBSAMPLE = 0.8
-ALERT_BAND_COVERAGE = 0.99
 
 
 @dataclass
@@ -135,23 +135,6 @@ def naive_scores(features: pd.DataFrame) -> pd.Series:
     if "ret_z" not in features:
         raise ValueError("the naive rule needs the ret_z feature")
     return features["ret_z"].abs().rename("naive_score")
-
-
-def alert_rate_band(
-    n_days: int, target: float, coverage: float = ALERT_BAND_COVERAGE
-) -> tuple[float, float]:
-    """Alert rates a correctly calibrated threshold gives on ``n_days`` independent days.
-
-    The number of alerts is ``Binomial(n_days, target)``; the band runs from its
-    ``(1 - coverage) / 2`` quantile to its ``(1 + coverage) / 2`` quantile, divided by
-    ``n_days``. For 993 days at 1% and 99% coverage: 3 to 19 alerts, 0.30% to 1.91%.
-    """
-    if n_days < 1:
-        return math.nan, math.nan
-    tail = (1.0 - coverage) / 2.0
-    low = float(binom.ppf(tail, n_days, target))
-    high = float(binom.isf(tail, n_days, target))
-    return low / n_days, high / n_days
 
 
 def alert_rate_against_naive(

@@ -23,6 +23,7 @@ from riskops.cli import (
     governance,
     identity,
     lifecycle,
+    live,
     market,
     orchestration,
     serve,
@@ -52,7 +53,7 @@ def _quiet_by_default(
     ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
-    from riskops.cli import logs
+    from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
 
@@ -71,6 +72,7 @@ app.command()(lifecycle.train)
 app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
+app.command()(lifecycle.shadow)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.command()(lifecycle.models)
@@ -87,6 +89,9 @@ app.command()(governance.report)
 app.command()(governance.lineage)
 app.command()(universe_cli.universe)
 app.command()(market.stress)
+app.command()(live.observe)
+app.command()(live.stream)
+app.command()(live.live)
 app.add_typer(identity.app, name="users")
 app.command()(identity.login)
 app.command()(identity.logout)
@@ -96,7 +101,7 @@ app.command()(console.console)
 
 
 def main() -> None:
-    from riskops.cli.exiting import skip_collection_at_exit
+    from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
     app()

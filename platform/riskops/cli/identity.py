@@ -42,10 +42,10 @@ def _print_token(name: str, token: str) -> None:
 def bootstrap(name: Name, json_out: opt.Json = False) -> None:
     """Create the first admin of a home that has no identities yet; prints its token once."""
     with command(json_out):
-        from riskops.identity import admin
+        from riskops import access
         from riskops.settings import Settings
 
-        who, issued = admin.bootstrap(Settings(), name)
+        who, issued = access.bootstrap(Settings(), name)
         payload = {
             "name": who,
             "roles": ["admin"],
@@ -59,12 +59,12 @@ def bootstrap(name: Name, json_out: opt.Json = False) -> None:
 def add(name: Name, role: Roles, json_out: opt.Json = False) -> None:
     """Add a person or service account (admin only); prints its token once."""
     with command(json_out):
-        from riskops.identity import admin
+        from riskops import access
         from riskops.identity.resolve import current
         from riskops.settings import Settings
 
         settings = Settings()
-        who, issued = admin.add(settings, current(settings), name, role)
+        who, issued = access.add(settings, current(settings), name, role)
         payload = {
             "name": who,
             "roles": sorted(set(role)),
@@ -78,12 +78,12 @@ def add(name: Name, role: Roles, json_out: opt.Json = False) -> None:
 def token(name: Name, json_out: opt.Json = False) -> None:
     """Issue one more token to an identity (admin only; rotation); prints it once."""
     with command(json_out):
-        from riskops.identity import admin
+        from riskops import access
         from riskops.identity.resolve import current
         from riskops.settings import Settings
 
         settings = Settings()
-        issued = admin.issue(settings, current(settings), name)
+        issued = access.issue(settings, current(settings), name)
         payload = {"name": name, "token_id": issued.token_id, "token": issued.token}
         emit(payload, json_out, lambda: _print_token(name, issued.token))
 
@@ -92,12 +92,12 @@ def token(name: Name, json_out: opt.Json = False) -> None:
 def list_(json_out: opt.Json = False) -> None:
     """Every identity, its roles, and whether it is revoked."""
     with command(json_out):
-        from riskops.identity import admin
+        from riskops import access
         from riskops.identity.resolve import current
         from riskops.settings import Settings
 
         settings = Settings()
-        rows = [r.to_dict() for r in admin.listing(settings, current(settings))]
+        rows = [r.to_dict() for r in access.listing(settings, current(settings))]
 
         def render() -> None:
             from rich.table import Table
@@ -117,12 +117,12 @@ def list_(json_out: opt.Json = False) -> None:
 def revoke(name: Name, json_out: opt.Json = False) -> None:
     """Revoke an identity and all its tokens at once (admin only)."""
     with command(json_out):
-        from riskops.identity import admin
+        from riskops import access
         from riskops.identity.resolve import current
         from riskops.settings import Settings
 
         settings = Settings()
-        result = admin.revoke(settings, current(settings), name)
+        result = access.revoke(settings, current(settings), name)
         emit(
             result,
             json_out,

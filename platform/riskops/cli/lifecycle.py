@@ -214,6 +214,8 @@ def render_decision(payload: dict) -> None:
         "already_champion": "[cyan]unchanged[/cyan] (already champion)",
         "rejected": "[yellow]rejected[/yellow]",
         "rolled_back": f"[yellow]champion again[/yellow] ({payload['note']})",
+        "shadow_started": "[cyan]in shadow[/cyan]: scores live traffic beside the champion",
+        "shadow_stopped": "[cyan]shadow ended[/cyan]",
     }
     stdout.print(f"{model['name']} v{model['version']} {words[outcome]}", highlight=False)
     approvals = payload.get("approvals")
@@ -240,6 +242,22 @@ def gate_outcome(result: dict) -> str:
     if result.get("evaluated", True) is False:
         verdict += " [yellow](not evaluated)[/yellow]"
     return verdict
+
+
+def shadow(
+    name: opt.ModelName,
+    version: Annotated[int | None, typer.Option(help="Version; default: the challenger.")] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="End the shadow.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    json_out: opt.Json = False,
+) -> None:
+    """Put a version in shadow: it scores every request of its model beside the champion,
+    off the hot path, and its answers become promotion evidence. Audited; the service picks
+    it up without a restart."""
+    with command(json_out):
+        from riskops.lifecycle import Lifecycle
+
+        finish_decision(Lifecycle().shadow(name, version, stop=stop, reason=reason), json_out)
 
 
 def rollback(

@@ -1,6 +1,6 @@
 """Every credit decision kept and identifiable, and the outcomes joined back to it.
 
-Two kinds of live evidence (:mod:`riskops.ledger.evidence`: append-only, one hash chain per
+Two kinds of live evidence (:mod:`riskops.evidence.store`: append-only, one hash chain per
 stream, idempotent by key), one stream per registered model (``credit_pd``, ``card_pd``...):
 
 ``credit_decisions`` -- one row per scored applicant, by the service (``POST /credit/score``)
@@ -54,12 +54,12 @@ import orjson
 import sqlalchemy as sa
 
 from riskops.errors import BadInputError
-from riskops.ledger.evidence import EvidenceKind
+from riskops.evidence.store import EvidenceKind
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.settings import Settings
 
 __all__ = [
@@ -205,11 +205,11 @@ def decision_rows(
 def _inputs_allowed(policy_file: str, name: str) -> bool:
     from pathlib import Path
 
-    from riskops.credit.family import CreditFamily
+    from riskops.credit.rules import credit_rules
     from riskops.policy import load_policies
 
     policy = load_policies(Path(policy_file)).for_model(name, "credit")
-    return CreditFamily().rules(policy).decisions.store_inputs
+    return credit_rules(policy).decisions.store_inputs
 
 
 def inputs_allowed(settings: Settings, name: str) -> bool:

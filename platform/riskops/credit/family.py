@@ -375,15 +375,11 @@ class CreditFamily(Family):
     # -- policy ----------------------------------------------------------------
 
     def rules(self, policy: Any) -> CreditRules:
-        """The policy's ``rules:`` (leakage, fairness), parsed; exit 2 naming the field."""
-        from pydantic import ValidationError
+        """The policy's ``rules:`` (leakage, fairness, outcomes, decisions), parsed; exit 2
+        naming the field."""
+        from riskops.credit.rules import credit_rules
 
-        from riskops.credit.rules import CreditRules
-
-        try:
-            return CreditRules.model_validate(policy.rules)
-        except ValidationError as exc:
-            raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None
+        return credit_rules(policy)
 
     def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
         """Target leakage and fairness, when the policy's rules ask for them."""
@@ -415,7 +411,7 @@ class CreditFamily(Family):
         """The input rows of the champion's last decisions, from the decision store (the
         service writes credit decisions there, not to the inference log)."""
         from riskops.credit.decisions import served_inputs
-        from riskops.ledger.evidence import EvidenceStore
+        from riskops.evidence.store import EvidenceStore
 
         return served_inputs(EvidenceStore(settings), name, last)
 

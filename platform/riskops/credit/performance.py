@@ -9,7 +9,7 @@
   each version's own initial validation (:func:`initial_validation`), and the policy's
   alarms (:func:`riskops.credit.outcome_alarms.evaluate_alarms`); each run is an audited
   ``outcome_tests`` record holding the results, the alarms and the seals of the decision
-  and outcome streams it read (:meth:`riskops.ledger.evidence.EvidenceStore.seal`).
+  and outcome streams it read (:meth:`riskops.evidence.store.EvidenceStore.seal`).
 * :func:`compare_on_shadow` -- champion against a challenger on the applicants both scored
   (the challenger's rows have role ``shadow``), once their outcomes matured: DeLong's paired
   test, as promotion evidence.
@@ -45,7 +45,7 @@ from riskops.credit.outcomes import (
 from riskops.errors import BadInputError
 
 if TYPE_CHECKING:
-    from riskops.ledger.evidence import Appended, EvidenceStore
+    from riskops.evidence.store import Appended, EvidenceStore
     from riskops.ledger.state import ModelState
     from riskops.lifecycle import Lifecycle
     from riskops.settings import Settings
@@ -74,14 +74,14 @@ EVIDENCE_FILE = "gate_evidence.json"
 
 def outcome_policy(life: Lifecycle, name: str) -> OutcomePolicy:
     """The ``rules: outcomes:`` of ``name``'s policy (the defaults when absent)."""
-    from riskops.credit.family import CreditFamily
+    from riskops.credit.rules import credit_rules
 
     policy = life.policies.for_model(name, "credit")
-    return CreditFamily().rules(policy).outcomes or OutcomePolicy()
+    return credit_rules(policy).outcomes or OutcomePolicy()
 
 
 def _store(life: Lifecycle) -> EvidenceStore:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
 
     return EvidenceStore(life.settings)
 
@@ -256,22 +256,23 @@ class OutcomeTests:
         """What the ``riskops.performance.degraded`` event carries: the model to refit (its
         own stored specification and data source, plus its matured outcomes), the family,
         the audit record of this run and the alarms that fired."""
+        from riskops.families.alarms import performance_payload
+
         alarms = [
             {"version": r.model_version, **check.to_dict()}
             for r in self.alarms
             for check in r.alarms
         ]
-        return {
-            "model": self.name,
-            "family": family,
-            "families": [],
-            "models": [self.name],
-            "include_outcomes": True,
-            "monitor": OUTCOME_TESTS,
-            "audit_seq": self.audit_seq,
-            "as_of": self.as_of,
-            "alarms": alarms,
-        }
+        return performance_payload(
+            model=self.name,
+            family=family,
+            monitor=OUTCOME_TESTS,
+            audit_seq=self.audit_seq,
+            models=[self.name],
+            include_outcomes=True,
+            as_of=self.as_of,
+            alarms=alarms,
+        )
 
 
 def run_outcome_tests(life: Lifecycle, name: str, *, as_of: Any = None) -> OutcomeTests:
@@ -435,7 +436,7 @@ def matured_training_rows(
     import orjson
 
     from riskops.data.hashing import content_hash
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
 
     store = EvidenceStore(settings)
     when = _now(settings) if as_of is None else pd.Timestamp(as_of)

@@ -150,7 +150,7 @@ def score_portfolio(
     from riskops.clock import now
     from riskops.credit.decisions import DECISIONS, decision_rows, inputs_allowed, stamp
     from riskops.credit.serving import applicant_validator
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.names import model_name
 
     name = model_name(name)

@@ -14,11 +14,12 @@ and are parsed by :meth:`riskops.credit.family.CreditFamily.rules`, so the gener
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.credit.outcome_policy import OutcomePolicy
+from riskops.errors import BadInputError
 
 
 class _Frozen(BaseModel):
@@ -83,3 +84,13 @@ class CreditRules(_Frozen):
     """Default horizon and alarms on matured outcomes (:mod:`riskops.credit.outcome_policy`)."""
     decisions: DecisionRule = DecisionRule()
     """What each recorded decision keeps (:mod:`riskops.credit.decisions`)."""
+
+
+def credit_rules(policy: Any) -> CreditRules:
+    """A policy's ``rules:`` parsed as credit rules; exit 2 naming the field."""
+    from pydantic import ValidationError
+
+    try:
+        return CreditRules.model_validate(policy.rules)
+    except ValidationError as exc:
+        raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None

@@ -112,6 +112,9 @@ class VersionFacts:
         Folder holding local copies of the artifacts the documents read.
     generated_at
         UTC time of collection (ISO 8601, seconds).
+    live
+        The version's live record since its promotion
+        (:func:`riskops.live.record.champion_record`), or ``None`` when it ran no live day.
     """
 
     info: RegistryEntry
@@ -132,6 +135,7 @@ class VersionFacts:
     generated_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
+    live: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:

@@ -132,8 +132,10 @@ class GateWindow:
 @dataclass(frozen=True)
 class EvidenceContext:
     """What a family's evidence hooks see of one training: the model's name, the training
-    and recent datasets, the fitted outcome, the policy, and the served champion's recent
-    inputs (its inference log, the last ``n`` rows, read by the lifecycle)."""
+    and recent datasets, the fitted outcome, the policy, the served champion's recent
+    inputs (its inference log, the last ``n`` rows, read by the lifecycle), and a champion
+    version's live record since its promotion (:func:`riskops.live.record.champion_record`;
+    ``None`` when it has none)."""
 
     name: str
     dataset: Any
@@ -141,6 +143,7 @@ class EvidenceContext:
     outcome: TrainingOutcome
     policy: Any
     served_inputs: Callable[[int], pd.DataFrame]
+    live_record: Callable[[int], Any] = field(default=lambda version: None)
 
 
 class Family(ABC):
@@ -336,9 +339,11 @@ class Family(ABC):
         (:class:`riskops.serving.Route`), or ``None`` for a family that is not served."""
         return None
 
-    def online(self, estimator: Any) -> Any:
+    def online(self, estimator: Any, history: Any = None) -> Any:
         """Live state of a fitted champion, advanced one observation at a time without a
-        refit, or ``None`` when the family has no live path."""
+        refit (:class:`riskops.market.online.OnlineState`), or ``None`` when the family has
+        no live path. ``history`` is what the state starts from (the family says what:
+        percent returns, a dataset); ``None``, the champion's own training data."""
         return None
 
     def monitors(self) -> tuple[LiveMonitor, ...]:

@@ -120,7 +120,24 @@ def collect(
         policy=policy,
         artifacts=artifacts,
         local_dir=local_dir,
+        live=_live_record(settings, name, info.version),
     )
+
+
+def _live_record(settings: Settings, name: str, version: int) -> dict[str, Any] | None:
+    """The version's live record (a card renders without it when it cannot be read)."""
+    import logging
+
+    from riskops.ledger.loader import VerifiedLoader
+    from riskops.live.record import champion_record
+
+    try:
+        return champion_record(VerifiedLoader(settings), name, version)
+    except Exception as exc:  # the card says "not evaluated"; the log says why
+        logging.getLogger("riskops.governance").warning(
+            "%s v%s: live record not read: %s", name, version, exc
+        )
+        return None
 
 
 def _parent(

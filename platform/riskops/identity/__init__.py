@@ -6,9 +6,11 @@
 * :mod:`~riskops.identity.store` -- identities and token hashes in SQL;
 * :mod:`~riskops.identity.oidc` -- OIDC/JWT bearer tokens;
 * :mod:`~riskops.identity.resolve` -- who runs this command, ``riskops login``;
-* :mod:`~riskops.identity.admin` -- adding and revoking identities, audited;
 * :mod:`~riskops.identity.authenticator` -- per-request authentication for servers (no
   argon2 per request, revocation seen within a second).
+
+Adding and revoking identities, which the audit trail records, is :mod:`riskops.access`:
+the trail names its actors through this package, so this package never writes to it.
 
 Names resolve lazily so that importing the package stays cheap.
 """

@@ -17,6 +17,8 @@ permission          what it allows (roles)
 ``users``           add, list and revoke identities and tokens (admin)
 ``score``           call the service's model routes, record an offline portfolio's
                     decisions (service)
+``observe``         feed market observations to the live champions: ``riskops observe``,
+                    ``riskops stream``, ``POST /market/observe`` (service)
 ``outcomes``        record matured credit outcomes and run the validation tests on them
                     (data_scientist, validator)
 ``view``            read the inventory, versions, approvals, audit and findings (every
@@ -57,6 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users": frozenset({"admin"}),
     "score": frozenset({"service"}),
     "outcomes": frozenset({"data_scientist", "validator"}),
+    "observe": frozenset({"service"}),
     "view": frozenset({"data_scientist", "validator", "admin"}),
 }
 """permission -> the roles that grant it (the table above)."""

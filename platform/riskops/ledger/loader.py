@@ -157,7 +157,7 @@ class VerifiedLoader:
     def evidence_problems(self, name: str, version: int) -> list[str]:
         """Every evidence file of the version that differs from its recorded hash."""
         from riskops import tracking
-        from riskops.registry import manifest_mismatch
+        from riskops.manifests import manifest_mismatch
 
         record, info = self.registered(name, version)
         if record.evidence is None:

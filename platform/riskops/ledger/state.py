@@ -29,24 +29,17 @@ projection) is re-applied by reconciliation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from riskops.identity.roles import canonical
+from riskops.manifests import manifest_digest
 
 CHAMPION_ACTIONS = ("promote", "override", "rollback")
 """Actions that move the champion (each recorded before the alias moves)."""
 CLOSING_ACTIONS = ("promote", "override", "reject", "refuse")
 """Actions that close a pending approval request of their version."""
-
-
-def manifest_digest(manifest: Mapping[str, str]) -> str:
-    """SHA-256 of a file manifest ``{relative path: sha256}``, independent of key order."""
-    canonical = json.dumps(dict(sorted(manifest.items())), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -236,6 +229,7 @@ def _apply(state: ModelState, record: Any) -> ModelState:
             history = (*history, state.champion)
         pending = {v: p for v, p in state.pending.items() if v != target}
         challenger = None if state.challenger == target else state.challenger
+        shadow = None if state.shadow == target else state.shadow  # promoted: no longer a shadow
         return replace(
             state,
             champion=int(target),
@@ -243,6 +237,7 @@ def _apply(state: ModelState, record: Any) -> ModelState:
             history=history,
             pending=pending,
             challenger=challenger,
+            shadow=shadow,
             decision_seq=seq,
         )
     if action == "rollback":

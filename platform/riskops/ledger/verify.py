@@ -15,7 +15,7 @@ trail or the registry:
 * the champion's **identity** (its run and incarnation), its **model files** and its
   **evidence files** against the hashes recorded at registration;
 * every stream of live evidence a record **sealed** (the decisions and outcomes an outcome
-  test or a retrain read, :meth:`riskops.ledger.evidence.EvidenceStore.seal`): its hash
+  test or a retrain read, :meth:`riskops.evidence.store.EvidenceStore.seal`): its hash
   chain, and each sealed row still there with its digest.
 """
 
@@ -118,7 +118,8 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
     """The chain and its anchors, every model's aliases, identity, files and evidence."""
     from riskops.audit import Anchor, AuditTrail
     from riskops.ledger.loader import VerifiedLoader
-    from riskops.registry import AUDIT_HEAD_TAG, Registry, manifest_mismatch
+    from riskops.manifests import manifest_mismatch
+    from riskops.registry import AUDIT_HEAD_TAG, Registry
 
     trail = AuditTrail(settings)
     registry = Registry(settings)
@@ -235,7 +236,7 @@ def seal_findings(settings: Any, records: list[Any]) -> list[Finding]:
     sealed = [(record, seal) for record in records for seal in _seals(record.body)]
     if not sealed:
         return []
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
 
     store = EvidenceStore(settings)
     findings: list[Finding] = []

@@ -84,12 +84,9 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Train the built-in kind ``options.model`` and register it as a challenger."""
-        from riskops.lifecycle import training
-
-        request = TrainRequest(
-            family, source, options or TrainOptions(), name, recent, None, run_name
+        return self.run(
+            TrainRequest(family, source, options or TrainOptions(), name, recent, run_name=run_name)
         )
-        return training.train(self, request)
 
     def register(
         self,
@@ -102,15 +99,15 @@ class Lifecycle:
         run_name: str | None = None,
     ) -> TrainResult:
         """Register a user's unfitted estimator as a challenger (the built-ins' path)."""
-        from riskops.lifecycle import training
-
-        request = TrainRequest(
-            family, source, options or TrainOptions(), name, recent, estimator, run_name
+        return self.run(
+            TrainRequest(
+                family, source, options or TrainOptions(), name, recent, estimator, run_name
+            )
         )
-        return training.register(self, request)
 
     def run(self, request: TrainRequest) -> TrainResult:
-        """A training request as built by the CLI, a flow or :func:`riskops.register`."""
+        """A training request as built by the CLI, a flow or :func:`riskops.register`: the
+        built-in kind ``request.options.model`` when it names no estimator."""
         from riskops.lifecycle import training
 
         if request.estimator is None:
@@ -159,6 +156,19 @@ class Lifecycle:
         from riskops.lifecycle import promotion
 
         return promotion.rollback(self, DecideRequest(name, None, reason))
+
+    def shadow(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        stop: bool = False,
+        reason: str | None = None,
+    ) -> PromotionResult:
+        """Put a version in shadow beside the champion, or end the shadow (``stop``)."""
+        from riskops.lifecycle import promotion
+
+        return promotion.shadow(self, DecideRequest(name, version, reason), stop=stop)
 
     def reconcile(self, name: str) -> list[dict[str, Any]]:
         """Make the registry's aliases say what the trail says (audited first); returns the
@@ -228,7 +238,8 @@ class Lifecycle:
         """Register a run's logged model and append its audited ``register`` record (identity,
         model and evidence manifests), then project the ``challenger`` alias."""
         from riskops import tracking
-        from riskops.ledger.state import Identity, manifest_digest
+        from riskops.ledger.state import Identity
+        from riskops.manifests import manifest_digest
 
         info, manifest = self.registry.register(run_id, name, tags)
         evidence = tracking.evidence_manifest(self.settings, run_id)

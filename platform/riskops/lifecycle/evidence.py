@@ -8,9 +8,12 @@ hooks (:class:`~riskops.families.base.Family`):
    (:func:`riskops.drift.measure_drift`; "not evaluated" with the reason when there is none);
 2. the family's own facts (:meth:`~riskops.families.base.Family.extra_evidence`);
 3. against the champion the *trail* names (never an alias): its metrics on the challenger's
-   evaluation window (:meth:`~riskops.families.base.Family.compare`), and the prediction
+   evaluation window (:meth:`~riskops.families.base.Family.compare`), the prediction
    drift of both models on the same rows
-   (:meth:`~riskops.families.base.Family.prediction_rows`).
+   (:meth:`~riskops.families.base.Family.prediction_rows`), and its live record since its
+   promotion (forecasts against what happened, alarms, the seals of the live streams;
+   :mod:`riskops.live.record`), so that a challenger trained because the champion's live
+   evidence turned is gated with that evidence in hand.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ def gather(
         return {"data_drift": data_drift, "prediction_drift": None, "champion": None}
     version, run_id, model = champion
     comparison = family.compare(model, version, context)
+    live = context.live_record(version)
+    if live is not None:
+        comparison["live"] = live
     rows = family.prediction_rows(window, comparison, model, context)
     comparison.pop("_frame", None)  # rows for the prediction drift; never logged
     prediction_drift = None

@@ -301,6 +301,54 @@ def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     )
 
 
+def shadow(life: Lifecycle, request: DecideRequest, *, stop: bool = False) -> PromotionResult:
+    """Put a registered version in shadow (it scores live traffic beside the champion, off
+    the hot path), or end the shadow (``stop``). Audited like an alias change: the record
+    comes first, the ``shadow`` alias follows. The version must load from its audited files
+    and give outputs within its family's contract."""
+    name = model_name(request.name)
+    life.require("shadow", "put a version in shadow")
+    life.trail.check_writable()
+    with life.trail.model_lock(name):
+        state = life.loader.state(name)
+        current = state.shadow
+        if stop:
+            if current is None:
+                raise BadInputError(f"model: {name} has no version in shadow")
+            version: int = current
+            to = None
+        else:
+            version = _target(state, request.version)
+            if version == state.champion:
+                raise BadInputError(f"version: {name} v{version} is the champion, not a shadow")
+            failed = [r for r in _integrity(life, name, version, state) if not r.passed]
+            if failed:
+                raise BadInputError(
+                    f"version: {name} v{version} cannot shadow: "
+                    + "; ".join(r.reason for r in failed)
+                )
+            to = version
+        record = life.trail.append(
+            "shadow",
+            name,
+            version,
+            reason=request.reason,
+            alias_changes=[{"alias": "shadow", "from": current, "to": to}],
+            run_id=state.versions[version].identity.run_id,
+        )
+        life.project(name, record.seq)
+    return PromotionResult(
+        name,
+        version,
+        Outcome.SHADOW_STOPPED if stop else Outcome.SHADOW_STARTED,
+        state.champion,
+        state.champion,
+        note=f"v{version} "
+        + ("no longer shadows the champion" if stop else "shadows the champion"),
+        audit_seq=[record.seq],
+    )
+
+
 def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
     """The policy's gates on the version's verified evidence, the version's open findings,
     then the integrity checks."""

@@ -21,6 +21,8 @@ class Outcome(StrEnum):
     ALREADY_CHAMPION = "already_champion"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"
+    SHADOW_STARTED = "shadow_started"
+    SHADOW_STOPPED = "shadow_stopped"
 
 
 @dataclass(frozen=True)

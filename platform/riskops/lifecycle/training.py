@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskops.families import get_family, registered_name
 from riskops.families.base import EvidenceContext
+from riskops.families.contracts import SPEC_FILE
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
 
 EVIDENCE_FILE = "gate_evidence.json"
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining."""
 
 
 def code_version() -> str:
@@ -78,6 +77,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     from riskops.governance.publish import REGISTRATION
     from riskops.governance.publish import publish as publish_documents
     from riskops.governance.summary import version_description
+    from riskops.live.record import champion_record
     from riskops.settings import scratch_dir
 
     started = time.perf_counter()
@@ -131,6 +131,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             outcome=outcome,
             policy=policy,
             served_inputs=lambda n: family.served_inputs(settings, name, n),
+            live_record=lambda version: champion_record(life.loader, name, version),
         )
         from riskops.lifecycle.evidence import gather
 
@@ -185,6 +186,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
                 SPEC_FILE,
             )
             tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
+        live = (gathered.get("champion") or {}).get("live")
         version = life.register_version(
             run_id,
             name,
@@ -196,6 +198,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             metrics=outcome.metrics,
             **({"outcomes_added": outcomes_added} if outcomes_added else {}),
             **({"cause": request.cause} if request.cause else {}),
+            **({} if live is None else {"champion_live": live["audit"]}),
         )
         life.registry.set_description(
             name,

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from riskops.errors import BadInputError, DataValidationError, Violation
-from riskops.market.volatility import _as_variance, as_returns
+from riskops.market.volatility.returns import _as_variance, as_returns
 from riskops.serialization import PlainState
 
 try:

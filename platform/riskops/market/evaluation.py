@@ -26,8 +26,10 @@ from sklearn.base import clone
 from riskops.errors import BadInputError
 
 __all__ = [
+    "VARIANCE_METRICS",
     "DieboldMarianoResult",
     "MincerZarnowitzResult",
+    "compare_variance_forecasts",
     "diebold_mariano",
     "mincer_zarnowitz",
     "mse",
@@ -279,3 +281,65 @@ def _position(index: pd.Index, when: int | str | pd.Timestamp, inclusive_end: bo
     if inclusive_end:
         return int(index.searchsorted(pd.Timestamp(when), side="right")) - 1
     return int(index.searchsorted(pd.Timestamp(when)))
+
+
+VARIANCE_METRICS = (
+    "qlike",
+    "mse",
+    "qlike_benchmark",
+    "mse_benchmark",
+    "dm_stat",
+    "dm_pvalue",
+    "mz_alpha",
+    "mz_beta",
+    "mz_r2",
+    "mz_pvalue",
+    "mz_wald",
+    "mz_se_beta",
+    "mz_joint_pvalue",
+    "mz_joint_pvalue_asymptotic",
+    "n_eval",
+)
+"""The volatility family's metric names, as :func:`compare_variance_forecasts` returns them."""
+
+
+def compare_variance_forecasts(
+    forecasts: pd.DataFrame, benchmark: pd.DataFrame
+) -> dict[str, float]:
+    """The volatility family's metrics (:data:`VARIANCE_METRICS`) of ``forecasts`` against
+    ``benchmark`` on the same days: QLIKE and MSE of both, the Diebold-Mariano test of equal
+    QLIKE, the Mincer-Zarnowitz regression and its joint test.
+
+    ``forecasts`` has ``forecast`` and ``realised`` columns (percent²), ``benchmark`` a
+    ``forecast`` column on the same index. The promotion evidence and the live record
+    (:mod:`riskops.market.live_backtest`) both call this function.
+    """
+    if not forecasts.index.equals(benchmark.index):
+        raise BadInputError("forecasts and benchmark cover different days")
+    realised = forecasts["realised"].to_numpy()
+    model_q = qlike_loss(realised, forecasts["forecast"])
+    bench_q = qlike_loss(realised, benchmark["forecast"])
+    model_se = mse_loss(realised, forecasts["forecast"])
+    bench_se = mse_loss(realised, benchmark["forecast"])
+    dm = diebold_mariano(model_q, bench_q, h=1)
+    mz = mincer_zarnowitz(realised, forecasts["forecast"])
+    from riskops.stats.forecast_comparison import mincer_zarnowitz_test
+
+    joint = mincer_zarnowitz_test(realised, forecasts["forecast"].to_numpy(), seed=0)
+    return {
+        "qlike": float(model_q.mean()),
+        "mse": float(model_se.mean()),
+        "qlike_benchmark": float(bench_q.mean()),
+        "mse_benchmark": float(bench_se.mean()),
+        "dm_stat": dm.stat,
+        "dm_pvalue": dm.pvalue,
+        "mz_alpha": mz.alpha,
+        "mz_beta": mz.beta,
+        "mz_r2": mz.r2,
+        "mz_pvalue": mz.pvalue,
+        "mz_wald": joint.wald,
+        "mz_se_beta": joint.se_beta,
+        "mz_joint_pvalue": joint.pvalue,
+        "mz_joint_pvalue_asymptotic": joint.pvalue_asymptotic,
+        "n_eval": float(len(forecasts)),
+    }

@@ -6,7 +6,7 @@ every morning -- with the *same functions* as the promotion backtest, so that th
 record and the offline one are comparable line by line:
 
 * VaR/ES (columns ``var_{lvl}``, ``es_{lvl}``): live exceptions per level, and
-  :func:`~riskops.var.family.backtest_forecasts` on the live days -- the policy's
+  :func:`~riskops.market.var_backtests.backtest_forecasts` on the live days -- the policy's
   gated coverage and independence tests (exact binomial on the last 250 days and on the
   whole live record, 99% given 95%, Christoffersen's statistic with a Monte Carlo
   p-value), the reported Kupiec/Christoffersen tests, the Basel traffic light on the last
@@ -15,9 +15,10 @@ record and the offline one are comparable line by line:
   last 250 days), and, given a design, the Bernoulli CUSUM over the live exceptions;
 * volatility (``variance``, optional ``benchmark_variance`` and ``realised``): QLIKE and
   MSE, the Diebold-Mariano test against the GARCH(1,1) benchmark and the Mincer-Zarnowitz
-  regression (:func:`~riskops.volatility.family.compare`, the family's own metrics);
+  regression (:func:`~riskops.market.evaluation.compare_variance_forecasts`, the
+  volatility family's own metrics);
 * anomaly (``alert``): the live alert rate against the binomial band of the target rate
-  (:func:`~riskops.anomaly.evaluate.alert_rate_band`, the policy's band).
+  (:func:`~riskops.stats.proportions.alert_rate_band`, the policy's band).
 
 A section whose columns are absent or whose days are too few is *not evaluated*, with the
 reason in ``not_evaluated``: never a silent pass. The frame's layout is
@@ -35,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from riskops.errors import BadInputError
+from riskops.market.var_backtests import TRAFFIC_LIGHT_DAYS
 
 __all__ = ["LiveScores", "live_scores"]
 
-TRAFFIC_LIGHT_DAYS = 250
 MIN_VAR_DAYS = 2
 """Days the exception tests need (Christoffersen's statistic needs two)."""
 MIN_VOLATILITY_DAYS = 3
@@ -115,7 +116,7 @@ def _var_section(
     not_evaluated: dict[str, str],
 ) -> dict[str, dict[str, Any]]:
     from riskops import backtests as bt
-    from riskops.var.family import backtest_forecasts, coverage_backtests
+    from riskops.market.var_backtests import backtest_forecasts, coverage_backtests
 
     levels = _var_levels(frame)
     if not levels:
@@ -194,8 +195,12 @@ def _design_for(cusum: Any, level: float) -> Any:
 def _volatility_section(
     frame: pd.DataFrame, not_evaluated: dict[str, str]
 ) -> dict[str, Any] | None:
-    from riskops.market.evaluation import mincer_zarnowitz, mse_loss, qlike_loss
-    from riskops.volatility.family import compare
+    from riskops.market.evaluation import (
+        compare_variance_forecasts,
+        mincer_zarnowitz,
+        mse_loss,
+        qlike_loss,
+    )
 
     if "variance" not in frame:
         not_evaluated["volatility"] = "no variance column"
@@ -221,7 +226,7 @@ def _volatility_section(
         benchmark = pd.DataFrame(
             {"forecast": frame["benchmark_variance"].to_numpy(dtype=float)}, index=frame.index
         )
-        metrics: dict[str, Any] = dict(compare(forecasts, benchmark))
+        metrics: dict[str, Any] = dict(compare_variance_forecasts(forecasts, benchmark))
     else:
         not_evaluated["volatility_benchmark"] = (
             "no benchmark_variance column: the Diebold-Mariano comparison with GARCH(1,1) is "
@@ -243,7 +248,7 @@ def _volatility_section(
 def _anomaly_section(
     frame: pd.DataFrame, target: float | None, not_evaluated: dict[str, str]
 ) -> dict[str, Any] | None:
-    from riskops.anomaly.evaluate import alert_rate_band
+    from riskops.stats.proportions import alert_rate_band
 
     if "alert" not in frame:
         not_evaluated["anomaly"] = "no alert column"

@@ -1,7 +1,10 @@
 """What the market families' routes share: where a forecast's return history comes from.
 
 A VaR or volatility request conditions on the returns in its body, on a bundled series, or
-on the model's own training history (:func:`market_history`).
+on the model's own training history (:func:`market_history`) -- or, with ``live_series``,
+asks for the forecast the champion's live state issued after that series' last observation
+(:func:`live_forecast`; the series is fed by ``riskops stream``/``observe``), with no
+history sent at all.
 """
 
 from __future__ import annotations
@@ -48,11 +51,18 @@ class MarketHistory(Routed):
     asset: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="Asset of a multi-asset bundled dataset; default: its first."
     )
+    live_series: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="A series the live champion follows: the forecast its live state issued "
+        "after the series' last observation (no history sent).",
+        examples=["sp500"],
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> MarketHistory:
-        if self.returns is not None and self.series is not None:
-            raise ValueError("give either 'returns' or 'series', not both")
+        given = [n for n in ("returns", "series", "live_series") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of 'returns', 'series' or 'live_series', not {given}")
         if self.asset is not None and self.series is None:
             raise ValueError("'asset' selects a column of a bundled 'series'")
         return self
@@ -101,3 +111,41 @@ def market_history(request: MarketHistory, estimator: Any) -> History:
     except DataValidationError as exc:
         raise unprocessable(exc) from None
     return History(series, str(series.index[-1].date()), f"series:{request.series}", len(series))
+
+
+@functools.cache
+def _store(url: str) -> Any:
+    from riskops.evidence.store import EvidenceStore
+    from riskops.settings import Settings
+
+    return EvidenceStore(Settings())
+
+
+def live_forecast(name: str, version: int, series: str) -> dict[str, Any]:
+    """The last forecast the live state of ``name`` v``version`` issued for ``series``:
+    the forecast's values, ``based_on`` (the last observation's time) and ``seq`` (live
+    observations absorbed). 404 when the champion does not follow the series live."""
+    from riskops.market import live_kinds as kinds
+    from riskops.serving.errors import ServingError
+    from riskops.settings import Settings
+
+    store = _store(Settings().evidence_database_url)
+    stream = kinds.live_stream(name, version, series)
+    seq, _ = store.head(kinds.FORECASTS, stream)
+    if seq == 0:
+        raise ServingError(
+            404,
+            {
+                "error": "NotFollowed",
+                "message": f"{name} v{version} has no live state for series {series!r}: feed it "
+                "(riskops stream, riskops observe, POST /market/observe) or send 'returns'",
+                "model": name,
+            },
+        )
+    row = store.rows(kinds.FORECASTS, stream, after_seq=seq - 1)[0]
+    return {
+        "forecast": kinds.loads(row["forecast"]),
+        "based_on": row["based_on"],
+        "seq": int(row["key"]),
+        "stream": stream,
+    }

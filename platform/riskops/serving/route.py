@@ -90,7 +90,7 @@ class Route:
         One line for the API's documentation.
     record
         ``None``: the log records go to the inference log. An
-        :class:`~riskops.ledger.evidence.EvidenceKind`: they are its rows (each with its
+        :class:`~riskops.evidence.store.EvidenceKind`: they are its rows (each with its
         ``key``; the service adds ``caller``), written to the model's stream before the
         answer is sent.
     """

@@ -1,6 +1,8 @@
 """The ratio of two binomial proportions (an adverse impact ratio, a relative risk) with
 its confidence interval.
 
+* :func:`alert_rate_band` -- the band of rates a binomial count at a target rate falls in
+  (an anomaly detector's alert rate, held out or live);
 * :func:`ratio_interval` -- Koopman's (1984) score interval (the default; coverage close to
   nominal from a few dozen per group, and it stays inside ``[0, inf)`` with zero counts)
   or Katz's log interval (Katz, Baptista, Azen and Pike, 1978).
@@ -22,10 +24,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scipy import optimize, stats
+from scipy.stats import binom
 
 from riskops.stats._result import Result
 
-__all__ = ["RatioInterval", "ratio_interval"]
+__all__ = ["ALERT_BAND_COVERAGE", "RatioInterval", "alert_rate_band", "ratio_interval"]
+
+ALERT_BAND_COVERAGE = 0.99
+"""Coverage of :func:`alert_rate_band`'s band (99%: the policy's)."""
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,20 @@ def _score_bounds(x1: int, n1: int, x2: int, n2: int, z: float) -> tuple[float, 
             else math.inf
         )
     return low, high
+
+
+def alert_rate_band(
+    n_days: int, target: float, coverage: float = ALERT_BAND_COVERAGE
+) -> tuple[float, float]:
+    """Alert rates a correctly calibrated threshold gives on ``n_days`` independent days.
+
+    The number of alerts is ``Binomial(n_days, target)``; the band runs from its
+    ``(1 - coverage) / 2`` quantile to its ``(1 + coverage) / 2`` quantile, divided by
+    ``n_days``. For 993 days at 1% and 99% coverage: 3 to 19 alerts, 0.30% to 1.91%.
+    """
+    if n_days < 1:
+        return math.nan, math.nan
+    tail = (1.0 - coverage) / 2.0
+    low = float(binom.ppf(tail, n_days, target))
+    high = float(binom.isf(tail, n_days, target))
+    return low / n_days, high / n_days

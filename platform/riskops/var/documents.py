@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from riskops.documents.blocks import Block, Table, fmt, number
 from riskops.documents.family import FamilyDocuments
 from riskops.documents.figures import figure, png_of_file, read_table
+from riskops.documents.live import since_promotion
 from riskops.documents.texts import FamilyText
 
 if TYPE_CHECKING:
@@ -166,7 +167,9 @@ def backtests_table(evidence: dict[str, Any]) -> Table:
     for tag, tests in (evidence.get("backtests") or {}).items():
         for name, res in tests.items():
             counts = (
-                f"{res['exceptions']} / {res['n']}" if "n" in res else fmt(res.get("exceptions"))
+                f"{res['exceptions']} / {res['n']}"
+                if "n" in res and "exceptions" in res
+                else fmt(res.get("exceptions", res.get("n")))
             )
             rows.append(
                 (
@@ -288,5 +291,7 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
     return out
 
 
-DOCUMENTS = FamilyDocuments(TEXT, tables=tables, caveats=caveats, figures=figures)
+DOCUMENTS = FamilyDocuments(
+    TEXT, sections=since_promotion, tables=tables, caveats=caveats, figures=figures
+)
 """The VaR family's part of its versions' cards and reports."""

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRAFFIC_LIGHT_DAYS", "plot_exceedances", "plot_traffic_light_history"]
+# The Basel traffic light counts exceptions over the last 250 trading days.
+from riskops.market.var_backtests import TRAFFIC_LIGHT_DAYS
 
-TRAFFIC_LIGHT_DAYS = 250
-"""The Basel traffic light counts exceptions over the last 250 trading days."""
+__all__ = ["TRAFFIC_LIGHT_DAYS", "plot_exceedances", "plot_traffic_light_history"]
 
 
 def plot_exceedances(forecasts: pd.DataFrame, level: float, asset: str, out_dir: Path) -> Path:

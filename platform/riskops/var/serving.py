@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from riskops.market.serving import Level, MarketHistory, market_history
+from riskops.market.serving import Level, MarketHistory, live_forecast, market_history
 from riskops.serving.errors import guarded, output_refused
 from riskops.serving.payloads import ModelRef
 from riskops.serving.route import Champion, Route, model_ref, require
@@ -41,10 +41,57 @@ def prepare(estimator: Any) -> None:
     estimator.forecast(None, levels=(0.99,))
 
 
+def from_live_state(
+    champion: Champion, request: VaRRequest, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The VaR and ES the live state issued after the series' last observation."""
+    from riskops.market.rolling import level_tag
+    from riskops.serving.errors import ServingError
+
+    assert request.live_series is not None
+    live = live_forecast(champion.name, champion.version, request.live_series)
+    values = live["forecast"]
+    forecasts = []
+    for level in dict.fromkeys(request.levels):
+        tag = level_tag(float(level))
+        if tag not in (values.get("var") or {}):
+            raise ServingError(
+                422,
+                {
+                    "error": "LevelNotForecast",
+                    "message": f"levels: the live state forecasts {values.get('levels')}, not "
+                    f"{level}; send 'returns' for another level",
+                },
+            )
+        forecasts.append(
+            {"level": float(level), "var": values["var"][tag], "es": values["es"][tag]}
+        )
+    body = {
+        "model": model_ref(champion),
+        "as_of": live["based_on"],
+        "observations": live["seq"],
+        "forecasts": forecasts,
+    }
+    log = [
+        {
+            "request_id": request_id,
+            "model_version": champion.version,
+            "source": f"live:{request.live_series}",
+            "n_returns": live["seq"],
+            "last_return": None,
+            **f,
+        }
+        for f in forecasts
+    ]
+    return body, log
+
+
 def forecast(
     champion: Champion, request: VaRRequest, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Next-day VaR and ES at each requested level."""
+    if request.live_series is not None:
+        return from_live_state(champion, request, request_id)
     history = market_history(request, champion.estimator)
     levels = tuple(dict.fromkeys(request.levels))  # duplicates would only repeat rows
     frame = guarded(

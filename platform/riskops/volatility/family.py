@@ -40,6 +40,8 @@ from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract
+from riskops.market.evaluation import VARIANCE_METRICS as METRICS
+from riskops.market.evaluation import compare_variance_forecasts as compare
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as volatility_features
 from riskops.market.parameters import write_model_parameters
@@ -50,8 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BENCHMARK",
+    "METRICS",
     "VolatilityEvaluation",
     "VolatilityFamily",
+    "compare",
     "make_volatility_model",
     "volatility_features",
 ]
@@ -75,23 +79,6 @@ BENCHMARK = {
     "dist": "normal",
 }
 """The benchmark every model is compared with: GARCH(1,1), constant mean, normal."""
-METRICS = (
-    "qlike",
-    "mse",
-    "qlike_benchmark",
-    "mse_benchmark",
-    "dm_stat",
-    "dm_pvalue",
-    "mz_alpha",
-    "mz_beta",
-    "mz_r2",
-    "mz_pvalue",
-    "mz_wald",
-    "mz_se_beta",
-    "mz_joint_pvalue",
-    "mz_joint_pvalue_asymptotic",
-    "n_eval",
-)
 
 
 def make_volatility_model(model: str, dist: str | None = None, seed: int = 42) -> Any:
@@ -173,46 +160,6 @@ class VolatilityEvaluation:
             refit_every=self.refit_every,
             y=self.target,
         )
-
-
-def compare(forecasts: pd.DataFrame, benchmark: pd.DataFrame) -> dict[str, float]:
-    """The family's metrics for ``forecasts`` against ``benchmark`` on the same days."""
-    from riskops.market.evaluation import (
-        diebold_mariano,
-        mincer_zarnowitz,
-        mse_loss,
-        qlike_loss,
-    )
-
-    if not forecasts.index.equals(benchmark.index):
-        raise BadInputError("forecasts and benchmark cover different days")
-    realised = forecasts["realised"].to_numpy()
-    model_q = qlike_loss(realised, forecasts["forecast"])
-    bench_q = qlike_loss(realised, benchmark["forecast"])
-    model_se = mse_loss(realised, forecasts["forecast"])
-    bench_se = mse_loss(realised, benchmark["forecast"])
-    dm = diebold_mariano(model_q, bench_q, h=1)
-    mz = mincer_zarnowitz(realised, forecasts["forecast"])
-    from riskops.stats.forecast_comparison import mincer_zarnowitz_test
-
-    joint = mincer_zarnowitz_test(realised, forecasts["forecast"].to_numpy(), seed=0)
-    return {
-        "qlike": float(model_q.mean()),
-        "mse": float(model_se.mean()),
-        "qlike_benchmark": float(bench_q.mean()),
-        "mse_benchmark": float(bench_se.mean()),
-        "dm_stat": dm.stat,
-        "dm_pvalue": dm.pvalue,
-        "mz_alpha": mz.alpha,
-        "mz_beta": mz.beta,
-        "mz_r2": mz.r2,
-        "mz_pvalue": mz.pvalue,
-        "mz_wald": joint.wald,
-        "mz_se_beta": joint.se_beta,
-        "mz_joint_pvalue": joint.pvalue,
-        "mz_joint_pvalue_asymptotic": joint.pvalue_asymptotic,
-        "n_eval": float(len(forecasts)),
-    }
 
 
 class VolatilityFamily(Family):
@@ -372,6 +319,14 @@ class VolatilityFamily(Family):
         if variance.size == 0 or not np.all(np.isfinite(variance) & (variance > 0)):
             return [f"variances {variance[:5].tolist()} are not positive and finite"]
         return []
+
+    def online(self, estimator: Any, history: Any = None) -> Any:
+        """The live state (:func:`riskops.market.online.online_state`): the next day's
+        variance after each return, conditioned on ``history`` (percent returns; ``None``:
+        the training returns), the fitted parameters fixed."""
+        from riskops.market.online import online_state
+
+        return online_state(estimator, history=history)
 
     def service_route(self) -> Any:
         from riskops.volatility.serving import ROUTE

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from riskops.market.serving import MarketHistory, market_history
+from riskops.market.serving import MarketHistory, live_forecast, market_history
 from riskops.serving.errors import ServingError, guarded, output_refused
 from riskops.serving.payloads import ModelRef
 from riskops.serving.route import Champion, Route, model_ref, require
@@ -42,6 +42,8 @@ def forecast(
     champion: Champion, request: VolatilityRequest, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Daily variance and volatility for each of the next ``horizon`` days."""
+    if request.live_series is not None:
+        return from_live_state(champion, request, request_id)
     history = market_history(request, champion.estimator)
     variance = guarded(
         history.supplied,
@@ -76,6 +78,47 @@ def forecast(
             "horizon": request.horizon,
             "variance_1": float(variance[0]),
             "variance_h": float(variance[-1]),
+        }
+    ]
+    return body, log
+
+
+def from_live_state(
+    champion: Champion, request: VolatilityRequest, request_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The next day's variance the live state issued after the series' last observation."""
+    assert request.live_series is not None
+    if request.horizon != 1:
+        raise ServingError(
+            422,
+            {
+                "error": "HorizonNotForecast",
+                "message": "horizon: the live state forecasts the next day (1); send 'returns' "
+                f"for a path of {request.horizon}",
+            },
+        )
+    live = live_forecast(champion.name, champion.version, request.live_series)
+    variance = float(live["forecast"]["variance"])
+    if not (np.isfinite(variance) and variance > 0):
+        raise output_refused(champion.name, champion.version, f"variance {variance!r}")
+    body = {
+        "model": model_ref(champion),
+        "as_of": live["based_on"],
+        "observations": live["seq"],
+        "horizon": 1,
+        "variance": [variance],
+        "volatility": [float(np.sqrt(variance))],
+    }
+    log = [
+        {
+            "request_id": request_id,
+            "model_version": champion.version,
+            "source": f"live:{request.live_series}",
+            "n_returns": live["seq"],
+            "last_return": None,
+            "horizon": 1,
+            "variance_1": variance,
+            "variance_h": variance,
         }
     ]
     return body, log

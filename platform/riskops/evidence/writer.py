@@ -6,7 +6,7 @@ transaction -- one ``fsync`` of the database's log -- per request if each writes
 4 ms per commit, a single stream could not exceed 250 requests a second. The
 :class:`GroupCommitWriter` has one thread per stream that takes *every* request waiting when
 it becomes free and appends them in one transaction
-(:meth:`~riskops.ledger.evidence.EvidenceStore.append_groups`); while that commit runs, the
+(:meth:`~riskops.evidence.store.EvidenceStore.append_groups`); while that commit runs, the
 next requests queue, and they form the next batch. Throughput then grows with the load
 instead of being capped by the disk, and a request waits at most for the commit in progress
 and its own.
@@ -21,7 +21,7 @@ raises :class:`WriterOverloaded` at once when it is full, so a caller answers "b
 503) instead of waiting without bound -- or answering without a record. A database error
 fails every request of its batch with :class:`WriterUnavailable` (nothing of the batch is
 written); a request whose own rows conflict with the stream fails alone (its error is the
-store's :class:`~riskops.ledger.evidence.EvidenceConflict`) and the others of the batch are
+store's :class:`~riskops.evidence.store.EvidenceConflict`) and the others of the batch are
 written.
 """
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from riskops.errors import RiskOpsError
-from riskops.ledger.evidence import Appended, EvidenceKind, EvidenceStore
+from riskops.evidence.store import Appended, EvidenceKind, EvidenceStore
 
 __all__ = ["GroupCommitWriter", "WriterOverloaded", "WriterStats", "WriterUnavailable"]
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from riskops.errors import BadInputError
+from riskops.errors import BadInputError, RiskOpsError
 from riskops.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +79,28 @@ class EvidenceConflict(BadInputError):
             f"same key ({shown}); nothing of the batch was written"
         )
         self.keys = tuple(keys)
+
+
+class StaleHead(RiskOpsError):
+    """A stream's head moved since the writer read it: another writer appended first."""
+
+    def __init__(self, kind: str, stream: str, expected: int, found: int) -> None:
+        super().__init__(
+            f"{kind}: {stream} is at row {found}, the writer expected {expected}; nothing of "
+            "the batch was written"
+        )
+        self.expected = expected
+        self.found = found
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows for one stream of one kind, for :meth:`EvidenceStore.append_all`."""
+
+    kind: EvidenceKind
+    stream: str
+    rows: Sequence[Mapping[str, Any]]
+    expect_seq: int | None = None
 
 
 def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: str) -> str:
@@ -215,15 +237,107 @@ class EvidenceStore:
 
     # ------------------------------------------------------------------ writing
     def append(
-        self, kind: EvidenceKind, stream: str, rows: Sequence[Mapping[str, Any]]
+        self,
+        kind: EvidenceKind,
+        stream: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        expect_seq: int | None = None,
     ) -> Appended:
         """Append ``rows`` (each ``{"key": ..., <payload columns>...}``) to ``stream`` in one
         transaction. Duplicates (same key, same payload) are skipped and counted; a key held
-        with another payload raises :class:`EvidenceConflict` and nothing is written."""
-        [result] = self.append_groups(kind, stream, [rows])
-        if isinstance(result, Exception):
-            raise result
-        return result
+        with another payload raises :class:`EvidenceConflict` and nothing is written.
+
+        ``expect_seq``: the head the writer built its rows on; another head raises
+        :class:`StaleHead` and nothing is written (optimistic concurrency between writers of
+        one stream, e.g. two consumers that both believe they own a series).
+        """
+        return self.append_all([Batch(kind, stream, rows, expect_seq)])[0]
+
+    def append_all(self, batches: Sequence[Batch]) -> list[Appended]:
+        """Several appends (kinds and streams) in one transaction: all are written or none.
+
+        What a live consumer commits per message batch (observation, forecast, score and
+        state of every series it touched) before it acknowledges the messages. Each kind
+        costs two statements whatever the number of streams: the heads, and one multi-row
+        insert; the keys already held are looked up only when the insert meets one (the
+        unique key refuses it), and the transaction is then done again with them, so that
+        duplicates are skipped and conflicts refused as :meth:`append` says. Returns one
+        :class:`Appended` per batch, in order.
+        """
+        by_kind: dict[str, list[int]] = {}
+        for i, batch in enumerate(batches):
+            self.table(batch.kind)
+            by_kind.setdefault(batch.kind.name, []).append(i)
+        streams = [b.stream for b in batches]
+        if len(set(zip([b.kind.name for b in batches], streams, strict=True))) != len(batches):
+            raise BadInputError("append_all: one batch per kind and stream")
+        out: list[Appended | None] = [None] * len(batches)
+        for look_up in (False, True):
+            try:
+                with self.engine.begin() as conn:
+                    for positions in by_kind.values():
+                        chosen = [batches[i] for i in positions]
+                        done = self._append_kind(conn, chosen, look_up)
+                        for i, appended in zip(positions, done, strict=True):
+                            out[i] = appended
+                break
+            except sa.exc.IntegrityError:
+                if look_up:
+                    raise
+        return [a for a in out if a is not None]
+
+    def _append_kind(
+        self, conn: sa.Connection, batches: Sequence[Batch], look_up: bool = True
+    ) -> list[Appended]:
+        kind = batches[0].kind
+        table = self.table(kind)
+        names = kind.payload
+        wanted = [(b.stream, str(r["key"])) for b in batches for r in b.rows] if look_up else []
+        heads = self._heads(conn, table, [b.stream for b in batches])
+        held: dict[str, dict[str, dict[str, Any]]] = {b.stream: {} for b in batches}
+        for chunk in _chunks(wanted, 400):
+            if not chunk:
+                continue
+            query = sa.select(table).where(sa.tuple_(table.c.stream, table.c.key).in_(chunk))
+            for found in conn.execute(query):
+                held[found.stream][found.key] = _canonical({n: getattr(found, n) for n in names})
+        values: list[dict[str, Any]] = []
+        results = []
+        for batch in batches:
+            seq, prev = heads.get(batch.stream, (0, GENESIS))
+            if batch.expect_seq is not None and seq != batch.expect_seq:
+                raise StaleHead(kind.name, batch.stream, batch.expect_seq, seq)
+            [result], planned = _plan(
+                kind, batch.stream, [batch.rows], held[batch.stream], seq, prev
+            )
+            if isinstance(result, Exception):
+                raise result
+            results.append(result)
+            values += planned
+        if values:
+            self._insert(conn, table, values)
+        return results
+
+    @staticmethod
+    def _heads(
+        conn: sa.Connection, table: sa.Table, streams: Sequence[str]
+    ) -> dict[str, tuple[int, str]]:
+        """``stream -> (seq, hash)`` of the newest row of each stream that has one."""
+        out: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(streams)), 400):
+            newest = (
+                sa.select(table.c.stream, sa.func.max(table.c.seq).label("seq"))
+                .where(table.c.stream.in_(chunk))
+                .group_by(table.c.stream)
+                .subquery()
+            )
+            query = sa.select(table.c.stream, table.c.seq, table.c.hash).join(
+                newest, sa.and_(table.c.stream == newest.c.stream, table.c.seq == newest.c.seq)
+            )
+            for found in conn.execute(query):
+                out[found.stream] = (found.seq, found.hash)
+        return out
 
     def append_groups(
         self, kind: EvidenceKind, stream: str, groups: Sequence[Sequence[Mapping[str, Any]]]
@@ -486,5 +600,5 @@ def _plan(
     return results, values
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]

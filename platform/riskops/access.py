@@ -1,4 +1,8 @@
-"""Managing identities, each change recorded in the audit trail.
+"""Managing who may act: adding identities, issuing tokens and revoking them, each change
+recorded in the audit trail.
+
+A use case over two lower layers: :mod:`riskops.identity` (who is who, which the audit trail
+itself reads to name its actors) and :mod:`riskops.audit` (which records the change).
 
 Identity changes are audit records of the pseudo-model :data:`IDENTITIES` (a name no
 registered model can take: model names start with a letter), so ``riskops audit all`` and

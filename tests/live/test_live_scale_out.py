@@ -1,0 +1,196 @@
+"""Scale-out on the broker: two ``riskops stream`` processes in one consumer group share a
+universe of series; one is killed with SIGKILL and the other takes its series over, with
+their state (the leases expire, its unacknowledged entries are claimed with XAUTOCLAIM, the
+states are read from the evidence store). Also ``riskops observe`` on a file of many series.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tests.live.conftest import RedisServer, environment_for, sp500_returns
+
+RISKOPS = Path(sys.executable).with_name("riskops")
+SHARDS = 4
+HISTORY_DAYS = 250
+LIVE_DAYS = 120
+BEFORE_KILL = 40
+
+
+def _universe() -> list[str]:
+    """Two series per shard (so that each consumer's half of the shards holds series)."""
+    from riskops.live.brokers import shard_of
+
+    chosen: dict[int, list[str]] = {s: [] for s in range(SHARDS)}
+    i = 0
+    while any(len(v) < 2 for v in chosen.values()):
+        name = f"u{i}"
+        if len(chosen[shard_of(name, SHARDS)]) < 2:
+            chosen[shard_of(name, SHARDS)].append(name)
+        i += 1
+    return sorted(n for names in chosen.values() for n in names)
+
+
+def _frame(series: list[str]) -> pd.DataFrame:
+    """Each series a different stretch of the S&P 500 (percent returns), on common days."""
+    returns = sp500_returns()
+    days = HISTORY_DAYS + LIVE_DAYS
+    index = returns.index[-days:]
+    data = {name: returns.to_numpy()[300 * i : 300 * i + days] for i, name in enumerate(series)}
+    return pd.DataFrame(data, index=index)
+
+
+def _consumer(home: Path, redis: RedisServer, name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            str(RISKOPS),
+            "stream",
+            "--broker",
+            redis.url,
+            "--shards",
+            str(SHARDS),
+            "--consumer",
+            name,
+            "--lease-seconds",
+            "2",
+            "--batch",
+            "10",
+            "--until-idle",
+            "300",
+            "--json",
+        ],
+        env=environment_for(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _scored(settings, series: list[str]) -> dict[str, int]:
+    from riskops.evidence.store import EvidenceStore
+    from riskops.market import live_kinds as kinds
+
+    store = EvidenceStore(settings)
+    return {s: store.head(kinds.SCORES, f"market_var/v1/{s}")[0] for s in series}
+
+
+def _owners(redis: RedisServer) -> dict[int, str]:
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis.url, decode_responses=True)
+    found = {s: client.get(f"riskops:obs:lease:riskops-live:{s}") for s in range(SHARDS)}
+    return {s: owner for s, owner in found.items() if owner}
+
+
+def _wait(condition, what: str, timeout: float = 300, processes=()) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for p in processes:
+            assert p.poll() is None, p.stderr.read() if p.stderr else ""
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_dead_consumers_series_are_taken_over_with_their_state(
+    live_home: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from riskops.evidence.store import EvidenceStore
+    from riskops.live.brokers import RedisStreams, shard_of
+    from riskops.market import live_kinds as kinds
+    from riskops.settings import Settings
+
+    redis_server.flush()
+    settings = Settings()
+    series = _universe()
+    frame = _frame(series)
+    # Given a universe of 8 series whose history is recorded with `riskops observe`
+    history = tmp_path / "history.csv"
+    frame.iloc[:HISTORY_DAYS].rename_axis("date").reset_index().to_csv(history, index=False)
+    observed = subprocess.run(
+        [
+            *(str(RISKOPS), "observe", "--data", str(history), "--date-col", "date"),
+            *("--return-col", ",".join(series), "--return-scale", "percent", "--json"),
+        ],
+        env=environment_for(live_home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert observed.returncode == 0, observed.stderr[-3000:]
+    # (a price-less file of returns: its first day is a return too)
+    assert json.loads(observed.stdout)["counts"] == {"accepted": HISTORY_DAYS * len(series)}
+    broker = RedisStreams(redis_server.url, shards=SHARDS)
+
+    def publish(days: pd.DataFrame) -> None:
+        broker.publish_observations(
+            {"series": s, "timestamp": ts.date().isoformat(), "ret": float(days.at[ts, s])}
+            for ts in days.index
+            for s in series
+        )
+
+    # and two consumers of one group, each holding half of the shards
+    a = _consumer(live_home, redis_server, "desk-a")
+    b = _consumer(live_home, redis_server, "desk-b")
+    _wait(
+        lambda: (
+            sorted(set(_owners(redis_server).values())) == ["desk-a", "desk-b"]
+            and len(_owners(redis_server)) == SHARDS
+        ),
+        "both consumers to hold two shards each",
+        processes=(a, b),
+    )
+    live = frame.iloc[HISTORY_DAYS:]
+    publish(live.iloc[:BEFORE_KILL])
+    _wait(
+        lambda: all(n == BEFORE_KILL for n in _scored(settings, series).values()),
+        f"the first {BEFORE_KILL} live days of every series",
+        processes=(a, b),
+    )
+    owned_by_a = {s for s, owner in _owners(redis_server).items() if owner == "desk-a"}
+    series_of_a = [s for s in series if shard_of(s, SHARDS) in owned_by_a]
+    assert series_of_a, "desk-a holds no series"
+    # When desk-a is killed with SIGKILL and the rest of the days arrive
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait(timeout=30)
+    publish(live.iloc[BEFORE_KILL:])
+    # Then desk-b takes desk-a's series over and absorbs every remaining day of every series
+    _wait(
+        lambda: all(n >= LIVE_DAYS for n in _scored(settings, series).values()),
+        "every live day of every series",
+        processes=(b,),
+    )
+    b.send_signal(signal.SIGTERM)  # a clean stop: it finishes its batch and reports
+    out, err = b.communicate(timeout=120)
+    assert b.returncode == 0, err[-3000:]
+    report = json.loads(out)
+    scored = _scored(settings, series)
+    assert scored == {s: LIVE_DAYS for s in series}
+    assert report["counts"]["accepted"] >= (LIVE_DAYS - BEFORE_KILL) * len(series)
+    # each day exactly once, in order, each forecast continuing the dead consumer's state
+    store = EvidenceStore(settings)
+    for s in series_of_a:
+        rows = store.rows(kinds.SCORES, f"market_var/v1/{s}")
+        assert [r["ts"][:10] for r in rows] == [d.date().isoformat() for d in live.index]
+        assert store.verify(kinds.STATES, f"market_var/v1/{s}") == []
+    from riskops.market.online import online_state
+
+    champion = store.rows(kinds.FORECASTS, f"market_var/v1/{series_of_a[0]}")
+    state = online_state(_estimator(settings), history=frame[series_of_a[0]].iloc[:HISTORY_DAYS])
+    for value in live[series_of_a[0]]:
+        state.update(float(value))
+    last = json.loads(champion[-1]["forecast"])["var"]["99"]
+    assert abs(last - state.forecast().var_at(0.99)) <= 1e-10 * abs(last)
+
+
+def _estimator(settings):
+    from riskops.ledger.loader import VerifiedLoader
+
+    return VerifiedLoader(settings).champion("market_var").estimator
