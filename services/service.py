@@ -54,7 +54,7 @@ import gc
 import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +303,33 @@ class _RiskService:
         served.batch_rows.observe(len(log))
         served.observe(log)
         return _json(body, 200, {"x-request-id": request_id})
+
+    def record_beside(
+        self, model: str, rows: list[dict[str, Any]], role: str = "shadow"
+    ) -> Future[Any] | None:
+        """Record another version's answers to a request beside the champion's decisions,
+        off the hot path: ``rows`` as the route's handler built them for that version
+        (``route.handle(shadow, request, request_id)``'s records, same ids and request id),
+        recorded under ``role`` (``shadow``) in ``model``'s stream by the same group-commit
+        writer, with the caller of the request in progress. Returns the commit's future (an
+        :class:`~riskops.evidence.store.EvidenceConflict` if that version already answered an
+        id, :class:`~riskops.evidence.writer.WriterOverloaded` when the queue is full), or
+        ``None`` when ``model``'s answers are not decisions (its route logs them)."""
+        from riskops.credit.decisions import with_role
+
+        recorder = self.recorders.get(model)
+        if recorder is None:
+            return None
+        caller = current_caller_name()
+        beside = with_role(rows, role)
+        for row in beside:
+            row["caller"] = caller
+        try:
+            return recorder.submit(beside)
+        except WriterOverloaded as exc:
+            refused: Future[Any] = Future()
+            refused.set_exception(exc)
+            return refused
 
     async def _record(
         self, recorder: GroupCommitWriter, model: str, rows: list[dict[str, Any]]

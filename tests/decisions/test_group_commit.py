@@ -141,3 +141,45 @@ def test_a_request_whose_caller_gave_up_is_not_written(riskops_home: Path) -> No
     assert [r["key"] for r in store.rows(ANSWERS, "m")] == ["r0-0", "r2-0"]
     # and a request whose batch has started cannot be withdrawn any more
     assert not first.cancel()
+
+
+def test_a_shadow_versions_answers_sit_beside_the_champions_in_one_stream(
+    riskops_home: Path,
+) -> None:
+    """What the shadow work calls (``RiskService.record_beside``): a version's decisions as
+    the route built them, re-keyed as another role's, through the model's writer."""
+    from riskops.credit.decisions import DECISIONS, decision_rows, with_role
+
+    def rows(version: int, pds: list[float]) -> list[dict[str, object]]:
+        return decision_rows(
+            ids=["A-1", "A-2"],
+            records=[{"x": 1.0}, {"x": 2.0}],
+            results=[{"pd": p, "grade": "G1", "reasons": []} for p in pds],
+            features=["x"],
+            version=version,
+            run_id=f"{version}" * 32,
+            request_id="req-1",
+            decided_at="2026-12-07T18:00:00.000000+00:00",
+        )
+
+    store = EvidenceStore(Settings())
+    writer = GroupCommitWriter(store, DECISIONS, "credit_pd", max_pending=10).start()
+    try:
+        # Given the champion (v1) decided two applicants
+        writer.write(rows(1, [0.1, 0.2]), timeout=30)
+        # When v2's answers to the same request are recorded as a shadow's
+        shadow = writer.write(with_role(rows(2, [0.15, 0.25]), "shadow"), timeout=30)
+        # Then both are in the model's stream, the shadow's under their own keys
+        assert shadow.keys == ("A-1#shadow-v2", "A-2#shadow-v2")
+        found = store.frame(DECISIONS, "credit_pd")
+        assert found["role"].tolist() == ["champion"] * 2 + ["shadow"] * 2
+        assert found["id"].tolist() == ["A-1", "A-2", "A-1", "A-2"]
+        assert found["pd"].tolist() == [0.1, 0.2, 0.15, 0.25]
+        # and the same answers again are duplicates, other answers for them a conflict
+        again = writer.write(with_role(rows(2, [0.15, 0.25]), "shadow"), timeout=30)
+        assert again.written == 0 and again.duplicates == 2
+        with pytest.raises(EvidenceConflict):
+            writer.write(with_role(rows(2, [0.5, 0.25]), "shadow"), timeout=30)
+    finally:
+        writer.close()
+    assert len(store.frame(DECISIONS, "credit_pd")) == 4

@@ -75,6 +75,7 @@ __all__ = [
     "served_inputs",
     "stamp",
     "valid_id",
+    "with_role",
 ]
 
 ROLES = ("champion", "shadow")
@@ -134,6 +135,17 @@ def decision_key(id_: str, role: str = "champion", version: int | None = None) -
     if role not in ROLES:
         raise BadInputError(f"role: {role!r} is not one of {list(ROLES)}")
     return f"{id_}#{role}-v{version}"
+
+
+def with_role(rows: Sequence[Mapping[str, Any]], role: str) -> list[dict[str, Any]]:
+    """``rows`` (a version's decisions, as :func:`decision_rows` or the route built them) as
+    the answers of another ``role``: the role and the key changed (:func:`decision_key`),
+    everything else kept, so that a shadow version's answers to a request sit beside the
+    champion's in the model's stream, joined to the same outcomes by ``id``."""
+    return [
+        {**row, "role": role, "key": decision_key(row["id"], role, int(row["model_version"]))}
+        for row in rows
+    ]
 
 
 def stamp(moment: datetime) -> str:
