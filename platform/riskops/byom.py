@@ -53,9 +53,10 @@ def register(
 
 
 def load_logged_estimator(settings: Any, model_uri: str) -> Any:
-    """The unfitted specification of a model logged with plain MLflow (``runs:/…``,
-    ``models:/…``): loaded with MLflow's scikit-learn flavour and cloned."""
-    from riskops.families.contracts import unfitted
+    """A model logged with plain MLflow (``runs:/…``, ``models:/…``), as it was fitted:
+    loaded with MLflow's scikit-learn flavour. The lifecycle fits a clone of it (never the
+    object itself); what it was fitted on (``feature_names_in_``) says which columns the
+    clone reads."""
     from riskops.tracking import configure
 
     if not model_uri.startswith(("runs:/", "models:/")):
@@ -72,7 +73,7 @@ def load_logged_estimator(settings: Any, model_uri: str) -> Any:
         model = _load_skops(model_uri)
     except OSError as exc:
         raise BadInputError(f"--model-uri: cannot load {model_uri}: {exc}") from None
-    return unfitted(model)
+    return model
 
 
 _TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "builtins.")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
-from riskops.errors import NotFoundError
+from riskops.errors import BadInputError, NotFoundError
 from riskops.families import family_of_registered, get_family
 from riskops.policy import load_policies
 from riskops.settings import Settings
@@ -71,7 +71,16 @@ class Monitor:
             reference = pd.read_parquet(io.BytesIO(stored))
             logged = family.served_inputs(self.settings, name, max_log_rows)
             columns = [c for c in reference.columns if c in logged.columns]
-            if len(logged) >= 100 and len(columns) == len(reference.columns):
+            if recent is not None and family.domain == "credit":
+                # A file the user names wins over the inference log.
+                current, source = self._recent_applicants(name, champion.version, recent, state)
+                missing = [c for c in reference.columns if c not in current.columns]
+                if missing:
+                    raise BadInputError(
+                        f"--data: {recent.path} lacks the model's features {missing}"
+                    )
+                current = current[list(reference.columns)]
+            elif len(logged) >= 100 and len(columns) == len(reference.columns):
                 current, source = logged[columns], f"served inputs ({len(logged)} rows)"
             elif family.domain == "market":
                 dataset = load(family.default_source(recent))
@@ -87,7 +96,9 @@ class Monitor:
                     None,
                     False,
                     None,
-                    f"no recent data: {len(logged)} served input rows kept, fewer than 100",
+                    f"no recent data: {len(logged)} served input rows kept, fewer than 100; "
+                    f"give a file of recent applicants (riskops monitor --family "
+                    f"{family_name} --data FILE)",
                 )
             html = Path(tmp) / f"drift_{time.strftime('%Y%m%dT%H%M%S')}.html"
             result = drift.data_drift(
@@ -128,3 +139,41 @@ class Monitor:
         facts = {k: v for k, v in check.to_dict().items() if k not in ("model", "version")}
         AuditTrail(self.settings).append("monitor", name, champion.version, **facts)
         return check
+
+    def _recent_applicants(
+        self, name: str, version: int, recent: DataSource, state: Any
+    ) -> tuple[pd.DataFrame, str]:
+        """Recent applicants from a file, read with the column mapping the champion was
+        trained with (its target and positive label, unless given), labels optional."""
+        from dataclasses import fields, replace
+
+        from riskops.tracking import SPEC_FILE
+
+        spec = self.loader.read_json(name, version, SPEC_FILE, state) or {}
+        known = {f.name for f in fields(DataSource)}
+        trained = {k: v for k, v in (spec.get("source") or {}).items() if k in known}
+        if trained.pop("path", None) is None and not trained.get("target"):
+            # Trained on the bundled applicants: their outcome column.
+            from riskops.data.credit import CREDIT_DATA_POSITIVE_LABEL, CREDIT_DATA_TARGET
+
+            trained |= {"target": CREDIT_DATA_TARGET, "positive_label": CREDIT_DATA_POSITIVE_LABEL}
+        trained["protected"] = tuple(trained.get("protected") or ())
+        mapping = DataSource(**{**trained, "domain": "credit"})
+        given = {
+            k: v
+            for k, v in vars(recent).items()
+            if k in ("target", "positive_label", "date_col") and v is not None
+        }
+        if recent.path is None:
+            raise BadInputError("--data: a file of recent applicants is needed")
+        from riskops.data.credit import load_credit
+
+        source = replace(mapping.recent(Path(recent.path)), **given)
+        dataset = load_credit(
+            source.path,
+            target=source.target,
+            positive_label=source.positive_label,
+            date_col=source.date_col,
+            labels_optional=True,
+        )
+        return dataset.frame, f"{Path(recent.path).name} ({len(dataset.frame)} rows)"

@@ -116,7 +116,7 @@ class Registry:
                 raise
         import mlflow
 
-        from riskops.tracking import configure
+        from riskops.tracking import configure, quiet_mlflow
 
         run = self.client.get_run(run_id)
         logged = self._logged_model(run_id, run.info.experiment_id)
@@ -125,7 +125,8 @@ class Registry:
             f"models:/{logged.model_id}" if logged else f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
         )
         configure(self.settings)
-        mv = mlflow.register_model(model_uri, name, tags=tags)
+        with quiet_mlflow():
+            mv = mlflow.register_model(model_uri, name, tags=tags)
         version = int(mv.version)
         with scratch_dir(self.settings, "register") as tmp:
             manifest = file_manifest(self._download(name, version, tmp))

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     serve_host: str = Field(default="127.0.0.1", description="Address the service binds to.")
     serve_port: int = Field(default=3000, ge=1, le=65535, description="Port of the service.")
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where an MLflow tracking server reaches this service's POST /hooks/mlflow: "
+        "set, the service registers a registry webhook so that a moved alias wakes its poll "
+        "(a tracking server only; the poll stays).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret MLflow signs webhook deliveries with (required with "
+        "RISKOPS_WEBHOOK_URL; the same for every worker).",
+    )
     serve_max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
     )

@@ -84,9 +84,9 @@ def test_an_optimistic_champion_alarms_and_its_event_retrains_the_family(
     from pipelines.deployments import deployments
     from pipelines.events import emit_performance
     from riskops.lifecycle import Lifecycle
+    from riskops.live import kinds
     from riskops.live.book import LiveBook
     from riskops.live.observations import Observation
-    from riskops.market import live_kinds as kinds
     from riskops.settings import Settings
 
     settings = Settings()

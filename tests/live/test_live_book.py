@@ -12,10 +12,10 @@ import pytest
 
 from riskops.evidence.store import Batch, EvidenceStore, StaleHead
 from riskops.families import get_family
+from riskops.live import kinds
 from riskops.live.book import LiveBook
 from riskops.live.champions import LiveChampion
 from riskops.live.observations import Observation, Refused, parse
-from riskops.market import live_kinds as kinds
 from riskops.settings import Settings
 from tests.live.conftest import sp500_returns
 

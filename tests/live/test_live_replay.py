@@ -42,7 +42,7 @@ def _offline(settings) -> tuple[object, object]:
 
 def _ledger(settings) -> tuple[list[dict], list[dict], list[dict]]:
     from riskops.evidence.store import EvidenceStore
-    from riskops.market import live_kinds as kinds
+    from riskops.live import kinds
 
     store = EvidenceStore(settings)
     return (
@@ -60,9 +60,9 @@ def test_a_replay_through_redis_finds_the_offline_exceptions_day_by_day(
     live_home: Path, redis_server: RedisServer
 ) -> None:
     from riskops.evidence.store import EvidenceStore
+    from riskops.live import kinds
     from riskops.live.book import LiveBook
     from riskops.live.brokers import RedisStreams
-    from riskops.market import live_kinds as kinds
     from riskops.settings import Settings
 
     redis_server.flush()
@@ -123,7 +123,7 @@ def _stream(home: Path, redis: RedisServer, *args: str) -> subprocess.Popen[str]
 
 def _scored(settings) -> int:
     from riskops.evidence.store import EvidenceStore
-    from riskops.market import live_kinds as kinds
+    from riskops.live import kinds
 
     return EvidenceStore(settings).head(kinds.SCORES, STREAM)[0]
 
@@ -181,10 +181,10 @@ def test_a_malformed_message_is_dead_lettered_and_acknowledged(
     live_home: Path, redis_server: RedisServer, bad: str
 ) -> None:
     from riskops.evidence.store import EvidenceStore
+    from riskops.live import kinds
     from riskops.live.book import LiveBook
     from riskops.live.brokers import RedisStreams, shard_of
     from riskops.live.consumer import Consumer
-    from riskops.market import live_kinds as kinds
     from riskops.settings import Settings
 
     redis_server.flush()

@@ -8,6 +8,7 @@ at run time; the library below never imports them.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from riskops.cli import (
     console,
     data,
     decisions,
+    drift,
     findings,
     governance,
     identity,
@@ -30,18 +32,32 @@ from riskops.cli import (
 )
 from riskops.cli import register as register_cli
 from riskops.cli import universe as universe_cli
+from riskops.cli.conventions import RiskOpsGroup
 
 app = typer.Typer(
     name="riskops",
+    cls=RiskOpsGroup,
     help="Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models.",
+    epilog='With --json, every command prints one JSON object: {"ok": true, ...} or '
+    '{"ok": false, "error": {"type", "message", "exit_code"}, ...}. '
+    "Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 refused by a gate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from riskops import __version__
+
+        typer.echo(f"riskops {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _quiet_by_default(
+    ctx: typer.Context,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -51,11 +67,58 @@ def _quiet_by_default(
             "they always go to RISKOPS_HOME/logs/riskops.log.",
         ),
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Model lifecycle for credit PD, VaR/ES, volatility and market-anomaly models."""
     from riskops.process import logs
 
     logs.configure(_log_home(), verbose=verbose)
+    if not _asks_for_help(ctx):
+        _announce_a_new_home()
+
+
+def _asks_for_help(ctx: typer.Context) -> bool:
+    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    return any(arg in ("--help", "-h") for arg in rest)
+
+
+def _announce_a_new_home() -> None:
+    """Say which home a command uses when that home is new: without ``RISKOPS_HOME`` the
+    home is ``./mlruns`` of the current directory, and a command run elsewhere would
+    otherwise show an empty table as if the models had gone."""
+    try:
+        from riskops.settings import Settings
+
+        settings = Settings()
+    except Exception:  # a bad setting is reported by the command that reads it
+        return
+    home = settings.home
+    if not settings.is_local_tracking() or any(
+        (home / name).exists() for name in ("mlflow.db", "audit.db")
+    ):
+        return
+    from riskops.cli.output import stderr
+
+    if "RISKOPS_HOME" in os.environ:
+        stderr.print(
+            f"[yellow]note[/yellow] RISKOPS_HOME {home} is a new home: nothing has been "
+            "trained or recorded there yet",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        stderr.print(
+            f"[yellow]note[/yellow] using a new RiskOps home, ./mlruns of this directory "
+            f"({home}): RISKOPS_HOME is not set. To use the home where you trained (`make "
+            "demo` fills the checkout's mlruns/), set RISKOPS_HOME to it.",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _log_home() -> Path:
@@ -73,6 +136,7 @@ app.command()(register_cli.register)
 app.command()(lifecycle.promote)
 app.command()(lifecycle.rollback)
 app.command()(lifecycle.shadow)
+app.command()(approvals.approvals)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.command()(lifecycle.models)
@@ -82,6 +146,7 @@ app.command()(decisions.score)
 app.command()(decisions.outcomes)
 app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
+app.command()(drift.drift)
 app.command()(orchestration.demo)
 app.command()(orchestration.schedule)
 app.command()(serve.serve)
@@ -104,4 +169,4 @@ def main() -> None:
     from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
-    app()
+    app(args=sys.argv[1:])

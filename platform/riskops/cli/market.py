@@ -31,7 +31,10 @@ def stress(
     out: Annotated[Path | None, typer.Option(help="Also write the table (.csv or .json).")] = None,
     hindsight: Annotated[
         bool,
-        typer.Option(help="Also run the historical windows with the full-sample fit (labelled)."),
+        typer.Option(
+            "--hindsight",
+            help="Also run the historical windows with the full-sample fit (labelled).",
+        ),
     ] = False,
     json_out: opt.Json = False,
 ) -> None:

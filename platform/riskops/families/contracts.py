@@ -24,10 +24,6 @@ from typing import Any
 
 from riskops.errors import BadInputError
 
-SPEC_FILE = "specification.json"
-"""The artifact holding a version's unfitted specification, options and data source (what a
-retrain refits; :func:`spec_description` describes the specification)."""
-
 __all__ = [
     "Contract",
     "ContractError",

@@ -24,6 +24,7 @@ from riskops.lifecycle.requests import DecideRequest, PromoteRequest
 from riskops.lifecycle.results import Outcome, PromotionResult
 from riskops.lifecycle.training import EVIDENCE_FILE
 from riskops.names import model_name
+from riskops.progress import step
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
@@ -352,6 +353,7 @@ def shadow(life: Lifecycle, request: DecideRequest, *, stop: bool = False) -> Pr
 def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
     """The policy's gates on the version's verified evidence, the version's open findings,
     then the integrity checks."""
+    step(f"judging the gates of {name} v{version}")
     report = _judge_evidence(life, name, version, state)
     findings = _findings(life, name, version, state)
     extra = (*([findings] if findings is not None else []), *_integrity(life, name, version, state))

@@ -118,6 +118,22 @@ class TrainRequest:
             run_name=run_name,
         )
 
+    def to_parameters(self) -> dict[str, Any]:
+        """The request as plain data: the parameters of the ``train`` flow
+        (``pipelines.flows.train_flow``), which rebuilds the same request. A request with a
+        user's estimator object has no plain form."""
+        if self.estimator is not None:
+            raise BadInputError("a request with an estimator object cannot run as a flow")
+        source = self.source or DataSource(domain=_domain(self.family))
+        recent = self.recent_source(source)
+        return {
+            "family": self.family,
+            "source": _plain_source(source),
+            "options": {f.name: getattr(self.options, f.name) for f in fields(TrainOptions)},
+            "name": self.name,
+            "recent": None if recent is None else _plain_source(recent),
+        }
+
     def recent_source(self, source: DataSource) -> DataSource | None:
         """The recent window's data source (one derivation for every entry point)."""
         if self.recent is None or isinstance(self.recent, DataSource):
@@ -154,3 +170,22 @@ def _columns(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(c.strip() for c in value.split(",") if c.strip())
     return tuple(str(c) for c in value)
+
+
+def _domain(family: str) -> str:
+    from riskops.families import get_family
+
+    return get_family(family).domain
+
+
+def _plain_source(source: DataSource) -> dict[str, Any]:
+    """A data source as JSON-able keyword arguments of :class:`DataSource`."""
+    out: dict[str, Any] = {}
+    for f in fields(DataSource):
+        value = getattr(source, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from riskops.families import get_family, registered_name
 from riskops.families.base import EvidenceContext
-from riskops.families.contracts import SPEC_FILE
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
+from riskops.progress import step
+from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
@@ -93,6 +94,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     options = request.options
     policy = life.policies.for_model(name, family.name)
     source = family.prepare_source(family.default_source(request.source), policy)
+    step("loading and validating the data")
     dataset = load(source)
     outcomes_added = None
     if request.include_outcomes:
@@ -116,6 +118,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     with scratch_dir(settings, "train") as tmp:
         workdir = tmp / "artifacts"
         workdir.mkdir()
+        step(f"fitting {family.name} ({options.model or 'your model'})")
         outcome = family.fit(dataset, options, workdir, estimator=request.estimator)
         spec = spec_description(
             request.estimator
@@ -135,6 +138,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
         )
         from riskops.lifecycle.evidence import gather
 
+        step("gathering the gate evidence (drift, champion comparison)")
         gathered = gather(family, context, champion, drift_dir)
         facts = dataset.describe()
         lineage = {
@@ -173,6 +177,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             "origin": "builtin" if request.estimator is None else "user",
         }
         run_name = request.run_name or f"{name}-{outcome.model_kind}"
+        step("logging the run to MLflow and registering the version")
         with tracking.training_run(settings, family.name, run_name) as run_id:
             tracking.log_outcome(family, outcome, lineage, tags)
             tracking.log_evidence(evidence, EVIDENCE_FILE)
@@ -213,6 +218,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             ),
         )
         # After the audit record and the alias: a failure is reported, never raised.
+        step(f"writing the card and validation report of {name} v{version}")
         documents = publish_documents(
             settings,
             name,

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from riskops.evidence.store import Batch
+from riskops.live import kinds
 from riskops.live.book import LiveBook
 from riskops.live.brokers import BrokerDown, Message
 from riskops.live.observations import parse
-from riskops.market import live_kinds as kinds
 
 __all__ = ["Consumer", "ConsumerStats"]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from riskops.market.live_kinds import MAX_MESSAGE_CHARS
+from riskops.live.kinds import MAX_MESSAGE_CHARS
 
 __all__ = ["Observation", "Refused", "from_dataset", "parse"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskops.evidence.store import EvidenceStore
-from riskops.market import live_kinds as kinds
+from riskops.live import kinds
 
 __all__ = [
     "champion_record",
