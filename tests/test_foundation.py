@@ -138,6 +138,29 @@ class TestSettings:
         assert first.is_local_tracking() and again.is_local_tracking()
         assert again.artifact_root == tmp_path / "home" / "artifacts"
 
+    def test_a_child_in_another_directory_finds_the_same_default_home(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from riskops.settings import Settings
+
+        # Given the default home (./mlruns) of the directory a command was started in
+        user_dir, service_dir = tmp_path / "user", tmp_path / "services"
+        user_dir.mkdir()
+        service_dir.mkdir()
+        for key in ("RISKOPS_HOME", "MLFLOW_TRACKING_URI"):
+            monkeypatch.delenv(key, raising=False)
+        monkeypatch.chdir(user_dir)
+        started = Settings()
+        # When it exports its environment and a child builds settings in another directory
+        # (BentoML runs the service in the folder of the `services` package)
+        started.export_environment()
+        monkeypatch.chdir(service_dir)
+        child = Settings()
+        # Then the child's home is the command's, not ./mlruns of the child's directory
+        assert started.home == user_dir / "mlruns"
+        assert child.home == started.home
+        assert not (service_dir / "mlruns").exists()
+
     @pytest.mark.parametrize(
         ("uri", "local"),
         [

@@ -305,6 +305,10 @@ class Settings(BaseSettings):
         }
         for key, value in defaults.items():
             os.environ.setdefault(key, value)
+        # The home as an absolute path, always: a child started in another working directory
+        # (BentoML's service runs in the folder of the `services` package) must find this
+        # home, not `./mlruns` of its own directory. It is the same home either way.
+        os.environ["RISKOPS_HOME"] = str(self.home)
 
 
 SYSTEM_SCRATCH_PREFIX = "riskops-"
