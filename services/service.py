@@ -68,6 +68,7 @@ from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
 from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware, current_caller_name
 from services.observability import LogPump, ServedMetrics, metrics
 from services.readiness import ReadinessMiddleware
+from services.shadow import ShadowLane
 
 
 class ServeArguments(BaseModel):
@@ -154,6 +155,20 @@ def _process_prefix(pid: int) -> str:
     return uuid.uuid4().hex[:16]
 
 
+def _body_of(request: Any, name: str | None) -> bytes:
+    """A request as the JSON body it came in (when BentoML's endpoint parsed it)."""
+    return orjson.dumps({**request.model_dump(exclude_unset=True), "model": name})
+
+
+def _shadow_environment(settings: Any) -> dict[str, str]:
+    """The shadow process's environment: the worker's, its settings exported."""
+    import os
+
+    environment = dict(os.environ)
+    environment["RISKOPS_HOME"] = str(settings.home)
+    return environment
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -198,6 +213,9 @@ class _RiskService:
         for family in self.routes:
             self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
+        self.shadows = ShadowLane(
+            settings.shadow_max_pending, _shadow_environment(settings), settings
+        )
         self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
@@ -205,6 +223,9 @@ class _RiskService:
         with ThreadPoolExecutor(max_workers=max(1, len(self.routes))) as pool:
             list(pool.map(lambda h: h.refresh(), self.directory.holders().values()))
         self.directory.discover()
+        self.directory.refresh_shadows()
+        if any(self.directory.shadow_version(name) for name in self.directory.holders()):
+            self.shadows.start()  # warm before the first request it is handed
         self.directory.start(settings.swap_poll_seconds)
         readiness.publish(self.directory.holders)
         direct.publish(self._answer)
@@ -241,8 +262,11 @@ class _RiskService:
         direct.publish(None)
         self.directory.stop()
         self.log.close()
+        self.shadows.close()
 
-    async def _serve(self, route: Route, request: Any, name: str | None) -> Response:
+    async def _serve(
+        self, route: Route, request: Any, name: str | None, request_body: bytes | None = None
+    ) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses.
 
         The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`) is
@@ -291,7 +315,14 @@ class _RiskService:
         served.rows.inc(len(log))
         served.batch_rows.observe(len(log))
         served.observe(log)
-        return _json(body, 200, {"x-request-id": request_id})
+        response = _json(body, 200, {"x-request-id": request_id})
+        shadow = self.directory.shadow_version(model)
+        if shadow is not None and shadow != champion.version:
+            # The champion's answer is built: the shadow gets the request now, off the hot
+            # path (services.shadow), dropped and counted when it cannot keep up.
+            raw = request_body if request_body is not None else _body_of(request, name)
+            self.shadows.submit(route.path, model, shadow, request_id, caller, raw)
+        return response
 
     async def _answer(self, path: str, body: bytes) -> Response:
         """A model route's answer to a raw ``POST`` body (:mod:`services.direct`): the body
@@ -309,7 +340,7 @@ class _RiskService:
             return _json(detail, 400)
         fields = {key: getattr(parsed, key) for key in type(parsed).model_fields}
         name = fields.pop("model", None)
-        return await self._serve(route, route.request.model_construct(**fields), name)
+        return await self._serve(route, route.request.model_construct(**fields), name, body)
 
     @models_app.get("/models", response_model=ModelsResponse)
     async def models(self) -> dict[str, Any]:
@@ -327,6 +358,10 @@ class _RiskService:
             if schema is not None:
                 row["request_schema"] = schema
             row["max_rows"] = MAX_ROWS
+            shadow = self.directory.shadow_version(name)
+            if shadow is not None:
+                row["shadow"] = {"version": shadow, **(self.shadows.status(name) or {})}
+                row["shadow"]["version"] = shadow
             out.append(row)
         return {"models": out}
 

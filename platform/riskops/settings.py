@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     serve_max_waiting: int = Field(
         default=64, ge=0, description="Requests queued per model route before 503."
     )
+    shadow_max_pending: int = Field(
+        default=256,
+        ge=1,
+        description="Requests a worker's shadow process holds waiting to be scored; beyond "
+        "them shadow work is dropped and counted, never the champion slowed.",
+    )
     inference_log_batch: int = Field(default=256, ge=1, description="Inference-log rows per write.")
     inference_log_flush_seconds: float = Field(
         default=1.0,

@@ -284,12 +284,25 @@ def models(json_out: opt.Json = False) -> None:
             from rich.table import Table
 
             table = Table(
-                "model", "champion", "challenger", "revalidation due", "key metrics (champion)"
+                "model",
+                "champion",
+                "challenger",
+                "shadow",
+                "revalidation due",
+                "key metrics (champion)",
             )
 
             def cell(row: dict, alias: str) -> str:
                 info = row.get(alias)
                 return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
+
+            def shadow_cell(row: dict) -> str:
+                info = row.get("shadow")
+                if info is None:
+                    return "-"
+                return f"v{info['version']}\n{info['scored']} scored\n{info['dropped']} dropped" + (
+                    f"\n{info['failed']} failed" if info["failed"] else ""
+                )
 
             for row in rows:
                 gov = row["governance"]
@@ -315,6 +328,7 @@ def models(json_out: opt.Json = False) -> None:
                     "\n".join(x for x in (row["name"], *notes) if x),
                     cell(row, "champion"),
                     cell(row, "challenger"),
+                    shadow_cell(row),
                     due,
                     metrics,
                 )

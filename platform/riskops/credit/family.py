@@ -405,6 +405,13 @@ class CreditFamily(Family):
 
         return ROUTE
 
+    def shadow_pairs(self, life: Any, name: str, champion: int, challenger: int) -> Any:
+        """The champion's and the shadow's answers to the same live applicants
+        (:mod:`riskops.credit.shadow`)."""
+        from riskops.credit.shadow import shadow_pairs
+
+        return shadow_pairs(life, name, champion, challenger)
+
     def documents(self) -> FamilyDocuments:
         """The credit family's part of cards and reports (:mod:`riskops.credit.documents`)."""
         from riskops.credit.documents import DOCUMENTS
