@@ -202,8 +202,22 @@ def test_its_promotion_is_judged_on_the_shadow_window(shadowed: Any) -> None:
     from riskops.cli import app
 
     service, _, shadow = shadowed
+    # Given a shadow window larger than the policy's minimum (500): requests sent in groups
+    # smaller than the in-flight bound, each group scored before the next, so none is dropped
+    with httpx.Client(base_url=service.url, timeout=60) as client:
+        for start in range(0, 600, MAX_PENDING // 2):
+            for applicant in _applicants(600)[start : start + MAX_PENDING // 2]:
+                assert client.post("/credit/score", json={"applicants": [applicant]}).is_success
+            _wait_for(
+                lambda: (
+                    (s := _shadow(service))["scored"] + s["dropped"] + s["failed"] == s["requests"]
+                ),
+                "the group scored",
+                service,
+            )
     recorded = _shadow(service)
-    # When the version in shadow is promoted, after the requests above
+    assert recorded["rows"] >= 600
+    # When the version in shadow is promoted
     result = CliRunner().invoke(app, ["promote", NAME, "--version", str(shadow), "--json"])
     report = json.loads(result.stdout.strip().splitlines()[-1])["report"]
     gates = {r["gate"]: r for r in report["results"]}
