@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: bootstrap sync install install-deep demo test test-fast lint docs serve bench clean
+.PHONY: bootstrap sync install install-deep demo test test-fast lint docs serve live bench clean
 .PHONY: image-tools base-image image test-container clean-images
 
 bootstrap:
@@ -71,6 +71,20 @@ docs: install
 
 serve: install
 	$(RUN) riskops serve
+
+# The live path on a local broker: a redis-server of its own (Debian's package, installed
+# when missing), stopped with the consumer. Publish observations to the riskops:obs:* streams
+# (riskops.live.brokers.RedisStreams.publish_observations) or replay a file instead:
+# `riskops stream --replay FILE --speed 50` needs no broker.
+REDIS_PORT ?= 6379
+live: install
+	@command -v redis-server >/dev/null 2>&1 || { $(APT_GET) update -qq && \
+		$(APT_GET) install -y -qq --no-install-recommends redis-server >/dev/null; }
+	@dir=$$(mktemp -d); \
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save '' --dir $$dir \
+		>$$dir/redis.log 2>&1 & redis=$$!; \
+	trap 'kill $$redis 2>/dev/null; rm -rf '"$$dir" EXIT INT TERM; \
+	$(RUN) riskops stream --broker redis://127.0.0.1:$(REDIS_PORT)/0
 
 bench: install
 	for script in bench/bench_*.py; do $(RUN) python $$script || exit 1; done

@@ -725,6 +725,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "bench_live.json"
     previous = json.loads(path.read_text()) if path.exists() and args.part != "all" else {}
+    # A part re-run alone keeps the other parts' figures: each part's own date and load go
+    # under "runs", so that every figure is shown with the run that measured it.
+    run = {"date": result["date"], "machine": result["machine"]}
+    parts = ("alarms", "throughput", "stream") if args.part == "all" else (args.part,)
+    result["runs"] = previous.get("runs", {}) | {part: run for part in parts}
     path.write_text(json.dumps(previous | result, indent=2) + "\n")
     print(f"wrote {path}")
 

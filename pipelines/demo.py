@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskops.families import get_family
+from riskops.progress import step
 from riskops.settings import Settings
 
 LIVE_DAYS = 126
@@ -20,13 +21,16 @@ LIVE_DAYS = 126
 
 
 def run_demo(settings: Settings, console: Console | None = None) -> dict[str, Any]:
-    """Train, gate and promote all four families; then refuse a shifted credit challenger;
-    then replay the last six months of the bundled S&P 500 (and NASDAQ, which the anomaly
-    detector reads) through the live path and print the live traffic light and exceptions.
+    """Train, gate and promote all four families; refuse a shifted credit challenger; check
+    every champion's inputs for drift (the first point of each drift history); then replay
+    the last six months of the bundled S&P 500 (and NASDAQ, which the anomaly detector
+    reads) through the live path and print the live traffic light and exceptions.
 
     The story (steps, summary table, where to look next) goes to ``console`` (default: stdout,
     80 columns when it is not a terminal); the summary is also written to
-    ``RISKOPS_HOME/demo/summary.json``. Library logs are the CLI's business (a log file).
+    ``RISKOPS_HOME/demo/summary.json``, its ``next`` the commands a user is told to type (each
+    works verbatim from any directory once the two setup lines have run). Library logs are
+    the CLI's business (a log file); steps are announced to :mod:`riskops.progress`.
     """
     console = console or Console()
     settings.export_environment()
@@ -36,6 +40,7 @@ def run_demo(settings: Settings, console: Console | None = None) -> dict[str, An
     # process of its own: MLflow's database is created meanwhile.
     from pipelines.server import LocalPrefectServer
 
+    step("starting a Prefect server, preparing MLflow and the demo's data")
     with LocalPrefectServer(settings.home / "logs" / "prefect-server.log") as server:
         _prepare(settings)
         threading.Thread(target=_import_the_gates, name="warm-imports", daemon=True).start()
@@ -64,7 +69,12 @@ def _prepare(settings: Settings) -> None:
     compile_kernels()
     shifted = _shifted_path(settings)
     shifted.parent.mkdir(parents=True, exist_ok=True)
-    shifted_credit(load_credit()).to_csv(shifted, index=False)
+    applicants = load_credit()
+    shifted_credit(applicants).to_csv(shifted, index=False)
+    # Recent applicants for the monitor (step 3 and its hint): a seeded sample of the
+    # bundled ones without their outcomes, as a lender has them when they apply.
+    recent = applicants.X.sample(n=RECENT_APPLICANTS, random_state=RECENT_SEED)
+    recent.to_csv(recent_applicants_path(settings), index=False)
 
 
 def _import_the_gates() -> None:
@@ -81,11 +91,21 @@ def _shifted_path(settings: Settings) -> Path:
     return settings.home / "demo" / "credit_shifted.csv"
 
 
+RECENT_APPLICANTS = 1000
+RECENT_SEED = 2024
+
+
+def recent_applicants_path(settings: Settings) -> Path:
+    """The demo's file of recent applicants (no outcomes), for ``riskops monitor``."""
+    return settings.home / "demo" / "credit_recent.csv"
+
+
 def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
-    from pipelines.flows import promote_flow, retrain_in_processes
+    from pipelines.flows import monitor_flow, promote_flow, retrain_in_processes
     from riskops.audit import AuditTrail
 
     console.rule("[bold]1. Train, gate and promote the four families (Prefect retrain flow)")
+    step("1. training, gating and promoting the four families")
     # The challenger of step 2 trains in the same flow, once credit has its champion, so
     # that the two training processes stay busy to the end.
     shifted_challenger = {
@@ -111,6 +131,7 @@ def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
         )
 
     console.rule("[bold]2. A challenger trained on deliberately shifted data")
+    step("2. gating the challenger trained on shifted data")
     shifted = shifted_decision["trained"]
     # A refusal ends the promote flow run Failed ("Refused"); its data is the decision.
     refusal_state = promote_flow(
@@ -121,14 +142,32 @@ def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
         if not result["passed"]:
             console.print(f"  [red]refused[/red] {result['gate']}: {result['reason']}")
 
+    console.rule("[bold]3. Monitor every champion's inputs (Prefect monitor flow)")
+    step("3. checking every champion's inputs for drift")
+    recent = {"domain": "credit", "path": str(recent_applicants_path(settings))}
+    monitored = monitor_flow(recent=recent, retrain=False)
+    for check in monitored["checks"].values():
+        share = check.get("share_of_drifted_columns")
+        console.print(
+            f"  {check['model']} v{check['version']}: "
+            + (
+                f"{share:.0%} of inputs drifted on {check['source']}"
+                if share is not None
+                else f"not checked ({check.get('note')})"
+            ),
+            highlight=False,
+        )
+
     verify = AuditTrail(settings).verify()
     return {
         "seconds": None,
         "champions": [
             {
-                "model": d["trained"]["model"]["name"],
+                "model": {
+                    "name": d["trained"]["model"]["name"],
+                    "version": d["trained"]["model"]["version"],
+                },
                 "family": d["family"],
-                "version": d["trained"]["model"]["version"],
                 "kind": d["trained"]["model"]["kind"],
                 "promoted": bool((d["promotion"] or {}).get("promoted")),
                 "metrics": d["trained"]["metrics"],
@@ -145,13 +184,21 @@ def _lifecycle(settings: Settings, console: Console) -> dict[str, Any]:
                 if not r["passed"]
             ],
         },
+        "monitoring": {
+            f: {
+                "model": {"name": c["model"], "version": c["version"]},
+                "share_of_drifted_columns": c.get("share_of_drifted_columns"),
+                "source": c.get("source"),
+            }
+            for f, c in monitored["checks"].items()
+        },
         "audit": verify.to_dict(),
-        "next": _next_steps(settings),
+        "next": next_steps(settings),
     }
 
 
 def live_replay(settings: Settings, console: Console, days: int = LIVE_DAYS) -> dict[str, Any]:
-    """Step 3: the last ``days`` bars of the bundled US indices through the live path (the
+    """Step 4: the last ``days`` bars of the bundled US indices through the live path (the
     one ``riskops observe``/``stream`` take), then each live champion's record."""
     from collections import Counter
 
@@ -160,7 +207,8 @@ def live_replay(settings: Settings, console: Console, days: int = LIVE_DAYS) -> 
     from riskops.live.observations import from_dataset
     from riskops.live.record import live_desk
 
-    console.rule(f"[bold]3. The last {days} days of the S&P 500, live")
+    console.rule(f"[bold]4. The last {days} days of the S&P 500, live")
+    step(f"4. replaying the last {days} days of the bundled indices through the live path")
     from riskops.data.market import MarketDataset
 
     dataset = load(DataSource(domain="market", bundled="us_indices"))
@@ -235,8 +283,8 @@ def _render(summary: dict[str, Any], console: Console) -> None:
             if k in c["metrics"]
         )
         table.add_row(
-            c["model"],
-            str(c["version"]),
+            c["model"]["name"],
+            str(c["model"]["version"]),
             c["kind"],
             "[green]champion[/green]" if c["promoted"] else "[red]refused[/red]",
             metrics,
@@ -256,19 +304,95 @@ def _render(summary: dict[str, Any], console: Console) -> None:
         f"({audit['records']} records)   total {summary['seconds']} s"
     )
     console.rule("[bold]Where to look next")
-    for line in summary["next"]:
-        console.print(f"  {line}")
+    setup = [h for h in summary["next"] if h["setup"]]
+    if setup:
+        console.print("  In a new shell, first:")
+        for hint in setup:
+            console.print(f"    {hint['command']}", highlight=False, soft_wrap=True)
+            console.print(f"      [dim]{hint['what']}[/dim]", highlight=False)
+        console.print("  then, from any directory:")
+    for hint in summary["next"]:
+        if not hint["setup"]:
+            console.print(f"  [bold]{hint['what']}[/bold]", highlight=False)
+            console.print(f"    {hint['command']}", highlight=False, soft_wrap=True)
 
 
-def _next_steps(settings: Settings) -> list[str]:
+def next_steps(settings: Settings) -> list[dict[str, Any]]:
+    """The commands the demo tells a user to type, each working verbatim from any directory
+    once the ``setup`` ones have run: ``what`` it shows, the ``command``, whether it is a
+    ``server`` (it runs until stopped; its ``--port`` may be changed) and the ``exit_code``
+    it ends with (a refused promotion is 3)."""
+    import sys
+
     home = settings.home
-    return [
-        f"MLflow UI:  mlflow ui --backend-store-uri sqlite:///{home / 'mlflow.db'}",
-        f"Prefect UI: PREFECT_HOME={home / 'prefect'} prefect server start",
-        "Serve:      riskops serve   (or make serve), then GET http://127.0.0.1:3000/models",
-        "Audit:      riskops audit credit_pd   |   riskops audit verify",
-        "Live:       riskops live   |   riskops stream --replay FILE --speed 50",
-        "Documents:  each run's governance/ folder   |   riskops report credit_pd",
-        "Refusal:    riskops promote credit_pd   (exit 3: the shifted challenger is refused)",
-        f"Logs:       {home / 'logs' / 'riskops.log'}   (riskops --verbose shows them)",
-    ]
+    hints: list[dict[str, Any]] = []
+
+    def hint(what: str, command: str, *, server: bool = False, exit_code: int = 0) -> None:
+        hints.append(
+            {"what": what, "command": command, "setup": False, "server": server}
+            | {"exit_code": exit_code}
+        )
+
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix != sys.base_prefix and activate.exists():
+        hints.append(
+            {
+                "what": "puts riskops, mlflow, prefect and evidently on the PATH (or prefix "
+                "each command with `uv run` in the checkout)",
+                "command": f"source {activate}",
+                "setup": True,
+                "server": False,
+                "exit_code": 0,
+            }
+        )
+    hints.append(
+        {
+            "what": "the home this demo filled (without it, ./mlruns of the current directory)",
+            "command": f"export RISKOPS_HOME={home}",
+            "setup": True,
+            "server": False,
+            "exit_code": 0,
+        }
+    )
+    hint("The models, their champions and what waits for approval", "riskops models")
+    hint("The audit trail of credit_pd, and its verification", "riskops audit credit_pd")
+    hint("Verify the audit chain, aliases and artifacts", "riskops audit verify")
+    hint(
+        "The validation report of credit_pd (HTML)", "riskops report credit_pd --out credit_pd.html"
+    )
+    hint(
+        "The shifted challenger, refused again (exit 3)",
+        "riskops promote credit_pd",
+        exit_code=3,
+    )
+    hint(
+        "Drift of credit_pd on recent applicants, reporting only",
+        f"riskops monitor --family credit --data {recent_applicants_path(settings)} --no-retrain",
+    )
+    hint("Drift history of every champion", "riskops drift")
+    hint("The live desk: each live champion's record since the replay", "riskops live")
+    hint(
+        "Serve the champions (then GET http://127.0.0.1:3000/models)",
+        "riskops serve --port 3000",
+        server=True,
+    )
+    hint(
+        "MLflow UI: runs, registered models, artifacts",
+        f"mlflow ui --backend-store-uri sqlite:///{home / 'mlflow.db'} --port 5000",
+        server=True,
+    )
+    hint(
+        "Prefect UI: the flow runs",
+        f"PREFECT_HOME={home / 'prefect'} prefect server start --port 4200",
+        server=True,
+    )
+    hint(
+        "Evidently UI: drift dashboards, one project per model",
+        f"evidently ui --workspace {home / 'evidently'} --port 8000",
+        server=True,
+    )
+    hint(
+        "The libraries' logs (riskops --verbose shows them as they come)",
+        f"tail -n 20 {home / 'logs' / 'riskops.log'}",
+    )
+    return hints

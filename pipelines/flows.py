@@ -15,6 +15,7 @@ from pipelines.artifacts import publish_gate_results, publish_run_link
 from pipelines.events import emit_drift
 from pipelines.tasks import (
     check_drift,
+    decide_request,
     promote_challenger,
     publish_markdown,
     refit_registered,
@@ -23,6 +24,7 @@ from pipelines.tasks import (
     user_champions,
 )
 from riskops.families import family_names, get_family, registered_name
+from riskops.progress import count, step
 
 
 @flow(name="train", log_prints=True)
@@ -65,6 +67,30 @@ def promote_flow(
             data=decision,
         )
     return decision
+
+
+@flow(name="approve", log_prints=True)
+def approve_flow(name: str, reason: str, version: int | None = None) -> Any:
+    """Approve a pending promotion request; the last approval makes it champion (gated
+    again). A refusal ends the run Failed ("Refused") with the decision as its data."""
+    return _decision_state(decide_request("approve", name, version, reason))
+
+
+@flow(name="reject", log_prints=True)
+def reject_flow(name: str, reason: str, version: int | None = None) -> Any:
+    """Reject a pending promotion request; the champion does not change."""
+    return _decision_state(decide_request("reject", name, version, reason))
+
+
+def _decision_state(decision: dict[str, Any]) -> Any:
+    if decision.get("outcome") != "refused":
+        return decision
+    model = decision.get("model") or {}
+    return Failed(
+        name="Refused",
+        message=f"{model.get('name')} v{model.get('version')} refused",
+        data=decision,
+    )
 
 
 # Prefect types ThreadPoolTaskRunner() as TaskRunner[Never]; the cast restores what it is.
@@ -133,6 +159,8 @@ def _two_at_a_time(jobs: list[_Job], promote: bool) -> dict[str, dict[str, Any]]
             j.key in decided for j in jobs if not j.further and j.family == job.family
         )
 
+    label = "trained and gated" if promote else "trained"
+    count(label, 0, len(jobs))
     while waiting or running:
         while len(running) < 2 and (ready := next(filter(startable, waiting), None)):
             waiting.remove(ready)
@@ -146,6 +174,7 @@ def _two_at_a_time(jobs: list[_Job], promote: bool) -> dict[str, dict[str, Any]]
             else None
         )
         decided[job.key] = {"family": job.family, "trained": result, "promotion": promotion}
+        count(label, len(decided), len(jobs))
     return decided
 
 
@@ -184,9 +213,15 @@ def monitor_flow(
     checks without emitting events.
     """
     families = list(families or family_names())
-    checks = {
-        f: check_drift(registered_name(f), recent if f != "credit" else None) for f in families
-    }
+    checks = {}
+    for f in families:
+        # A file of recent data is for the families of its domain; the others are checked
+        # on their inference logs or their own recent windows.
+        mine = (
+            recent if recent is not None and recent.get("domain") == get_family(f).domain else None
+        )
+        step(f"checking the drift of {registered_name(f)}")
+        checks[f] = check_drift(registered_name(f), mine)
     drifted = [f for f, c in checks.items() if c.get("retrain")]
     publish_markdown("monitor-summary", _monitor_markdown(checks))
     events = [emit_drift(f, checks[f]) for f in drifted] if retrain else []

@@ -109,6 +109,17 @@ def promote_challenger(
     return Lifecycle().promote(name, version, force=force, reason=reason).to_dict()
 
 
+@task(cache_policy=NO_CACHE, task_run_name="{decision}-{name}")
+def decide_request(decision: str, name: str, version: int | None, reason: str) -> dict[str, Any]:
+    """Approve or reject a pending promotion request (never retried: a decision is made
+    once, and a refusal of it would be refused again)."""
+    from riskops.lifecycle import Lifecycle
+
+    life = Lifecycle()
+    decide = life.approve if decision == "approve" else life.reject
+    return decide(name, version, reason).to_dict()
+
+
 @task(retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE, task_run_name="resolve-{name}")
 def resolve_version(name: str, version: int | None = None) -> dict[str, Any]:
     """The version a promotion gates (the trail's challenger by default) and its MLflow run."""

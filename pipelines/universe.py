@@ -24,13 +24,13 @@ portfolio-level VaR champion stays ``market_var``, promoted through the gates as
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
+
+from riskops.progress import step
 
 DEFAULT_REAL = ("us_indices", "eustocks")
 
@@ -52,15 +52,37 @@ def universe_fit_flow(
     spec: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Load the universe and fit every asset, one task each, on this flow's task runner."""
+    from prefect.futures import as_completed
+
+    from riskops.progress import count
     from riskops.universe import universe_dataset
 
     dataset = universe_dataset(n_simulated, real=tuple(real), n_days=n_days, seed=seed)
     assets = dataset.assets
-    print(f"fitting {len(assets)} assets")
+    dashboard = dask_dashboard()
+    print(f"fitting {len(assets)} assets" + (f"; Dask dashboard {dashboard}" if dashboard else ""))
+    if dashboard:
+        step(f"Dask dashboard: {dashboard}")
     futures = fit_asset_task.map(
         [dataset.returns[a].dropna() for a in assets], assets, unmapped(spec)
     )
+    count("assets fitted", 0, len(futures))
+    for done, _ in enumerate(as_completed(list(futures)), start=1):
+        count("assets fitted", done, len(futures))
     return [f.result() for f in futures]
+
+
+def dask_dashboard() -> str | None:
+    """The dashboard of the running flow's Dask cluster (``None`` without one)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    runner = getattr(context, "task_runner", None)
+    try:
+        link = runner.client.dashboard_link  # type: ignore[union-attr]
+    except Exception:  # not a Dask runner, or no dashboard (distributed without bokeh)
+        return None
+    return str(link) if link else None
 
 
 def dask_task_runner(dask_address: str | None = None, workers: int = 2) -> Any:
@@ -134,8 +156,11 @@ def universe_flow(
         history_days=history_days,
     )
     runner = dask_task_runner(dask_address, workers)
+    cluster = f"the cluster at {runner.address}" if runner.address else f"{workers} local workers"
+    step(f"fitting on Dask ({cluster})")
     fit = universe_fit_flow.with_options(task_runner=runner)
     results = fit(n_simulated=n_simulated, real=real, n_days=n_days, seed=seed, spec=spec.to_dict())
+    step("logging the run to MLflow")
     seconds = time.perf_counter() - started
     table = results_table(results)
     summary = universe_summary(results) | {"wall_seconds": seconds}
@@ -178,7 +203,7 @@ def _log_run(
     """One MLflow run: parameters, universe-wide metrics, the table and the raw results."""
     from riskops import tracking
     from riskops.lifecycle.training import code_version
-    from riskops.settings import Settings
+    from riskops.settings import Settings, scratch_dir
 
     settings = Settings()
     name = f"universe-{len(table)}"
@@ -189,8 +214,8 @@ def _log_run(
             tags={"family": "universe", "code_version": code_version(), "registered": "false"},
         )
         tracking.log_evidence({"results": results}, "universe/results.json")
-        with tempfile.TemporaryDirectory(prefix="riskops-universe-") as tmp:
-            for path in (Path(tmp) / "universe.csv", Path(tmp) / "universe.parquet"):
+        with scratch_dir(settings, "universe") as tmp:
+            for path in (tmp / "universe.csv", tmp / "universe.parquet"):
                 if path.suffix == ".csv":
                     table.to_csv(path, index=False)
                 else:

@@ -11,13 +11,15 @@ its identity (training run, incarnation of the registered model) and every file'
 checked against the ``register`` record before anything is deserialised. When the trail
 names no champion (a model deleted and created again, say) nothing is served for it.
 
-Why polling, not notification
------------------------------
+Polling, and webhooks where a tracking server sends them
+--------------------------------------------------------
 A service must notice ``riskops promote`` (or ``rollback``) within seconds, whoever runs it and
 wherever. Each holder polls every ``settings.swap_poll_seconds`` from a background thread:
-MLflow 3 webhooks exist, but only a tracking *server* delivers them, and with the default
-SQLite store nothing would be sent; a poll is two indexed queries per model; every worker
-process polls for itself, so all converge without a fan-out; nothing is lost if a poll fails.
+only a tracking *server* delivers MLflow 3's webhooks, and with the default SQLite store
+nothing would be sent; a poll is two indexed queries per model; every worker process polls
+for itself, so all converge without a fan-out; nothing is lost if a poll fails. Where a
+server is used and ``RISKOPS_WEBHOOK_URL`` is set, an alias event wakes the named holder's
+poll at once (:meth:`ChampionHolder.wake`, :mod:`services.webhooks`); the poll stays.
 
 Swapping
 --------
@@ -48,6 +50,9 @@ _RETRY = 30.0
 
 Prepare = Callable[[Any], Any]
 """The family route's hook: ``estimator -> state``; validates, derives and warms up."""
+Live = Callable[[str, int], Callable[[str], dict[str, Any]]]
+"""``(name, version) -> (series -> forecast)``: a version's live forecasts
+(:meth:`riskops.live.serving.LiveRoutes.forecasts`)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,9 @@ class ChampionHolder:
         a version the service cannot serve (the current champion then keeps serving).
     role
         ``champion`` (default) or ``shadow``.
+    live
+        Where each loaded version finds its live forecasts
+        (:attr:`riskops.serving.route.Champion.live`); ``None``: served without them.
     """
 
     def __init__(
@@ -182,15 +190,18 @@ class ChampionHolder:
         name: str,
         prepare: Prepare | None = None,
         role: str = "champion",
+        live: Live | None = None,
     ) -> None:
         self.source = source
         self.name = name
         self.alias = role
         self._prepare = prepare
+        self._live = live
         self._current: Champion | None = None
         self._status = _Status()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -281,6 +292,7 @@ class ChampionHolder:
             estimator=estimator,
             state=state,
             loaded_at=time.time(),
+            live=None if self._live is None else self._live(self.name, wanted.version),
         )
 
     def _record_error(self, message: str, version: int | None) -> None:
@@ -305,14 +317,24 @@ class ChampionHolder:
             self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Poll now rather than at the end of the period (an MLflow webhook said an alias
+        of this model moved: :mod:`services.webhooks`)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
     def _poll(self, period_seconds: float) -> None:
-        while not self._stop.wait(period_seconds):
+        while True:
+            self._wake.wait(period_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.refresh()
             except Exception:  # the poller must outlive any single failure

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from riskops.serving.route import Champion
-from services.champions import ChampionHolder
+from services.champions import ChampionHolder, Live
 
 logger = logging.getLogger("riskops.serving")
 
@@ -36,6 +36,9 @@ class ChampionDirectory:
         Family -> the model a route answers with when the request names none.
     on_new
         Called with ``(name, family, holder)`` when a model is added (writers, metrics).
+    live
+        Where each held version finds its live forecasts (:class:`~services.champions.
+        ChampionHolder`'s ``live``).
     """
 
     def __init__(
@@ -44,8 +47,10 @@ class ChampionDirectory:
         prepare: dict[str, Callable[[Any], Any]],
         defaults: dict[str, str],
         on_new: Callable[[str, str, ChampionHolder], None] | None = None,
+        live: Live | None = None,
     ) -> None:
         self.source = source
+        self._live = live
         self.prepare = prepare
         self.defaults = dict(defaults)
         self._on_new = on_new
@@ -53,6 +58,7 @@ class ChampionDirectory:
         self._families: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_or_wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._period = 2.0
         self.last_error: str | None = None
@@ -105,7 +111,7 @@ class ChampionDirectory:
             holder = self._holders.get(name)
             if holder is not None:
                 return holder
-            holder = ChampionHolder(self.source, name, self.prepare[family])
+            holder = ChampionHolder(self.source, name, self.prepare[family], live=self._live)
             if self._on_new is not None:
                 self._on_new(name, family, holder)
             self._families[name] = family
@@ -153,15 +159,29 @@ class ChampionDirectory:
         return self
 
     def _poll(self) -> None:
-        while not self._stop.wait(self._period):
+        while True:
+            self._stop_or_wake.wait(self._period)
+            self._stop_or_wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.discover()
                 self.refresh_shadows()
             except Exception:  # the poller must outlive any single failure
                 logger.exception("model discovery failed")
 
+    def wake(self, name: str) -> None:
+        """An alias of ``name`` moved (an MLflow webhook): its holder polls now; a model not
+        held yet is looked for now."""
+        holder = self._holders.get(name)
+        if holder is not None:
+            holder.wake()
+        else:
+            self._stop_or_wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._stop_or_wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

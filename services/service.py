@@ -60,7 +60,7 @@ from riskops.live.serving import LiveRoutes, ObserveRequest
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
 from riskops.serving.route import Champion, Route
-from services import adapters, direct, readiness
+from services import adapters, direct, readiness, webhooks
 from services.champions import ChampionHolder
 from services.directory import ChampionDirectory
 from services.docs import DocsMiddleware
@@ -204,11 +204,13 @@ class _RiskService:
 
         # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
+        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         self.directory = ChampionDirectory(
             LedgerSource(settings),
             {family: route.prepare for family, route in self.routes.items()},
             {family: registered_name(family) for family in self.routes},
             on_new,
+            live=self.live.forecasts,
         )
         for family in self.routes:
             self.directory.add(registered_name(family), family)
@@ -216,7 +218,6 @@ class _RiskService:
         self.shadows = ShadowLane(
             settings.shadow_max_pending, _shadow_environment(settings), settings
         )
-        self.live = LiveRoutes(settings, on_alarm=_alarm_events())
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
@@ -229,6 +230,7 @@ class _RiskService:
         self.directory.start(settings.swap_poll_seconds)
         readiness.publish(self.directory.holders)
         direct.publish(self._answer)
+        _listen_to_webhooks(settings, self.directory)
         # What is loaded by now (libraries, the first champions) lives about as long as the
         # process; keeping it out of the cyclic collector's generations shortens the full
         # collections that pause requests. A champion swapped out later is still freed by
@@ -407,6 +409,30 @@ _DIRECT: dict[str, tuple[Route, Any]] = {}
 """Route path -> the route and its BentoML API's input spec (:meth:`_RiskService._answer`)."""
 
 
+def _listen_to_webhooks(settings: Any, directory: ChampionDirectory) -> None:
+    """With a tracking server and ``RISKOPS_WEBHOOK_URL``: register the registry webhook and
+    let its deliveries wake the polls (:mod:`services.webhooks`)."""
+    if settings.webhook_url is None:
+        return
+    from riskops.errors import BadInputError
+
+    if settings.is_local_tracking():
+        raise BadInputError(
+            "RISKOPS_WEBHOOK_URL: webhooks need an MLflow tracking server "
+            f"({settings.mlflow_tracking_uri} is a local store: the poll is what it has)"
+        )
+    if settings.webhook_secret is None:
+        raise BadInputError(
+            "RISKOPS_WEBHOOK_SECRET: required with RISKOPS_WEBHOOK_URL (MLflow signs each "
+            "delivery with it; every worker checks the same one)"
+        )
+    from riskops import tracking
+
+    secret = settings.webhook_secret.get_secret_value()
+    webhooks.register(tracking.client(settings), settings.webhook_url, secret)
+    webhooks.publish(secret, directory.wake)
+
+
 def _route_api(route: Route) -> Any:
     """One BentoML API serving ``route``: the body validated against the route's request
     model (400 on a bad shape), then answered by the family's handler."""
@@ -456,6 +482,7 @@ def _service() -> Any:
     service.add_asgi_middleware(JsonOnlyMiddleware, routes=(*paths, OBSERVE_PATH))
     service.add_asgi_middleware(BodyLimitMiddleware)
     service.add_asgi_middleware(ReadinessMiddleware)
+    service.add_asgi_middleware(webhooks.WebhookMiddleware)
     service.add_asgi_middleware(DocsMiddleware)
     # Innermost: the hot path, after every check above and BentoML's metrics and limits.
     service.add_asgi_middleware(direct.DirectRouteMiddleware, routes=tuple(paths))

@@ -1,6 +1,6 @@
 """Shadow scoring off the hot path: a challenger answers the champion's live requests in a
-process of its own, at the lowest CPU priority, and what it cannot keep up with is dropped
-and counted.
+process of its own, at the lowest CPU priority (``SCHED_IDLE``), and what it cannot keep up
+with is dropped and counted.
 
 Why a process, and why it drops
 -------------------------------
@@ -9,9 +9,10 @@ take the GIL from the event loop for as long as it runs: every champion request 
 meanwhile waits (up to ``sys.getswitchinterval()``, 5 ms, per hand-off), and on a busy
 server the champion's throughput falls by the shadow's share. So each worker that has a
 shadow to feed starts one **shadow process** (``python -m services.shadow``) that lowers its
-own priority to ``nice 19`` and does all the shadow's work there: loading the version the
-audit trail names in shadow (:class:`~services.champions.ChampionHolder`, role ``shadow``:
-identity and hashes verified), validating, scoring, recording. The kernel gives it the CPU
+own priority to ``SCHED_IDLE`` (and ``nice 19``) and does all the shadow's work there:
+loading the version the audit trail names in shadow
+(:class:`~services.champions.ChampionHolder`, role ``shadow``: identity and hashes
+verified), validating, scoring, recording. The kernel gives it the CPU
 the champion leaves idle.
 
 The hand-off costs the worker one non-blocking ``send`` on a Unix datagram socket per
@@ -473,9 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pending", type=int, default=256)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
-    # The lowest priority: the shadow gets the CPU the champion leaves idle.
+    # The lowest priority: the shadow gets the CPU the champion leaves idle. SCHED_IDLE
+    # (Linux) runs it only on an otherwise idle CPU; nice 19 alone still takes a share.
     with contextlib.suppress(OSError):
         os.nice(19)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     sock = socket.socket(fileno=args.fd)
     _ShadowProcess(sock, args.max_pending, args.parent).run()
     return 0

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 import time
@@ -60,6 +61,8 @@ from riskops.settings import Settings
 
 if TYPE_CHECKING:
     from riskops.identity.roles import Principal
+
+logger = logging.getLogger("riskops.audit")
 
 GENESIS = "0" * 64
 SHA256 = "sha256"
@@ -121,6 +124,8 @@ class VerifyResult:
     reason: str = ""
     scheme: str = SHA256
     anchor_seq: int | None = None
+    note: str = ""
+    """Something to know that is not a break (an append interrupted before it committed)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +153,13 @@ def record_hash(
 
 def _anchor_mac(key: bytes, seq: int, digest: str, ts: str) -> str:
     return hmac.new(key, f"anchor:{seq}:{digest}:{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+def _committing_mac(key: bytes, seq: int, digest: str, ts: str, prev_hash: str) -> str:
+    """The MAC of an anchor written before its record committed: without it, marking a final
+    anchor "committing" would excuse the deletion of the newest record."""
+    text = f"committing:{seq}:{digest}:{ts}:{prev_hash}"
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
 class AuditKeyError(BadInputError):
@@ -220,9 +232,14 @@ class AuditTrail:
         mac = _anchor_mac(self._key, record.seq, record.hash, record.ts) if self._key else ""
         return Anchor(record.seq, record.hash, record.ts, mac)
 
-    def check_writable(self) -> None:
-        """Refuse (exit 2, before anything changes) a write that would break the chain: no
-        key, or another key, on a trail written with one."""
+    def check_writable(self, what: str = "the change") -> None:
+        """Refuse, before anything changes, a write that would break the chain (exit 2: no
+        key, or another key, on a trail written with one) or that the home cannot take
+        (exit 1: a read-only or full local store, see :func:`riskops.storage.require_writable`).
+        ``what`` names what is then not done."""
+        from riskops.storage import require_writable
+
+        require_writable(self.settings, what)
         with self.engine.connect() as conn:
             head = conn.execute(sa.select(_events).order_by(_events.c.seq.desc()).limit(1)).first()
         if head is None:
@@ -257,19 +274,36 @@ class AuditTrail:
             acting = self.acting()
             actor = acting.name
             body.setdefault("actor_source", acting.source)
+        from riskops.storage import storage_failure
+
         body_json = json.dumps(jsonable(body), sort_keys=True, separators=(",", ":"))
+        last: Exception | None = None
         for attempt in range(50):
+            anchored: list[tuple[AuditRecord, bytes | None]] = []
             try:
                 with self.engine.begin() as conn:
                     record = self._append(conn, action, model, version, actor, body_json)
                     # Still inside the transaction, which holds the write lock: anchors are
                     # written in sequence order by one writer at a time.
-                    self._write_anchor_file(record)
+                    anchored.append((record, self._write_anchor_file(record)))
                 break
-            except (IntegrityError, OperationalError):
+            except BaseException as exc:
+                # The commit failed after the anchor named the record (a full disk fails at
+                # COMMIT): the anchor goes back to what it was, else it would name a record
+                # the table does not hold -- the very sign of a truncated trail.
+                for written, before in anchored:
+                    self._restore_anchor_file(written, before)
+                if not isinstance(exc, (IntegrityError, OperationalError)):
+                    raise
+                # Another writer (a taken sequence number, a busy database) is waited for;
+                # a full or read-only store is not (it would be retried for a minute).
+                if storage_failure(exc) is not None:
+                    raise
+                last = exc
                 time.sleep(0.05 * (attempt + 1))
         else:
-            raise RuntimeError("audit: could not append after 50 attempts")
+            raise RuntimeError("audit: could not append after 50 attempts") from last
+        self._settle_anchor_file(record)
         anchor = self.anchor(record)
         if self._external is not None:
             with self._external.begin() as conn:
@@ -292,8 +326,39 @@ class AuditTrail:
         return self._principal
 
     # ------------------------------------------------------------------ anchors
-    def _write_anchor_file(self, record: AuditRecord) -> None:
+    def _restore_anchor_file(self, record: AuditRecord, before: bytes | None) -> None:
+        """Put back the anchor file as it was before ``record``'s failed append, if it still
+        names ``record`` -- under the write lock, so that no other writer's anchor is
+        overwritten."""
         path = self.settings.audit_anchor_file
+        try:
+            with self.engine.begin():
+                anchor = self.read_anchor() or {}
+                if anchor.get("seq") != record.seq or anchor.get("hash") != record.hash:
+                    return
+                if before is None:
+                    path.unlink(missing_ok=True)
+                    return
+                tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+                tmp.write_bytes(before)
+                os.replace(tmp, path)
+        except Exception:  # the append's own error is the one to report
+            logger.exception("audit: the anchor of a failed append could not be put back")
+
+    def _write_anchor_file(self, record: AuditRecord, *, committing: bool = True) -> bytes | None:
+        """Anchor ``record`` in the home's anchor file; returns the file's previous bytes.
+
+        Written inside the append's transaction, before COMMIT, the anchor says so
+        (``committing``, with the previous record's hash, MAC'd under the key): a process
+        killed between this write and COMMIT leaves an anchor one record ahead of the table,
+        which :meth:`verify` then tells from a deleted record. :meth:`_settle_anchor_file`
+        drops the mark once the record is committed.
+        """
+        path = self.settings.audit_anchor_file
+        try:
+            before: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            before = None
         anchor = self.anchor(record)
         payload: dict[str, Any] = {
             "seq": anchor.seq,
@@ -303,10 +368,76 @@ class AuditTrail:
         }
         if anchor.mac:
             payload["mac"] = anchor.mac
+        if committing:
+            payload["committing"] = True
+            payload["prev_hash"] = record.prev_hash
+            if self._key:
+                payload["committing_mac"] = _committing_mac(
+                    self._key, record.seq, record.hash, record.ts, record.prev_hash
+                )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(payload, sort_keys=True))
         os.replace(tmp, path)  # atomic: a reader sees the old head or the new one
+        return before
+
+    def _settle_anchor_file(self, record: AuditRecord) -> None:
+        """After COMMIT: the anchor file names ``record`` as committed -- under the write
+        lock, and only if no later append has anchored its own record since."""
+        with self.engine.begin():
+            anchor = self.read_anchor() or {}
+            if (
+                anchor.get("committing")
+                and anchor.get("seq") == record.seq
+                and anchor.get("hash") == record.hash
+            ):
+                self._write_anchor_file(record, committing=False)
+
+    def settle_anchor(self) -> str | None:
+        """Re-anchor the table's head when the anchor file was left by an append killed
+        before its COMMIT (see :meth:`verify`'s note); returns what was done, or None."""
+        with self.engine.begin() as conn:
+            anchor = self.read_anchor() or {}
+            head = conn.execute(sa.select(_events).order_by(_events.c.seq.desc()).limit(1)).first()
+            if self._interrupted(anchor, head) is None:
+                return None
+            if head is None:  # the first append was the one interrupted: nothing to anchor
+                self.settings.audit_anchor_file.unlink(missing_ok=True)
+                return "anchor file of an append that never committed removed (no records)"
+            record = AuditRecord(
+                head.seq,
+                head.ts,
+                head.actor,
+                head.action,
+                head.model,
+                head.version,
+                json.loads(head.body),
+                head.prev_hash,
+                head.hash,
+            )
+            self._write_anchor_file(record, committing=False)
+        return f"anchor file re-anchored at record {head.seq}, the table's head"
+
+    def _interrupted(self, anchor: dict[str, Any], head: Any) -> str | None:
+        """Why ``anchor`` is one record ahead of the table's ``head`` without anything being
+        deleted (an append killed before its COMMIT), or None when it is not that."""
+        if not anchor.get("committing"):
+            return None
+        seq, digest = int(anchor.get("seq", -1)), str(anchor.get("hash", ""))
+        ts = str(anchor.get("ts", ""))
+        prev_hash = str(anchor.get("prev_hash", ""))
+        if self._key is not None:
+            expected = _committing_mac(self._key, seq, digest, ts, prev_hash)
+            if not hmac.compare_digest(str(anchor.get("committing_mac", "")), expected):
+                return None
+        head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+        if head_seq != seq - 1 or not hmac.compare_digest(head_hash, prev_hash):
+            return None
+        return (
+            f"the append of record {seq} was interrupted before it committed (a process "
+            f"killed?): nothing of it is in the trail, whose head is record {head_seq}; the "
+            "next record, or `riskops reconcile`, anchors the head again"
+        )
 
     def read_anchor(self) -> dict[str, Any] | None:
         """The anchored head ``{"seq", "hash", "scheme"[, "mac"]}``, or None before any append."""
@@ -440,14 +571,16 @@ class AuditTrail:
             if not hmac.compare_digest(digest, r.hash) or body_json != r.body:
                 return broken(r.seq, "content does not match its hash" + hint)
             prev = r.hash
-        problem = self._anchor_problem(anchor, rows[-1] if rows else None)
+        head = rows[-1] if rows else None
+        note = self._interrupted(anchor or {}, head) or ""
+        problem = None if note else self._anchor_problem(anchor, head)
         if problem:
             return broken(None, problem)
         for external in self.external_anchors():
             problem = self.check_anchor(external, "the append-only anchor table")
             if problem:
                 return broken(None, problem)
-        return VerifyResult(True, n, None, "", self.scheme, anchor_seq)
+        return VerifyResult(True, n, None, "", self.scheme, anchor_seq, note)
 
     def _anchor_problem(self, anchor: dict[str, Any] | None, head: Any) -> str | None:
         if anchor is None:

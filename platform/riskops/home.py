@@ -29,6 +29,7 @@ from pathlib import Path
 
 from riskops.errors import BadInputError
 from riskops.settings import Settings
+from riskops.storage import StorageError
 
 MARKER = "home.json"
 _REWRITTEN = (
@@ -55,22 +56,44 @@ def locate(settings: Settings) -> None:
     if home in _located or not settings.is_local_tracking():
         return
     database = _local_database(settings)
+    if recorded_path(home) == home:
+        # Not moved: nothing to write, so a read-only home reads on (no lock file taken).
+        _located.add(home)
+        return
     with _lock:
         if home in _located:
             return
         if database is not None and database.exists():
             from filelock import FileLock
 
-            locks = home / "locks"
-            locks.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(locks / "home.lock"), timeout=300):
-                previous = recorded_path(home)
-                if previous is not None and previous != home:
-                    _rewrite(database, previous, home)
-                _write_marker(home)
+            previous = recorded_path(home)
+            try:
+                locks = home / "locks"
+                locks.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(locks / "home.lock"), timeout=300):
+                    previous = recorded_path(home)
+                    if previous is not None and previous != home:
+                        _rewrite(database, previous, home)
+                    _write_marker(home)
+            except OSError as exc:
+                raise _unlocatable(home, previous, exc) from None
         elif home.exists():
-            _write_marker(home)
+            try:
+                _write_marker(home)
+            except OSError as exc:
+                raise _unlocatable(home, None, exc) from None
         _located.add(home)
+
+
+def _unlocatable(home: Path, previous: Path | None, exc: OSError) -> StorageError:
+    """A home whose location cannot be recorded (read-only, full): one line, not a trace."""
+    from riskops.storage import describe_os_error
+
+    where = f"a copy of the home at {previous}" if previous is not None else "a new home"
+    return StorageError(
+        f"RISKOPS_HOME: {home} is {where} and its location cannot be recorded "
+        f"({describe_os_error(exc)}); nothing was read or written"
+    )
 
 
 def recorded_path(home: Path) -> Path | None:

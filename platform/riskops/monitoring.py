@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,11 +12,11 @@ import pandas as pd
 
 from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
-from riskops.errors import NotFoundError
+from riskops.errors import BadInputError, NotFoundError
 from riskops.families import family_of_registered, get_family
 from riskops.inference_log import read_inference_log
 from riskops.policy import load_policies
-from riskops.settings import Settings
+from riskops.settings import Settings, scratch_dir
 
 REFERENCE = "data/reference.parquet"
 """The training sample logged with the champion's run: the reference of drift checks."""
@@ -65,14 +64,23 @@ class Monitor:
         family_name = family_of_registered(name, champion.tags.get("family"))
         family = get_family(family_name)
         policy = load_policies(self.settings.policy_file).for_model(name, family_name)
-        with tempfile.TemporaryDirectory() as tmp:
+        with scratch_dir(self.settings, "monitor") as tmp:
             stored = self.loader.read_evidence(name, champion.version, REFERENCE, state)
             if stored is None:
                 raise NotFoundError(f"model: {name} v{champion.version} logged no {REFERENCE}")
             reference = pd.read_parquet(io.BytesIO(stored))
             logged = read_inference_log(self.settings, name, last_n=max_log_rows)
             columns = [c for c in reference.columns if c in logged.columns]
-            if len(logged) >= 100 and len(columns) == len(reference.columns):
+            if recent is not None and family.domain == "credit":
+                # A file the user names wins over the inference log.
+                current, source = self._recent_applicants(name, champion.version, recent, state)
+                missing = [c for c in reference.columns if c not in current.columns]
+                if missing:
+                    raise BadInputError(
+                        f"--data: {recent.path} lacks the model's features {missing}"
+                    )
+                current = current[list(reference.columns)]
+            elif len(logged) >= 100 and len(columns) == len(reference.columns):
                 current, source = logged[columns], f"inference log ({len(logged)} rows)"
             elif family.domain == "market":
                 dataset = load(family.default_source(recent))
@@ -88,7 +96,9 @@ class Monitor:
                     None,
                     False,
                     None,
-                    "no recent data: the inference log has fewer than 100 requests",
+                    "no recent data: the inference log has fewer than 100 requests; "
+                    f"give a file of recent applicants (riskops monitor --family "
+                    f"{family_name} --data FILE)",
                 )
             html = Path(tmp) / f"drift_{time.strftime('%Y%m%dT%H%M%S')}.html"
             result = drift.data_drift(
@@ -129,3 +139,41 @@ class Monitor:
         facts = {k: v for k, v in check.to_dict().items() if k not in ("model", "version")}
         AuditTrail(self.settings).append("monitor", name, champion.version, **facts)
         return check
+
+    def _recent_applicants(
+        self, name: str, version: int, recent: DataSource, state: Any
+    ) -> tuple[pd.DataFrame, str]:
+        """Recent applicants from a file, read with the column mapping the champion was
+        trained with (its target and positive label, unless given), labels optional."""
+        from dataclasses import fields, replace
+
+        from riskops.tracking import SPEC_FILE
+
+        spec = self.loader.read_json(name, version, SPEC_FILE, state) or {}
+        known = {f.name for f in fields(DataSource)}
+        trained = {k: v for k, v in (spec.get("source") or {}).items() if k in known}
+        if trained.pop("path", None) is None and not trained.get("target"):
+            # Trained on the bundled applicants: their outcome column.
+            from riskops.data.credit import CREDIT_DATA_POSITIVE_LABEL, CREDIT_DATA_TARGET
+
+            trained |= {"target": CREDIT_DATA_TARGET, "positive_label": CREDIT_DATA_POSITIVE_LABEL}
+        trained["protected"] = tuple(trained.get("protected") or ())
+        mapping = DataSource(**{**trained, "domain": "credit"})
+        given = {
+            k: v
+            for k, v in vars(recent).items()
+            if k in ("target", "positive_label", "date_col") and v is not None
+        }
+        if recent.path is None:
+            raise BadInputError("--data: a file of recent applicants is needed")
+        from riskops.data.credit import load_credit
+
+        source = replace(mapping.recent(Path(recent.path)), **given)
+        dataset = load_credit(
+            source.path,
+            target=source.target,
+            positive_label=source.positive_label,
+            date_col=source.date_col,
+            labels_optional=True,
+        )
+        return dataset.frame, f"{Path(recent.path).name} ({len(dataset.frame)} rows)"

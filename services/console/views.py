@@ -7,7 +7,6 @@ same :class:`VersionView` as ``v``), so a new section is one template.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,5 +190,9 @@ def findings_view(settings: Settings) -> list[Any]:
     )
 
 
-def new_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="riskops-console-"))
+def new_workdir(settings: Settings) -> Path:
+    """The console's working folder, under the home (removed at shutdown, or by the next
+    command's clean-up when the console was killed)."""
+    from riskops.settings import make_scratch
+
+    return make_scratch(settings, "console")

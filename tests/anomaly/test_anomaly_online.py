@@ -15,13 +15,21 @@ from riskops.anomaly.features import WARMUP_DAYS, build_features
 from riskops.anomaly.models import IsolationForestDetector, LOFDetector, score_frame
 from riskops.anomaly.online import AnomalyState, OnlineFeatures
 from riskops.data.market import MarketDataset, load_market
-from riskops.market.online import ObservationRejected, online_state, restore_state
+from riskops.families import get_family
+from riskops.market.online import ObservationRejected
 
 TRAIN_DAYS = 2500
 LIVE_DAYS = 300
 RTOL = 1e-9
 """pandas' rolling statistics are running sums over the whole series; the online ones are
 recomputed over each window, so the two differ by accumulated rounding (measured: 2e-13)."""
+
+
+def live_state(detector: object, **start: object) -> AnomalyState:
+    """The live state the anomaly family's hook builds (the one way the live path asks)."""
+    state = get_family("anomaly").online(detector, **start)
+    assert isinstance(state, AnomalyState)
+    return state
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +67,7 @@ def test_live_features_and_scores_equal_batch(detector, live_days, us, batch, tr
     # Given a detector fitted on the first 2,500 days of the S&P 500 and NASDAQ (all eleven
     # features: returns, range, volume, cross-asset) and its state after those days
     detector.fit(build_features(train))
-    state = online_state(detector, history=train)
+    state = live_state(detector, history=train)
     assert isinstance(state, AnomalyState)
     assert state.forecast().score == pytest.approx(
         detector.score_samples(batch.iloc[[TRAIN_DAYS - WARMUP_DAYS - 1]])[0]
@@ -90,7 +98,7 @@ def test_missing_volume_gives_no_score_like_the_batch(us, train) -> None:
     volume = us.volume.copy()
     volume.loc[gap] = np.nan
     gapped = replace(us, volume=volume)
-    state = online_state(detector, history=train)
+    state = live_state(detector, history=train)
     scored = {d: state.update(bar) for bar, d in zip(bars(gapped, days), days, strict=True)}
     # Then the online state issues no score that day, saying why, as build_features drops it
     assert scored[gap].score is None and "volume_change" in (scored[gap].note or "")
@@ -136,12 +144,14 @@ def test_checkpoint_round_trip(us, train) -> None:
     detector = IsolationForestDetector(n_estimators=30, random_state=2).fit(build_features(train))
     days = us.returns.index[TRAIN_DAYS : TRAIN_DAYS + 40]
     stream = bars(us, days)
-    straight = online_state(detector, history=train)
-    stopped = online_state(detector, history=train)
+    straight = live_state(detector, history=train)
+    stopped = live_state(detector, history=train)
     for bar in stream[:15]:
         straight.update(bar)
         stopped.update(bar)
-    resumed = restore_state(detector, json.loads(json.dumps(stopped.to_dict(), allow_nan=False)))
+    resumed = live_state(
+        detector, checkpoint=json.loads(json.dumps(stopped.to_dict(), allow_nan=False))
+    )
     assert all(straight.update(b) == resumed.update(b) for b in stream[15:])
 
 
@@ -159,7 +169,7 @@ def test_checkpoint_round_trip(us, train) -> None:
 )
 def test_bad_bars_are_refused(bar, us, train) -> None:
     detector = IsolationForestDetector(n_estimators=20, random_state=3).fit(build_features(train))
-    state = online_state(detector, history=train)
+    state = live_state(detector, history=train)
     before = state.to_dict()
     with pytest.raises(ObservationRejected) as refused:
         state.update(bar)
@@ -172,4 +182,4 @@ def test_history_is_required(train) -> None:
 
     detector = IsolationForestDetector(n_estimators=20, random_state=3).fit(build_features(train))
     with pytest.raises(BadInputError, match="MarketDataset"):
-        online_state(detector)
+        live_state(detector)

@@ -191,3 +191,53 @@ def test_only_significant_grade_reversals_count() -> None:
     # Then only the gross one counts
     assert significant_grade_reversals(noise) == 0
     assert significant_grade_reversals(gross) == 1
+
+
+probabilities = arrays(
+    float, st.integers(30, 300), elements=st.floats(0.001, 0.999, allow_nan=False)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(pd_=probabilities, seed=st.integers(0, 2**16))
+def test_brier_log_loss_and_the_calibration_curve_are_scikit_learns(
+    pd_: np.ndarray, seed: int
+) -> None:
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    pd_ = pd_.astype(float)
+    y = (np.random.default_rng(seed).uniform(size=len(pd_)) < pd_).astype(int)
+    assert m.brier(y, pd_) == pytest.approx(np.mean((pd_ - y) ** 2), rel=1e-12, abs=1e-15)
+    assert m.brier(y, pd_) == brier_score_loss(y, pd_, labels=[0, 1])
+    assert m.log_loss(y, pd_) == pytest.approx(log_loss(y, pd_, labels=[0, 1]), rel=1e-12)
+    # Equal-width bins, no PD on an inner edge: the same bins, the same two means
+    on_edge = np.isclose(pd_ * 10, np.round(pd_ * 10))
+    pd_, y = pd_[~on_edge], y[~on_edge]
+    ours = m.calibration_curve(y, pd_, n_bins=10, strategy="uniform")
+    observed, predicted = calibration_curve(y, pd_, n_bins=10, strategy="uniform")
+    np.testing.assert_allclose(ours["observed_rate"], observed, rtol=1e-12)
+    np.testing.assert_allclose(ours["mean_pd"], predicted, rtol=1e-12)
+
+
+def test_the_score_calibrator_predicts_what_scikit_learns_fitted_estimators_predict() -> None:
+    # ScoreCalibrator fits scikit-learn's LogisticRegression (Platt) or IsotonicRegression and
+    # predicts without their input validation (the one-applicant hot path): same numbers.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    from riskops.credit.calibration import ScoreCalibrator
+
+    rng = np.random.default_rng(3)
+    score = rng.normal(size=2000)
+    y = (rng.uniform(size=2000) < 1 / (1 + np.exp(-(0.8 * score - 1.0)))).astype(int)
+    new = rng.normal(scale=1.5, size=500)
+    floor = 0.0003
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(score[:, None], y)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score, y)
+    for method, expected in (
+        ("sigmoid", platt.predict_proba(new[:, None])[:, 1]),
+        ("isotonic", iso.predict(new)),
+    ):
+        ours = ScoreCalibrator(method, floor=floor).fit(score, y).transform(new)
+        np.testing.assert_allclose(ours, np.clip(expected, floor, 1 - floor), rtol=1e-10)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -62,10 +63,14 @@ def test_demo_tells_its_story_on_stdout_and_nothing_else(
 ) -> None:
     home, _, out, err = demo_run
     # Then stdout holds the steps, the summary table and where to look next, at 80 columns
-    for heading in ("1. Train, gate and promote", "Summary", "Where to look next"):
+    # (but for the commands to type, which stay whole on their line to be copied)
+    for heading in ("1. Train, gate and promote", "3. Monitor", "Summary", "Where to look next"):
         assert heading in out
     assert "credit_pd" in out and "refused" in out
-    assert max(len(line) for line in out.splitlines()) <= 80
+    hints = json.loads((home / "demo" / "summary.json").read_text())["next"]
+    commands = {h["command"] for h in hints}
+    wide = [line for line in out.splitlines() if len(line) > 80]
+    assert all(line.strip() in commands for line in wide), wide
     # and neither stream holds a library's log line or a progress bar
     assert NOISE.search(out) is None, NOISE.search(out)
     assert NOISE.search(err) is None, err[:3000]
@@ -82,13 +87,22 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_demo_ends_with_a_gated_champion_per_family(demo_home: tuple[Path, dict, dict]) -> None:
     _, summary, env = demo_home
-    assert {c["model"] for c in summary["champions"] if c["promoted"]} == {
+    assert {c["model"]["name"] for c in summary["champions"] if c["promoted"]} == {
         "credit_pd",
         "market_var",
         "market_volatility",
         "market_anomaly",
     }
     models = json.loads(_cli(env, "models", "--json").stdout)["models"]
+    # and the monitoring step gave every champion the first point of its drift history
+    drift = json.loads(_cli(env, "drift", "--json").stdout)
+    assert {c["model"]["name"] for c in drift["checks"]} == {
+        "credit_pd",
+        "market_var",
+        "market_volatility",
+        "market_anomaly",
+    }
+    assert all(c["share_of_drifted_columns"] is not None for c in drift["checks"])
     for row in models:
         assert row["champion"] is not None, row["name"]
         assert row["champion"]["validation_status"] == "passed"
@@ -141,7 +155,7 @@ def test_each_champion_gets_a_report_that_renders_offline_in_chromium(
     from playwright.sync_api import sync_playwright
 
     _, summary, env = demo_home
-    names = [c["model"] for c in summary["champions"]]
+    names = [c["model"]["name"] for c in summary["champions"]]
     # Given a validation report per champion, written by the CLI
     reports = {}
     for name in names:
@@ -215,6 +229,126 @@ def test_monitor_flags_drift_and_would_retrain(
         # and each check is a run in the Evidently workspace under RISKOPS_HOME
         assert check["evidently_run"]
     assert (Path(env["RISKOPS_HOME"]) / "evidently").is_dir()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _shell_environment() -> dict[str, str]:
+    """A new shell's environment: no RiskOps, MLflow or Prefect settings, and the project's
+    environment not on the PATH (the demo's setup lines do that)."""
+    venv = str(Path(sys.executable).parent)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RISKOPS_", "MLFLOW_", "PREFECT_", "VIRTUAL_ENV", "COLUMNS"))
+    }
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv)
+    return env
+
+
+# What each server hint answers on once it is up.
+_SERVER_PROBES = {
+    "riskops serve": "/readyz",
+    "mlflow ui": "/health",
+    "prefect server start": "/api/health",
+    "evidently ui": "/api/projects",
+}
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited with {process.returncode} before {url} answered"
+        try:
+            answer = httpx.get(url, timeout=5)
+        except httpx.HTTPError:
+            answer = None
+        if answer is not None and answer.status_code == 200:
+            return answer
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+def test_every_hint_the_demo_prints_works_verbatim(
+    demo_run: tuple[Path, dict[str, str], str, str], tmp_path: Path
+) -> None:
+    """Each command under "Where to look next", typed in a new shell after the two setup
+    lines, from a directory outside the checkout; servers are started (on a free port in
+    place of the printed one), probed and stopped."""
+    import re
+    import signal
+
+    home, _, out, _ = demo_run
+    hints = json.loads((home / "demo" / "summary.json").read_text())["next"]
+    setup = [h["command"] for h in hints if h["setup"]]
+    # Given the setup lines: the environment's activation and the home the demo filled
+    assert any(c.startswith("source ") for c in setup)
+    assert f"export RISKOPS_HOME={home}" in setup
+    elsewhere = tmp_path / "shell"
+    elsewhere.mkdir()
+    env = _shell_environment()
+    for hint in hints:
+        # each command is printed, whole, as the user is told to type it
+        assert hint["command"] in out.splitlines() or f"    {hint['command']}" in out.splitlines()
+        if hint["setup"]:
+            continue
+        command = hint["command"]
+        if not hint["server"]:
+            done = subprocess.run(
+                ["bash", "-c", " && ".join([*setup, command])],
+                env=env,
+                cwd=elsewhere,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            assert done.returncode == hint["exit_code"], (command, done.stderr[-3000:])
+            continue
+        port = _free_port()
+        moved, replaced = re.subn(r"--port \d+", f"--port {port}", command)
+        assert replaced == 1, command
+        probe = next(path for prefix, path in _SERVER_PROBES.items() if prefix in command)
+        server = subprocess.Popen(
+            ["bash", "-c", " && ".join([*setup, moved])],
+            env=env,
+            cwd=elsewhere,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            answer = _wait_for(f"http://127.0.0.1:{port}{probe}", server, timeout=240)
+            if "evidently ui" in command:
+                # the workspace holds a project per champion, each with its first check
+                names = {p["name"] for p in answer.json()}
+                assert {"credit_pd", "market_var", "market_volatility", "market_anomaly"} <= names
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=30)
+    # The report hint wrote where it was typed, and nothing else landed there
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["credit_pd.html"]
+
+
+def test_the_drift_command_points_at_the_evidently_workspace(
+    demo_home: tuple[Path, dict, dict],
+) -> None:
+    _, summary, env = demo_home
+    printed = _cli(env, "drift").stdout
+    evidently = next(h["command"] for h in summary["next"] if h["command"].startswith("evidently"))
+    assert evidently.split(" --port")[0] in " ".join(printed.split())
 
 
 def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dict]) -> None:

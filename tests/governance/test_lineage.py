@@ -50,7 +50,7 @@ def test_lineage_command_json(governed) -> None:
     )
     assert result.exit_code == 0, result.output
     lineage = json.loads(result.output.strip().splitlines()[-1])
-    assert lineage["version"] == governed.non_monotone
+    assert lineage["model"] == {"name": "credit_pd", "version": governed.non_monotone}
     assert lineage["validation_status"] == "failed"
     assert [g["passed"] for g in lineage["gate_reports"]][-1] is False
     assert "evidence_current" in lineage["gate_reports"][-1]["failed_gates"]

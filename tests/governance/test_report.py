@@ -174,7 +174,7 @@ def test_report_command_for_the_champion(governed, tmp_path: Path) -> None:
     # Then it writes both files, logs nothing and says the version is champion
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output.strip().splitlines()[-1])
-    assert payload["version"] == governed.champion
+    assert payload["model"] == {"name": "credit_pd", "version": governed.champion}
     assert payload["logged"] == {}
     assert out.exists()
     assert card.read_text().startswith(f"# credit_pd v{governed.champion}")
@@ -188,7 +188,7 @@ def test_report_of_an_unknown_version_exits_2(governed, tmp_path: Path) -> None:
         app, ["report", "credit_pd", "--version", "99", "--out", str(tmp_path / "x.html"), "--json"]
     )
     assert result.exit_code == 2
-    assert json.loads(result.output.strip().splitlines()[-1])["error"] == "NotFoundError"
+    assert json.loads(result.output.strip().splitlines()[-1])["error"]["type"] == "NotFoundError"
 
 
 def test_challenger_is_compared_with_the_champion_on_its_own_window(governed, facts_of) -> None:

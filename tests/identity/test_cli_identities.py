@@ -154,3 +154,18 @@ def test_every_record_since_the_first_identity_names_an_authenticated_actor(
         if r.body.get("actor_source") not in ("token", "oidc") or r.actor not in known
     ]
     assert unattributed == []
+
+
+def test_the_identities_trail_is_not_a_model(ihome: IdentityHome) -> None:
+    # Given a home whose trail records who was added (the pseudo-model `_identities`) and a
+    # trained model
+    name = "listed_pd"
+    train(ihome, name, "alice")
+    assert any(r.model == "_identities" for r in AuditTrail(Settings()).records())
+    # When anyone lists the models
+    listed = cli(ihome, "alice", "models", "--json")
+    assert listed.exit_code == 0, listed.output
+    names = {row["name"] for row in json.loads(listed.stdout)["models"]}
+    # Then the model is there and the identities' records are not a model
+    assert name in names
+    assert "_identities" not in names

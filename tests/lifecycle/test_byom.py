@@ -23,9 +23,9 @@ from riskops.families import get_family
 from riskops.families.contracts import ContractError
 from riskops.ledger.loader import VerifiedLoader
 from riskops.lifecycle import Lifecycle
-from riskops.lifecycle.training import SPEC_FILE
 from riskops.registry import CHALLENGER, Registry
 from riskops.settings import Settings
+from riskops.tracking import SPEC_FILE
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -75,16 +75,28 @@ def test_a_user_pipeline_registers_through_the_same_path(
 ) -> None:
     # Given a scikit-learn Pipeline the platform has never seen, on a CSV it has never seen
     pipeline = card_pipeline()
-    # When a data scientist registers it
-    result = riskops.register(
-        pipeline,
-        family="credit",
-        data=str(default_csv),
-        target="default",
-        positive_label="Yes",
-        name="card_pd",
-        settings=settings,
-    )
+    # When a data scientist registers it (with the CLI's progress display listening)
+    from riskops import progress
+
+    announced: list[str] = []
+    with progress.listening(lambda description, done, total: announced.append(description)):
+        result = riskops.register(
+            pipeline,
+            family="credit",
+            data=str(default_csv),
+            target="default",
+            positive_label="Yes",
+            name="card_pd",
+            settings=settings,
+        )
+    # Then each step of the training was announced, in order
+    assert announced == [
+        "loading and validating the data",
+        "fitting credit (your model)",
+        "gathering the gate evidence (drift, champion comparison)",
+        "logging the run to MLflow and registering the version",
+        "writing the card and validation report of card_pd v1",
+    ]
     # Then it is the challenger of card_pd, with the train JSON's shape and honest metrics
     payload = result.to_dict()
     assert set(payload) == {
@@ -209,7 +221,7 @@ def test_a_classifier_without_predict_proba_exits_2_and_registers_nothing(
     )
     # Then it exits 2 naming the missing method, and nothing is registered or audited
     assert result.exit_code == 2, result.output
-    assert "predict_proba" in json.loads(result.stdout.strip().splitlines()[-1])["message"]
+    assert "predict_proba" in json.loads(result.stdout.strip().splitlines()[-1])["error"]["message"]
     assert Registry(settings).model_names() == []
     assert AuditTrail(settings).records() == []
     # and the Python API refuses it the same way, before reading any data

@@ -126,7 +126,7 @@ def test_lifecycle_from_first_champion_to_rollback(trained_home: Path) -> None:
     # The CLI says the same with exit 3
     result = runner.invoke(app, ["promote", "credit_pd", "--json"])
     assert result.exit_code == 3
-    assert json.loads(result.stdout.strip().splitlines()[-1])["error"] == "PromotionRefused"
+    assert json.loads(result.stdout.strip().splitlines()[-1])["error"]["type"] == "PromotionRefused"
 
     # When forced with a reason, it is promoted and recorded as an override
     forced = life.promote("credit_pd", force=True, reason="validator sign-off MR-123")

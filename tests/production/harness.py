@@ -38,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 INIT_SQL = REPO / "infra" / "postgres" / "init.sql"
+ANCHOR_SQL = REPO / "infra" / "postgres" / "anchor.sql"
+"""Run after ``INIT_SQL`` as in compose: the audit trail's append-only anchor table."""
 COMPOSE_FILE = REPO / "infra" / "docker-compose.yml"
 DATABASES = ("mlflow", "prefect", "riskops")
 
@@ -570,7 +572,7 @@ def postgres_cluster(log_dir: Path) -> Iterator[PostgresServer]:
         process.start()
         server = PostgresServer("127.0.0.1", port, superuser, password, bin_dir, process)
         try:
-            # The very file the postgres image runs from /docker-entrypoint-initdb.d.
+            # The very files the postgres image runs from /docker-entrypoint-initdb.d.
             run_checked(
                 [
                     str(bin_dir / "psql"),
@@ -581,6 +583,8 @@ def postgres_cluster(log_dir: Path) -> Iterator[PostgresServer]:
                     server.dsn("postgres"),
                     "-f",
                     str(INIT_SQL),
+                    "-f",
+                    str(ANCHOR_SQL),
                 ],
                 env=clean_environment(),
                 timeout=60,

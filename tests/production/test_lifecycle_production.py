@@ -271,7 +271,7 @@ def test_concurrent_trainings_and_racing_promotions_lose_nothing(
     refusal = _json_line(raced[exits.index(3)].stdout, "error")
     assert (
         f"evidence compares against no champion but the champion is now v{winner}"
-        in refusal["message"]
+        in refusal["error"]["message"]
     )
     # (search results carry no aliases in MLflow; each version is read on its own)
     champions = [

@@ -256,14 +256,16 @@ class AnomalyFamily(Family):
             evaluation=evaluation,
         )
 
-    def online(self, estimator: Any, history: Any = None) -> Any:
+    def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:class:`riskops.anomaly.online.AnomalyState`): each day's bar in,
         its score, percentile and alert out. ``history`` is the
         :class:`~riskops.data.market.MarketDataset` of the days before the stream (a
-        detector keeps no raw data, so there is no default)."""
-        from riskops.market.online import online_state
+        detector keeps no raw data, so there is no default); or ``checkpoint`` resumed."""
+        from riskops.anomaly.online import AnomalyState
 
-        return online_state(estimator, history=history)
+        if checkpoint is not None:
+            return AnomalyState.from_dict(checkpoint, estimator)
+        return AnomalyState(estimator, history=history)
 
     def service_route(self) -> Any:
         from riskops.anomaly.serving import ROUTE

@@ -219,7 +219,7 @@ class OnlineFeatures:
 class AnomalyState(OnlineState):
     """Online scoring by a fitted anomaly detector (:mod:`riskops.anomaly.models`).
 
-    Built with :func:`~riskops.market.online.online_state` and the
+    Built by the anomaly family's ``online`` hook from the
     :class:`~riskops.data.market.MarketDataset` whose last days warm the features up; each
     :meth:`update` takes the next day's bar and returns that day's ``score``,
     ``percentile`` and ``alert`` (``horizon`` 0: a score of the day, not a forecast), or

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, stdout
+from riskops.cli.output import command, emit, fail, stdout, wrote
 
 
 def audit(
@@ -23,7 +23,11 @@ def audit(
     ] = None,
     json_out: opt.Json = False,
 ) -> None:
-    """Show a model's audit records, export them, or verify the chain (exit 1 if broken)."""
+    """Show a model's audit records, export them, or verify the chain (exit 1 if broken).
+
+    With --csv or --export-json the records go to the files, and the command says what it
+    wrote instead of printing them.
+    """
     with command(json_out):
         from riskops.audit import AuditTrail
         from riskops.settings import Settings
@@ -31,47 +35,81 @@ def audit(
         if target == "verify":
             _verify(json_out)
             return
-        trail = AuditTrail(Settings())
+        settings = Settings()
+        trail = AuditTrail(settings)
         records = [r.to_dict() for r in trail.records(None if target == "all" else target)]
+        written: list[dict[str, str | int]] = []
         if csv_out is not None:
             _write_csv(records, csv_out)
+            written.append({"path": str(csv_out), "format": "csv", "records": len(records)})
         if json_file is not None:
             json_file.write_text(json.dumps(records, indent=2))
+            written.append({"path": str(json_file), "format": "json", "records": len(records)})
+        scope = {"scope": "all"} if target == "all" else {"model": {"name": target}}
 
         def render() -> None:
-            from rich.table import Table
+            if written:
+                for w in written:
+                    wrote(w["path"], f"{w['records']} audit records, {str(w['format']).upper()}")
+                return
+            if not records:
+                stdout.print(
+                    f"no audit records{'' if target == 'all' else ' of ' + target} in home "
+                    f"{settings.home}",
+                    highlight=False,
+                )
+                return
+            _render_records(records, per_model=target == "all", title=f"audit trail: {target}")
 
-            from riskops.governance.history import describe
+        if written:
+            emit({**scope, "written": written}, json_out, render)
+        else:
+            emit({**scope, "records": records}, json_out, render)
 
-            per_model = target == "all"
-            table = Table(
-                title=f"audit trail: {target}",
-                caption="alias change: alias old version → new version",
-            )
-            for column in ("seq", "time (UTC)", "actor", "action"):
-                table.add_column(column, no_wrap=column != "actor")
-            if per_model:
-                table.add_column("model")
-            table.add_column("version", no_wrap=True)
-            table.add_column("alias change", overflow="fold")
-            table.add_column("decision / reason", overflow="fold", ratio=2)
-            table.add_column("evidence", overflow="fold", ratio=1)
-            for r in records:
-                row = describe(r)
-                # who, and how it was established (token, oidc, self_declared)
-                actor = f"{row.actor} ({row.actor_source})" if row.actor_source else row.actor
-                cells = [str(row.seq), row.time, actor, row.action]
-                cells += [row.model] if per_model else []
-                cells += [
-                    "" if row.version is None else f"v{row.version}",
-                    row.alias_changes,
-                    row.decision,
-                    row.evidence,
-                ]
-                table.add_row(*cells)
-            stdout.print(table)
 
-        emit({"model": target, "records": records}, json_out, render)
+def _render_records(records: list[dict], *, per_model: bool, title: str) -> None:
+    """A table at wide terminals, one block per record at 80 columns."""
+    from rich.markup import escape
+
+    from riskops.cli.tables import Column, show
+    from riskops.governance.history import describe
+
+    rows = []
+    for r in records:
+        row = describe(r)
+        # who, and how it was established (token, oidc, self_declared)
+        actor = f"{row.actor} ({row.actor_source})" if row.actor_source else row.actor
+        rows.append(
+            {
+                "seq": f"#{row.seq}",
+                "time": row.time,
+                "actor": escape(actor),
+                "action": row.action,
+                "model": escape(row.model),
+                "version": "" if row.version is None else f"v{row.version}",
+                "alias": escape(row.alias_changes),
+                "decision": escape(row.decision),
+                "evidence": escape(row.evidence),
+            }
+        )
+    columns = [
+        Column("seq", "seq", heading=True),
+        Column("time", "time (UTC)", heading=True),
+        Column("action", "action", heading=True),
+        *([Column("model", "model", heading=True)] if per_model else []),
+        Column("version", "version", heading=True),
+        Column("actor", "actor", wrap=True, min_width=12),
+        Column("alias", "alias change", wrap=True, min_width=12),
+        Column("decision", "decision / reason", wrap=True, min_width=24),
+        Column("evidence", "evidence", wrap=True, min_width=20),
+    ]
+    show(
+        stdout,
+        columns,
+        rows,
+        title=title,
+        caption="alias change: alias old version → new version",
+    )
 
 
 def _verify(json_out: bool) -> None:
@@ -109,12 +147,18 @@ def _verify(json_out: bool) -> None:
             stdout.print(
                 f"[{colour}]{f.severity}[/{colour}] {f.kind}: {f.message}", highlight=False
             )
-        if not report.ok:
-            stdout.print("[red]audit verification failed[/red]")
 
-    emit(payload, json_out, render)
     if not report.ok:
-        raise typer.Exit(1)
+        if not json_out:
+            render()
+        fail(
+            "audit verification failed",
+            1,
+            json_out,
+            type_name="AuditVerificationFailed",
+            payload=payload,
+        )
+    emit(payload, json_out, render)
 
 
 def reconcile(name: opt.ModelName, json_out: opt.Json = False) -> None:
@@ -122,17 +166,26 @@ def reconcile(name: opt.ModelName, json_out: opt.Json = False) -> None:
     with command(json_out):
         from riskops.lifecycle import Lifecycle
 
-        changes = Lifecycle().reconcile(name)
+        done = Lifecycle().reconcile(name)
+        changes = done["alias_changes"]
 
         def render() -> None:
+            if done["anchor"]:
+                stdout.print(done["anchor"], highlight=False)
             if not changes:
                 stdout.print(f"{name}: the registry's aliases already match the audit trail")
             for c in changes:
                 stdout.print(
                     f"{name}@{c['alias']}: {_v(c['from'])} -> {_v(c['to'])}", highlight=False
                 )
+            for v in done["unaudited_versions"]:
+                stdout.print(
+                    f"{name} v{v}: recorded as registered outside the audit trail (tagged "
+                    "riskops.unaudited; never served nor promotable)",
+                    highlight=False,
+                )
 
-        emit({"model": name, "alias_changes": changes}, json_out, render)
+        emit({"model": {"name": name}, **done}, json_out, render)
 
 
 def _v(version: int | None) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, stdout
+from riskops.cli.output import command, emit, model_object, stdout
 
 app = typer.Typer(
     help="Validation findings: issues, limitations and policy exceptions of a version.",
@@ -35,7 +35,7 @@ def add(
 
         finding = FindingsRegister(Settings()).add(name, version, severity, owner, due, text)
         emit(
-            finding.to_dict(),
+            model_object(finding.to_dict()),
             json_out,
             lambda: stdout.print(
                 f"finding #{finding.id} recorded on {name} v{version}: {finding.summary()}",
@@ -57,7 +57,7 @@ def close(
 
         closed = FindingsRegister(Settings()).close(finding, reason)
         emit(
-            closed.to_dict(),
+            model_object(closed.to_dict()),
             json_out,
             lambda: stdout.print(
                 f"finding #{closed.id} closed by {closed.closed_by}", highlight=False
@@ -78,7 +78,7 @@ def list_(
         from riskops.settings import Settings
 
         found = findings_from(AuditTrail(Settings()).records(name))
-        rows = [f.to_dict() for f in found if include_closed or f.open]
+        rows = [model_object(f.to_dict()) for f in found if include_closed or f.open]
 
         def render() -> None:
             from rich.table import Table
@@ -92,7 +92,7 @@ def list_(
                 )
                 table.add_row(
                     f"#{f['id']}",
-                    f"{f['model']} v{f['version']}",
+                    f"{f['model']['name']} v{f['model']['version']}",
                     f["severity"],
                     f["owner"],
                     f["due"],

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, progress, stderr, stdout
+from riskops.cli.output import (
+    command,
+    emit,
+    model_object,
+    progress,
+    stderr,
+    stdout,
+    wrote,
+)
 
 if TYPE_CHECKING:
     from riskops.settings import Settings
@@ -71,36 +79,34 @@ def report(
             )
 
         def render() -> None:
-            stdout.print(
-                f"[green]wrote[/green] {result['written']['report']} for {result['model']} "
-                f"v{result['version']} ({len(result['figures'])} figures, "
-                f"{result['report_bytes'] / 1e6:.1f} MB)"
+            wrote(
+                result["written"]["report"],
+                f"validation report of {result['model']} v{result['version']}, "
+                f"{len(result['figures'])} figures, {result['report_bytes'] / 1e6:.1f} MB",
             )
             if "card" in result["written"]:
-                stdout.print(f"[green]wrote[/green] {result['written']['card']}")
+                wrote(result["written"]["card"], "model card")
             for uri in result["logged"].values():
                 stdout.print(f"  logged {uri}")
             for caveat in result["caveats"]:
                 stdout.print(f"  [yellow]caveat[/yellow] {caveat}", highlight=False)
 
-        emit(result, json_out, render)
+        emit(model_object(result), json_out, render)
 
 
 def lineage(name: opt.ModelName, version: Version = None, json_out: opt.Json = False) -> None:
     """Where a version came from: run, data hashes, code, parent champion, gates, promotions."""
     with command(json_out):
-        import tempfile
-
         from riskops.governance.facts import collect, json_only
         from riskops.governance.lineage import build_lineage
-        from riskops.settings import Settings
+        from riskops.settings import Settings, scratch_dir
 
         settings = Settings()
         version = default_version(settings, name, version)
-        with tempfile.TemporaryDirectory(prefix="riskops-lineage-") as tmp:
-            facts = collect(settings, name, version, workdir=Path(tmp), fetch=json_only)
+        with scratch_dir(settings, "lineage") as tmp:
+            facts = collect(settings, name, version, workdir=tmp, fetch=json_only)
             result = build_lineage(facts)
-        emit(result, json_out, lambda: _render_lineage(result))
+        emit(model_object(result), json_out, lambda: _render_lineage(result))
 
 
 def _render_lineage(lin: dict) -> None:

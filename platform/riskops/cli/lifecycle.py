@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, progress, stderr, stdout
+from riskops.cli.output import command, emit, fail, model_object, progress, stdout
 
 
 def train(
@@ -25,7 +24,7 @@ def train(
     low_col: opt.LowCol = None,
     volume_col: opt.VolumeCol = None,
     dataset: opt.Bundled = None,
-    model: Annotated[str | None, typer.Option(help="Model kind; see the family's choices.")] = None,
+    model: opt.ModelKind = None,
     dist: Annotated[
         opt.Innovations | None, typer.Option(help="Market: innovations distribution.")
     ] = None,
@@ -126,17 +125,22 @@ def train(
             protected=protected,
         )
         with progress(f"training {family}", json_out):
-            result = Lifecycle().run(request)
-        payload = result.to_dict()
+            if prefect_api():
+                # Recorded as a flow run of the Prefect server the user configured.
+                payload = pipelines("flows").train_flow(**request.to_parameters())
+            else:
+                payload = Lifecycle().run(request).to_dict()
 
         def render() -> None:
+            model = payload["model"]
             stdout.print(
-                f"[green]registered[/green] {result.name} v{result.version} "
-                f"({result.model_kind}, run {result.run_id}) as challenger in {result.seconds:.1f}s"
+                f"[green]registered[/green] {model['name']} v{model['version']} "
+                f"({model['kind']}, run {payload['run_id']}) as challenger in "
+                f"{payload['seconds']:.1f}s"
             )
-            for key, value in result.metrics.items():
+            for key, value in payload["metrics"].items():
                 stdout.print(f"  {key:<24} {value:.4f}")
-            screen = result.family_summary.get("protected_screen") or {}
+            screen = payload.get("protected_screen") or {}
             for column in screen.get("unresolved", []):
                 stdout.print(
                     f"[yellow]warning[/yellow] feature {column} looks like a protected "
@@ -144,7 +148,7 @@ def train(
                     f"retrain with --acknowledge-protected '{column}: reason'",
                     highlight=False,
                 )
-            render_documents(result.documents)
+            render_documents(payload.get("documents") or {})
 
         emit(payload, json_out, render)
 
@@ -167,7 +171,9 @@ def render_documents(documents: dict) -> None:
 def promote(
     name: opt.ModelName,
     version: Annotated[int | None, typer.Option(help="Version; default: the challenger.")] = None,
-    force: Annotated[bool, typer.Option(help="Override a refusal (needs --reason).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Override a refusal (needs --reason).")
+    ] = False,
     reason: Annotated[str | None, typer.Option(help="Why the override is justified.")] = None,
     json_out: opt.Json = False,
 ) -> None:
@@ -175,31 +181,67 @@ def promote(
     with command(json_out):
         from riskops.lifecycle import Lifecycle
 
-        result = Lifecycle().promote(name, version, force=force, reason=reason)
-        finish_decision(result, json_out)
+        with progress(f"promoting {name}", json_out):
+            decision: Any
+            if prefect_api():
+                decision = decision_flow(
+                    "promote", name=name, version=version, force=force, reason=reason
+                )
+            else:
+                decision = Lifecycle().promote(name, version, force=force, reason=reason)
+        finish_decision(decision, json_out)
 
 
 def finish_decision(result: Any, json_out: bool) -> None:
-    """Print a decision (:class:`~riskops.lifecycle.PromotionResult`); a refusal exits 3
-    with the reasons (the same JSON object under ``--json``, with ``error``)."""
+    """Print a decision (a :class:`~riskops.lifecycle.PromotionResult` or its ``to_dict()``,
+    as a flow returns it); a refusal exits 3 with the reasons (under ``--json`` the envelope
+    with ``ok: false``, the error and the decision)."""
     from riskops.errors import PromotionRefused
-    from riskops.tracking import jsonable
 
-    payload = result.to_dict()
-    if result.refused:
-        if json_out:
-            message = f"{result.name} v{result.version} refused: " + "; ".join(result.reasons())
-            envelope = {"error": "PromotionRefused", "message": message, **payload}
-            print(json.dumps(jsonable(envelope)))
-        else:
+    payload = result if isinstance(result, dict) else result.to_dict()
+    if payload.get("report"):
+        payload = {**payload, "report": model_object(payload["report"])}
+    if payload["outcome"] == "refused":
+        if not json_out:
             render_decision(payload)
-        stderr.print(
-            f"[bold red]refused[/bold red] {result.name} v{result.version}: "
-            + "; ".join(result.reasons()),
-            highlight=False,
+        model = payload["model"]
+        reasons = [r["reason"] for r in payload["report"]["results"] if not r["passed"]]
+        fail(
+            f"{model['name']} v{model['version']} refused: " + "; ".join(reasons),
+            PromotionRefused.exit_code,
+            json_out,
+            type_name="PromotionRefused",
+            payload=payload,
         )
-        raise typer.Exit(PromotionRefused.exit_code)
     emit(payload, json_out, lambda: render_decision(payload))
+
+
+def prefect_api() -> str | None:
+    """The Prefect server the use cases are recorded in as flow runs (``PREFECT_API_URL``).
+
+    Without one, ``train``, ``promote``, ``approve`` and ``reject`` run the use cases
+    directly: a temporary Prefect server per command would cost seconds for runs nobody
+    sees. (``retrain``, ``monitor`` and ``demo`` always run their flows.)
+    """
+    import os
+
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def pipelines(module: str) -> Any:
+    from riskops.cli.orchestration import _pipelines
+
+    return _pipelines(module)
+
+
+def decision_flow(flow: str, **parameters: Any) -> dict[str, Any]:
+    """Run the ``promote``/``approve``/``reject`` flow; its decision (a refusal is the
+    Failed run's data)."""
+    state = getattr(pipelines("flows"), f"{flow}_flow")(**parameters, return_state=True)
+    decision = state.result(raise_on_failure=False)
+    if isinstance(decision, BaseException):
+        raise decision
+    return dict(decision)
 
 
 def render_decision(payload: dict) -> None:
@@ -278,60 +320,82 @@ def models(json_out: opt.Json = False) -> None:
         from riskops.inventory import inventory
         from riskops.settings import Settings
 
-        rows = inventory(Settings())
+        settings = Settings()
+        rows = inventory(settings)
 
         def render() -> None:
-            from rich.table import Table
-
-            table = Table(
-                "model",
-                "champion",
-                "challenger",
-                "shadow",
-                "revalidation due",
-                "key metrics (champion)",
-            )
-
-            def cell(row: dict, alias: str) -> str:
-                info = row.get(alias)
-                return "-" if info is None else f"v{info['version']} {info['kind'] or ''}"
-
-            def shadow_cell(row: dict) -> str:
-                info = row.get("shadow")
-                if info is None:
-                    return "-"
-                return f"v{info['version']}\n{info['scored']} scored\n{info['dropped']} dropped" + (
-                    f"\n{info['failed']} failed" if info["failed"] else ""
+            if not rows:
+                stdout.print(
+                    f"no models in home {settings.home} yet: `riskops demo` trains the four "
+                    "families, `riskops train credit` one",
+                    highlight=False,
                 )
-
-            for row in rows:
-                gov = row["governance"]
-                champ = row.get("champion") or row.get("challenger") or {}
-                # One metric per line keeps the table readable at 80 columns.
-                metrics = "\n".join(
-                    f"{k}={v:.4g}" for k, v in (champ.get("key_metrics") or {}).items()
-                )
-                if gov["tier"] is None:
-                    due = "untiered"
-                elif gov["revalidation_due"] is None:
-                    due = "not validated"
-                else:
-                    due = gov["revalidation_due"] + (
-                        "\n[red]OVERDUE[/red]" if gov["revalidation_overdue"] else ""
-                    )
-                notes = [f"tier {gov['tier']}" if gov["tier"] else ""]
-                if gov["open_findings"]:
-                    notes.append(f"{gov['open_findings']} open finding(s)")
-                if gov["pending"]:
-                    notes.append(f"{len(gov['pending'])} awaiting approval")
-                table.add_row(
-                    "\n".join(x for x in (row["name"], *notes) if x),
-                    cell(row, "champion"),
-                    cell(row, "challenger"),
-                    shadow_cell(row),
-                    due,
-                    metrics,
-                )
-            stdout.print(table)
+                return
+            _render_models(rows)
 
         emit({"models": rows}, json_out, render)
+
+
+def _render_models(rows: list[dict]) -> None:
+    """A table at wide terminals, one block per model at 80 columns."""
+    from rich.markup import escape
+
+    from riskops.cli.tables import Column, show
+
+    def cell(row: dict, role: str) -> str:
+        info = row.get(role)
+        return "-" if info is None else f"v{info['version']} {escape(info['kind'] or '')}"
+
+    def shadow_cell(row: dict) -> str:
+        # the version in shadow and what the serving workers did with it
+        info = row.get("shadow")
+        if info is None:
+            return "-"
+        failed = f", {info['failed']} failed" if info.get("failed") else ""
+        return (
+            f"v{info['version']}: {info.get('scored', 0)} scored, "
+            f"{info.get('dropped', 0)} dropped{failed}"
+        )
+
+    shown = []
+    for row in rows:
+        gov = row["governance"]
+        champ = row.get("champion") or row.get("challenger") or {}
+        metrics = "  ".join(f"{k}={v:.4g}" for k, v in (champ.get("key_metrics") or {}).items())
+        if gov["tier"] is None:
+            due = "untiered"
+        elif gov["revalidation_due"] is None:
+            due = "not validated"
+        else:
+            due = gov["revalidation_due"] + (
+                " [red]OVERDUE[/red]" if gov["revalidation_overdue"] else ""
+            )
+        notes = [f"tier {gov['tier']}"] if gov["tier"] else []
+        if gov["open_findings"]:
+            notes.append(f"{gov['open_findings']} open finding(s)")
+        if gov["pending"]:
+            notes.append(f"[cyan]{len(gov['pending'])} awaiting approval[/cyan]")
+        shown.append(
+            {
+                "model": escape(row["name"]),
+                "notes": ", ".join(notes),
+                "champion": cell(row, "champion"),
+                "challenger": cell(row, "challenger"),
+                "shadow": shadow_cell(row),
+                "due": due,
+                "metrics": metrics,
+            }
+        )
+    show(
+        stdout,
+        [
+            Column("model", "model", heading=True),
+            Column("champion", "champion"),
+            Column("challenger", "challenger"),
+            Column("shadow", "shadow", wrap=True, min_width=10),
+            Column("notes", "governance", wrap=True, min_width=12),
+            Column("due", "revalidation due"),
+            Column("metrics", "key metrics (champion)", wrap=True, min_width=22),
+        ],
+        shown,
+    )

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, progress, stdout
+from riskops.cli.output import command, emit, model_object, progress, stdout
 
 Series = Annotated[
     str | None,
@@ -307,7 +307,11 @@ def live(
                 if not record["streams"]:
                     stdout.print(f"{record['model']} v{record['version']}: no observation yet")
 
-        emit({"champions": desk}, json_out, render)
+        # A model is one object in every JSON output: {"name", "version"}.
+        champions = [
+            model_object({**r, "streams": [model_object(s) for s in r["streams"]]}) for r in desk
+        ]
+        emit({"champions": champions}, json_out, render)
 
 
 def _line(summary: dict[str, Any]) -> str:

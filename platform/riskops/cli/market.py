@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,10 @@ def stress(
     out: Annotated[Path | None, typer.Option(help="Also write the table (.csv or .json).")] = None,
     hindsight: Annotated[
         bool,
-        typer.Option(help="Also run the historical windows with the full-sample fit (labelled)."),
+        typer.Option(
+            "--hindsight",
+            help="Also run the historical windows with the full-sample fit (labelled).",
+        ),
     ] = False,
     json_out: opt.Json = False,
 ) -> None:
@@ -43,7 +45,7 @@ def stress(
         from riskops.data import DataSource, load
         from riskops.errors import BadInputError
         from riskops.market.stress import run_stress, write_stress_table
-        from riskops.settings import Settings
+        from riskops.settings import Settings, scratch_dir
 
         settings = Settings()
         source = DataSource(
@@ -78,8 +80,8 @@ def stress(
             tags |= {"model": "market_var", "model_version": str(loaded.version)}
         with progress("stress testing", json_out):
             table = run_stress(market, spec, parsed, hindsight=hindsight)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = write_stress_table(table, Path(tmp) / "stress_test.csv")
+        with scratch_dir(settings, "stress") as tmp:
+            path = write_stress_table(table, tmp / "stress_test.csv")
             run_id = tracking.log_standalone(
                 settings,
                 "stress",

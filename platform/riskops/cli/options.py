@@ -52,6 +52,26 @@ _FAMILY_HELP = "The model family: a built-in one, or an installed plug-in family
 _FAMILIES = "[" + "|".join(BUILTIN) + "]"
 Family = Annotated[str, typer.Argument(help=_FAMILY_HELP, parser=family_name, metavar=_FAMILIES)]
 
+# Each built-in family's model kinds, for --help (importing the families to ask them takes
+# 2 s of scikit-learn at every start of the CLI); tests/tooling/test_cli_conventions.py
+# checks that they are the families' own ``models``. The first is the default.
+BUILTIN_MODELS = {
+    "credit": ("lightgbm", "random_forest", "logistic"),
+    "var": ("fhs", "garch_t", "historical", "quantile_lightgbm"),
+    "volatility": ("garch", "gjr", "egarch", "har_lightgbm", "lstm", "transformer"),
+    "anomaly": ("ensemble", "isolation_forest", "lof", "autoencoder"),
+}
+ModelKind = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model kind (default: the family's first): "
+        + "; ".join(f"{family} {'|'.join(kinds)}" for family, kinds in BUILTIN_MODELS.items())
+        + "; a plug-in family's own.",
+        metavar="KIND",
+    ),
+]
+
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DataPath = Annotated[
     Path | None,

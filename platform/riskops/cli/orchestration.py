@@ -6,12 +6,13 @@ They reach ``pipelines`` by name at run time; the library never imports Prefect.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, stdout
+from riskops.cli.output import command, emit, fail, model_object, progress, stdout
 
 
 def _pipelines(module: str) -> Any:
@@ -36,56 +37,102 @@ def _values(families: list[str] | None) -> list[str] | None:
 
 def retrain(
     family: opt.Families = None,
-    no_promote: Annotated[bool, typer.Option(help="Train and register only.")] = False,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote/--no-promote", help="Gate and promote each challenger (else register only)."
+        ),
+    ] = True,
     json_out: opt.Json = False,
 ) -> None:
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
-        decisions = _pipelines("flows").retrain_flow(
-            families=_values(family), promote=not no_promote
-        )
+        flows = _pipelines("flows")
+        with progress("retraining", json_out):
+            decisions = flows.retrain_flow(families=_values(family), promote=promote)
 
         def render() -> None:
             for d in decisions:
-                promoted = (d["promotion"] or {}).get("promoted")
-                version = d["trained"]["model"]["version"]
-                stdout.print(f"{d['family']}: v{version} promoted={promoted}")
+                trained = d["trained"]["model"]
+                decision = d["promotion"] or {}
+                outcome = decision.get("outcome", "registered")
+                stdout.print(
+                    f"{d['family']}: {trained['name']} v{trained['version']} {outcome}",
+                    highlight=False,
+                )
 
         emit({"decisions": decisions}, json_out, render)
 
 
 def monitor(
     family: opt.Families = None,
-    data: opt.DataPath = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Recent data (CSV/Parquet) of the --family given: applicants for credit "
+            "(labels optional), prices or returns for the market families.",
+        ),
+    ] = None,
     date_col: opt.DateCol = None,
     price_col: opt.PriceCol = None,
     return_col: opt.ReturnCol = None,
-    no_retrain: Annotated[bool, typer.Option(help="Report drift only.")] = False,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain/--no-retrain",
+            help="Retrain the families whose drift crosses policy (--no-retrain: report only).",
+        ),
+    ] = True,
     json_out: opt.Json = False,
 ) -> None:
-    """Drift of each champion's inputs (Evidently report logged); retrain when it crosses policy."""
+    """Drift of each champion's inputs (Evidently report logged, a run in the Evidently
+    workspace); retrain when it crosses policy. ``riskops drift`` lists the history."""
     with command(json_out):
         recent = None
         if data is not None:
             recent = {
-                "domain": "market",
+                "domain": _domain_of(family),
                 "path": data,
                 "date_col": date_col,
                 "price_col": price_col,
                 "return_col": return_col,
             }
-        result = _pipelines("flows").monitor_flow(
-            families=_values(family), recent=recent, retrain=not no_retrain
-        )
+        flows = _pipelines("flows")
+        with progress("monitoring", json_out):
+            result = flows.monitor_flow(families=_values(family), recent=recent, retrain=retrain)
+        result["checks"] = {f: model_object(c) for f, c in result["checks"].items()}
 
         def render() -> None:
             for fam, check in result["checks"].items():
+                share = check.get("share_of_drifted_columns")
+                if share is None:
+                    stdout.print(f"{fam}: not checked: {check.get('note', '')}", highlight=False)
+                    continue
+                verdict = "[red]drift[/red]" if check.get("retrain") else "[green]ok[/green]"
                 stdout.print(
-                    f"{fam}: drift share {check.get('share_of_drifted_columns')} "
-                    f"retrain={check.get('retrain')} {check.get('note', '')}"
+                    f"{fam}: {verdict} {share:.0%} of columns drifted (policy "
+                    f"{check.get('threshold'):.0%}) on {check.get('source')}",
+                    highlight=False,
                 )
+            if result.get("events"):
+                stdout.print(f"retraining requested for {', '.join(result['drifted'])}")
 
         emit(result, json_out, render)
+
+
+def _domain_of(families: list[str] | None) -> str:
+    """The one data domain of the families ``--data`` is for (exit 2 unless there is one)."""
+    from riskops.errors import BadInputError
+    from riskops.families import get_family
+
+    domains = {get_family(f).domain for f in families or []}
+    if len(domains) != 1:
+        raise BadInputError(
+            "--data: a file holds one domain's data; name the families it is for with "
+            "--family (credit, or the market families var, volatility, anomaly)"
+        )
+    return domains.pop()
 
 
 def demo(json_out: opt.Json = False) -> None:
@@ -97,10 +144,27 @@ def demo(json_out: opt.Json = False) -> None:
 
         # The story goes to stdout; with --json stdout holds only the JSON object.
         story = Console(quiet=True) if json_out else stdout
-        summary = _pipelines("demo").run_demo(Settings(), console=story)
+        demo_flows = _pipelines("demo")
+        with progress("riskops demo", json_out):
+            summary = demo_flows.run_demo(Settings(), console=story)
+        if not summary["audit"]["ok"]:
+            fail(
+                "the audit chain is broken",
+                1,
+                json_out,
+                type_name="AuditChainBroken",
+                payload=summary,
+            )
+        refused = [c["model"]["name"] for c in summary["champions"] if not c["promoted"]]
+        if refused:
+            fail(
+                f"not promoted: {', '.join(refused)}",
+                1,
+                json_out,
+                type_name="NotPromoted",
+                payload=summary,
+            )
         emit(summary, json_out, lambda: None)
-        if not summary["audit"]["ok"] or not all(c["promoted"] for c in summary["champions"]):
-            raise typer.Exit(1)
 
 
 def schedule() -> None:

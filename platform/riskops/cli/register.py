@@ -41,10 +41,29 @@ def register(
             metavar="NAME",
         ),
     ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Unpickle a pickle/cloudpickle model (it can run any code): in a separate "
+            "process without RiskOps's secrets, keeping only its unfitted specification; "
+            "recorded in the audit trail.",
+        ),
+    ] = False,
     json_out: opt.Json = False,
 ) -> None:
     """Register your own model (logged with MLflow) as a challenger: checked against the
-    family's contract, cloned, fitted on the platform's split, evaluated, registered."""
+    family's contract, cloned, fitted on the platform's split, evaluated, registered.
+
+    Only the model's unfitted specification is used (class and hyperparameters); it is
+    refitted here. A model logged with skops (MLflow's default for scikit-learn) is read
+    with scikit-learn, NumPy, SciPy, LightGBM and XGBoost types trusted and no code run. A
+    pickle or cloudpickle model runs code when unpickled: it is refused (exit 2) unless
+    --trust-pickle is given; it is then unpickled in a separate Python whose environment
+    holds none of RiskOps's secrets (no RISKOPS_*, MLFLOW_*, tokens), and only classes of
+    scikit-learn, LightGBM and XGBoost are rebuilt from what it returns. That process still
+    runs as you: trust only a file you would run yourself.
+    """
     with command(json_out):
         from riskops.byom import load_logged_estimator
         from riskops.byom import register as register_model
@@ -53,7 +72,7 @@ def register(
 
         get_family(family)  # an unknown family is exit 2 before anything loads
         settings = Settings()
-        estimator = load_logged_estimator(settings, model_uri)
+        logged = load_logged_estimator(settings, model_uri, trust_pickle=trust_pickle)
         mapping = {
             k: v
             for k, v in {
@@ -68,7 +87,7 @@ def register(
         }
         with progress(f"registering {family}", json_out):
             result = register_model(
-                estimator,
+                logged.estimator,
                 family,
                 data,
                 target,
@@ -79,6 +98,7 @@ def register(
                 level=level,
                 seed=seed,
                 settings=settings,
+                provenance=logged.provenance,
                 **mapping,
             )
         payload = result.to_dict()

@@ -5,19 +5,28 @@ services.service:RiskService`` after exporting the settings, so that the CLI sta
 the library keeps no dependency on the service, and signals (Ctrl-C, ``docker stop``) reach
 the server directly. It runs through :mod:`services.launcher`, which gives the server a
 Prometheus multiprocess folder of its own, ``RISKOPS_HOME/metrics/port-PORT``.
+
+In a terminal the command instead starts the server as its child, shows its start (the
+server up, each champion loaded, with elapsed times) until ``/readyz`` answers, then waits
+for it, passing on ``SIGTERM`` and ``SIGHUP`` (Ctrl-C reaches the child directly).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from riskops.cli.output import command, stderr
+
+if TYPE_CHECKING:
+    from riskops.cli.output import StepDisplay
 
 SERVICE = "services.service:RiskService"
 
@@ -80,7 +89,8 @@ def serve(
             "--workers",
             min=1,
             max=64,
-            help="Worker processes; each loads the champions and polls for new ones.",
+            help="Worker processes; each loads every champion and polls for new ones.",
+            show_default=True,
         ),
     ] = 1,
     access_log: Annotated[
@@ -112,11 +122,85 @@ def serve(
             tracing,
             metrics_dir=settings.metrics_root / f"port-{port}",
         )
+        url = f"http://{cmd[cmd.index('--host') + 1]}:{cmd[cmd.index('--port') + 1]}"
         stderr.print(
-            f"serving on http://{cmd[cmd.index('--host') + 1]}:{cmd[cmd.index('--port') + 1]} "
-            f"(home {settings.home}, {workers} worker(s))",
-            highlight=False,
+            f"serving on {url} (home {settings.home}, {workers} worker(s))", highlight=False
         )
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, cmd)
+        if not stderr.is_terminal:
+            os.execv(sys.executable, cmd)
+        raise typer.Exit(_serve_with_progress(cmd, url, workers))
+
+
+def _serve_with_progress(cmd: list[str], url: str, workers: int) -> int:
+    """Run the server as a child, show its start until ready, then wait for it."""
+    import signal
+    import threading
+    import time
+
+    from riskops.cli.output import StepDisplay
+
+    child = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda number, _: child.send_signal(number))
+    # The server's own lines go above the live display while it draws, then straight on.
+    sink: list[Callable[[str], object]] = [
+        lambda line: stderr.print(line, end="", markup=False, highlight=False)
+    ]
+
+    def forward() -> None:
+        for line in child.stdout or ():
+            sink[0](line)
+
+    threading.Thread(target=forward, name="server-output", daemon=True).start()
+    started = time.perf_counter()
+    with StepDisplay(f"starting the service ({workers} worker(s))") as display:
+        display(f"starting BentoML on {url}", None, None)
+        ready = _wait_until_ready(child, url, display)
+    sink[0] = lambda line: (sys.stderr.write(line), sys.stderr.flush())
+    if ready is not None:
+        served = ", ".join(f"{name} v{row['version']}" for name, row in ready.items())
+        stderr.print(
+            f"[green]ready[/green] in {time.perf_counter() - started:.1f} s: {served}",
+            highlight=False,
+        )
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the child got Ctrl-C too: let it stop
+        return child.wait()
+
+
+def _wait_until_ready(
+    child: subprocess.Popen[str], url: str, announce: StepDisplay
+) -> dict[str, Any] | None:
+    """Poll ``/readyz`` until it answers 200 (the models it serves), the server exits, or
+    it says there is nothing to serve (``None``)."""
+    import time
+
+    import httpx
+
+    loading = False
+    while child.poll() is None:
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.5)
+            continue
+        body = answer.json()
+        models = body.get("models") or {}
+        if answer.status_code == 200:
+            return {n: m for n, m in models.items() if m.get("version") is not None}
+        if not loading:
+            announce("loading the champions", None, None)
+            loading = True
+        if models:
+            done = sum(m.get("state") in ("ready", "absent") for m in models.values())
+            announce("champions loaded", done, len(models))
+        elif "no champion" in str(body.get("reason", "")):
+            stderr.print(f"[yellow]note[/yellow] {body['reason']}", highlight=False)
+            return None
+        time.sleep(0.5)
+    return None

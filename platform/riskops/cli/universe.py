@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from riskops.cli import options as opt
-from riskops.cli.output import command, emit, stdout
+from riskops.cli.output import command, emit, progress, stdout
 
 
 def _pipelines(module: str) -> Any:
@@ -65,16 +65,18 @@ def universe(
     nothing per asset.
     """
     with command(json_out):
-        out = _pipelines("universe").universe_flow(
-            n_simulated=n_simulated,
-            dask_address=dask_address,
-            workers=workers,
-            real=[] if no_real else real,
-            n_days=n_days,
-            seed=seed,
-            var_model=var_model,
-            backtest_days=backtest_days,
-        )
+        flows = _pipelines("universe")
+        with progress("universe", json_out):
+            out = flows.universe_flow(
+                n_simulated=n_simulated,
+                dask_address=dask_address,
+                workers=workers,
+                real=[] if no_real else real,
+                n_days=n_days,
+                seed=seed,
+                var_model=var_model,
+                backtest_days=backtest_days,
+            )
         payload = {k: out[k] for k in ("run_id", "summary", "failed", "runner", "seconds")}
         payload["table"] = out["table"]
 

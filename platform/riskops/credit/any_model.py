@@ -5,7 +5,9 @@
 need, exactly as the built-in kinds have it:
 
 * the request schema of the version (``input_schema_``: kinds, categories, nullability,
-  from the training frame, as :class:`~riskops.credit.encoding.FeatureEncoder` infers it);
+  from the training frame, as :class:`~riskops.credit.encoding.FeatureEncoder` infers it),
+  over exactly the columns the model reads (:func:`columns_read`): the ones declared in
+  ``features``, else the ones its ``ColumnTransformer`` selects, else every column;
 * development PDs for the rating scale and the PSI: by default the fitted model's own PDs
   of the training rows, so that grades and the PSI describe the very model that is served
   (with ``cv`` folds, cross-fitted PDs instead: each row scored by a clone fitted without
@@ -32,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from riskops.credit.models import PDExplanation
 from riskops.errors import BadInputError
 
-__all__ = ["ClassifierPD", "implements_platform_pd"]
+__all__ = ["ClassifierPD", "columns_read", "implements_platform_pd"]
 
 _PLATFORM_PD = ("predict_pd", "grade", "explain", "score_records")
 _BACKGROUND_ROWS = 500
@@ -61,6 +63,10 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         ``permutation``.
     random_state
         Seed of the folds and of the explainer's background sample.
+    features
+        The columns the model reads, declared (e.g. the ``feature_names_in_`` of a model
+        the user fitted); ``None``: the columns found by :func:`columns_read`. The model is
+        fitted on these columns only and a request needs no other.
     """
 
     _wraps = "estimator"
@@ -73,12 +79,14 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         cv: int | None = None,
         explainer: str | None = None,
         random_state: int | None = 0,
+        features: Sequence[str] | None = None,
     ) -> None:
         self.estimator = estimator
         self.n_grades = n_grades
         self.cv = cv
         self.explainer = explainer
         self.random_state = random_state
+        self.features = features
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> ClassifierPD:
@@ -92,6 +100,7 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         y01 = np.asarray(pd.Series(y).astype(int), dtype=np.int8)
         if set(np.unique(y01)) != {0, 1}:
             raise BadInputError("target: need both outcomes coded 0/1 (1 = default)")
+        X = X[self._columns_to_read(X)]
         encoder = FeatureEncoder().fit(X)
         self.input_schema_ = encoder.input_schema_
         self.feature_names_in_ = np.asarray(list(encoder.input_schema_), dtype=object)
@@ -115,6 +124,21 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
         head = self.background_.head(2)
         self.example_records_ = head.astype(object).where(head.notna(), None).to_dict("records")
         return self
+
+    def _columns_to_read(self, X: pd.DataFrame) -> list[str]:
+        """The declared ``features`` (checked against ``X``), narrowed to what the wrapped
+        specification selects of them."""
+        if self.features is None:
+            candidates = [str(c) for c in X.columns]
+        else:
+            candidates = [str(c) for c in self.features]
+            absent = [c for c in candidates if c not in X.columns]
+            if absent or not candidates:
+                raise BadInputError(
+                    f"features: {absent or 'none'} not among the data's columns "
+                    f"{[str(c) for c in X.columns]}"
+                )
+        return columns_read(self.estimator, X[candidates])
 
     def _development_pd(self, X: pd.DataFrame, y: np.ndarray, fitted: Any) -> np.ndarray:
         if self.cv is None or self.cv < 2:
@@ -214,6 +238,53 @@ class ClassifierPD(ClassifierMixin, BaseEstimator):
             else:
                 out[name] = out[name].astype(object).where(out[name].notna(), np.nan)
         return out
+
+
+def columns_read(estimator: Any, X: pd.DataFrame) -> list[str]:
+    """The columns of ``X`` an unfitted classifier or Pipeline will read, in ``X``'s order.
+
+    A :class:`~sklearn.compose.ColumnTransformer` (the estimator's first step, within
+    nested Pipelines) whose ``remainder`` is ``"drop"`` reads the columns its transformers
+    select and are not ``"drop"``: named columns, or a callable such as
+    :func:`~sklearn.compose.make_column_selector` evaluated on ``X`` as scikit-learn does
+    at fit. Anything else -- no ColumnTransformer, a ``remainder`` kept, columns chosen by
+    position or mask (whose meaning depends on every column being there) -- reads every
+    column of ``X``.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    every = [str(c) for c in X.columns]
+    first = estimator
+    while isinstance(first, Pipeline) and first.steps:
+        first = first.steps[0][1]
+    if not isinstance(first, ColumnTransformer) or not _is_drop(first.remainder):
+        return every
+    selected: set[str] = set()
+    for _, transformer, columns in first.transformers:
+        if _is_drop(transformer):
+            continue
+        names = _column_names(columns(X) if callable(columns) else columns)
+        if names is None:
+            return every
+        selected |= names
+    return [c for c in every if c in selected]
+
+
+def _is_drop(transformer: Any) -> bool:
+    return isinstance(transformer, str) and transformer == "drop"
+
+
+def _column_names(columns: Any) -> set[str] | None:
+    """Column names of a ColumnTransformer selection, ``None`` when it is positional."""
+    if isinstance(columns, str):
+        return {columns}
+    if isinstance(columns, slice | int | np.integer):
+        return None
+    values = list(np.asarray(columns, dtype=object).ravel())
+    if all(isinstance(v, str) for v in values):
+        return {str(v) for v in values}
+    return None
 
 
 def _positive(model: Any, X: pd.DataFrame) -> np.ndarray:

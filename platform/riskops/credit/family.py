@@ -142,12 +142,29 @@ class CreditFamily(Family):
 
         return MODEL_KINDS[kind](**self._hyperparameters(kind, options, dict(options.extra)))
 
+    def specification(self, options: TrainOptions, estimator: Any = None) -> tuple[Any, str]:
+        """A user's *fitted* model declares the columns it was fitted on
+        (``feature_names_in_``): the clone is fitted on those, unless ``features`` are
+        declared in the options."""
+        seen = getattr(estimator, "feature_names_in_", None)
+        if seen is not None and "features" not in options.extra:
+            from dataclasses import replace
+
+            features = [str(c) for c in seen]
+            options = replace(options, extra={**options.extra, "features": features})
+        return super().specification(options, estimator)
+
     def adapt(self, spec: Any, options: TrainOptions) -> Any:
         """A user's classifier wrapped in :class:`~riskops.credit.any_model.ClassifierPD`
-        (grades, explanations, request schema); the built-in kinds are used as they are."""
+        (grades, explanations, a request schema of the columns it reads: ``features`` in
+        the options, else what its pipeline selects); the built-in kinds are used as they
+        are."""
         from riskops.credit.any_model import ClassifierPD, implements_platform_pd
 
-        return spec if implements_platform_pd(spec) else ClassifierPD(spec)
+        if implements_platform_pd(spec):
+            return spec
+        features = options.extra.get("features")
+        return ClassifierPD(spec, features=None if features is None else list(features))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -205,8 +222,10 @@ class CreditFamily(Family):
         metrics, tables = self._validate(estimator, test)
         # The input schema (kinds, categories, training ranges) is stored with the version.
         (workdir / "input_schema.json").write_text(json.dumps(estimator.input_schema_, indent=1))
+        # The columns the model reads (a user's pipeline may select some of the data's).
+        read = list(estimator.input_schema_)
         X_test = test.X
-        shap_rows = X_test.sample(n=min(SHAP_ROWS, len(X_test)), random_state=options.seed)
+        shap_rows = X_test[read].sample(n=min(SHAP_ROWS, len(X_test)), random_state=options.seed)
         explanation = estimator.explain(shap_rows)
         from riskops.explain import global_importance, write_shap_artifacts
 
@@ -261,6 +280,9 @@ class CreditFamily(Family):
         if hasattr(estimator, "explainer_kind_"):
             evidence["explainer"] = estimator.explainer_kind_
         reference = X_train.sample(n=min(REFERENCE_ROWS, len(X_train)), random_state=options.seed)
+        # The request schema and the drift reference are the columns the model reads: a
+        # column it never reads cannot move its PDs.
+        X_train, reference = X_train[read], reference[read]
         return TrainingOutcome(
             estimator=estimator,
             model_kind=kind,

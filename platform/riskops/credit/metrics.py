@@ -75,16 +75,23 @@ def ks_statistic(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def brier(y: np.ndarray, pd_: np.ndarray) -> float:
-    """Mean squared error of the PDs against the 0/1 outcomes (Brier, 1950)."""
-    y = np.asarray(y, dtype=float)
-    return float(np.mean((np.asarray(pd_, dtype=float) - y) ** 2))
+    """Mean squared error of the PDs against the 0/1 outcomes (Brier, 1950):
+    :func:`sklearn.metrics.brier_score_loss`."""
+    from sklearn.metrics import brier_score_loss
+
+    return float(
+        brier_score_loss(np.asarray(y, dtype=int), np.asarray(pd_, dtype=float), labels=[0, 1])
+    )
 
 
 def log_loss(y: np.ndarray, pd_: np.ndarray) -> float:
-    """Mean negative log-likelihood; PDs are clipped to ``[1e-15, 1 - 1e-15]``."""
-    y = np.asarray(y, dtype=float)
+    """Mean negative log-likelihood: :func:`sklearn.metrics.log_loss` of the PDs clipped to
+    ``[1e-15, 1 - 1e-15]`` (scikit-learn clips at the float epsilon; a PD of exactly 0 or 1
+    counts as 1e-15 away from it, as it always has here)."""
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
     p = np.clip(np.asarray(pd_, dtype=float), _LOG_LOSS_CLIP, 1.0 - _LOG_LOSS_CLIP)
-    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+    return float(sklearn_log_loss(np.asarray(y, dtype=int), p, labels=[0, 1]))
 
 
 def _bins(pd_: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
@@ -104,6 +111,12 @@ def calibration_curve(
     """Observed default rate against mean PD per bin (non-empty bins only).
 
     Columns: ``bin, n, defaults, mean_pd, observed_rate, pd_min, pd_max``.
+
+    Not :func:`sklearn.calibration.calibration_curve`, which returns only the two means:
+    the reports need each bin's size, defaults and range. Bins are right-open (a PD on an
+    inner edge goes to the bin above; scikit-learn puts it below), the binning the outcome
+    monitor's ECE shares (:mod:`riskops.credit.outcomes`); away from edges the means are
+    scikit-learn's (tests/credit/test_credit_metrics.py).
     """
     y = np.asarray(y, dtype=float)
     pd_ = np.asarray(pd_, dtype=float)

@@ -213,10 +213,18 @@ def check_usable_values(frame: pd.DataFrame, name: str, skip: set[Any] | None = 
         raise DataValidationError(name, problems)
 
 
+SCHEMA_MAX_BYTES = 1 << 20
+"""A pandera schema is a few kilobytes; a larger ``--schema`` file is refused unread."""
+
+
 def declared_schema(path: str | Path, dataset: str) -> pa.DataFrameSchema:
     """A user's strict schema from a pandera YAML file; an unreadable one is bad input."""
+    from riskops.data.files import open_regular
+
+    with open_regular(path, dataset, flag="--schema", max_bytes=SCHEMA_MAX_BYTES) as handle:
+        text = handle.read().decode("utf-8", errors="replace")
     try:
-        return pa.DataFrameSchema.from_yaml(Path(path).read_text())
+        return pa.DataFrameSchema.from_yaml(text)
     except Exception as exc:  # pandera raises several kinds on a malformed file
         raise DataValidationError(
             dataset, [Violation("--schema", f"unreadable pandera schema: {exc}", (str(path),))]

@@ -6,12 +6,16 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
 from riskops.errors import DataValidationError, Violation
+
+if TYPE_CHECKING:
+    from riskops.data.files import InputLimits
 
 
 def validate_frame(
@@ -95,23 +99,19 @@ def _rule_text(check: str) -> str:
     return check
 
 
-def read_table(path: str | Path, dataset: str | None = None) -> pd.DataFrame:
-    """Read a user's CSV or Parquet file; a missing or unreadable file is bad input."""
-    path = Path(path)
+def read_table(
+    path: str | Path, dataset: str | None = None, limits: InputLimits | None = None
+) -> pd.DataFrame:
+    """Read a user's CSV or Parquet file within ``limits`` (default: the settings' caps,
+    ``RISKOPS_INPUT_MAX_*``); a missing, unreadable, non-regular or oversized file is bad
+    input, refused before it is read (see :mod:`riskops.data.files`)."""
+    from riskops.data.files import InputLimits, read_limited
+
     name = dataset or str(path)
-    if not path.exists():
-        raise DataValidationError(name, [Violation("--data", "file does not exist", (str(path),))])
-    suffix = path.suffix.lower()
     try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt", ".gz"}:
-            return pd.read_csv(path, skipinitialspace=True)
+        return read_limited(path, name, limits or InputLimits.from_settings())
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataValidationError(name, [Violation("--data", f"unreadable file: {exc}")]) from None
-    raise DataValidationError(
-        name, [Violation("--data", "unsupported file type; use .csv or .parquet", (suffix,))]
-    )
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], dataset: str) -> None:

@@ -78,10 +78,13 @@ def png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def png_of_file(draw: Callable[[Path], Path]) -> bytes:
+def png_of_file(draw: Callable[[Path], Path], facts: VersionFacts) -> bytes:
     """The bytes of the PNG that ``draw`` writes into a temporary folder (and returns the path
-    of): a family's own plotting function, which writes files, reused for the report."""
-    with tempfile.TemporaryDirectory() as tmp:
+    of): a family's own plotting function, which writes files, reused for the report.
+
+    The folder is made beside ``facts.local_dir``, inside the scratch folder under the home
+    that the documents are built in (never the host's temporary folder)."""
+    with tempfile.TemporaryDirectory(dir=facts.local_dir.parent) as tmp:
         return draw(Path(tmp)).read_bytes()
 
 

@@ -324,11 +324,13 @@ class Family(ABC):
         (:class:`riskops.serving.Route`), or ``None`` for a family that is not served."""
         return None
 
-    def online(self, estimator: Any, history: Any = None) -> Any:
+    def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """Live state of a fitted champion, advanced one observation at a time without a
         refit (:class:`riskops.market.online.OnlineState`), or ``None`` when the family has
         no live path. ``history`` is what the state starts from (the family says what:
-        percent returns, a dataset); ``None``, the champion's own training data."""
+        percent returns, a dataset); ``None``, the champion's own training data.
+        ``checkpoint``, when given, is a saved state (``OnlineState.to_dict()``) to resume
+        instead: the state the family builds, restored for ``estimator``."""
         return None
 
     def monitors(self) -> tuple[Any, ...]:

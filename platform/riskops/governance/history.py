@@ -101,6 +101,16 @@ def decision_text(action: str, body: dict[str, Any]) -> str:
         return "; ".join(x for x in ("rolled back to the previous champion", reason) if x)
     if action == "noop":
         return str(body.get("note", ""))
+    if action == "monitor":
+        share = body.get("share_of_drifted_columns")
+        if share is None:
+            return f"drift not checked: {body.get('note') or 'no recent data'}"
+        drifted = ", ".join(body.get("drifted_columns") or []) or "none"
+        verdict = "retraining asked" if body.get("retrain") else "within policy"
+        return (
+            f"drift check on {body.get('source')}: {share:.0%} of inputs drifted (policy "
+            f"{body.get('threshold', 0):.0%}, {verdict}); drifted: {drifted}"
+        )
     if action == "alias_change_failed":
         return f"alias change failed: {body.get('error', '')}"
     if action == "finding_added":
@@ -127,6 +137,8 @@ def evidence_text(body: dict[str, Any]) -> str:
     """Where the evidence lives: the gate-evidence URI, else the run."""
     if body.get("evidence_uri"):
         return str(body["evidence_uri"])
+    if body.get("report_uri"):
+        return str(body["report_uri"])
     if body.get("run_id"):
         return f"runs:/{body['run_id']}"
     return ""

@@ -18,7 +18,6 @@ promotion it documents stands, and a failure is returned, logged and audited.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +134,10 @@ def _build_and_log(
         REPORT_FILE,
         build_documents,
     )
+    from riskops.settings import scratch_dir
 
-    with tempfile.TemporaryDirectory(prefix="riskops-documents-") as tmp:
-        facts = collect(
-            settings, name, version, workdir=Path(tmp), fetch=_cheap, local_dir=local_dir
-        )
+    with scratch_dir(settings, "documents") as tmp:
+        facts = collect(settings, name, version, workdir=tmp, fetch=_cheap, local_dir=local_dir)
         docs = build_documents(facts, evidently=False, draw=False)
         staging = Path(tmp) / "out"
         staging.mkdir()

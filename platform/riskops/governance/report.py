@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -381,9 +380,10 @@ def generate(
 
     from riskops import tracking
     from riskops.governance.facts import collect
+    from riskops.settings import scratch_dir
 
-    with tempfile.TemporaryDirectory(prefix="riskops-governance-") as tmp:
-        facts = collect(settings, name, version, workdir=Path(tmp) / "artifacts")
+    with scratch_dir(settings, "governance") as tmp:
+        facts = collect(settings, name, version, workdir=tmp / "artifacts")
         docs = build_documents(facts, evidently=evidently)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)

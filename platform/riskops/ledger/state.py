@@ -35,6 +35,7 @@ from typing import Any
 
 from riskops.identity.roles import canonical
 from riskops.manifests import manifest_digest
+from riskops.names import is_model_name
 
 CHAMPION_ACTIONS = ("promote", "override", "rollback")
 """Actions that move the champion (each recorded before the alias moves)."""
@@ -170,10 +171,13 @@ def fold(records: Iterable[Any], name: str) -> ModelState:
 
 
 def fold_all(records: Iterable[Any]) -> dict[str, ModelState]:
-    """Every model's state, by name."""
+    """Every model's state, by name; the records of pseudo-models (names no registered model
+    can take, such as ``_identities``) are not models and are left out."""
     by_model: dict[str, list[Any]] = {}
     for record in records:
-        by_model.setdefault(_get(record, "model"), []).append(record)
+        name = _get(record, "model")
+        if is_model_name(name):
+            by_model.setdefault(name, []).append(record)
     return {name: fold(rs, name) for name, rs in sorted(by_model.items())}
 
 

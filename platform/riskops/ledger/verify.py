@@ -107,6 +107,25 @@ def alias_findings(
     return out
 
 
+def unaudited_versions(
+    name: str,
+    state: ModelState,
+    records: list[Any],
+    in_registry: list[int],
+    incarnation: int | None,
+) -> list[int]:
+    """The registry's versions of ``name`` (this ``incarnation``) that no ``register`` record
+    names, less those a ``reconcile`` record already recorded (pure): a registration killed
+    between MLflow's new version and its record, or a version made with plain MLflow. Never
+    served nor promotable (the fold does not know them); reported until recorded."""
+    recorded: set[int] = set()
+    for record in records:
+        found = record.body.get("unaudited") if record.model == name else None
+        if isinstance(found, dict) and found.get("incarnation") == incarnation:
+            recorded.update(int(v) for v in found.get("versions") or ())
+    return sorted(set(in_registry) - set(state.versions) - recorded)
+
+
 def _v(version: int | None) -> str:
     return "nothing" if version is None else f"v{version}"
 
@@ -128,6 +147,8 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
         findings.append(
             Finding("error", "chain", f"{where}: {chain.reason}", seq=chain.first_broken)
         )
+    if chain.note:
+        findings.append(Finding("warning", "interrupted", chain.note))
     tags = registry.model_tags()
     for model, model_tags in sorted(tags.items()):
         value = model_tags.get(AUDIT_HEAD_TAG)
@@ -181,6 +202,22 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
             if before.incarnation != state.incarnation:
                 before = None  # the decision started a new model: nothing of the old lags
         findings += alias_findings(name, state, before, aliases, same_model=same)
+        if same:
+            in_registry = [v.version for v in registry.versions(name)]
+            row["unaudited_versions"] = unaudited_versions(
+                name, state, records, in_registry, incarnation
+            )
+            findings += [
+                Finding(
+                    "warning",
+                    "unaudited",
+                    f"{name} v{v} is in the registry without an audited registration (a "
+                    "registration interrupted, or a version made outside RiskOps): it is "
+                    f"neither served nor promotable; `riskops reconcile {name}` records it",
+                    model=name,
+                )
+                for v in row["unaudited_versions"]
+            ]
         if not (artifacts and same and state.champion is not None):
             continue
         row["artifacts"] = "verified"

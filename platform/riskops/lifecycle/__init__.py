@@ -162,20 +162,41 @@ class Lifecycle:
 
         return promotion.shadow(self, DecideRequest(name, version, reason), stop=stop)
 
-    def reconcile(self, name: str) -> list[dict[str, Any]]:
-        """Make the registry's aliases say what the trail says (audited first); returns the
-        alias changes made."""
+    def reconcile(self, name: str) -> dict[str, Any]:
+        """Repair what an interrupted command left, recorded first: the registry's aliases
+        made to say what the trail says (``alias_changes``), the registry's versions without
+        an audited registration recorded and tagged as such (``unaudited_versions``; never
+        served nor promotable), the anchor of an append killed before its COMMIT re-anchored
+        at the table's head (``anchor``)."""
+        from riskops.ledger.verify import unaudited_versions
         from riskops.names import model_name
 
         name = model_name(name)
         self.require("force", "re-apply a model's aliases")
-        self.trail.check_writable()
+        self.trail.check_writable(f"reconciling {name}")
+        anchor = self.trail.settle_anchor()
         with self.trail.model_lock(name):
             changes = self._alias_diff(name)
-            if changes:
-                record = self.trail.append("reconcile", name, None, alias_changes=changes)
-                self.project(name, record.seq)
-        return changes
+            state = self.loader.state(name)
+            incarnation = self.registry.incarnation(name)
+            unaudited: list[int] = []
+            if incarnation is not None and state.incarnation in (None, incarnation):
+                in_registry = [v.version for v in self.registry.versions(name)]
+                unaudited = unaudited_versions(
+                    name, state, self.trail.records(name), in_registry, incarnation
+                )
+            if changes or unaudited:
+                body: dict[str, Any] = {"alias_changes": changes}
+                if unaudited:
+                    body["unaudited"] = {"incarnation": incarnation, "versions": unaudited}
+                record = self.trail.append("reconcile", name, None, **body)
+                for version in unaudited:
+                    self.registry.set_tags(
+                        name, version, {reg.UNAUDITED_TAG: f"audit record {record.seq}"}
+                    )
+                if changes:
+                    self.project(name, record.seq)
+        return {"alias_changes": changes, "unaudited_versions": unaudited, "anchor": anchor}
 
     # ------------------------------------------------------------------ overview
     def models(self) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from riskops.lifecycle.requests import DecideRequest, PromoteRequest
 from riskops.lifecycle.results import Outcome, PromotionResult
 from riskops.lifecycle.training import EVIDENCE_FILE
 from riskops.names import model_name
+from riskops.progress import step
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
@@ -49,7 +50,7 @@ def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
         life.require("force", "force a promotion")
     if request.force and not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a forced promotion needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"promoting {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         target = _target(state, request.version)
@@ -152,7 +153,7 @@ def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     life.require("approve", "approve a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: an approval needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"approving {name}")
     actor = canonical(life.actor())
     with life.trail.model_lock(name):
         state = life.loader.state(name)
@@ -245,7 +246,7 @@ def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     life.require("reject", "reject a promotion")
     if not (request.reason and request.reason.strip()):
         raise BadInputError("--reason: a rejection needs a reason")
-    life.trail.check_writable()
+    life.trail.check_writable(f"rejecting {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         version = _pending_version(state, request.version)
@@ -270,7 +271,7 @@ def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     """Make the trail's previous champion champion again (never an alias's claim)."""
     name = model_name(request.name)
     life.require("rollback", "roll back a champion")
-    life.trail.check_writable()
+    life.trail.check_writable(f"rolling back {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         previous, champion = state.previous, state.champion
@@ -352,6 +353,7 @@ def shadow(life: Lifecycle, request: DecideRequest, *, stop: bool = False) -> Pr
 def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
     """The policy's gates on the version's verified evidence, the version's open findings,
     then the integrity checks."""
+    step(f"judging the gates of {name} v{version}")
     report = _judge_evidence(life, name, version, state)
     findings = _findings(life, name, version, state)
     extra = (*([findings] if findings is not None else []), *_integrity(life, name, version, state))

@@ -54,6 +54,9 @@ class TrainRequest:
         A user's unfitted estimator; ``None``: the built-in kind ``options.model``.
     run_name
         The MLflow run's name; default ``<name>-<kind>``.
+    provenance
+        How a user's estimator was obtained (``riskops register --model-uri``: the URI, the
+        file's format and hash, ``trusted_pickle``), recorded with the registration.
     """
 
     family: str
@@ -63,6 +66,7 @@ class TrainRequest:
     recent: DataSource | Path | None = None
     estimator: Any = None
     run_name: str | None = None
+    provenance: dict[str, Any] | None = None
 
     @classmethod
     def build(
@@ -76,6 +80,7 @@ class TrainRequest:
         name: str | None = None,
         estimator: Any = None,
         run_name: str | None = None,
+        provenance: dict[str, Any] | None = None,
         **mapping: Any,
     ) -> TrainRequest:
         """A request from user-facing fields: ``data`` (a CSV or Parquet file) or
@@ -108,7 +113,24 @@ class TrainRequest:
             recent=None if recent is None else Path(recent),
             estimator=estimator,
             run_name=run_name,
+            provenance=provenance,
         )
+
+    def to_parameters(self) -> dict[str, Any]:
+        """The request as plain data: the parameters of the ``train`` flow
+        (``pipelines.flows.train_flow``), which rebuilds the same request. A request with a
+        user's estimator object has no plain form."""
+        if self.estimator is not None:
+            raise BadInputError("a request with an estimator object cannot run as a flow")
+        source = self.source or DataSource(domain=_domain(self.family))
+        recent = self.recent_source(source)
+        return {
+            "family": self.family,
+            "source": _plain_source(source),
+            "options": {f.name: getattr(self.options, f.name) for f in fields(TrainOptions)},
+            "name": self.name,
+            "recent": None if recent is None else _plain_source(recent),
+        }
 
     def recent_source(self, source: DataSource) -> DataSource | None:
         """The recent window's data source (one derivation for every entry point)."""
@@ -146,3 +168,22 @@ def _columns(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(c.strip() for c in value.split(",") if c.strip())
     return tuple(str(c) for c in value)
+
+
+def _domain(family: str) -> str:
+    from riskops.families import get_family
+
+    return get_family(family).domain
+
+
+def _plain_source(source: DataSource) -> dict[str, Any]:
+    """A data source as JSON-able keyword arguments of :class:`DataSource`."""
+    out: dict[str, Any] = {}
+    for f in fields(DataSource):
+        value = getattr(source, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,13 +23,13 @@ from riskops.families.base import EvidenceContext
 from riskops.lifecycle.requests import TrainRequest, train_options
 from riskops.lifecycle.results import TrainResult
 from riskops.names import model_name
+from riskops.progress import step
+from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
     from riskops.lifecycle import Lifecycle
 
 EVIDENCE_FILE = "gate_evidence.json"
-SPEC_FILE = "specification.json"
-"""The unfitted specification, options and data source of a version, for retraining."""
 
 
 def code_version() -> str:
@@ -91,10 +93,11 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     life.require("train", "train or register a model")
     if request.estimator is not None:
         family.check(request.estimator)  # before the data is even read
-    life.trail.check_writable()
+    life.trail.check_writable(f"training {name}")
     options = request.options
     policy = life.policies.for_model(name, family.name)
     source = family.prepare_source(family.default_source(request.source), policy)
+    step("loading and validating the data")
     dataset = load(source)
     recent_source = request.recent_source(source)
     recent = load(family.default_source(recent_source)) if recent_source is not None else None
@@ -112,9 +115,10 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
 
         dataset = family.follow_champion(dataset, state.champion, read_champion)
 
-    with scratch_dir(settings, "train") as tmp:
+    with _told_if_storage_fails(name) as stage, scratch_dir(settings, "train") as tmp:
         workdir = tmp / "artifacts"
         workdir.mkdir()
+        step(f"fitting {family.name} ({options.model or 'your model'})")
         outcome = family.fit(dataset, options, workdir, estimator=request.estimator)
         spec = spec_description(
             request.estimator
@@ -134,6 +138,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
         )
         from riskops.lifecycle.evidence import gather
 
+        step("gathering the gate evidence (drift, champion comparison)")
         gathered = gather(family, context, champion, drift_dir)
         facts = dataset.describe()
         lineage = {
@@ -168,6 +173,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             "origin": "builtin" if request.estimator is None else "user",
         }
         run_name = request.run_name or f"{name}-{outcome.model_kind}"
+        step("logging the run to MLflow and registering the version")
         with tracking.training_run(settings, family.name, run_name) as run_id:
             tracking.log_outcome(family, outcome, lineage, tags)
             tracking.log_evidence(evidence, EVIDENCE_FILE)
@@ -182,6 +188,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             )
             tracking.log_tuning_trials(outcome.evidence.get("tuning", []))
         live = (gathered.get("champion") or {}).get("live")
+        stage.append("registering")
         version = life.register_version(
             run_id,
             name,
@@ -191,8 +198,10 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             code_version=lineage["code_version"],
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
+            **({"provenance": request.provenance} if request.provenance else {}),
             **({} if live is None else {"champion_live": live["audit"]}),
         )
+        stage.append(f"v{version} was registered")
         life.registry.set_description(
             name,
             version,
@@ -206,6 +215,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             ),
         )
         # After the audit record and the alias: a failure is reported, never raised.
+        step(f"writing the card and validation report of {name} v{version}")
         documents = publish_documents(
             settings,
             name,
@@ -231,6 +241,31 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
         seconds=time.perf_counter() - started,
         documents=documents.to_dict(),
     )
+
+
+@contextmanager
+def _told_if_storage_fails(name: str) -> Iterator[list[str]]:
+    """A full or read-only store during a training: one line saying how far it got (the
+    caller appends its stages to the list yielded), not MLflow's SQL statements."""
+    from riskops.storage import StorageError, storage_failure
+
+    stage: list[str] = []
+    try:
+        yield stage
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        if not stage:
+            done = f"{name} was not registered and nothing was added to the audit trail"
+        elif stage[-1] == "registering":
+            done = (
+                f"the registration of {name} did not finish; `riskops audit verify` says what "
+                "the audit trail holds"
+            )
+        else:
+            done = f"{name} {stage[-1]}, but its description was not written"
+        raise StorageError(f"{failure}; {done}") from exc
 
 
 def retrain(life: Lifecycle, name: str, source: Any = None) -> TrainResult:

@@ -171,8 +171,8 @@ class _Pending:
 def _benchmark_model(params: list[float] | None, scale: float | None) -> Any:
     """The volatility benchmark (GARCH(1,1), normal): unfitted, or with given parameters
     (a checkpoint's; the fingerprint of the restored state checks them)."""
+    from riskops.market.evaluation import BENCHMARK
     from riskops.market.volatility import GarchVolatility
-    from riskops.volatility.family import BENCHMARK
 
     spec: dict[str, Any] = {k: v for k, v in BENCHMARK.items() if k != "model"}
     model = GarchVolatility(**spec)
@@ -592,7 +592,7 @@ class LiveBook:
             return None
         row = self.store.rows(kinds.STATES, stream, after_seq=seq - 1)[0]
         saved = kinds.loads(row["state"])
-        state = restore_state(champion.estimator, saved["state"])
+        state = champion.family.online(champion.estimator, checkpoint=saved["state"])
         if state.seq != seq:
             raise RuntimeError(f"live: {stream} checkpoint {seq} holds a state at {state.seq}")
         benchmark = None

@@ -126,7 +126,7 @@ def live_champions(loader: Any) -> dict[str, tuple[int, str]]:
 def load_champion(loader: Any, name: str, version: int) -> LiveChampion:
     """A champion version loaded and verified, with its live facts."""
     from riskops.families import family_of_registered, get_family
-    from riskops.lifecycle.training import SPEC_FILE
+    from riskops.tracking import SPEC_FILE
 
     state = loader.state(name)
     record, info = loader.registered(name, version, state)

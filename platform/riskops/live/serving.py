@@ -11,7 +11,9 @@ the rule; nothing is recorded). ``GET /market/live`` answers every live champion
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -47,11 +49,48 @@ class LiveRoutes:
         self._lock = threading.Lock()
         self._desk: tuple[Any, list[dict[str, Any]]] | None = None
         self._desk_lock = threading.Lock()
+        self._store: Any = None
 
     def book(self) -> LiveBook:
         if self._book is None:
             self._book = LiveBook(self.settings, on_alarm=self._on_alarm)
         return self._book
+
+    def forecasts(self, name: str, version: int) -> Callable[[str], dict[str, Any]]:
+        """``series -> forecast`` of ``name`` v``version`` (:meth:`live_forecast`), what a
+        served champion answers ``live_series`` requests with."""
+        return functools.partial(self.live_forecast, name, version)
+
+    def live_forecast(self, name: str, version: int, series: str) -> dict[str, Any]:
+        """The last forecast the live state of ``name`` v``version`` issued for ``series``:
+        the forecast's values, ``based_on`` (the last observation's time) and ``seq`` (live
+        observations absorbed). 404 when the champion does not follow the series live."""
+        from riskops.ledger.evidence import EvidenceStore
+        from riskops.live import kinds
+
+        if self._store is None:
+            self._store = EvidenceStore(self.settings)
+        store = self._store
+        stream = kinds.live_stream(name, version, series)
+        seq, _ = store.head(kinds.FORECASTS, stream)
+        if seq == 0:
+            raise ServingError(
+                404,
+                {
+                    "error": "NotFollowed",
+                    "message": f"{name} v{version} has no live state for series {series!r}: "
+                    "feed it (riskops stream, riskops observe, POST /market/observe) or send "
+                    "'returns'",
+                    "model": name,
+                },
+            )
+        row = store.rows(kinds.FORECASTS, stream, after_seq=seq - 1)[0]
+        return {
+            "forecast": kinds.loads(row["forecast"]),
+            "based_on": row["based_on"],
+            "seq": int(row["key"]),
+            "stream": stream,
+        }
 
     def observe(self, request: ObserveRequest, caller: str) -> dict[str, Any]:
         """Record the bars; their outcomes, the forecasts issued and any alarms."""

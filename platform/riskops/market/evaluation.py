@@ -26,6 +26,7 @@ from sklearn.base import clone
 from riskops.errors import BadInputError
 
 __all__ = [
+    "BENCHMARK",
     "VARIANCE_METRICS",
     "DieboldMarianoResult",
     "MincerZarnowitzResult",
@@ -282,6 +283,18 @@ def _position(index: pd.Index, when: int | str | pd.Timestamp, inclusive_end: bo
         return int(index.searchsorted(pd.Timestamp(when), side="right")) - 1
     return int(index.searchsorted(pd.Timestamp(when)))
 
+
+BENCHMARK = {
+    "model": "garch",
+    "mean": "Constant",
+    "vol": "GARCH",
+    "p": 1,
+    "o": 0,
+    "q": 1,
+    "dist": "normal",
+}
+"""The volatility family's benchmark (GARCH(1,1), normal innovations): its gate compares a
+challenger's forecasts with it, the live record its QLIKE with the champion's."""
 
 VARIANCE_METRICS = (
     "qlike",

@@ -24,9 +24,10 @@ Estimator                     State advanced by one return
 ``HARVolatility``             the last month of returns; the fitted regressor predicts
 ``LSTMVolatility`` and        the last ``lookback`` days of network inputs; the fitted
 ``TransformerVolatility``     network predicts
-anomaly detectors             :mod:`riskops.anomaly.online`: the last quarter of bars; the
-                              features of :func:`~riskops.anomaly.features.build_features`
-                              for the new day; the fitted detector scores them
+anomaly detectors             :class:`riskops.anomaly.online.AnomalyState`, an
+                              :class:`OnlineState` of the anomaly family's own, built by its
+                              ``online`` hook: the last quarter of bars; the features of the
+                              new day; the fitted detector scores them
 any other model               :class:`HistoryState`: the whole history, re-forecast by the
                               model's own batch method at each observation (exact but
                               linear in the history: the fallback, named as such)
@@ -365,8 +366,12 @@ class OnlineState(ABC):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], estimator: Any) -> OnlineState:
-        """Restore a checkpoint of ``estimator``'s state (see :func:`restore_state`)."""
-        return restore_state(estimator, data)
+        """Restore a checkpoint of ``estimator``'s state as this class (called on
+        :class:`OnlineState` itself: as the built-in state class of the estimator; see
+        :func:`restore_state`)."""
+        if cls is OnlineState:
+            return restore_state(estimator, data)
+        return _restore_as(cls, estimator, data)
 
     # -- internals -------------------------------------------------------------------
 
@@ -1275,10 +1280,6 @@ def _state_class(estimator: Any) -> type[OnlineState]:
             return exact[type(estimator)]
     if module == "riskops.market.deep" and name in ("LSTMVolatility", "TransformerVolatility"):
         return SequenceState
-    if module == "riskops.anomaly.models":
-        from riskops.anomaly.online import AnomalyState
-
-        return AnomalyState
     return HistoryState
 
 
@@ -1290,16 +1291,16 @@ def online_state(
     Parameters
     ----------
     estimator
-        A fitted VaR, volatility or anomaly model of the platform (or a user's model:
-        see :class:`HistoryState`). It is never modified.
+        A fitted VaR or volatility model of the platform (or a user's model: see
+        :class:`HistoryState`). It is never modified. (A family with states of its own, such
+        as the anomaly family, builds them in its
+        :meth:`~riskops.families.base.Family.online` hook, the one way the live path asks.)
     levels
         VaR/ES levels of the forecasts (VaR models only; QuantileVaR: among its trained
         levels).
     history
         What the state starts from: percent returns to condition on instead of the
-        training returns (``None``); for an anomaly detector, the
-        :class:`~riskops.data.market.MarketDataset` whose last days warm its features up
-        (required, detectors keep no raw data).
+        training returns (``None``).
 
     Returns
     -------
@@ -1378,7 +1379,9 @@ def batch_forecasts(
 
 
 def restore_state(estimator: Any, data: Mapping[str, Any]) -> OnlineState:
-    """Rebuild a state from :meth:`OnlineState.to_dict`'s checkpoint and its estimator.
+    """Rebuild a state from :meth:`OnlineState.to_dict`'s checkpoint and its estimator, as the
+    built-in state class of the estimator (a family's own state class:
+    ``TheState.from_dict(data, estimator)``).
 
     Raises
     ------
@@ -1387,6 +1390,10 @@ def restore_state(estimator: Any, data: Mapping[str, Any]) -> OnlineState:
         for other fitted parameters (its fingerprint differs): a state is never resumed
         on a model it does not belong to.
     """
+    return _restore_as(_state_class(estimator), estimator, data)
+
+
+def _restore_as(cls: type[OnlineState], estimator: Any, data: Mapping[str, Any]) -> OnlineState:
     if not isinstance(data, Mapping):
         raise BadInputError("checkpoint: must be a mapping (OnlineState.to_dict's output)")
     missing = [
@@ -1398,7 +1405,6 @@ def restore_state(estimator: Any, data: Mapping[str, Any]) -> OnlineState:
         raise BadInputError(
             f"checkpoint: layout version {data['schema']!r}, this code reads {CHECKPOINT_SCHEMA}"
         )
-    cls = _state_class(estimator)
     if data["kind"] != cls.kind:
         raise BadInputError(
             f"checkpoint: a {data['kind']!r} state cannot resume on a {type(estimator).__name__}"

@@ -113,39 +113,22 @@ def market_history(request: MarketHistory, estimator: Any) -> History:
     return History(series, str(series.index[-1].date()), f"series:{request.series}", len(series))
 
 
-@functools.cache
-def _store(url: str) -> Any:
-    from riskops.ledger.evidence import EvidenceStore
-    from riskops.settings import Settings
-
-    return EvidenceStore(Settings())
-
-
-def live_forecast(name: str, version: int, series: str) -> dict[str, Any]:
-    """The last forecast the live state of ``name`` v``version`` issued for ``series``:
-    the forecast's values, ``based_on`` (the last observation's time) and ``seq`` (live
-    observations absorbed). 404 when the champion does not follow the series live."""
-    from riskops.live import kinds
+def live_forecast(champion: Any, series: str) -> dict[str, Any]:
+    """The last forecast the champion's live state issued for ``series``: the forecast's
+    values, ``based_on`` (the last observation's time) and ``seq`` (live observations
+    absorbed), from the lookup the service gave the champion
+    (:attr:`~riskops.serving.route.Champion.live`). 404 when it follows no live series."""
     from riskops.serving.errors import ServingError
-    from riskops.settings import Settings
 
-    store = _store(Settings().evidence_database_url)
-    stream = kinds.live_stream(name, version, series)
-    seq, _ = store.head(kinds.FORECASTS, stream)
-    if seq == 0:
+    if champion.live is None:
         raise ServingError(
             404,
             {
                 "error": "NotFollowed",
-                "message": f"{name} v{version} has no live state for series {series!r}: feed it "
-                "(riskops stream, riskops observe, POST /market/observe) or send 'returns'",
-                "model": name,
+                "message": f"{champion.name} v{champion.version} is served without live "
+                "states here: send 'returns'",
+                "model": champion.name,
             },
         )
-    row = store.rows(kinds.FORECASTS, stream, after_seq=seq - 1)[0]
-    return {
-        "forecast": kinds.loads(row["forecast"]),
-        "based_on": row["based_on"],
-        "seq": int(row["key"]),
-        "stream": stream,
-    }
+    found: dict[str, Any] = champion.live(series)
+    return found

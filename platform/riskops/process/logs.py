@@ -20,11 +20,34 @@ PREFECT_LOGGING_FILE = Path(__file__).with_name("prefect_logging.yml")
 
 
 class _HomeFileHandler(logging.FileHandler):
-    """A file handler that creates its folder on the first record, not at start-up."""
+    """A file handler that creates its folder on the first record, not at start-up.
+
+    On a home that cannot take the file (read-only, full) records are dropped: a read
+    command still answers, and a write command says in one line what it could not write
+    (``logging.FileHandler`` would raise the ``OSError`` out of whichever library logged).
+    """
+
+    _unavailable = False
 
     def _open(self) -> TextIOWrapper:
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._unavailable:
+            return
+        if self.stream is None:
+            try:
+                self.stream = self._open()
+            except OSError:
+                self._unavailable = True
+                return
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        # A write that failed (a full disk): stop writing rather than print a traceback
+        # per record on stderr.
+        self._unavailable = True
 
 
 def log_file(home: Path) -> Path:

@@ -28,6 +28,10 @@ class Champion:
     estimator: Any
     state: Any
     loaded_at: float
+    live: Callable[[str], dict[str, Any]] | None = None
+    """``series -> forecast``: the last forecast this version's live state issued for a series
+    (the service's lookup in the live evidence, :meth:`riskops.live.serving.LiveRoutes.
+    forecasts`); ``None`` when served without live states."""
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version}

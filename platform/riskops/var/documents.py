@@ -254,7 +254,9 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
             table = read_table(facts, "forecasts.parquet")
             if table is None:
                 return None
-            image = png_of_file(lambda d: plot_exceedances(table, float(tag) / 100, asset, d))
+            image = png_of_file(
+                lambda d: plot_exceedances(table, float(tag) / 100, asset, d), facts
+            )
             return image, "forecasts.parquet"
 
         return generate
@@ -263,7 +265,7 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
         table = read_table(facts, "forecasts.parquet")
         if table is None:
             return None
-        return png_of_file(lambda d: plot_traffic_light_history(table, 0.99, d)), (
+        return png_of_file(lambda d: plot_traffic_light_history(table, 0.99, d), facts), (
             "forecasts.parquet"
         )
 

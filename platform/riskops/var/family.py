@@ -284,12 +284,14 @@ class VaRFamily(Family):
                 problems.append(f"VaR {var!r} and ES {es!r} at level {level}")
         return problems
 
-    def online(self, estimator: Any, history: Any = None) -> Any:
+    def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): VaR and ES at 95% and
         99% after each return, conditioned on ``history`` (percent returns; ``None``: the
-        training returns), the fitted parameters fixed."""
-        from riskops.market.online import online_state
+        training returns), the fitted parameters fixed; or ``checkpoint`` resumed."""
+        from riskops.market.online import online_state, restore_state
 
+        if checkpoint is not None:
+            return restore_state(estimator, checkpoint)
         return online_state(estimator, levels=LEVELS, history=history)
 
     def service_route(self) -> Any:

@@ -49,7 +49,7 @@ def from_live_state(
     from riskops.serving.errors import ServingError
 
     assert request.live_series is not None
-    live = live_forecast(champion.name, champion.version, request.live_series)
+    live = live_forecast(champion, request.live_series)
     values = live["forecast"]
     forecasts = []
     for level in dict.fromkeys(request.levels):

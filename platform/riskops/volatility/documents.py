@@ -144,7 +144,8 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
         image = png_of_file(
             lambda d: plot_forecasts(
                 table, facts.metrics, facts.model_kind, facts.params.get("asset", "asset"), d
-            )
+            ),
+            facts,
         )
         return image, "forecasts.parquet"
 

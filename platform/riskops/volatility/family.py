@@ -40,6 +40,7 @@ from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
 from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract
+from riskops.market.evaluation import BENCHMARK
 from riskops.market.evaluation import VARIANCE_METRICS as METRICS
 from riskops.market.evaluation import compare_variance_forecasts as compare
 from riskops.market.features import input_example, recent_window
@@ -69,15 +70,6 @@ MIN_TRAIN_DAYS = 250
 MIN_EVAL_DAYS = 50
 _SHAP_ROWS = 1000
 DISTS = ("normal", "t", "skewt")
-BENCHMARK = {
-    "model": "garch",
-    "mean": "Constant",
-    "vol": "GARCH",
-    "p": 1,
-    "o": 0,
-    "q": 1,
-    "dist": "normal",
-}
 """The benchmark every model is compared with: GARCH(1,1), constant mean, normal."""
 
 
@@ -320,12 +312,14 @@ class VolatilityFamily(Family):
             return [f"variances {variance[:5].tolist()} are not positive and finite"]
         return []
 
-    def online(self, estimator: Any, history: Any = None) -> Any:
+    def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): the next day's
         variance after each return, conditioned on ``history`` (percent returns; ``None``:
-        the training returns), the fitted parameters fixed."""
-        from riskops.market.online import online_state
+        the training returns), the fitted parameters fixed; or ``checkpoint`` resumed."""
+        from riskops.market.online import online_state, restore_state
 
+        if checkpoint is not None:
+            return restore_state(estimator, checkpoint)
         return online_state(estimator, history=history)
 
     def service_route(self) -> Any:

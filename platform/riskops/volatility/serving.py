@@ -97,7 +97,7 @@ def from_live_state(
                 f"for a path of {request.horizon}",
             },
         )
-    live = live_forecast(champion.name, champion.version, request.live_series)
+    live = live_forecast(champion, request.live_series)
     variance = float(live["forecast"]["variance"])
     if not (np.isfinite(variance) and variance > 0):
         raise output_refused(champion.name, champion.version, f"variance {variance!r}")
