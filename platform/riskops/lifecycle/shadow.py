@@ -86,7 +86,7 @@ def _input_drift(
         return _not_evaluated(window, f"v{version} logged no training reference data")
     reference = pd.read_parquet(io.BytesIO(raw))
     policy = life.policies.for_model(name, family.name)
-    with scratch_dir(life.settings, "shadow-drift") as folder:
+    with scratch_dir(life.settings, "shadow_drift") as folder:
         return drift.measure_drift(
             reference, found.inputs, window, policy, folder / "shadow_data_drift.html"
         )

@@ -106,11 +106,6 @@ class ShadowStatus(BaseModel):
     last_failure: str | None = None
     first_scored_at: str | None = None
     last_scored_at: str | None = None
-    window: int | None = Field(
-        default=None,
-        description="Rows of this shadow version recorded in the live evidence store (all "
-        "workers, since it was put in shadow): its evidence window.",
-    )
 
 
 class ServedModel(BaseModel):
