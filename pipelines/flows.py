@@ -16,10 +16,13 @@ from pipelines.events import emit_drift
 from pipelines.tasks import (
     check_drift,
     decide_request,
+    monitored_models,
     promote_challenger,
     publish_markdown,
+    record_alarm,
     refit_registered,
     resolve_version,
+    run_live_monitors,
     train_challenger,
     user_champions,
 )
@@ -103,6 +106,8 @@ def retrain_flow(
     promote: bool = True,
     models: list[str] | None = None,
     challengers: list[dict[str, Any]] | None = None,
+    include_outcomes: bool = False,
+    cause: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Retrain every family and refit the stored specification of every user-registered
     champion of those families (or of ``models``), two at a time; gate and promote each
@@ -114,22 +119,27 @@ def retrain_flow(
     champion of that decision (and its version comes after), and is left for a promote
     flow to gate: its decision's ``promotion`` is None.
 
+    ``include_outcomes`` trains each model on its matured live outcomes too (credit: the
+    recorded decisions with their outcomes; a family without outcomes refuses); ``cause``
+    (an alarm's event) is recorded with every new version.
+
     Decisions come back in the order of ``families``, refits, ``challengers``. Training
     runs in two threads; :func:`retrain_in_processes` runs it in two processes."""
-    families = list(families or family_names())
+    chosen = list(family_names()) if families is None else list(families)
     # Asked first: on a new home this creates MLflow's database, which two task processes
     # must not both try at once.
-    refits = list(user_champions(families) if models is None else models)
+    refits = list(user_champions(chosen) if models is None else models)
     # Longest fits first, so that the short ones fill in behind them.
-    order = sorted(families, key=lambda f: -get_family(f).fit_cost)
-    jobs = [_Job(f, f, partial(train_challenger.submit, f), False) for f in order]
-    jobs += [_Job(n, n, partial(refit_registered.submit, n), False) for n in refits]
+    order = sorted(chosen, key=lambda f: -get_family(f).fit_cost)
+    extra = {"include_outcomes": include_outcomes, "cause": cause}
+    jobs = [_Job(f, f, partial(train_challenger.submit, f, **extra), False) for f in order]
+    jobs += [_Job(n, n, partial(refit_registered.submit, n, **extra), False) for n in refits]
     jobs += [
         _Job(f"challenger-{i}", c["family"], partial(train_challenger.submit, **c), True)
         for i, c in enumerate(challengers or [])
     ]
     decided = _two_at_a_time(jobs, promote)
-    decisions = [decided[key] for key in [*families, *refits]]
+    decisions = [decided[key] for key in [*chosen, *refits]]
     decisions += [decided[f"challenger-{i}"] for i in range(len(challengers or []))]
     publish_markdown("retrain-summary", _retrain_markdown(decisions))
     return decisions
@@ -226,6 +236,38 @@ def monitor_flow(
     publish_markdown("monitor-summary", _monitor_markdown(checks))
     events = [emit_drift(f, checks[f]) for f in drifted] if retrain else []
     return {"checks": checks, "drifted": drifted, "events": events}
+
+
+@flow(name="live-monitors", log_prints=True)
+def live_monitor_flow(models: list[str] | None = None, retrain: bool = True) -> dict[str, Any]:
+    """The live monitors of each model (credit: the validation tests on matured outcomes;
+    default: every model with an audited champion whose family has monitors), each run
+    audited; a ``riskops.performance.degraded`` event per model whose monitor raised an
+    alarm, recorded in the audit trail (``alarm_raised``), which the retrain deployment's
+    trigger turns into a retrain (on the matured outcomes when the event asks).
+    ``retrain=False`` records the runs without emitting events."""
+    from pipelines.events import emit_performance
+
+    names = monitored_models() if models is None else list(models)
+    reports = {name: run_live_monitors(name) for name in names}
+    events = []
+    for name, runs in reports.items():
+        for run in runs:
+            if not (run["fired"] and retrain):
+                continue
+            event_id = emit_performance(run["event"])
+            record_alarm(name, run["event"], event_id)
+            events.append({"model": name, "monitor": run["monitor"], "event_id": event_id})
+    publish_markdown("live-monitors-summary", _live_markdown(reports))
+    return {"reports": reports, "events": events}
+
+
+def _live_markdown(reports: dict[str, list[dict[str, Any]]]) -> str:
+    lines = ["| model | monitor | alarm |", "|---|---|---|"]
+    for name, runs in reports.items():
+        for run in runs:
+            lines.append(f"| {name} | {run['monitor']} | {run['fired']} |")
+    return "\n".join(lines)
 
 
 def _retrain_markdown(decisions: list[dict[str, Any]]) -> str:

@@ -34,11 +34,15 @@ def train_challenger(
     options: dict[str, Any] | None = None,
     name: str | None = None,
     recent: dict[str, Any] | None = None,
+    include_outcomes: bool = False,
+    cause: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load → validate → fit → evaluate → log → register the challenger.
 
     ``source`` and ``recent`` are data sources as plain data (a flow's parameters); the
-    request is built as the CLI and the Python API build theirs."""
+    request is built as the CLI and the Python API build theirs. ``include_outcomes`` adds
+    the model's matured live outcomes to the training data; ``cause`` is recorded with the
+    version."""
     from riskops.data import DataSource
     from riskops.lifecycle import Lifecycle, TrainRequest
     from riskops.lifecycle.requests import train_options
@@ -49,6 +53,8 @@ def train_challenger(
         train_options(options),
         name=name,
         recent=DataSource(**recent) if recent else None,
+        include_outcomes=include_outcomes,
+        cause=cause,
     )
     return Lifecycle().run(request).to_dict()
 
@@ -60,11 +66,13 @@ def train_challenger(
     cache_policy=NO_CACHE,
     task_run_name="refit-{name}",
 )
-def refit_registered(name: str) -> dict[str, Any]:
+def refit_registered(
+    name: str, include_outcomes: bool = False, cause: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Refit a registered model's stored specification (a user's own model included)."""
     from riskops.lifecycle import Lifecycle
 
-    return Lifecycle().retrain(name).to_dict()
+    return Lifecycle().retrain(name, include_outcomes=include_outcomes, cause=cause).to_dict()
 
 
 @task(cache_policy=NO_CACHE)
@@ -148,3 +156,72 @@ def publish_markdown(key: str, markdown: str) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(key=key, markdown=markdown)
+
+
+@task(cache_policy=NO_CACHE)
+def monitored_models() -> list[str]:
+    """Models with an audited champion whose family has live monitors."""
+    from riskops.families import family_of_registered, get_family
+    from riskops.ledger.loader import VerifiedLoader
+    from riskops.ledger.state import fold_all
+    from riskops.settings import Settings
+
+    loader = VerifiedLoader(Settings())
+    names = []
+    for name, state in fold_all(loader.trail.records()).items():
+        if state.champion is None:
+            continue
+        try:
+            _, info = loader.registered(name, state.champion, state)
+            family = family_of_registered(name, info.tags.get("family"))
+        except Exception:  # deleted or re-created: nothing of it to monitor
+            continue
+        if get_family(family).monitors():
+            names.append(name)
+    return sorted(names)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="live-monitors-{name}")
+def run_live_monitors(name: str) -> list[dict[str, Any]]:
+    """Every live monitor of ``name``'s family (credit: the validation tests on matured
+    outcomes), each audited; per monitor its report and, when an alarm fired, the payload
+    of the ``riskops.performance.degraded`` event."""
+    from riskops.families import family_of_registered, get_family
+    from riskops.lifecycle import Lifecycle
+
+    life = Lifecycle()
+    state = life.loader.state(name)
+    version = state.champion or max(state.versions, default=None)
+    tags = life.loader.registered(name, version, state)[1].tags if version else {}
+    family = family_of_registered(name, tags.get("family"))
+    out = []
+    for monitor in get_family(family).monitors():
+        report = monitor.run(life, name)
+        out.append(
+            {
+                "monitor": monitor.name,
+                "fired": report.fired,
+                "report": report.to_dict(),
+                "event": report.event_payload(family) if report.fired else None,
+            }
+        )
+    return out
+
+
+@task(cache_policy=NO_CACHE, task_run_name="alarm-{name}")
+def record_alarm(name: str, payload: dict[str, Any], event_id: str | None) -> int:
+    """The audit record of an alarm's event: which run raised it, which event was sent."""
+    from riskops.lifecycle import Lifecycle
+
+    record = Lifecycle().trail.append(
+        "alarm_raised",
+        name,
+        None,
+        event="riskops.performance.degraded",
+        event_id=event_id,
+        monitor=payload.get("monitor"),
+        raised_by_seq=payload.get("audit_seq"),
+        alarms=payload.get("alarms", []),
+        include_outcomes=payload.get("include_outcomes", False),
+    )
+    return record.seq

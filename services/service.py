@@ -14,13 +14,23 @@ Route                          Answer
 ``GET /market/live``           every live champion: last observation, zone, exceptions,
                                p-values, alarms
 ``GET /models``                what is served: name, alias, version, request schema
+``GET /models/{name}/perfor…`` the newest audited validation tests on matured outcomes
 ``GET /metrics``               Prometheus: BentoML's ``bentoml_*`` and ``riskops_*``
 ``GET /livez``, ``/readyz``    probes
 =============================  ===========================================================
 
 Everything model-specific lives in the families' routes (``riskops/<family>/serving.py``,
 collected by :mod:`services.adapters`); this module only builds one BentoML API per route
-and wires it to champions, metrics, the inference log and auth. Each worker process holds the
+and wires it to champions, metrics, the decision store, the inference log and auth.
+
+A route whose answers are decisions (credit: :attr:`riskops.serving.route.Route.record`)
+has its records appended to the model's stream of the live evidence store by a group-commit
+writer (:class:`riskops.evidence.writer.GroupCommitWriter`, one per model and worker): the
+request awaits the commit of the batch holding its rows and only then is answered. A full
+queue of requests waiting for a commit (``RISKOPS_DECISIONS_MAX_PENDING``), a store that
+fails or a commit slower than ``RISKOPS_DECISIONS_COMMIT_TIMEOUT_SECONDS`` answer ``503``;
+an id the model already decided ``409``: no ``200`` is ever sent without its record.
+Other routes' records go to the inference log, off the request path. Each worker process holds the
 champions in memory (:class:`~services.champions.ChampionHolder`) and swaps them in place when the
 registry's ``champion`` alias moves, so promotions need no restart.
 
@@ -39,6 +49,7 @@ without a configured exporter they are discarded, yet creating them cost 0.3 ms 
 ``--arg tracing=true`` (with an exporter in BentoML's configuration) turns them on.
 """
 
+import asyncio
 import functools
 import gc
 import itertools
@@ -46,7 +57,7 @@ import logging
 import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +67,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
+from riskops.errors import BadInputError
+from riskops.evidence.store import EvidenceConflict, EvidenceStore
+from riskops.evidence.writer import GroupCommitWriter, WriterOverloaded, WriterUnavailable
 from riskops.live.serving import LiveRoutes, ObserveRequest
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
@@ -197,10 +211,20 @@ class _RiskService:
         self.metrics = metrics(outputs)
         self._bound: dict[tuple[str, str], ServedMetrics] = {}
         self.writers: dict[str, InferenceLogWriter] = {}
+        self.recorders: dict[str, GroupCommitWriter] = {}
+        self._store: EvidenceStore | None = None
 
         def on_new(name: str, family: str, holder: ChampionHolder) -> None:
             holder.on_swap(self._on_swap)
-            self.writers[name] = InferenceLogWriter(settings, name).start()
+            kind = self.routes[family].record if family in self.routes else None
+            if kind is None:
+                self.writers[name] = InferenceLogWriter(settings, name).start()
+                return
+            if self._store is None:
+                self._store = EvidenceStore(settings)
+            self.recorders[name] = GroupCommitWriter(
+                self._store, kind, name, max_pending=settings.decisions_max_pending
+            ).start()
 
         # Every registered champion by name: each family's standard model from the start, any
         # other (a user's card_pd...) as soon as it has a champion (services.directory).
@@ -265,6 +289,8 @@ class _RiskService:
         self.directory.stop()
         self.log.close()
         self.shadows.close()
+        for recorder in self.recorders.values():
+            recorder.close()
 
     async def _serve(
         self, route: Route, request: Any, name: str | None, request_body: bytes | None = None
@@ -307,10 +333,17 @@ class _RiskService:
         caller = current_caller_name()
         for row in log:
             row["caller"] = caller
-        self.log.put(model, log)
-        dropped = self.writers[model].dropped
-        if dropped:
-            m.log_dropped.labels(model).set(dropped)
+        recorder = self.recorders.get(model)
+        if recorder is not None:
+            refused = await self._record(recorder, model, log)
+            if refused is not None:
+                m.requests.labels(model, version, str(refused.status_code)).inc()
+                return refused
+        else:
+            self.log.put(model, log)
+            dropped = self.writers[model].dropped
+            if dropped:
+                m.log_dropped.labels(model).set(dropped)
         served = self._served(route, model, version)
         served.latency.observe(time.perf_counter() - started)
         served.ok.inc()
@@ -344,6 +377,77 @@ class _RiskService:
         name = fields.pop("model", None)
         return await self._serve(route, route.request.model_construct(**fields), name, body)
 
+    def record_beside(
+        self, model: str, rows: list[dict[str, Any]], role: str = "shadow"
+    ) -> Future[Any] | None:
+        """Record another version's answers to a request beside the champion's decisions,
+        off the hot path: ``rows`` as the route's handler built them for that version
+        (``route.handle(shadow, request, request_id)``'s records, same ids and request id),
+        recorded under ``role`` (``shadow``) in ``model``'s stream by the same group-commit
+        writer, with the caller of the request in progress. Returns the commit's future (an
+        :class:`~riskops.evidence.store.EvidenceConflict` if that version already answered an
+        id, :class:`~riskops.evidence.writer.WriterOverloaded` when the queue is full), or
+        ``None`` when ``model``'s answers are not decisions (its route logs them)."""
+        from riskops.credit.decisions import with_role
+
+        recorder = self.recorders.get(model)
+        if recorder is None:
+            return None
+        caller = current_caller_name()
+        beside = with_role(rows, role)
+        for row in beside:
+            row["caller"] = caller
+        try:
+            return recorder.submit(beside)
+        except WriterOverloaded as exc:
+            refused: Future[Any] = Future()
+            refused.set_exception(exc)
+            return refused
+
+    async def _record(
+        self, recorder: GroupCommitWriter, model: str, rows: list[dict[str, Any]]
+    ) -> Response | None:
+        """Wait until ``rows`` are committed; the refusal to send instead, if they are not."""
+        try:
+            future = recorder.submit(rows)
+            await asyncio.wait_for(
+                asyncio.wrap_future(future), self.settings.decisions_commit_timeout_seconds
+            )
+        except WriterOverloaded as exc:
+            busy = {
+                "error": "Overloaded",
+                "message": f"{exc.pending} requests for {model} already wait for their "
+                "decisions to be recorded; retry later",
+                "model": model,
+            }
+            return _json(busy, 503, {"Retry-After": "1"})
+        except EvidenceConflict as exc:
+            ids = list(exc.keys)
+            decided = {
+                "error": "AlreadyDecided",
+                "message": f"{model} already decided {len(ids)} of these id(s): {ids[:10]}; "
+                "an application id is decided once (send a new id for a new application)",
+                "model": model,
+                "ids": ids,
+            }
+            return _json(decided, 409)
+        except BadInputError as exc:
+            return _json({"error": "BadRequest", "message": str(exc), "model": model}, 400)
+        except (WriterUnavailable, TimeoutError) as exc:
+            why = (
+                "the decisions were not committed in time (they may still be: a retry with "
+                "the same ids is then answered 409)"
+                if isinstance(exc, TimeoutError)
+                else "the decision store failed and recorded none of them"
+            )
+            unavailable = {
+                "error": "DecisionsNotRecorded",
+                "message": f"{model}: {why}; no answer is sent without its record, retry later",
+                "model": model,
+            }
+            return _json(unavailable, 503, {"Retry-After": "1"})
+        return None
+
     @models_app.get("/models", response_model=ModelsResponse)
     async def models(self) -> dict[str, Any]:
         """Every served model: name, family, route, alias, version, freshness, request schema
@@ -367,12 +471,54 @@ class _RiskService:
             out.append(row)
         return {"models": out}
 
+    @models_app.get("/models/{name}/performance")
+    async def performance(self, name: str) -> Response:
+        """The newest audited run of the model's live monitor (credit: the validation tests
+        on matured outcomes, ``riskops outcomes NAME``): per version and grade, the alarms,
+        the seals of the evidence read; 404 when none ran."""
+        import anyio.to_thread
+
+        from riskops.names import model_name
+
+        try:
+            name = model_name(name, "name")
+        except BadInputError as exc:
+            return _json({"error": "BadRequest", "message": str(exc)}, 400)
+        found = await anyio.to_thread.run_sync(_latest_performance, self.settings, name)
+        if found is None:
+            message = (
+                f"no validation tests on matured outcomes were recorded for {name}: record "
+                f"outcomes (riskops outcomes {name} --data FILE ...) or run them (--report)"
+            )
+            return _json({"error": "NotEvaluated", "message": message, "model": name}, 404)
+        return _json(found)
+
     @models_app.get("/market/live")
     async def market_live(self) -> Response:
         """Every live champion's record since its promotion (see :mod:`riskops.live.record`)."""
         import asyncio
 
         return _json(await asyncio.to_thread(self.live.live))
+
+
+def _latest_performance(settings: Any, name: str) -> dict[str, Any] | None:
+    """The newest audit record of a live monitor's run of ``name`` (any family's monitor:
+    credit's ``outcome_tests``...), as ``{"seq", "ts", "actor", "action", **body}``."""
+    from riskops.audit import AuditTrail
+    from riskops.families import families
+
+    actions = {monitor.name for family in families() for monitor in family.monitors()}
+    runs = [r for r in AuditTrail(settings).records(name) if r.action in actions]
+    if not runs:
+        return None
+    newest = max(runs, key=lambda r: r.seq)
+    return {
+        "seq": newest.seq,
+        "ts": newest.ts,
+        "actor": newest.actor,
+        "action": newest.action,
+        **newest.body,
+    }
 
 
 def _alarm_events() -> Any:
@@ -460,6 +606,7 @@ def _service() -> Any:
     # BentoML binds a FastAPI class view only to functions in the served class's own
     # namespace, not inherited ones.
     namespace["models"] = vars(_RiskService)["models"]
+    namespace["performance"] = vars(_RiskService)["performance"]
     namespace["market_live"] = vars(_RiskService)["market_live"]
     namespace["market_observe"] = _observe_api()
     service_class = type("RiskService", (_RiskService,), namespace)

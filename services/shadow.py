@@ -435,7 +435,7 @@ class _ShadowProcess:
         return writer
 
     def _append(self, model: str, batches: list[tuple[Any, list[dict[str, Any]]]]) -> None:
-        from riskops.ledger.evidence import EvidenceStore
+        from riskops.evidence.store import EvidenceStore
 
         if self._store is None:
             self._store = EvidenceStore(self.settings)

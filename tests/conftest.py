@@ -106,7 +106,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 # groups are collected first (measured with --durations, 2026-11-27: the demo's tests and the
 # production servers are about half of the suite), so that the other worker takes the many
 # small groups meanwhile instead of one worker finishing alone.
-_FOLDER_GROUPS = ("serving", "governance", "production", "identity", "live")
+_FOLDER_GROUPS = ("serving", "governance", "production", "identity", "decisions", "live")
 _HEAVIEST_FIRST = (
     "tests/flows/test_demo.py",
     "tests/production",

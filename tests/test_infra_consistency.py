@@ -253,6 +253,8 @@ def test_container_environment_validates_as_settings(name, monkeypatch):
         assert not settings.is_local_tracking()
     if "RISKOPS_AUDIT_URL" in env:
         assert settings.audit_database_url == env["RISKOPS_AUDIT_URL"]
+    if "RISKOPS_EVIDENCE_URL" in env:
+        assert settings.evidence_database_url == env["RISKOPS_EVIDENCE_URL"]
     if "RISKOPS_SERVE_PORT" in env:
         assert settings.serve_port == int(env["RISKOPS_SERVE_PORT"])
     if "RISKOPS_API_KEY" in env:
@@ -268,15 +270,19 @@ def test_container_environment_validates_as_settings(name, monkeypatch):
     ],
 )
 def test_service_and_worker_are_pointed_at_the_servers(where, env_of):
+    shared = {"RISKOPS_HOME", "MLFLOW_TRACKING_URI", "RISKOPS_AUDIT_URL", "RISKOPS_EVIDENCE_URL"}
     needs = {
-        "service": {"RISKOPS_HOME", "MLFLOW_TRACKING_URI", "RISKOPS_AUDIT_URL", "RISKOPS_API_KEY"},
-        "worker": {"RISKOPS_HOME", "MLFLOW_TRACKING_URI", "RISKOPS_AUDIT_URL", "PREFECT_API_URL"},
+        "service": shared | {"RISKOPS_API_KEY"},
+        "worker": shared | {"PREFECT_API_URL"},
     }
     for role, required in needs.items():
         missing = required - set(env_of[role])
         assert not missing, f"{where} {role} lacks {sorted(missing)}"
         assert env_of[role]["MLFLOW_TRACKING_URI"].startswith("http")
         assert urlsplit(env_of[role]["RISKOPS_AUDIT_URL"]).scheme == "postgresql+psycopg2"
+        # the service's decisions are the evidence the worker's outcome tests read
+        evidence = urlsplit(env_of[role]["RISKOPS_EVIDENCE_URL"])
+        assert (evidence.scheme, evidence.path) == ("postgresql+psycopg2", "/riskops")
     assert urlsplit(env_of["worker"]["PREFECT_API_URL"]).path == "/api"
     assert env_of["service"].get("RISKOPS_SERVE_HOST") == "0.0.0.0"
 

@@ -14,7 +14,6 @@ from riskops.audit import AuditTrail
 from riskops.data import DataSource, load
 from riskops.errors import BadInputError, NotFoundError
 from riskops.families import family_of_registered, get_family
-from riskops.inference_log import read_inference_log
 from riskops.policy import load_policies
 from riskops.settings import Settings, scratch_dir
 
@@ -69,7 +68,7 @@ class Monitor:
             if stored is None:
                 raise NotFoundError(f"model: {name} v{champion.version} logged no {REFERENCE}")
             reference = pd.read_parquet(io.BytesIO(stored))
-            logged = read_inference_log(self.settings, name, last_n=max_log_rows)
+            logged = family.served_inputs(self.settings, name, max_log_rows)
             columns = [c for c in reference.columns if c in logged.columns]
             if recent is not None and family.domain == "credit":
                 # A file the user names wins over the inference log.
@@ -81,7 +80,7 @@ class Monitor:
                     )
                 current = current[list(reference.columns)]
             elif len(logged) >= 100 and len(columns) == len(reference.columns):
-                current, source = logged[columns], f"inference log ({len(logged)} rows)"
+                current, source = logged[columns], f"served inputs ({len(logged)} rows)"
             elif family.domain == "market":
                 dataset = load(family.default_source(recent))
                 current = family.features(family.recent_window(dataset))
@@ -96,7 +95,7 @@ class Monitor:
                     None,
                     False,
                     None,
-                    "no recent data: the inference log has fewer than 100 requests; "
+                    f"no recent data: {len(logged)} served input rows kept, fewer than 100; "
                     f"give a file of recent applicants (riskops monitor --family "
                     f"{family_name} --data FILE)",
                 )

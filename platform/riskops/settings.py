@@ -153,6 +153,21 @@ class Settings(BaseSettings):
     input_max_rows: int = Field(
         default=20_000_000, ge=1, description="Most rows a data file may have."
     )
+    decisions_max_pending: int = Field(
+        default=256,
+        ge=1,
+        description="Requests per model and worker waiting for their decisions to be "
+        "committed; one more is answered 503 (never without a record).",
+    )
+    decisions_commit_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest wait for a decision's commit before 503."
+    )
+    clock_offset_days: float = Field(
+        default=0.0,
+        description="Shift of the clock that stamps credit decisions and outcome ingestion, "
+        "in days (negative: the past). For replaying a period in a demonstration or a test; "
+        "0 in production.",
+    )
     inference_log_batch: int = Field(default=256, ge=1, description="Inference-log rows per write.")
     inference_log_flush_seconds: float = Field(
         default=1.0,

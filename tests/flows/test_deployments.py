@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,20 +15,28 @@ def test_deployments_carry_nightly_and_hourly_schedules() -> None:
     from pipelines.deployments import deployments
 
     by_name = {d.name: d for d in deployments()}
-    assert set(by_name) == {"nightly-retrain", "hourly-monitor"}
+    assert set(by_name) == {"nightly-retrain", "hourly-monitor", "daily-live-monitors"}
     assert by_name["nightly-retrain"].schedules[0].schedule.cron == "0 2 * * *"
     assert by_name["hourly-monitor"].schedules[0].schedule.interval.total_seconds() == 3600
+    daily = by_name["daily-live-monitors"].schedules[0].schedule.interval.total_seconds()
+    assert daily == 86400
 
 
 def test_prefect_yaml_matches_the_python_deployments() -> None:
     import yaml
 
-    from pipelines.deployments import HOURLY_MONITOR_SECONDS, NIGHTLY_RETRAIN_CRON
+    from pipelines.deployments import (
+        DAILY_LIVE_MONITORS_SECONDS,
+        HOURLY_MONITOR_SECONDS,
+        NIGHTLY_RETRAIN_CRON,
+    )
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
     assert by_name["nightly-retrain"]["schedules"][0]["cron"] == NIGHTLY_RETRAIN_CRON
     assert by_name["hourly-monitor"]["schedules"][0]["interval"] == HOURLY_MONITOR_SECONDS
+    live = by_name["daily-live-monitors"]["schedules"][0]["interval"]
+    assert live == DAILY_LIVE_MONITORS_SECONDS
     for d in by_name.values():
         module, func = d["entrypoint"].split(":")
         assert Path(__file__).parents[2].joinpath(module).exists()
@@ -70,6 +79,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     from pipelines.events import DRIFT_EVENT, drift_event
 
     retrain = next(d for d in deployments() if d.name == "nightly-retrain")
+    drift_trigger = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
     # Given the event the monitor emits when credit_pd's drift crosses its policy
     check = {
         "model": "credit_pd",
@@ -88,7 +98,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     )
     # Then the retrain deployment's trigger covers it (Prefect's own matching) and passes the
     # drifted family as the flow's `families`, as one Jinja expression (its type is kept)
-    trigger = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
+    trigger = drift_trigger
     server_side = EventTrigger.model_validate(
         trigger.model_dump(
             exclude={"name", "description", "enabled", "parameters"}
@@ -107,7 +117,7 @@ def test_a_drift_event_triggers_the_retrain_deployment_which_runs_one_at_a_time(
     assert retrain.concurrency_options.collision_strategy.value == "ENQUEUE"
 
 
-def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
+def test_prefect_yaml_declares_the_same_triggers_and_limit() -> None:
     import yaml
 
     from pipelines.events import (
@@ -132,7 +142,26 @@ def test_prefect_yaml_declares_the_same_trigger_and_limit() -> None:
         assert declared[name]["parameters"] == python.parameters
 
 
-def test_a_live_alarm_event_triggers_the_retrain_deployment_of_its_family() -> None:
+def _market_alarm_payload() -> dict[str, Any]:
+    """The payload :meth:`riskops.live.book.LiveBook.publish_pending` builds for an audited
+    CUSUM alarm of market_var."""
+    from riskops.families.alarms import performance_payload
+
+    return performance_payload(
+        model="market_var",
+        family="var",
+        monitor="alarm",
+        audit_seq=17,
+        families=["var"],
+        version=2,
+        series="sp500",
+        detector="cusum",
+        day="2018-03-22T00:00:00",
+        detail={"statistic": 173, "threshold": 150},
+    )
+
+
+def test_a_live_alarm_event_triggers_the_one_performance_trigger() -> None:
     import datetime
 
     from prefect.server.events.schemas.automations import EventTrigger
@@ -143,17 +172,7 @@ def test_a_live_alarm_event_triggers_the_retrain_deployment_of_its_family() -> N
 
     retrain = next(d for d in deployments() if d.name == "nightly-retrain")
     # Given the event an audited live alarm of market_var emits
-    alarm = {
-        "model": "market_var",
-        "family": "var",
-        "version": 2,
-        "series": "sp500",
-        "detector": "cusum",
-        "day": "2018-03-22T00:00:00",
-        "audit_seq": 17,
-        "detail": {"statistic": 173, "threshold": 150},
-    }
-    spec = performance_event(alarm)
+    spec = performance_event(_market_alarm_payload())
     event = ReceivedEvent(
         occurred=datetime.datetime.now(datetime.UTC),
         event=spec["event"],
@@ -172,7 +191,7 @@ def test_a_live_alarm_event_triggers_the_retrain_deployment_of_its_family() -> N
     assert spec["event"] == PERFORMANCE_EVENT == "riskops.performance.degraded"
     assert server_side.covers(event)
     assert event.payload["families"] == ["var"] and event.payload["audit_seq"] == 17
-    assert trigger.parameters == {"families": "{{ event.payload.families }}"}
+    assert event.payload["cause"]["audit_seq"] == 17
     # and the drift trigger does not (one run per event, not two)
     drift = next(t for t in retrain.triggers if t.name == "retrain-on-drift")
     drift_side = EventTrigger.model_validate(
@@ -182,6 +201,61 @@ def test_a_live_alarm_event_triggers_the_retrain_deployment_of_its_family() -> N
         )
     )
     assert not drift_side.covers(event)
+
+
+def test_a_performance_event_retrains_the_model_on_its_matured_outcomes() -> None:
+    """The trigger's templates rendered as Prefect's automation renders them: the event of
+    a credit model's outcome tests refits that model with its outcomes, and the event of
+    another monitor that sends only ``families`` (the live-market one, say) retrains the
+    family as the drift event does, without outcomes."""
+    import datetime
+
+    from prefect.server.events.actions import RunDeployment
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    from pipelines.events import performance_event, retrain_on_performance_trigger
+    from riskops.families.alarms import performance_payload
+
+    trigger = retrain_on_performance_trigger()
+    credit = performance_event(
+        performance_payload(
+            model="credit_pd",
+            family="credit",
+            monitor="outcome_tests",
+            audit_seq=42,
+            models=["credit_pd"],
+            include_outcomes=True,
+            alarms=[{"rule": "jeffreys", "subject": "G8"}],
+        )
+    )
+    market = performance_event(_market_alarm_payload())
+
+    def rendered(spec: dict[str, Any]) -> dict[str, Any]:
+        # What RunDeployment.render_parameters does with the triggering event in context
+        event = ReceivedEvent(
+            occurred=datetime.datetime.now(datetime.UTC),
+            event=spec["event"],
+            resource=spec["resource"],
+            payload=spec["payload"],
+            id=spec["id"],
+        )
+        template = copy.deepcopy(trigger.parameters)
+        RunDeployment._upgrade_v1_templates(template)
+        context = HydrationContext(
+            raise_on_error=True, render_jinja=True, jinja_context={"event": event}
+        )
+        return hydrate(template, context)
+
+    params = rendered(credit)
+    assert params["families"] == [] and params["models"] == ["credit_pd"]
+    assert params["include_outcomes"] is True
+    assert params["cause"]["event_id"] == str(credit["id"])
+    assert params["cause"]["audit_seq"] == 42
+    params = rendered(market)
+    assert params["families"] == ["var"] and params["models"] is None
+    assert params["include_outcomes"] is False and params["cause"]["model"] == "market_var"
+    assert params["cause"]["monitor"] == "alarm" and params["cause"]["audit_seq"] == 17
 
 
 @pytest.mark.slow

@@ -51,8 +51,9 @@ def test_ascii_case_never_makes_another_person(text: str) -> None:
 # ------------------------------------------------------------------------- permissions
 def test_the_permission_table_is_the_one_the_issue_asks_for() -> None:
     granted = {role: {p for p, roles in PERMISSIONS.items() if role in roles} for role in ROLES}
-    assert granted["data_scientist"] == {"train", "promote", "shadow", "view"}
-    assert granted["validator"] == {"approve", "reject", "findings", "view"}
+    # `outcomes` (issue 29): record matured credit outcomes and run the validation tests
+    assert granted["data_scientist"] == {"train", "promote", "shadow", "view", "outcomes"}
+    assert granted["validator"] == {"approve", "reject", "findings", "view", "outcomes"}
     assert granted["admin"] == {"force", "rollback", "users", "view"}
     assert granted["service"] == {"score", "observe"}
 

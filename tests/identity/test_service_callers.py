@@ -99,7 +99,8 @@ def _champion_of(home: IdentityHome) -> int:
 
 def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
     from riskops import access
-    from riskops.inference_log import read_inference_log
+    from riskops.credit.decisions import DECISIONS
+    from riskops.evidence.store import EvidenceStore
     from riskops.settings import Settings
 
     _champion_of(ihome)
@@ -138,15 +139,8 @@ def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
         assert [score("scorer-a") for _ in range(5)] == [200] * 5
         assert score("scorer-b") == 401
 
-        # And every served decision is logged with its caller (the log flushes every 0.5 s)
-        def callers() -> dict[str, int]:
-            log = read_inference_log(settings, MODEL)
-            if log.empty or "caller" not in log:
-                return {}
-            return {k: int(v) for k, v in log["caller"].value_counts().items()}
-
-        deadline = time.monotonic() + 30
-        while callers() != served:
-            assert time.monotonic() < deadline, (callers(), served)
-            time.sleep(0.1)
+        # And every served decision is recorded with its caller, before its answer was sent
+        recorded = EvidenceStore(settings).frame(DECISIONS, MODEL, ["caller"])
+        callers = {k: int(v) for k, v in recorded["caller"].value_counts().items()}
+        assert callers == served
     print(f"revocation seen after {refused_after:.3f} s; served {served}")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from riskops.ledger.evidence import EvidenceConflict, EvidenceKind, EvidenceStore
+from riskops.evidence.store import EvidenceConflict, EvidenceKind, EvidenceStore
 from riskops.settings import Settings
 
 SCORES = EvidenceKind(

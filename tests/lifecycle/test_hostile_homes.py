@@ -183,7 +183,7 @@ def test_read_commands_answer_on_a_read_only_home(
     report = json.loads(verify.stdout)
     assert report["ok"] is True, report
     assert [r["action"] for r in json.loads(trail.stdout)["records"]].count("override") == 2
-    assert json.loads(lineage.stdout)["version"] == 2
+    assert json.loads(lineage.stdout)["model"]["version"] == 2
     # and nothing under the home changed, nothing is left outside it
     assert _snapshot(riskops_home) == before
     assert list(tmp.iterdir()) == []

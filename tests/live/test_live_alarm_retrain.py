@@ -125,6 +125,7 @@ def test_an_optimistic_champion_alarms_and_its_event_retrains_the_family(
     assert runs, "no retrain run was created by the automation"
     run = runs[0]
     assert run.parameters.get("families") == ["var"]
+    assert run.parameters.get("models") is None and run.parameters.get("include_outcomes") is False
     assert run.created_by is not None and run.created_by.type == "AUTOMATION"
 
     async def execute() -> str:
@@ -141,6 +142,11 @@ def test_an_optimistic_champion_alarms_and_its_event_retrains_the_family(
     registered = [r for r in records if r.action == "register" and r.version > optimistic]
     assert registered and registered[0].seq > alarm.seq
     challenger = registered[0]
+    # (the one performance trigger passed the event's cause, which the new version records)
+    cause = challenger.body["cause"]
+    assert cause["audit_seq"] == alarm.seq and cause["monitor"] == "alarm"
+    assert cause["event"] == "riskops.performance.degraded"
+    assert cause["event_id"] == run.parameters["cause"]["event_id"]
     live = challenger.body["champion_live"]
     assert live["version"] == optimistic
     assert alarm.seq in [a["seq"] for a in live["alarms"]]

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskops.evidence.store import Batch, EvidenceStore, StaleHead
 from riskops.families import get_family
-from riskops.ledger.evidence import Batch, EvidenceStore, StaleHead
 from riskops.live import kinds
 from riskops.live.book import LiveBook
 from riskops.live.champions import LiveChampion
@@ -210,10 +210,14 @@ def test_an_alarm_is_audited_naming_the_seal_and_handed_to_the_event_adapter(
     seal = record.body["scores_seal"]
     store = EvidenceStore(settings)
     assert store.check_seal(seal, kinds.SCORES) is None and seal["seq"] == 5
+    # and the event adapter gets the one performance payload: retrain the family
     assert events == [
         {
             "model": "market_var",
             "family": "var",
+            "monitor": "alarm",
+            "families": ["var"],
+            "include_outcomes": False,
             "version": 1,
             "series": "sp500",
             "detector": "cusum",

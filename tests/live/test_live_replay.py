@@ -41,7 +41,7 @@ def _offline(settings) -> tuple[object, object]:
 
 
 def _ledger(settings) -> tuple[list[dict], list[dict], list[dict]]:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
 
     store = EvidenceStore(settings)
@@ -59,7 +59,7 @@ def _hits(scores: list[dict], tag: str) -> np.ndarray:
 def test_a_replay_through_redis_finds_the_offline_exceptions_day_by_day(
     live_home: Path, redis_server: RedisServer
 ) -> None:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
     from riskops.live.book import LiveBook
     from riskops.live.brokers import RedisStreams
@@ -122,7 +122,7 @@ def _stream(home: Path, redis: RedisServer, *args: str) -> subprocess.Popen[str]
 
 
 def _scored(settings) -> int:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
 
     return EvidenceStore(settings).head(kinds.SCORES, STREAM)[0]
@@ -180,7 +180,7 @@ def test_kill_9_mid_replay_then_restart_records_every_day_exactly_once(
 def test_a_malformed_message_is_dead_lettered_and_acknowledged(
     live_home: Path, redis_server: RedisServer, bad: str
 ) -> None:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
     from riskops.live.book import LiveBook
     from riskops.live.brokers import RedisStreams, shard_of

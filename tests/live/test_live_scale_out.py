@@ -78,7 +78,7 @@ def _consumer(
 
 
 def _scored(settings, series: list[str]) -> dict[str, int]:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
 
     store = EvidenceStore(settings)
@@ -180,7 +180,7 @@ def test_two_consumers_of_one_group_share_the_shards_and_process_each_bar_once(
 def test_a_dead_consumers_series_are_taken_over_with_their_state(
     live_home: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    from riskops.ledger.evidence import EvidenceStore
+    from riskops.evidence.store import EvidenceStore
     from riskops.live import kinds
     from riskops.live.brokers import RedisStreams, shard_of
     from riskops.settings import Settings

@@ -6,7 +6,6 @@ and every answer is compared with the registered model loaded independently here
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import threading
@@ -379,38 +378,47 @@ def test_a_model_without_champion_answers_503_with_a_clear_message(empty_service
 
 
 # ------------------------------------------------------------------------------- logs, metrics
-def test_inference_log_records_the_feature_columns(live_service, in_home) -> None:
-    from riskops.inference_log import read_inference_log
+def test_every_credit_answer_is_a_recorded_decision_with_its_inputs(live_service, in_home) -> None:
+    """The decision store holds each answer before it is sent: read right after the 200,
+    without waiting for any flush."""
+    import orjson
+
+    from riskops.credit.decisions import DECISIONS
+    from riskops.evidence.store import EvidenceStore
 
     applicants = _applicants(20, seed=11)
+    applicants[0] = {"id": "APP-20261207-0001", **applicants[0]}
     with live_service.client() as client:
         response = client.post("/credit/score", json={"applicants": applicants})
     assert response.status_code == 200
-    version = response.json()["model"]["version"]
+    body = response.json()
+    version = body["model"]["version"]
+    request_id = response.headers["x-request-id"]
     model = _load(in_home, "credit_pd", version)
     features = list(model.input_schema_)
-    deadline = time.monotonic() + 15
-    logged = pd.DataFrame()
-    while time.monotonic() < deadline:
-        with in_home() as settings:
-            logged = read_inference_log(settings, "credit_pd")
-        if (
-            "request_id" in logged
-            and (logged["request_id"] == response.headers["x-request-id"]).sum() == 20
-        ):
-            break
-        time.sleep(0.5)
-    mine = logged[logged["request_id"] == response.headers["x-request-id"]]
-    assert len(mine) == 20, f"{len(mine)} logged rows"
-    assert set(features) <= set(mine.columns)
-    assert (mine["model_version"] == version).all()
-    assert mine["pd"].tolist() == pytest.approx([r["pd"] for r in response.json()["results"]])
+    with in_home() as settings:
+        recorded = EvidenceStore(settings).frame(
+            DECISIONS, "credit_pd", where={"request_id": request_id}
+        )
+    ids = [r["id"] for r in body["results"]]
+    assert ids[0] == "APP-20261207-0001" and ids[1:] == [f"{request_id}-{n}" for n in range(1, 20)]
+    assert recorded["id"].tolist() == ids
+    assert (recorded["model_version"] == version).all() and (recorded["role"] == "champion").all()
+    assert recorded["pd"].tolist() == [r["pd"] for r in body["results"]]
+    assert recorded["grade"].tolist() == [r["grade"] for r in body["results"]]
+    reasons = [orjson.loads(text) for text in recorded["reasons"]]
+    assert reasons == [[x["feature"] for x in r["reasons"]] for r in body["results"]]
+    inputs = [orjson.loads(text) for text in recorded["inputs"]]
+    assert all(list(row) == features for row in inputs)
     ages = [a.get("Age") for a in applicants]
-    assert mine["Age"].tolist() == pytest.approx(
-        [math.nan if a is None else a for a in ages], nan_ok=True
+    assert [row["Age"] for row in inputs] == pytest.approx(
+        [None if a is None else float(a) for a in ages]
     )
-    files = list((live_service.home / "inference" / "credit_pd").glob("*/*.parquet"))
-    assert files
+    # and the same id again is refused: one decision per application
+    with live_service.client() as client:
+        again = client.post("/credit/score", json={"applicants": applicants[:1]})
+    assert again.status_code == 409
+    assert again.json()["ids"] == ["APP-20261207-0001"]
 
 
 def test_metrics_expose_per_model_series(live_service) -> None:
@@ -430,5 +438,6 @@ def test_metrics_expose_per_model_series(live_service) -> None:
     ]
     assert rows and sum(rows) >= 2  # the two applicants of the valid request at least
     assert 'riskops_champion_version{model="credit_pd"}' in text
-    # BentoML 1.4's traffic metrics, under its default namespace (api_server.metrics)
-    assert "bentoml_api_server_request_total{" in text
+    # BentoML 1.4's traffic metrics, under its default namespace for new-style services
+    # (api_server.metrics.namespace: bentoml_service, configuration/v2/default_configuration.yaml)
+    assert "bentoml_service_request_total{" in text

@@ -102,14 +102,14 @@ def _applicants(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _recorded(settings: Any, model: str, ids: set[str], expected: int) -> Any:
-    """The rows of ``model``'s log for the requests ``ids``, once there are ``expected``."""
-    from riskops.inference_log import read_inference_log
+def _recorded(settings: Any, role: str, ids: set[str], expected: int) -> Any:
+    """The decision store's answers of ``role`` to the applicants ``ids``, once there are
+    ``expected``."""
+    from riskops.credit.decisions import read_decisions
+    from riskops.evidence.store import EvidenceStore
 
-    frame = read_inference_log(settings, model)
-    if frame.empty:
-        return None
-    frame = frame[frame["request_id"].isin(ids)]
+    frame = read_decisions(EvidenceStore(settings), NAME, role)
+    frame = frame[frame["id"].isin(ids)]
     return frame if len(frame) == expected else None
 
 
@@ -140,22 +140,20 @@ def test_both_answers_are_recorded_for_every_request_the_shadow_scored(shadowed:
     scored = done["scored"] - before["scored"]
     assert scored + done["dropped"] - before["dropped"] == REQUESTS
     assert scored > 0
-    # And the shadow's answers are stored beside the champion's, by request id
-    ids = set(request_ids)
+    # And the shadow's answers are in the decision store beside the champion's decisions,
+    # by applicant id (one applicant per request: the generated id {request id}-0)
+    ids = {f"{request_id}-0" for request_id in request_ids}
     shadows = _wait_for(
-        lambda: _recorded(settings, f"{NAME}.shadow", ids, scored),
+        lambda: _recorded(settings, "shadow", ids, scored),
         f"{scored} shadow answers recorded",
         service,
     )
-    champions = _wait_for(
-        lambda: _recorded(settings, NAME, ids, REQUESTS),
-        "every champion answer recorded",
-        service,
-    )
-    assert set(shadows["role"]) == {"shadow"}
+    champions = _recorded(settings, "champion", ids, REQUESTS)
+    assert champions is not None  # every 200 has its decision, before the answer
     assert set(shadows["model_version"]) == {shadow}
-    assert shadows["request_id"].is_unique
-    paired = shadows.merge(champions, on="request_id", suffixes=("_shadow", "_champion"))
+    assert set(champions["model_version"]) == {1}
+    assert shadows["id"].is_unique
+    paired = shadows.merge(champions, on="id", suffixes=("_shadow", "_champion"))
     assert len(paired) == scored  # both PDs for every request the shadow scored
     # the same training run: the same PD for the same applicant, request by request
     assert (paired["pd_shadow"] - paired["pd_champion"]).abs().max() < 1e-12

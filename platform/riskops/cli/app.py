@@ -19,6 +19,7 @@ from riskops.cli import (
     audit,
     console,
     data,
+    decisions,
     drift,
     findings,
     governance,
@@ -169,6 +170,8 @@ app.command()(approvals.reject)
 app.command()(lifecycle.models)
 app.command()(audit.audit)
 app.command()(audit.reconcile)
+app.command()(decisions.score)
+app.command()(decisions.outcomes)
 app.command()(orchestration.retrain)
 app.command()(orchestration.monitor)
 app.command()(drift.drift)

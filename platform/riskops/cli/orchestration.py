@@ -43,13 +43,26 @@ def retrain(
             "--promote/--no-promote", help="Gate and promote each challenger (else register only)."
         ),
     ] = True,
+    include_outcomes: Annotated[
+        bool,
+        typer.Option(
+            "--include-outcomes",
+            help="Also train on the matured live outcomes (credit: recorded decisions with "
+            "their outcomes); the lineage records what was added.",
+        ),
+    ] = False,
     json_out: opt.Json = False,
 ) -> None:
     """Retrain families in parallel (Prefect flow), gate and promote each challenger."""
     with command(json_out):
+        families = _values(family)
+        if include_outcomes:
+            families = _with_outcomes(families)
         flows = _pipelines("flows")
         with progress("retraining", json_out):
-            decisions = flows.retrain_flow(families=_values(family), promote=promote)
+            decisions = flows.retrain_flow(
+                families=families, promote=promote, include_outcomes=include_outcomes
+            )
 
         def render() -> None:
             for d in decisions:
@@ -62,6 +75,24 @@ def retrain(
                 )
 
         emit({"decisions": decisions}, json_out, render)
+
+
+def _with_outcomes(families: list[str] | None) -> list[str]:
+    """The families ``--include-outcomes`` applies to: those that record matured outcomes
+    (all of them when none is named; naming one that does not is bad input, exit 2)."""
+    from riskops.errors import BadInputError
+    from riskops.families import family_names, get_family
+    from riskops.families.base import Family
+
+    def records_outcomes(name: str) -> bool:
+        return type(get_family(name)).with_outcomes is not Family.with_outcomes
+
+    if families is None:
+        return [f for f in family_names() if records_outcomes(f)]
+    without = [f for f in families if not records_outcomes(f)]
+    if without:
+        raise BadInputError(f"--include-outcomes: the family {without} records no outcomes")
+    return families
 
 
 def monitor(

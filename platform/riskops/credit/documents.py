@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskops.documents.blocks import Block, Facts, Section, Table, Text, fmt, number
+from riskops.documents.blocks import Block, Bullets, Facts, Section, Table, Text, fmt, number
 from riskops.documents.family import FamilyDocuments, record_tables
 from riskops.documents.figures import figure, png, pyplot, read_table
 from riskops.documents.texts import FamilyText
@@ -92,16 +92,132 @@ TEXT = FamilyText(
 
 # ------------------------------------------------------------------ card section
 def evidence_sections(facts: VersionFacts) -> tuple[Section, ...]:
-    """The independence, leakage and fairness section; none for a version logged before
-    this evidence existed."""
+    """The independence, leakage and fairness section (none for a version logged before
+    this evidence existed), then the performance on matured outcomes."""
     evidence = facts.evidence
     blocks: list[Block] = []
     blocks += _split_blocks(evidence.get("split") or {}, facts.gate_evidence.get("champion"))
     blocks += _leakage_blocks(evidence.get("leakage"))
     blocks += _fairness_blocks(evidence.get("fairness"))
-    if not blocks:
-        return ()
-    return (Section("credit_evidence", "Independence, leakage and fairness", tuple(blocks)),)
+    sections = [outcome_section(facts)]
+    if blocks:
+        sections.insert(
+            0, Section("credit_evidence", "Independence, leakage and fairness", tuple(blocks))
+        )
+    return tuple(sections)
+
+
+def outcome_section(facts: VersionFacts) -> Section:
+    """Performance on matured outcomes: the newest audited run of the validation tests
+    (``outcome_tests``, :mod:`riskops.credit.performance`) that covered this version -- per
+    grade the realised default rate against the mean PD with the Jeffreys and binomial tests
+    (ECB 2019, BCBS WP14), discrimination against the initial validation, stability,
+    calibration and the alarms -- or why there is none yet."""
+    title = "Performance on matured outcomes"
+    run = None
+    for record in facts.audit:
+        if record.action != "outcome_tests":
+            continue
+        for version in record.body.get("versions") or []:
+            ours = str(version.get("model_version")) == str(facts.version)
+            if ours and (run is None or record.seq > run[0].seq):
+                run = (record, version)
+    if run is None:
+        return Section(
+            "matured_outcomes",
+            title,
+            (
+                Text(
+                    f"Not evaluated: no validation tests on matured outcomes have covered "
+                    f"v{facts.version} yet (its decisions are recorded when it serves; "
+                    f"`riskops outcomes {facts.name} --data FILE` joins their outcomes and "
+                    "runs the tests)."
+                ),
+            ),
+        )
+    record, version = run
+    counts = version.get("counts") or {}
+    auc = version.get("auc") or {}
+    initial = version.get("auc_vs_initial") or {}
+    herfindahl = version.get("herfindahl") or {}
+    seals = record.body.get("seals") or []
+    pairs = [
+        ("As of", str(record.body.get("as_of", ""))[:19]),
+        ("Audit record", f"{record.seq} ({record.ts[:19]}, {record.actor})"),
+        (
+            "Decisions",
+            f"{counts.get('decisions')} recorded, {counts.get('matured')} matured "
+            f"({record.body.get('horizon_months')}-month default horizon), "
+            f"{counts.get('evaluated')} with an outcome, {counts.get('defaults')} defaults",
+        ),
+        (
+            "AUC on outcomes",
+            (
+                f"{fmt(auc.get('auc'))} (DeLong s.e. {fmt(auc.get('se'))})"
+                + (
+                    f" against {fmt(initial.get('auc_initial'))} at initial validation, "
+                    f"one-sided p = {fmt(initial.get('pvalue'))}"
+                    if initial
+                    else ""
+                )
+            )
+            if auc
+            else "not evaluated",
+        ),
+        ("PSI of the grades", fmt(version.get("psi_grades"))),
+        ("Herfindahl index", fmt(herfindahl.get("hi_ecb")) if herfindahl else "–"),
+        ("Brier score, ECE", f"{fmt(version.get('brier'))}, {fmt(version.get('ece'))}"),
+        (
+            "Evidence read",
+            "; ".join(
+                f"{s.get('kind')} {s.get('stream')} through row {s.get('seq')}" for s in seals
+            )
+            or "–",
+        ),
+    ]
+    rows = tuple(
+        (
+            str(row.get("label")),
+            fmt(row.get("n")),
+            fmt(row.get("defaults")),
+            fmt(row.get("default_rate")),
+            fmt(row.get("pd")),
+            fmt(row.get("jeffreys_pvalue")),
+            str(row.get("jeffreys_light") or "–"),
+            fmt(row.get("binomial_pvalue")),
+        )
+        for row in [*(version.get("grades") or []), version.get("portfolio") or {}]
+    )
+    blocks: list[Block] = [
+        Facts(tuple(pairs)),
+        Table(
+            (
+                "grade",
+                "matured outcomes",
+                "defaults",
+                "default rate",
+                "mean PD",
+                "Jeffreys p",
+                "light",
+                "binomial p",
+            ),
+            rows,
+            "Realised default rate against the mean PD per grade (one-sided tests: a PD "
+            "too low is rejected)",
+        ),
+    ]
+    alarms = (version.get("alarms") or {}).get("alarms") or []
+    if alarms:
+        blocks.append(
+            Bullets(
+                tuple(f"{a['rule']} ({a['subject']}): {a['reason']}" for a in alarms),
+                "Alarms",
+            )
+        )
+    missing = version.get("not_evaluated") or []
+    if missing:
+        blocks.append(Bullets(tuple(f"{m['what']}: {m['why']}" for m in missing), "Not evaluated"))
+    return Section("matured_outcomes", title, tuple(blocks))
 
 
 def _split_blocks(split: dict[str, Any], champion: dict[str, Any] | None) -> list[Block]:

@@ -397,15 +397,11 @@ class CreditFamily(Family):
     # -- policy ----------------------------------------------------------------
 
     def rules(self, policy: Any) -> CreditRules:
-        """The policy's ``rules:`` (leakage, fairness), parsed; exit 2 naming the field."""
-        from pydantic import ValidationError
+        """The policy's ``rules:`` (leakage, fairness, outcomes, decisions), parsed; exit 2
+        naming the field."""
+        from riskops.credit.rules import credit_rules
 
-        from riskops.credit.rules import CreditRules
-
-        try:
-            return CreditRules.model_validate(policy.rules)
-        except ValidationError as exc:
-            raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None
+        return credit_rules(policy)
 
     def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
         """Target leakage and fairness, when the policy's rules ask for them."""
@@ -433,6 +429,31 @@ class CreditFamily(Family):
         from riskops.credit.shadow import shadow_pairs
 
         return shadow_pairs(life, name, champion, challenger)
+
+    def monitors(self) -> tuple[Any, ...]:
+        """The validation tests on matured outcomes (:mod:`riskops.credit.performance`)."""
+        from riskops.credit.performance import OUTCOME_MONITOR
+
+        return (OUTCOME_MONITOR,)
+
+    def served_inputs(self, settings: Any, name: str, last: int) -> pd.DataFrame:
+        """The input rows of the champion's last decisions, from the decision store (the
+        service writes credit decisions there, not to the inference log)."""
+        from riskops.credit.decisions import served_inputs
+        from riskops.evidence.store import EvidenceStore
+
+        return served_inputs(EvidenceStore(settings), name, last)
+
+    def with_outcomes(
+        self, dataset: Any, name: str, settings: Any, policy: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """The matured decisions' stored inputs with their outcomes added to the training
+        data (:func:`riskops.credit.performance.matured_training_rows`)."""
+        from riskops.credit.outcome_policy import OutcomePolicy
+        from riskops.credit.performance import matured_training_rows
+
+        rules = self.rules(policy).outcomes or OutcomePolicy()
+        return matured_training_rows(settings, name, dataset, rules)
 
     def documents(self) -> FamilyDocuments:
         """The credit family's part of cards and reports (:mod:`riskops.credit.documents`)."""

@@ -86,6 +86,7 @@ __all__ = [
     "evaluate_outcomes",
     "grade_sort_key",
     "horizon_end",
+    "matured_labels",
 ]
 
 DECISION_COLUMNS = ("id", "decided_at", "model_name", "model_version", "pd", "grade")
@@ -341,6 +342,25 @@ def _matured_labels(
         evaluated=matured & determinate,
         indeterminate=matured & has_outcome & ~determinate,
         y=defaulted_within.astype(np.int8),
+    )
+
+
+def matured_labels(
+    decisions: pd.DataFrame, outcomes: pd.DataFrame, *, as_of: Any, horizon_months: int
+) -> pd.DataFrame:
+    """The decisions the tests count, with their label: ``id, default`` (1 a default within
+    the horizon, 0 none), one row per matured decision with a determinate outcome known at
+    ``as_of`` (the default definition of the module docstring); what a retrain on matured
+    outcomes adds to its training data."""
+    _require(decisions, ("id", "decided_at"), "decisions")
+    _require(outcomes, OUTCOME_COLUMNS, "outcomes")
+    labels = _matured_labels(decisions, outcomes, _utc(as_of, "as_of"), horizon_months)
+    keep = labels.evaluated
+    return pd.DataFrame(
+        {
+            "id": decisions["id"].astype(str).to_numpy()[keep],
+            "default": labels.y[keep],
+        }
     )
 
 

@@ -1,4 +1,4 @@
-"""The credit family's own policy rules: target leakage, fairness, matured outcomes.
+"""The credit family's own policy rules: target leakage, fairness, matured outcomes, decisions.
 
 They sit under ``rules:`` in a credit model's policy (``policies.yaml``)::
 
@@ -14,11 +14,12 @@ and are parsed by :meth:`riskops.credit.family.CreditFamily.rules`, so the gener
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.credit.outcome_policy import OutcomePolicy
+from riskops.errors import BadInputError
 
 
 class _Frozen(BaseModel):
@@ -62,6 +63,18 @@ class FairnessRule(_Frozen):
     undeclared_protected: Literal["refuse", "record"] = "refuse"
 
 
+class DecisionRule(_Frozen):
+    """What the decision store keeps of each served or offline-scored applicant.
+
+    Every decision is kept with the SHA-256 of its input row; ``store_inputs`` keeps the row
+    itself too (what input-drift monitoring and ``riskops retrain --include-outcomes`` read).
+    Switch it off where the applicant's data may not be kept beside the decision: drift is
+    then reported as not evaluated on served inputs, and retraining cannot add outcomes.
+    """
+
+    store_inputs: bool = True
+
+
 class CreditRules(_Frozen):
     """Everything under a credit policy's ``rules:``; a rule left out is not gated."""
 
@@ -69,3 +82,15 @@ class CreditRules(_Frozen):
     fairness: FairnessRule | None = None
     outcomes: OutcomePolicy | None = None
     """Default horizon and alarms on matured outcomes (:mod:`riskops.credit.outcome_policy`)."""
+    decisions: DecisionRule = DecisionRule()
+    """What each recorded decision keeps (:mod:`riskops.credit.decisions`)."""
+
+
+def credit_rules(policy: Any) -> CreditRules:
+    """A policy's ``rules:`` parsed as credit rules; exit 2 naming the field."""
+    from pydantic import ValidationError
+
+    try:
+        return CreditRules.model_validate(policy.rules)
+    except ValidationError as exc:
+        raise BadInputError(f"policy rules: invalid credit rules: {exc}") from None

@@ -17,6 +17,14 @@ missing values in training, and silently so. A caller who wants that behaviour s
 
 A PD outside [0, 1] (or not finite) from any model is never returned: the request is
 answered 422 naming the model (the promotion smoke test refuses such a model first).
+
+Every answer is a recorded decision (:mod:`riskops.credit.decisions`). An applicant may
+carry its application ``id`` (text, or an integer); one without gets a generated unique id
+(``{request_id}-{n}``); each result returns its id. The route's log records are the
+``credit_decisions`` rows (:attr:`ROUTE.record <riskops.serving.route.Route.record>`), and
+the service sends the answer only once they are committed: an id the model already decided
+is answered ``409``, a store that cannot keep up ``503`` -- never a ``200`` without its
+record.
 """
 
 from __future__ import annotations
@@ -30,9 +38,10 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from riskops.credit.decisions import DECISIONS, ID_RULE, decision_rows, stamp, valid_id
 from riskops.errors import BadInputError, DataValidationError
 from riskops.reasons import load_reason_texts, with_texts
-from riskops.serving.errors import invalid, output_refused, unprocessable
+from riskops.serving.errors import ServingError, invalid, output_refused, unprocessable
 from riskops.serving.payloads import MAX_ROWS, ModelRef, Routed, Value
 from riskops.serving.route import Champion, OutputMetric, Route, RowState, model_ref, require
 
@@ -64,7 +73,10 @@ class CreditScoreRequest(Routed):
     applicants: Annotated[list[dict[str, Value]], Field(min_length=1, max_length=MAX_ROWS)] = Field(
         description=(
             "Applicants as {feature: value}. Features, kinds and categories are the served "
-            "champion's; GET /models shows its request schema."
+            "champion's; GET /models shows its request schema. An optional 'id' is the "
+            f"application's id ({ID_RULE}; an integer is taken as its digits), returned with "
+            "the result and joined to the loan's outcome later; without one, a unique id is "
+            "generated and returned. An id the model already decided is refused (409)."
         ),
         examples=[[EXAMPLE_APPLICANT]],
     )
@@ -84,6 +96,7 @@ class Reason(BaseModel):
 
 
 class CreditResult(BaseModel):
+    id: str = Field(description="The application's id: the one sent, or a generated one.")
     pd: float = Field(description="Calibrated probability of default.")
     grade: str
     reasons: list[Reason]
@@ -158,13 +171,73 @@ def prepare(estimator: Any) -> RowState:
     return RowState(tuple(estimator.input_schema_), validator, row_schema)
 
 
+@functools.cache
+def _clock_offset_days() -> float:
+    """The service's clock offset (:mod:`riskops.clock`), read once per process."""
+    from riskops.settings import Settings
+
+    return Settings().clock_offset_days
+
+
+def _decided_at() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime.now(UTC)
+    offset = _clock_offset_days()
+    return stamp(moment + timedelta(days=offset) if offset else moment)
+
+
+def applicant_ids(
+    applicants: list[dict[str, Any]], request_id: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The applicants' ids (sent, else ``{request_id}-{n}``) and the applicants without
+    them; 400 naming the applicant for an invalid or repeated id."""
+    if not any("id" in applicant for applicant in applicants):
+        return [f"{request_id}-{n}" for n in range(len(applicants))], applicants
+    ids: list[str] = []
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    for n, applicant in enumerate(applicants):
+        if "id" not in applicant:
+            ids.append(f"{request_id}-{n}")
+            rows.append(applicant)
+            continue
+        row = dict(applicant)
+        raw = row.pop("id")
+        if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53:
+            raw = int(raw)  # a JSON integer, parsed as a number
+        try:
+            id_ = valid_id(raw, "id")
+        except BadInputError as exc:
+            problems.append({"loc": ["applicants", n, "id"], "msg": str(exc), "type": "id"})
+            id_ = ""
+        if id_ in seen:
+            problems.append(
+                {
+                    "loc": ["applicants", n, "id"],
+                    "msg": f"id {id_!r} repeats applicant {seen[id_]}'s: one decision per id",
+                    "type": "id_repeated",
+                }
+            )
+        elif id_:
+            seen[id_] = n
+        ids.append(id_)
+        rows.append(row)
+    if problems:
+        raise ServingError(400, {"error": f"{len(problems)} invalid id(s)", "detail": problems})
+    return ids, rows
+
+
 def score(
     champion: Champion, request: CreditScoreRequest, request_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """PD, grade and reason codes per applicant (the hot path: no DataFrame, no registry)."""
+    """PD, grade and reason codes per applicant (the hot path: no DataFrame, no registry),
+    and the decisions to record."""
     state: RowState = champion.state
+    ids, applicants = applicant_ids(request.applicants, request_id)
     try:
-        records = state.validator.validate_python(request.applicants)
+        records = state.validator.validate_python(applicants)
     except ValidationError as exc:
         raise invalid(exc, ("applicants",)) from None
     estimator = champion.estimator
@@ -184,21 +257,32 @@ def score(
             raise output_refused(
                 champion.name, champion.version, f"a PD of {pd_!r} for applicant {i}"
             )
+    decisions = decision_rows(
+        ids=ids,
+        records=records,
+        results=results,
+        features=state.features,
+        version=champion.version,
+        run_id=champion.run_id,
+        request_id=request_id,
+        decided_at=_decided_at(),
+        store_inputs=_inputs_allowed(champion.name),
+    )
     texts = _reason_texts(champion.name, champion.version)
-    results = [{**r, "reasons": with_texts(r["reasons"], texts)} for r in results]
-    version = champion.version
-    log = [
-        {
-            "request_id": request_id,
-            "model_version": version,
-            **{f: record.get(f) for f in state.features},
-            "pd": result["pd"],
-            "grade": result["grade"],
-            "top_reason": result["reasons"][0]["feature"] if result["reasons"] else None,
-        }
-        for record, result in zip(records, results, strict=True)
+    answers = [
+        {"id": id_, **r, "reasons": with_texts(r["reasons"], texts)}
+        for id_, r in zip(ids, results, strict=True)
     ]
-    return {"model": model_ref(champion), "results": results}, log
+    return {"model": model_ref(champion), "results": answers}, decisions
+
+
+@functools.lru_cache(maxsize=64)
+def _inputs_allowed(name: str) -> bool:
+    """Whether ``name``'s policy keeps the input rows of its decisions (read once)."""
+    from riskops.credit.decisions import inputs_allowed
+    from riskops.settings import Settings
+
+    return inputs_allowed(Settings(), name)
 
 
 ROUTE = Route(
@@ -217,4 +301,5 @@ ROUTE = Route(
         ),
     ),
     summary="Probability of default, rating grade and reason codes for each applicant.",
+    record=DECISIONS,
 )

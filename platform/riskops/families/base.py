@@ -14,7 +14,8 @@ itself and enters the platform through the hooks of :class:`Family`:
 * **gates** -- :meth:`extra_gates` adds the family's own gates to the generic ones, and
   :meth:`rules` parses the family's own policy section;
 * **documents, serving, live monitoring** -- :meth:`documents`, :meth:`service_route`,
-  :meth:`online`, :meth:`monitors`;
+  :meth:`online`, :meth:`monitors`, :meth:`served_inputs` (what the service scored, for
+  drift), :meth:`with_outcomes` (matured live outcomes as training rows);
 * **facts** -- :attr:`key_metrics`, :attr:`trusted_types` (skops's allow-list),
   :attr:`fit_cost` (the flows start the longest fits first).
 
@@ -33,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pandas as pd
 
@@ -96,6 +97,20 @@ class TrainingOutcome:
     input_example: pd.DataFrame
     reference: pd.DataFrame
     evaluation: Any
+
+
+class LiveMonitor(Protocol):
+    """A monitor of a served champion's live evidence (:meth:`Family.monitors`).
+
+    ``run(life, name)`` evaluates it as of now, records an audit record of its own (with the
+    seals of the evidence it read) and returns a report whose ``fired`` says whether an
+    alarm fired; ``event_payload(family)`` is what the ``riskops.performance.degraded``
+    event then carries (``families``/``models`` to retrain, ``include_outcomes``).
+    """
+
+    name: str
+
+    def run(self, life: Any, name: str) -> Any: ...
 
 
 Gate = Callable[[Mapping[str, Any]], Any]
@@ -333,7 +348,7 @@ class Family(ABC):
         instead: the state the family builds, restored for ``estimator``."""
         return None
 
-    def monitors(self) -> tuple[Any, ...]:
+    def monitors(self) -> tuple[LiveMonitor, ...]:
         """Monitors run on a served champion's live evidence (backtests, matured outcomes)."""
         return ()
 
@@ -342,6 +357,23 @@ class Family(ABC):
         (:mod:`riskops.lifecycle.shadow` judges them at the challenger's promotion). Default:
         none, with the reason."""
         return ShadowPairs(None, f"the {self.name} family records no shadow answers")
+
+    def served_inputs(self, settings: Any, name: str, last: int) -> pd.DataFrame:
+        """The last ``last`` input rows the service scored for ``name``, one column per
+        feature (the recent window of drift checks). Default: the inference log."""
+        from riskops.inference_log import read_inference_log
+
+        return read_inference_log(settings, name, last_n=last)
+
+    def with_outcomes(
+        self, dataset: Any, name: str, settings: Any, policy: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """``dataset`` with ``name``'s matured live outcomes added as training rows, and the
+        lineage of what was added (``riskops retrain --include-outcomes``). Default: the
+        family records no outcomes."""
+        raise BadInputError(
+            f"--include-outcomes: the {self.name} family records no matured outcomes to add"
+        )
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,12 @@ permission          what it allows (roles)
 ``force``           promote despite failed gates, with a reason (admin)
 ``rollback``        make the previous champion champion again (admin)
 ``users``           add, list and revoke identities and tokens (admin)
-``score``           call the service's model routes (service)
+``score``           call the service's model routes, record an offline portfolio's
+                    decisions (service)
 ``observe``         feed market observations to the live champions: ``riskops observe``,
                     ``riskops stream``, ``POST /market/observe`` (service)
+``outcomes``        record matured credit outcomes and run the validation tests on them
+                    (data_scientist, validator)
 ``view``            read the inventory, versions, approvals, audit and findings (every
                     human role)
 ==================  ===================================================================
@@ -55,6 +58,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rollback": frozenset({"admin"}),
     "users": frozenset({"admin"}),
     "score": frozenset({"service"}),
+    "outcomes": frozenset({"data_scientist", "validator"}),
     "observe": frozenset({"service"}),
     "view": frozenset({"data_scientist", "validator", "admin"}),
 }

@@ -13,7 +13,10 @@ trail or the registry:
   newest recorded decision is a projection not yet applied (a warning: ``riskops
   reconcile`` applies it); what is served never depends on either;
 * the champion's **identity** (its run and incarnation), its **model files** and its
-  **evidence files** against the hashes recorded at registration.
+  **evidence files** against the hashes recorded at registration;
+* every stream of live evidence a record **sealed** (the decisions and outcomes an outcome
+  test or a retrain read, :meth:`riskops.evidence.store.EvidenceStore.seal`): its hash
+  chain, and each sealed row still there with its digest.
 """
 
 from __future__ import annotations
@@ -252,7 +255,66 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
                     model=name,
                 )
             )
+    findings += seal_findings(settings, records)
     return IntegrityReport(chain.to_dict(), findings, models)
+
+
+def _seals(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seals a record's body names: its own, and those of what a training added."""
+    found = list(body.get("seals") or [])
+    added = body.get("outcomes_added")
+    if isinstance(added, dict):
+        found += list(added.get("seals") or [])
+    return [s for s in found if isinstance(s, dict) and {"kind", "stream", "seq"} <= set(s)]
+
+
+def seal_findings(settings: Any, records: list[Any]) -> list[Finding]:
+    """Each sealed stream's chain verified once, and each seal checked against it."""
+    sealed = [(record, seal) for record in records for seal in _seals(record.body)]
+    if not sealed:
+        return []
+    from riskops.evidence.store import EvidenceStore
+
+    store = EvidenceStore(settings)
+    findings: list[Finding] = []
+    kinds: dict[str, Any] = {}
+    chains: dict[tuple[str, str], list[str]] = {}
+    for record, seal in sealed:
+        name, stream = str(seal["kind"]), str(seal["stream"])
+        if name not in kinds:
+            kinds[name] = store.kind_named(name)
+        kind = kinds[name]
+        if kind is None:
+            if int(seal["seq"]) > 0:
+                findings.append(
+                    Finding(
+                        "error",
+                        "seal",
+                        f"record {record.seq} ({record.action}) sealed {name} {stream} up to "
+                        f"row {seal['seq']}, but the store holds no {name} at all",
+                        model=record.model,
+                        seq=record.seq,
+                    )
+                )
+            continue
+        if (name, stream) not in chains:
+            chains[name, stream] = store.verify(kind, stream)
+            findings += [
+                Finding("error", "evidence_chain", problem, model=record.model)
+                for problem in chains[name, stream]
+            ]
+        problem = store.check_seal(seal, kind)
+        if problem:
+            findings.append(
+                Finding(
+                    "error",
+                    "seal",
+                    f"record {record.seq} ({record.action}): {problem}",
+                    model=record.model,
+                    seq=record.seq,
+                )
+            )
+    return findings
 
 
 def _alias(registry: Any, name: str, alias: str) -> int | None:

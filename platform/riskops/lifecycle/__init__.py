@@ -114,11 +114,19 @@ class Lifecycle:
             return training.train(self, request)
         return training.register(self, request)
 
-    def retrain(self, name: str, source: Any = None) -> TrainResult:
-        """Refit a registered model's stored specification on fresh data."""
+    def retrain(
+        self,
+        name: str,
+        source: Any = None,
+        *,
+        include_outcomes: bool = False,
+        cause: dict[str, Any] | None = None,
+    ) -> TrainResult:
+        """Refit a registered model's stored specification on fresh data (and its matured
+        live outcomes, with ``include_outcomes``)."""
         from riskops.lifecycle import training
 
-        return training.retrain(self, name, source)
+        return training.retrain(self, name, source, include_outcomes=include_outcomes, cause=cause)
 
     # ----------------------------------------------------------------- decisions
     def promote(

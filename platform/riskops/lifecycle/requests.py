@@ -57,6 +57,12 @@ class TrainRequest:
     provenance
         How a user's estimator was obtained (``riskops register --model-uri``: the URI, the
         file's format and hash, ``trusted_pickle``), recorded with the registration.
+    include_outcomes
+        Add the model's matured live outcomes to the training data (credit: the recorded
+        decisions' inputs with their outcomes); the lineage records what was added.
+    cause
+        Why the training runs, recorded with the version (an alarm's event and audit
+        record, a schedule...).
     """
 
     family: str
@@ -67,6 +73,8 @@ class TrainRequest:
     estimator: Any = None
     run_name: str | None = None
     provenance: dict[str, Any] | None = None
+    include_outcomes: bool = False
+    cause: dict[str, Any] | None = None
 
     @classmethod
     def build(

@@ -80,7 +80,6 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     from riskops.governance.publish import REGISTRATION
     from riskops.governance.publish import publish as publish_documents
     from riskops.governance.summary import version_description
-    from riskops.inference_log import read_inference_log
     from riskops.live.record import champion_record
     from riskops.settings import scratch_dir
 
@@ -99,6 +98,9 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
     source = family.prepare_source(family.default_source(request.source), policy)
     step("loading and validating the data")
     dataset = load(source)
+    outcomes_added = None
+    if request.include_outcomes:
+        dataset, outcomes_added = family.with_outcomes(dataset, name, settings, policy)
     recent_source = request.recent_source(source)
     recent = load(family.default_source(recent_source)) if recent_source is not None else None
     tracking.fail_orphaned_runs(settings)
@@ -133,7 +135,7 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             recent=recent,
             outcome=outcome,
             policy=policy,
-            served_inputs=lambda n: read_inference_log(settings, name, last_n=n),
+            served_inputs=lambda n: family.served_inputs(settings, name, n),
             live_record=lambda version: champion_record(life.loader, name, version),
         )
         from riskops.lifecycle.evidence import gather
@@ -152,6 +154,10 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             "options": {**options.__dict__},
             "specification": spec,
         }
+        if outcomes_added:
+            lineage["outcomes_added"] = outcomes_added
+        if request.cause:
+            lineage["cause"] = request.cause
         evidence = {
             "family": family.name,
             "model_kind": outcome.model_kind,
@@ -199,6 +205,8 @@ def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
             evidence_uri=f"runs:/{run_id}/{EVIDENCE_FILE}",
             metrics=outcome.metrics,
             **({"provenance": request.provenance} if request.provenance else {}),
+            **({"outcomes_added": outcomes_added} if outcomes_added else {}),
+            **({"cause": request.cause} if request.cause else {}),
             **({} if live is None else {"champion_live": live["audit"]}),
         )
         stage.append(f"v{version} was registered")
@@ -268,7 +276,14 @@ def _told_if_storage_fails(name: str) -> Iterator[list[str]]:
         raise StorageError(f"{failure}; {done}") from exc
 
 
-def retrain(life: Lifecycle, name: str, source: Any = None) -> TrainResult:
+def retrain(
+    life: Lifecycle,
+    name: str,
+    source: Any = None,
+    *,
+    include_outcomes: bool = False,
+    cause: dict[str, Any] | None = None,
+) -> TrainResult:
     """Refit a registered model's specification on fresh data and register a challenger.
 
     The specification, options and data source stored with the trail's champion (else its
@@ -301,5 +316,13 @@ def retrain(life: Lifecycle, name: str, source: Any = None) -> TrainResult:
         if "protected" in described:
             described["protected"] = tuple(described["protected"])
         source = DataSource(**described) if described else None
-    request = TrainRequest(family_name, source, options, name=name, estimator=estimator)
+    request = TrainRequest(
+        family_name,
+        source,
+        options,
+        name=name,
+        estimator=estimator,
+        include_outcomes=include_outcomes,
+        cause=cause,
+    )
     return register(life, request)

@@ -15,7 +15,7 @@
    else the champion is *warming up* on the series) scores the bar against the forecast it
    issued for it (VaR exceptions and the detectors, the variance's QLIKE, the anomaly
    alert), absorbs it and issues the next forecast;
-3. **one transaction** (:meth:`~riskops.ledger.evidence.EvidenceStore.append_all`) writes
+3. **one transaction** (:meth:`~riskops.evidence.store.EvidenceStore.append_all`) writes
    the observations, forecasts, scores, state checkpoints, alarms and dead letters of the
    whole batch, each stream's head checked against the one the rows were built on (a
    stream another writer moved is *stale*: nothing is written, the caches are dropped and
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskops.ledger.evidence import Batch, EvidenceConflict, EvidenceStore, StaleHead
+from riskops.evidence.store import Batch, EvidenceConflict, EvidenceStore, StaleHead
 from riskops.live import kinds
 from riskops.live.champions import MIN_HISTORY_DAYS, LiveChampion, live_champions, load_champion
 from riskops.live.observations import DEAD_LETTERED, Observation, Refused
@@ -668,6 +668,7 @@ class LiveBook:
 
     def _audit_alarm(self, name: str, row: dict[str, Any]) -> dict[str, Any]:
         from riskops.families import family_of_registered
+        from riskops.families.alarms import performance_payload
 
         stream = kinds.live_stream(name, row["version"], row["series"])
         detail = kinds.loads(row["detail"])
@@ -686,16 +687,20 @@ class LiveBook:
         )
         champion = self._champions.get(name)
         family = champion.family.name if champion is not None else family_of_registered(name)
-        event = {
-            "model": name,
-            "family": family,
-            "version": row["version"],
-            "series": row["series"],
-            "detector": row["detector"],
-            "day": row["ts"],
-            "audit_seq": record.seq,
-            "detail": detail,
-        }
+        # The family's standard model is retrained (and its user champions refit), as the
+        # drift event asks; `cause` names this alarm's audit record in the new version.
+        event = performance_payload(
+            model=name,
+            family=family,
+            monitor="alarm",
+            audit_seq=record.seq,
+            families=[family],
+            version=row["version"],
+            series=row["series"],
+            detector=row["detector"],
+            day=row["ts"],
+            detail=detail,
+        )
         if self.on_alarm is not None:
             try:
                 self.on_alarm(event)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from riskops.ledger.evidence import Batch
+from riskops.evidence.store import Batch
 from riskops.live import kinds
 from riskops.live.book import LiveBook
 from riskops.live.brokers import BrokerDown, Message

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from riskops.ledger.evidence import EvidenceKind
+from riskops.evidence.store import EvidenceKind
 
 __all__ = [
     "ALARMS",

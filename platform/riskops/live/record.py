@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskops.ledger.evidence import EvidenceStore
+from riskops.evidence.store import EvidenceStore
 from riskops.live import kinds
 
 __all__ = [

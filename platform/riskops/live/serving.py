@@ -65,7 +65,7 @@ class LiveRoutes:
         """The last forecast the live state of ``name`` v``version`` issued for ``series``:
         the forecast's values, ``based_on`` (the last observation's time) and ``seq`` (live
         observations absorbed). 404 when the champion does not follow the series live."""
-        from riskops.ledger.evidence import EvidenceStore
+        from riskops.evidence.store import EvidenceStore
         from riskops.live import kinds
 
         if self._store is None:

@@ -5,6 +5,11 @@ A family returns its :class:`Route` from
 route (path, request and response models for OpenAPI), holds each registered model's
 champion, and for every request calls ``route.handle(champion, request, request_id)``, which
 returns ``(body, log_records)`` or raises :class:`~riskops.serving.errors.ServingError`.
+
+A route whose answers are decisions that must be kept (credit) names the evidence kind its
+log records are rows of (:attr:`Route.record`): the service then appends them to the
+model's stream of that kind and sends the answer only once they are committed; other
+routes' records go to the inference log, off the request path.
 """
 
 from __future__ import annotations
@@ -87,6 +92,11 @@ class Route:
         Metrics of the outputs, read from the log records.
     summary
         One line for the API's documentation.
+    record
+        ``None``: the log records go to the inference log. An
+        :class:`~riskops.evidence.store.EvidenceKind`: they are its rows (each with its
+        ``key``; the service adds ``caller``), written to the model's stream before the
+        answer is sent.
     """
 
     family: str
@@ -100,6 +110,7 @@ class Route:
     inline: Callable[[Any], bool] = field(default=lambda request: False)
     outputs: tuple[OutputMetric, ...] = ()
     summary: str = ""
+    record: Any = None
 
 
 def require(estimator: Any, *attributes: str) -> None:

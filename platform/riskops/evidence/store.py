@@ -24,14 +24,18 @@ import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from riskops.errors import BadInputError, RiskOpsError
 from riskops.settings import Settings
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 GENESIS = "0" * 64
+_STORE_COLUMNS = frozenset({"stream", "seq", "key", "prev_hash", "hash"})
 
 
 @dataclass(frozen=True)
@@ -102,16 +106,23 @@ class Batch:
 def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: str) -> str:
     """The digest of one row: SHA-256 of its stream, sequence, key, canonical payload and
     the previous row's digest."""
-    canonical = json.dumps(
-        [stream, seq, key, _canonical(payload), prev], separators=(",", ":"), sort_keys=True
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(stream, seq, key, _canonical(payload), prev)
+
+
+def _digest(stream: str, seq: int, key: str, canonical: dict[str, Any], prev: str) -> str:
+    text = json.dumps([stream, seq, key, canonical, prev], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in payload.items():
-        if isinstance(value, float) and not math.isfinite(value):
+        if type(value) in _PLAIN:  # the common case, first: no conversion
+            pass
+        elif isinstance(value, float) and not math.isfinite(value):
             value = repr(value)  # JSON has no NaN; keep it distinguishable and stable
         elif isinstance(value, float) and value == 0.0:
             value = 0.0  # a database may store -0.0 as 0
@@ -121,6 +132,33 @@ def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
             value = value.item()
         out[name] = value
     return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled once for the engine's driver, and how to order its parameters
+    (positional drivers such as sqlite3, or named ones such as psycopg2)."""
+
+    sql: str
+    names: tuple[str, ...] | None
+    """Parameter names in positional order; ``None`` for a driver of named parameters."""
+    fixed: dict[str, Any]
+    """Parameters the statement binds itself (a LIMIT)."""
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any, columns: list[str] | None = None) -> _Prepared:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        blanks = {bind.key: None for bind in compiled.binds.values() if bind.required}
+        params = compiled.construct_params({**blanks, **dict.fromkeys(columns or (), None)})
+        fixed = {k: v for k, v in params.items() if v is not None}
+        return cls(str(compiled), names, fixed)
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        if self.names is None:
+            return {**self.fixed, **values}
+        fixed = self.fixed
+        return tuple(values[n] if n in values else fixed.get(n) for n in self.names)
 
 
 class EvidenceStore:
@@ -150,6 +188,7 @@ class EvidenceStore:
 
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._prepared: dict[str, tuple[_Prepared, _Prepared]] = {}
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:
@@ -172,9 +211,29 @@ class EvidenceStore:
                 sa.Column("hash", sa.String(64), nullable=False),
                 sa.UniqueConstraint("stream", "key", name=f"uq_{kind.name}_stream_key"),
             )
-            table.create(self.engine, checkfirst=True)
+            try:
+                table.create(self.engine, checkfirst=True)
+            except sa.exc.DatabaseError:
+                # Another process (a second service worker) created it between the check
+                # and the create; anything else is still an error.
+                if not sa.inspect(self.engine).has_table(table.name):
+                    raise
             self._tables[kind.name] = table
             return table
+
+    def kind_named(self, name: str) -> EvidenceKind | None:
+        """The kind of an existing table, read from the database (for verifying seals that
+        name a kind this process does not declare); ``None`` when there is no such table."""
+        table_name = f"riskops_evidence_{name}"
+        if not sa.inspect(self.engine).has_table(table_name):
+            return None
+        reflected = sa.Table(table_name, sa.MetaData(), autoload_with=self.engine)
+        columns = tuple(
+            sa.Column(c.name, c.type, nullable=c.nullable)
+            for c in reflected.columns
+            if c.name not in _STORE_COLUMNS
+        )
+        return EvidenceKind(name, columns)
 
     # ------------------------------------------------------------------ writing
     def append(
@@ -234,66 +293,30 @@ class EvidenceStore:
         kind = batches[0].kind
         table = self.table(kind)
         names = kind.payload
-        wanted: list[tuple[str, str]] = []
-        for batch in batches:
-            keys = [str(r["key"]) for r in batch.rows]
-            if len(set(keys)) != len(keys):
-                seen: set[str] = set()
-                repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
-                raise BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
-            wanted += [(batch.stream, k) for k in keys]
+        wanted = [(b.stream, str(r["key"])) for b in batches for r in b.rows] if look_up else []
         heads = self._heads(conn, table, [b.stream for b in batches])
-        held: dict[tuple[str, str], dict[str, Any]] = {}
-        for chunk in _chunks(wanted if look_up else [], 400):
+        held: dict[str, dict[str, dict[str, Any]]] = {b.stream: {} for b in batches}
+        for chunk in _chunks(wanted, 400):
             if not chunk:
                 continue
             query = sa.select(table).where(sa.tuple_(table.c.stream, table.c.key).in_(chunk))
             for found in conn.execute(query):
-                held[(found.stream, found.key)] = {n: getattr(found, n) for n in names}
+                held[found.stream][found.key] = _canonical({n: getattr(found, n) for n in names})
         values: list[dict[str, Any]] = []
         results = []
         for batch in batches:
             seq, prev = heads.get(batch.stream, (0, GENESIS))
             if batch.expect_seq is not None and seq != batch.expect_seq:
                 raise StaleHead(kind.name, batch.stream, batch.expect_seq, seq)
-            conflicts, written = [], []
-            for row in batch.rows:
-                key = str(row["key"])
-                payload = {n: row.get(n) for n in names}
-                known = held.get((batch.stream, key))
-                if known is not None:
-                    if _canonical(known) != _canonical(payload):
-                        conflicts.append(key)
-                    continue
-                seq += 1
-                digest = row_hash(batch.stream, seq, key, payload, prev)
-                values.append(
-                    {
-                        "stream": batch.stream,
-                        "seq": seq,
-                        "key": key,
-                        **payload,
-                        "prev_hash": prev,
-                        "hash": digest,
-                    }
-                )
-                written.append(key)
-                prev = digest
-            if conflicts:
-                raise EvidenceConflict(kind.name, batch.stream, conflicts)
-            results.append(
-                Appended(
-                    kind.name,
-                    batch.stream,
-                    len(written),
-                    len(batch.rows) - len(written),
-                    seq,
-                    prev,
-                    tuple(written),
-                )
+            [result], planned = _plan(
+                kind, batch.stream, [batch.rows], held[batch.stream], seq, prev
             )
+            if isinstance(result, Exception):
+                raise result
+            results.append(result)
+            values += planned
         if values:
-            conn.execute(table.insert(), values)
+            self._insert(conn, table, values)
         return results
 
     @staticmethod
@@ -315,6 +338,85 @@ class EvidenceStore:
             for found in conn.execute(query):
                 out[found.stream] = (found.seq, found.hash)
         return out
+
+    def append_groups(
+        self, kind: EvidenceKind, stream: str, groups: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[Appended | BadInputError]:
+        """Append several independent groups of rows to ``stream`` in **one** transaction
+        (a group commit: one request's decisions per group, one fsync for all of them).
+
+        Each group is all or nothing and judged on its own, in order: a group with a key
+        repeated inside it (:class:`~riskops.errors.BadInputError`) or a key the stream
+        holds -- or an earlier group of the same call wrote -- with another payload
+        (:class:`EvidenceConflict`) writes nothing and gets that error as its result; the
+        others are written. An error of the database itself raises, and then nothing of
+        any group is written.
+
+        The common case -- no key the stream holds -- is one transaction of three
+        statements (head, insert, commit), with no look-up of the keys: the stream's
+        unique key refuses a held one, and only then is the batch planned again in a
+        second transaction against the rows the stream holds.
+        """
+        table = self.table(kind)
+        try:
+            with self.engine.begin() as conn:
+                seq, prev = self._locked_head(conn, table, stream)
+                results, values = _plan(kind, stream, groups, {}, seq, prev)
+                if values:
+                    self._insert(conn, table, values)
+            return results
+        except sa.exc.IntegrityError:
+            pass  # a key the stream holds: plan again, knowing what it holds
+        with self.engine.begin() as conn:
+            seq, prev = self._locked_head(conn, table, stream)
+            wanted = list(dict.fromkeys(str(r["key"]) for group in groups for r in group))
+            held: dict[str, dict[str, Any]] = {}
+            for chunk in _chunks(wanted, 500):
+                for found in conn.execute(
+                    sa.select(table.c.key, *(table.c[n] for n in kind.payload)).where(
+                        table.c.stream == stream, table.c.key.in_(chunk)
+                    )
+                ):
+                    held[found.key] = _canonical({n: getattr(found, n) for n in kind.payload})
+            results, values = _plan(kind, stream, groups, held, seq, prev)
+            if values:
+                self._insert(conn, table, values)
+        return results
+
+    def _locked_head(self, conn: Any, table: sa.Table, stream: str) -> tuple[int, str]:
+        """``(seq, hash)`` of the stream's newest row, inside the write transaction."""
+        if conn.dialect.name == "postgresql":
+            # Writers of one stream in several processes: one at a time per stream, so
+            # that each reads the head the previous one wrote.
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:stream))"), {"stream": stream}
+            )
+        head, _ = self._statements(table)
+        found = conn.exec_driver_sql(head.sql, head.parameters({"stream": stream})).first()
+        return (found[0], found[1]) if found else (0, GENESIS)
+
+    def _insert(self, conn: Any, table: sa.Table, values: list[dict[str, Any]]) -> None:
+        _, insert = self._statements(table)
+        conn.exec_driver_sql(insert.sql, [insert.parameters(row) for row in values])
+
+    def _statements(self, table: sa.Table) -> tuple[_Prepared, _Prepared]:
+        """The head query and the insert of a table as the driver's SQL, compiled once:
+        the group commit runs them per batch, and compiling a statement (or binding a
+        dict of parameters) each time cost more CPU than SQLite's own work."""
+        found = self._prepared.get(table.name)
+        if found is None:
+            head = (
+                sa.select(table.c.seq, table.c.hash)
+                .where(table.c.stream == sa.bindparam("stream"))
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            )
+            columns = [c.name for c in table.columns]
+            found = self._prepared[table.name] = (
+                _Prepared.of(head, self.engine.dialect),
+                _Prepared.of(table.insert(), self.engine.dialect, columns),
+            )
+        return found
 
     # ------------------------------------------------------------------ reading
     def rows(
@@ -339,6 +441,39 @@ class EvidenceStore:
             for chunk in _chunks(wanted, 500):
                 out += [dict(r._mapping) for r in conn.execute(query.where(table.c.key.in_(chunk)))]
             return sorted(out, key=lambda r: (r["stream"], r["seq"]))
+
+    def frame(
+        self,
+        kind: EvidenceKind,
+        stream: str,
+        columns: Sequence[str] | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        last: int | None = None,
+        through_seq: int | None = None,
+    ) -> pd.DataFrame:
+        """Rows of one stream as a DataFrame, in sequence order: ``seq``, ``key`` and the
+        payload ``columns`` (default all); those whose columns equal ``where``'s values, up to
+        sequence number ``through_seq`` (what a :meth:`seal` taken before covers), the
+        ``last`` ones only, when given. One query, no per-row objects."""
+        import pandas as pd
+
+        table = self.table(kind)
+        names = ["seq", "key", *(columns if columns is not None else kind.payload)]
+        query = sa.select(*(table.c[n] for n in names)).where(table.c.stream == stream)
+        for column, value in (where or {}).items():
+            query = query.where(table.c[column] == value)
+        if through_seq is not None:
+            query = query.where(table.c.seq <= int(through_seq))
+        if last is not None:
+            query = query.order_by(table.c.seq.desc()).limit(int(last))
+        else:
+            query = query.order_by(table.c.seq)
+        with self.engine.connect() as conn:
+            found = pd.DataFrame(conn.execute(query).all(), columns=names)
+        if last is not None:
+            found = found.iloc[::-1].reset_index(drop=True)
+        return found
 
     def streams(self, kind: EvidenceKind) -> list[str]:
         table = self.table(kind)
@@ -400,6 +535,69 @@ class EvidenceStore:
         if found.hash != seal["hash"]:
             return f"{kind.name} {seal['stream']}: sealed row {seal['seq']} has another digest"
         return None
+
+
+def _plan(
+    kind: EvidenceKind,
+    stream: str,
+    groups: Sequence[Sequence[Mapping[str, Any]]],
+    held: dict[str, dict[str, Any]],
+    seq: int,
+    prev: str,
+) -> tuple[list[Appended | BadInputError], list[dict[str, Any]]]:
+    """Each group's result and the rows to insert, chained from ``(seq, prev)``, given the
+    canonical payloads the stream ``held`` under their keys (updated with those planned)."""
+    payload_names = kind.payload
+    results: list[Appended | BadInputError] = []
+    values: list[dict[str, Any]] = []
+    for group in groups:
+        keys = [str(r["key"]) for r in group]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            repeated = [k for k in keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+            results.append(
+                BadInputError(f"{kind.name}: keys repeated within one batch: {repeated[:10]}")
+            )
+            continue
+        conflicts, fresh = [], []
+        for row, key in zip(group, keys, strict=True):
+            payload = {n: row.get(n) for n in payload_names}
+            canonical = _canonical(payload)
+            if key in held:
+                if held[key] != canonical:
+                    conflicts.append(key)
+                continue
+            fresh.append((key, payload, canonical))
+        if conflicts:
+            results.append(EvidenceConflict(kind.name, stream, conflicts))
+            continue
+        for key, payload, canonical in fresh:
+            seq += 1
+            digest = _digest(stream, seq, key, canonical, prev)
+            values.append(
+                {
+                    "stream": stream,
+                    "seq": seq,
+                    "key": key,
+                    **payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            held[key] = canonical
+            prev = digest
+        results.append(
+            Appended(
+                kind.name,
+                stream,
+                len(fresh),
+                len(group) - len(fresh),
+                seq,
+                prev,
+                tuple(k for k, _, _ in fresh),
+            )
+        )
+    return results, values
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
