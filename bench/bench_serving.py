@@ -8,6 +8,12 @@ same single-applicant ``POST`` at ``--connections`` (16) connections:
 * ``riskops``: ``riskops serve`` (this repository's BentoML service): schema-derived
   validation, PD, grade and 4 reason codes, metrics, inference log; with ``--workers`` 1
   and 2 worker processes;
+* ``riskops_shadow``: the same, on a copy of the home where a second version (the same
+  training run registered again: a shadow exactly as costly as the champion) is in shadow
+  (``riskops shadow``), so that every request is also handed to the shadow process
+  (``services/shadow.py``). Its ``/models`` counters (requests, scored, dropped) are reported,
+  and ``shadow_over_no_shadow`` compares the champion's throughput and p99 with and
+  without it;
 * ``mlflow``: ``mlflow models serve -m models:/credit_pd@champion --env-manager local``,
   the same registered model through MLflow's generic pyfunc (``predict_proba`` on a
   one-row DataFrame), probabilities only, no reason codes; with ``-w`` 1 (its default, as
@@ -28,8 +34,8 @@ split into ``--rounds`` (3) turns, round-robin, so that a change in the machine'
 load between turns affects every server alike; rates are totals over the turns, latency
 percentiles the median over turns.
 
-Load comes from ``wrk`` with a Lua script for the POST body when it is installed
-(``apt-get install -y wrk``), else from a bounded asyncio httpx client (slower: it caps
+Load comes from ``wrk -t1`` (``--wrk-threads``) with a Lua script for the POST body when it
+is installed (``apt-get install -y wrk``), else from a bounded asyncio httpx client (slower: it caps
 what can be measured). Either way the load generator runs on the same machine and
 shares its cores with the servers, so absolute rates are lower bounds; the ratios
 between servers, measured the same way in one run, are the result. The CPU the server
@@ -106,6 +112,40 @@ def build_home(home: Path) -> dict[str, Any]:
     return {"version": trained.version, "train_seconds": time.perf_counter() - started}
 
 
+def shadow_home(home: Path, shadow: Path) -> dict[str, Any]:
+    """A copy of ``home`` (relocated by :func:`riskops.home.locate`) whose champion's training
+    run is registered again and put in shadow: the shadow does exactly the champion's work."""
+    shutil.copytree(home, shadow, symlinks=True)
+    for stale in ("metrics", "tmp"):
+        shutil.rmtree(shadow / stale, ignore_errors=True)
+    code = f"""
+from riskops.lifecycle import Lifecycle
+from riskops.settings import Settings
+life = Lifecycle(Settings())
+info = life.registry.version_for_alias({MODEL!r}, "champion")
+version = life.register_version(info.run_id, {MODEL!r}, dict(info.tags))
+life.shadow({MODEL!r}, version, reason="serving benchmark")
+print(version)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_environment(shadow),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return {"version": int(done.stdout.split()[-1])}
+
+
+def shadow_counters(url: str) -> dict[str, Any]:
+    """The shadow's counters from ``GET /models`` of the server at ``url``."""
+    import httpx
+
+    models = httpx.get(url.rsplit("/", 2)[0] + "/models", timeout=30).json()["models"]
+    return next(m["shadow"] for m in models if m["name"] == MODEL and m.get("shadow"))
+
+
 def applicant() -> dict[str, Any]:
     """One real applicant without missing values, with JSON-native types (MLflow's schema
     was inferred with integer columns and refuses floats there)."""
@@ -136,11 +176,14 @@ def server(
     ready: str,
     env: dict[str, str] | None = None,
 ) -> Iterator[Any]:
+    env = dict(env or {})
+    if "HOME_" in env:  # this server runs on a home of its own
+        home = Path(env.pop("HOME_"))
     log = home / f"bench-{name}.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
             command,
-            env={**_environment(home), **(env or {})},
+            env={**_environment(home), **env},
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -191,13 +234,17 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 # ============================================================================ load
+WRK_THREADS = [1]
+"""wrk's threads (``--wrk-threads``): one, as the issue's ``wrk -t1 -c16 -d10s`` measured."""
+
+
 def _wrk(url: str, body: str, connections: int, duration: float, headers: dict[str, str]) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\n')
         script.write(f"wrk.body = {json.dumps(body)}\n")
         for key, value in headers.items():
             script.write(f'wrk.headers["{key}"] = "{value}"\n')
-    threads = max(1, min(2, connections))
+    threads = max(1, min(WRK_THREADS[0], connections))
     result = subprocess.run(
         [
             "wrk",
@@ -354,8 +401,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-repeats", type=int, default=10)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--out-name", default="bench_serving.json", help="results file name in --out"
+    )
+    parser.add_argument(
+        "--no-shadow", action="store_true", help="skip the server with a version in shadow"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
+    WRK_THREADS[0] = args.wrk_threads
+    load_at_start = os.getloadavg()
 
     scratch = None
     if args.home is None:
@@ -379,9 +435,17 @@ def main() -> None:
     mlflow_body = json.dumps({"dataframe_records": [applicant()]})
     single_thread = {"OMP_NUM_THREADS": "1"}
     plans: list[tuple[str, list[str], str, str, str, dict[str, str]]] = []
+    shadow = None
+    if not args.no_shadow:
+        shadow_at = Path(tempfile.mkdtemp(prefix="bench-serving-shadow-")) / "home"
+        champion["shadow"] = shadow_home(home, shadow_at)
+        shadow = shadow_at
     for workers in args.workers:
         riskops = [str(BIN / "riskops"), "serve", "--port", "{port}", "--workers", str(workers)]
         plans.append((f"riskops_w{workers}", riskops, "/readyz", "/credit/score", body, {}))
+        if shadow is not None:
+            name = f"riskops_shadow_w{workers}"
+            plans.append((name, riskops, "/readyz", "/credit/score", body, {"HOME_": str(shadow)}))
     mlflow = [
         str(BIN / "mlflow"),
         "models",
@@ -457,6 +521,8 @@ def main() -> None:
             for target in targets:
                 single = _load()(target.url, target.body, 1, 5.0, HEADERS)
                 results[target.name] = summarise(target, single)
+                if target.name.startswith("riskops_shadow"):
+                    results[target.name]["shadow"] = shadow_counters(target.url)
                 if target.name.startswith("riskops"):
                     results[target.name]["batch_1000"] = batch_latency(
                         target.url, batch(1000), args.batch_repeats
@@ -464,8 +530,11 @@ def main() -> None:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        if shadow is not None:
+            shutil.rmtree(shadow.parent, ignore_errors=True)
 
-    best = max((k for k in results if k.startswith("riskops")), key=lambda k: results[k]["rps"])
+    plain = [k for k in results if k.startswith("riskops") and "shadow" not in k]
+    best = max(plain, key=lambda k: results[k]["rps"])
     floor = max((k for k in results if k.startswith("floor")), key=lambda k: results[k]["rps"])
     bento_floor = max(
         (k for k in results if k.startswith("bento_floor")), key=lambda k: results[k]["rps"]
@@ -487,16 +556,31 @@ def main() -> None:
         "cpu_per_request_ours_over_floor": results[best]["server_cpu_ms_per_request"]
         / results[floor]["server_cpu_ms_per_request"],
     }
+    if shadow is not None:
+        summary["shadow_over_no_shadow"] = {
+            w: {
+                "rps": results[f"riskops_shadow_w{w}"]["rps"] / results[f"riskops_w{w}"]["rps"],
+                "p99_ms": results[f"riskops_shadow_w{w}"]["p99_ms"]
+                / results[f"riskops_w{w}"]["p99_ms"],
+                "shadow": results[f"riskops_shadow_w{w}"]["shadow"],
+            }
+            for w in args.workers
+        }
     report = {
         "benchmark": "credit scoring over HTTP, single applicant, POST",
-        "load_generator": "wrk (Lua POST script)" if shutil.which("wrk") else "asyncio httpx",
-        "note": "the load generator shares the machine's cores with the server under test",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_generator": f"wrk -t{args.wrk_threads} (Lua POST script)"
+        if shutil.which("wrk")
+        else "asyncio httpx",
+        "note": "the load generator shares the machine's cores with the server under test; "
+        "the machine's 2 cores are shared with other agents' work (see load averages)",
         "connections": args.connections,
         "duration_s": args.duration,
         "rounds": args.rounds,
         "champion": champion,
         "machine": {
             "cpus": os.cpu_count(),
+            "load_average_at_start": load_at_start,
             "load_average_at_end": os.getloadavg(),
             "python": platform.python_version(),
         },
@@ -504,7 +588,7 @@ def main() -> None:
         "summary": summary,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_serving.json").write_text(json.dumps(report, indent=2))
+    (args.out / args.out_name).write_text(json.dumps(report, indent=2))
 
     print(
         f"{'server':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'1-conn p99':>12}{'CPU ms/req':>12}"
@@ -526,6 +610,12 @@ def main() -> None:
         f"ours / BentoML floor: {summary['ours_over_bento_floor']:.2f}x   "
         f"1,000-applicant batch: {summary['ours_batch_1000_p50_ms']:.0f} ms (median)"
     )
+    for w, row in summary.get("shadow_over_no_shadow", {}).items():
+        print(
+            f"with a shadow / without, {w} worker(s): throughput {row['rps']:.2f}x, "
+            f"p99 {row['p99_ms']:.2f}x; shadow handed {row['shadow']['requests']}, scored "
+            f"{row['shadow']['scored']}, dropped {row['shadow']['dropped']}"
+        )
 
 
 if __name__ == "__main__":

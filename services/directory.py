@@ -62,6 +62,7 @@ class ChampionDirectory:
         self._thread: threading.Thread | None = None
         self._period = 2.0
         self.last_error: str | None = None
+        self._shadows: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lookup
     def holders(self) -> dict[str, ChampionHolder]:
@@ -79,6 +80,27 @@ class ChampionDirectory:
         if holder is None or self._families.get(name) != family:
             return None
         return holder
+
+    def shadow_version(self, name: str) -> int | None:
+        """The version the audit trail names in shadow for ``name`` (as of the last poll),
+        or ``None``. Only the number: the shadow is loaded by the shadow process
+        (:mod:`services.shadow`), never in the worker."""
+        return self._shadows.get(name)
+
+    def refresh_shadows(self) -> None:
+        """Ask the trail which version of each held model is in shadow."""
+        found = {}
+        for name in list(self._holders):
+            try:
+                version = self.source.wanted(name, "shadow").version
+            except Exception as exc:  # store unreachable: keep the last answer
+                logger.warning("%s: cannot read its shadow: %s", name, exc)
+                version = self._shadows.get(name)
+            if version is not None:
+                found[name] = version
+        if found != self._shadows:
+            logger.info("shadows: %s", found or "none")
+        self._shadows = found
 
     def names(self, family: str) -> list[str]:
         return sorted(n for n, f in self._families.items() if f == family)
@@ -144,6 +166,7 @@ class ChampionDirectory:
                 return
             try:
                 self.discover()
+                self.refresh_shadows()
             except Exception:  # the poller must outlive any single failure
                 logger.exception("model discovery failed")
 

@@ -20,6 +20,7 @@ work per route.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -89,32 +90,37 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         started = time.monotonic()
-        with anyio.move_on_after(self.read_timeout) as scope_timer:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    logger.info(
-                        "%s %s: client disconnected after %d body bytes",
-                        scope["method"],
-                        scope["path"],
-                        size,
-                    )
-                    # Nobody reads it, but the exchange must end with a response: without
-                    # one, BentoML's outer layers counted the request as still running
-                    # and the server never finished a graceful shutdown (SIGTERM hung).
-                    await _respond(
-                        send, 400, _json_body("ClientDisconnect", "client left mid-body")
-                    )
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > self.max_bytes:
-                    await self._too_large(scope, send, None)
-                    return
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-        if scope_timer.cancelled_caught:
+        # asyncio's own timeout, not anyio's cancel scope: this runs on every request, and
+        # anyio's scope (backend look-up, scope bookkeeping) cost 5% of a one-applicant
+        # credit request's CPU.
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        logger.info(
+                            "%s %s: client disconnected after %d body bytes",
+                            scope["method"],
+                            scope["path"],
+                            size,
+                        )
+                        # Nobody reads it, but the exchange must end with a response:
+                        # without one, BentoML's outer layers counted the request as still
+                        # running and the server never finished a graceful shutdown
+                        # (SIGTERM hung).
+                        await _respond(
+                            send, 400, _json_body("ClientDisconnect", "client left mid-body")
+                        )
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await self._too_large(scope, send, None)
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
             waited = time.monotonic() - started
             logger.info(
                 "%s %s: body not received within %.0f s (%d bytes), answered 408",

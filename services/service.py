@@ -50,8 +50,11 @@ without a configured exporter they are discarded, yet creating them cost 0.3 ms 
 """
 
 import asyncio
+import functools
 import gc
+import itertools
 import logging
+import os
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,7 +74,7 @@ from riskops.live.serving import LiveRoutes, ObserveRequest
 from riskops.serving.errors import ServingError
 from riskops.serving.payloads import MAX_ROWS, ModelsResponse
 from riskops.serving.route import Champion, Route
-from services import adapters, readiness, webhooks
+from services import adapters, direct, readiness, webhooks
 from services.champions import ChampionHolder
 from services.directory import ChampionDirectory
 from services.docs import DocsMiddleware
@@ -79,6 +82,7 @@ from services.limits import BodyLimitMiddleware, Overloaded, WorkLimits
 from services.middleware import CallerAuthMiddleware, JsonOnlyMiddleware, current_caller_name
 from services.observability import LogPump, ServedMetrics, metrics
 from services.readiness import ReadinessMiddleware
+from services.shadow import ShadowLane
 
 
 class ServeArguments(BaseModel):
@@ -90,6 +94,7 @@ class ServeArguments(BaseModel):
 
 
 ARGS = bentoml.use_arguments(ServeArguments)
+logger = logging.getLogger("riskops.serving")
 
 
 def _image() -> Any:
@@ -148,6 +153,36 @@ def _configure_logging() -> None:
         http.addFilter(_InvalidBodyFilter())
 
 
+_REQUEST_IDS = itertools.count()
+
+
+def _request_id() -> str:
+    """A request id unique across workers and restarts: 64 random bits drawn once per
+    process (its pid folded in, so that a forked worker differs) and a counter; 32 hex
+    digits like a UUID's, without a system call per request (``uuid4`` reads
+    ``os.urandom`` each time: 2% of a one-applicant credit request)."""
+    return f"{_process_prefix(os.getpid())}{next(_REQUEST_IDS):016x}"
+
+
+@functools.cache
+def _process_prefix(pid: int) -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _body_of(request: Any, name: str | None) -> bytes:
+    """A request as the JSON body it came in (when BentoML's endpoint parsed it)."""
+    return orjson.dumps({**request.model_dump(exclude_unset=True), "model": name})
+
+
+def _shadow_environment(settings: Any) -> dict[str, str]:
+    """The shadow process's environment: the worker's, its settings exported."""
+    import os
+
+    environment = dict(os.environ)
+    environment["RISKOPS_HOME"] = str(settings.home)
+    return environment
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -204,14 +239,21 @@ class _RiskService:
         for family in self.routes:
             self.directory.add(registered_name(family), family)
         self.log = LogPump(self.writers).start()
+        self.shadows = ShadowLane(
+            settings.shadow_max_pending, _shadow_environment(settings), settings
+        )
         threads = {family: route.threads for family, route in self.routes.items()}
         self.work = WorkLimits(threads, max_waiting=settings.serve_max_waiting)
         # Load the champions side by side: startup (and /readyz) waits for the slowest.
         with ThreadPoolExecutor(max_workers=max(1, len(self.routes))) as pool:
             list(pool.map(lambda h: h.refresh(), self.directory.holders().values()))
         self.directory.discover()
+        self.directory.refresh_shadows()
+        if any(self.directory.shadow_version(name) for name in self.directory.holders()):
+            self.shadows.start()  # warm before the first request it is handed
         self.directory.start(settings.swap_poll_seconds)
         readiness.publish(self.directory.holders)
+        direct.publish(self._answer)
         _listen_to_webhooks(settings, self.directory)
         # What is loaded by now (libraries, the first champions) lives about as long as the
         # process; keeping it out of the cyclic collector's generations shortens the full
@@ -243,12 +285,16 @@ class _RiskService:
 
     @bentoml.on_shutdown
     def shutdown(self) -> None:
+        direct.publish(None)
         self.directory.stop()
         self.log.close()
+        self.shadows.close()
         for recorder in self.recorders.values():
             recorder.close()
 
-    async def _serve(self, route: Route, request: Any, name: str | None) -> Response:
+    async def _serve(
+        self, route: Route, request: Any, name: str | None, request_body: bytes | None = None
+    ) -> Response:
         """Run one request against the champion of the moment; map outcomes to statuses.
 
         The caller (authenticated by :class:`~services.middleware.CallerAuthMiddleware`) is
@@ -265,7 +311,7 @@ class _RiskService:
                 raise adapters.unknown_model(model, family, self.directory)
             if champion is None:
                 raise adapters.unavailable(model, family)
-            request_id = uuid.uuid4().hex
+            request_id = _request_id()
             if route.inline(request):
                 body, log = route.handle(champion, request, request_id)
             else:
@@ -304,7 +350,32 @@ class _RiskService:
         served.rows.inc(len(log))
         served.batch_rows.observe(len(log))
         served.observe(log)
-        return _json(body, 200, {"x-request-id": request_id})
+        response = _json(body, 200, {"x-request-id": request_id})
+        shadow = self.directory.shadow_version(model)
+        if shadow is not None and shadow != champion.version:
+            # The champion's answer is built: the shadow gets the request now, off the hot
+            # path (services.shadow), dropped and counted when it cannot keep up.
+            raw = request_body if request_body is not None else _body_of(request, name)
+            self.shadows.submit(route.path, model, shadow, request_id, caller, raw)
+        return response
+
+    async def _answer(self, path: str, body: bytes) -> Response:
+        """A model route's answer to a raw ``POST`` body (:mod:`services.direct`): the body
+        validated by the route's BentoML input spec, as BentoML's endpoint would (same 400),
+        then :meth:`_serve`."""
+        route, spec = _DIRECT[path]
+        try:
+            parsed = spec.model_validate_json(body or b"{}")
+        except ValidationError as exc:
+            logger.info("%s: %d invalid field(s), answered 400", path, exc.error_count())
+            detail = {
+                "error": f"{exc.error_count()} validation error for {exc.title}",
+                "detail": exc.errors(include_context=False, include_input=False),
+            }
+            return _json(detail, 400)
+        fields = {key: getattr(parsed, key) for key in type(parsed).model_fields}
+        name = fields.pop("model", None)
+        return await self._serve(route, route.request.model_construct(**fields), name, body)
 
     def record_beside(
         self, model: str, rows: list[dict[str, Any]], role: str = "shadow"
@@ -393,6 +464,10 @@ class _RiskService:
             if schema is not None:
                 row["request_schema"] = schema
             row["max_rows"] = MAX_ROWS
+            shadow = self.directory.shadow_version(name)
+            if shadow is not None:
+                row["shadow"] = {"version": shadow, **(self.shadows.status(name) or {})}
+                row["shadow"]["version"] = shadow
             out.append(row)
         return {"models": out}
 
@@ -476,6 +551,10 @@ def _observe_api() -> Any:
     return bentoml.api(route=OBSERVE_PATH, input_spec=ObserveRequest)(market_observe)
 
 
+_DIRECT: dict[str, tuple[Route, Any]] = {}
+"""Route path -> the route and its BentoML API's input spec (:meth:`_RiskService._answer`)."""
+
+
 def _listen_to_webhooks(settings: Any, directory: ChampionDirectory) -> None:
     """With a tracking server and ``RISKOPS_WEBHOOK_URL``: register the registry webhook and
     let its deliveries wake the polls (:mod:`services.webhooks`)."""
@@ -510,7 +589,11 @@ def _route_api(route: Route) -> Any:
 
     api.__name__ = api.__qualname__ = route.api_name
     api.__doc__ = route.summary
-    return bentoml.api(route=route.path, input_spec=route.request, output_spec=route.response)(api)
+    method = bentoml.api(route=route.path, input_spec=route.request, output_spec=route.response)(
+        api
+    )
+    _DIRECT[route.path] = (route, method.input_spec)
+    return method
 
 
 def _service() -> Any:
@@ -548,6 +631,8 @@ def _service() -> Any:
     service.add_asgi_middleware(ReadinessMiddleware)
     service.add_asgi_middleware(webhooks.WebhookMiddleware)
     service.add_asgi_middleware(DocsMiddleware)
+    # Innermost: the hot path, after every check above and BentoML's metrics and limits.
+    service.add_asgi_middleware(direct.DirectRouteMiddleware, routes=tuple(paths))
     return service
 
 

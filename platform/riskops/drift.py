@@ -127,6 +127,17 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10, eps: float = 1
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def category_psi(expected: pd.Series, actual: pd.Series, eps: float = 1e-4) -> float:
+    """PSI of two samples of a categorical output (rating grades): the shares of each
+    category either sample holds, a share below ``eps`` raised to it."""
+    e = expected.value_counts(normalize=True)
+    a = actual.value_counts(normalize=True)
+    categories = e.index.union(a.index)
+    e_share = np.maximum(e.reindex(categories, fill_value=0.0).to_numpy(dtype=float), eps)
+    a_share = np.maximum(a.reindex(categories, fill_value=0.0).to_numpy(dtype=float), eps)
+    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+
+
 def prediction_drift(challenger: pd.Series, champion: pd.Series) -> dict[str, Any]:
     """How far the challenger's outputs move from the champion's on the same rows."""
     both = pd.concat([challenger.rename("challenger"), champion.rename("champion")], axis=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -100,6 +100,8 @@ def evaluate(
             ("prediction_drift", lambda: prediction_drift_gate(evidence, policy)),
             ("champion", lambda: champion_gates(evidence, policy)),
         ]
+    if evidence.get("shadow") is not None:
+        gates.append(("shadow", lambda: shadow_gates(evidence, policy)))
     results: list[GateResult] = []
     for name, gate in gates:
         try:
@@ -252,6 +254,92 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
         psi,
         limit,
     )
+
+
+def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
+    """The shadow window (live requests both models answered, :mod:`riskops.lifecycle.shadow`):
+    large enough to conclude, then challenger and champion PDs and grades on identical
+    requests must not diverge, and the paired discrimination test (once outcomes matured)
+    must not find the challenger worse."""
+    shadow = evidence["shadow"]
+    rule = policy.shadow
+    window = shadow.get("window") or {}
+    rows = int(window.get("rows") or 0)
+    span = f"{rows} paired answers, {window.get('first') or '-'} to {window.get('last') or '-'}"
+    if not shadow.get("evaluated", False):
+        why = shadow.get("reason") or "no shadow answers recorded"
+        return [
+            GateResult("shadow_window", not rule.require, f"not evaluated: {why}", evaluated=False)
+        ]
+    if rows < rule.min_rows:
+        return [
+            GateResult(
+                "shadow_window",
+                not rule.require,
+                f"not evaluated: the shadow window ({span}) is too small to conclude; the "
+                f"policy needs {rule.min_rows}",
+                rows,
+                rule.min_rows,
+                evaluated=False,
+            )
+        ]
+    out = [GateResult("shadow_window", True, f"shadow window: {span}", rows, rule.min_rows)]
+    drift = shadow["prediction_drift"]
+    psi = float(drift["psi"])
+    limit = policy.prediction_drift.max_psi
+    passed = math.isfinite(psi) and 0.0 <= psi <= limit
+    out.append(
+        GateResult(
+            "shadow_prediction_drift",
+            passed,
+            f"PSI of challenger vs champion PDs on the same {rows} live requests = {psi:.3f} "
+            f"{'<=' if passed else '>'} {limit:g} (mean PD {drift['mean_challenger']:.4f} vs "
+            f"{drift['mean_champion']:.4f})",
+            psi,
+            limit,
+        )
+    )
+    grade_psi = float(shadow["grade_psi"])
+    passed = math.isfinite(grade_psi) and 0.0 <= grade_psi <= rule.max_grade_psi
+    out.append(
+        GateResult(
+            "shadow_grade_psi",
+            passed,
+            f"PSI of the challenger's grades vs the champion's on the same live requests = "
+            f"{grade_psi:.3f} {'<=' if passed else '>'} {rule.max_grade_psi:g}",
+            grade_psi,
+            rule.max_grade_psi,
+        )
+    )
+    if shadow.get("data_drift") is not None:
+        inputs = data_drift_gate({"data_drift": shadow["data_drift"]}, policy)
+        out.append(
+            replace(
+                inputs,
+                gate="shadow_data_drift",
+                reason=f"live inputs of the shadow window against the challenger's training "
+                f"data: {inputs.reason}",
+            )
+        )
+    delong = shadow.get("delong")
+    if delong is None or not delong.get("evaluated", False):
+        why = (delong or {}).get("reason") or "no matured outcomes of the shadow window"
+        out.append(GateResult("shadow_delong", True, f"not evaluated: {why}", evaluated=False))
+    else:
+        p_value = float(delong["p_value"])
+        worse = delong["auc_challenger"] < delong["auc_champion"] and p_value < delong["alpha"]
+        out.append(
+            GateResult(
+                "shadow_delong",
+                not worse,
+                f"paired DeLong on {delong['n']} matured applicants: AUC "
+                f"{delong['auc_challenger']:.4f} (challenger) vs {delong['auc_champion']:.4f}, "
+                f"p = {p_value:.3g}" + (" : significantly worse" if worse else ""),
+                p_value,
+                delong["alpha"],
+            )
+        )
+    return out
 
 
 def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:

@@ -109,6 +109,14 @@ def governance_of(
     )
 
 
+def shadow_of(settings: Settings, name: str, version: int) -> dict[str, Any]:
+    """The version in shadow with what the serving workers report of it (requests handed,
+    scored, dropped, failed: :func:`riskops.serving.shadow.shadow_counters`)."""
+    from riskops.serving.shadow import shadow_counters
+
+    return {"version": version, **shadow_counters(settings, name, version)}
+
+
 def inventory(settings: Settings) -> list[dict[str, Any]]:
     """Every registered model: :meth:`Lifecycle.models` rows with their governance, the
     ``shadow`` version when one exists, and a ``live`` slot (None until monitoring fills it)."""
@@ -132,7 +140,7 @@ def inventory(settings: Settings) -> list[dict[str, Any]]:
         except Exception:  # an unknown family still lists, without a policy
             policy = None
         shadow = (row.get(SHADOW) or {}).get("version")
-        row[SHADOW] = None if shadow is None else {"version": shadow}
+        row[SHADOW] = None if shadow is None else shadow_of(settings, name, shadow)
         champion = (row.get("champion") or {}).get("version")
         row["governance"] = governance_of(by_model.get(name, []), policy, book, champion).to_dict()
         row["live"] = None

@@ -79,6 +79,26 @@ class PredictionDriftRule(_Frozen):
     max_psi: float = Field(default=0.25, gt=0)
 
 
+class ShadowRule(_Frozen):
+    """What the shadow window (the challenger scoring live requests beside the champion,
+    ``riskops shadow``) must show at its promotion (:func:`riskops.gates.shadow_gates`).
+
+    The window is judged only when it holds ``min_rows`` paired answers; a smaller one is
+    reported "too small to conclude" (not evaluated), which refuses the promotion only when
+    ``require`` is set. Prediction drift on identical requests uses the policy's
+    ``prediction_drift.max_psi``.
+    """
+
+    min_rows: int = Field(default=500, ge=1)
+    max_grade_psi: float = Field(
+        default=0.25,
+        gt=0,
+        description="PSI of the challenger's grade distribution against the champion's on "
+        "the same requests (0.25: the customary 'significant shift').",
+    )
+    require: bool = False
+
+
 class ChampionRule(_Frozen):
     """No material degradation against the champion on the same evaluation window."""
 
@@ -132,6 +152,7 @@ class Policy(_Frozen):
     backtests: tuple[Check, ...] = ()
     data_drift: DataDriftRule = DataDriftRule()
     prediction_drift: PredictionDriftRule = PredictionDriftRule()
+    shadow: ShadowRule = ShadowRule()
     champion: tuple[ChampionRule, ...] = ()
     approvals: int = Field(
         default=0,

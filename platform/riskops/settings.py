@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     serve_max_waiting: int = Field(
         default=64, ge=0, description="Requests queued per model route before 503."
     )
+    shadow_max_pending: int = Field(
+        default=256,
+        ge=1,
+        description="Requests a worker's shadow process holds waiting to be scored; beyond "
+        "them shadow work is dropped and counted, never the champion slowed.",
+    )
     input_max_bytes: int = Field(
         default=1 << 30,
         ge=1,

@@ -346,6 +346,17 @@ def _render_models(rows: list[dict]) -> None:
         info = row.get(role)
         return "-" if info is None else f"v{info['version']} {escape(info['kind'] or '')}"
 
+    def shadow_cell(row: dict) -> str:
+        # the version in shadow and what the serving workers did with it
+        info = row.get("shadow")
+        if info is None:
+            return "-"
+        failed = f", {info['failed']} failed" if info.get("failed") else ""
+        return (
+            f"v{info['version']}: {info.get('scored', 0)} scored, "
+            f"{info.get('dropped', 0)} dropped{failed}"
+        )
+
     shown = []
     for row in rows:
         gov = row["governance"]
@@ -370,6 +381,7 @@ def _render_models(rows: list[dict]) -> None:
                 "notes": ", ".join(notes),
                 "champion": cell(row, "champion"),
                 "challenger": cell(row, "challenger"),
+                "shadow": shadow_cell(row),
                 "due": due,
                 "metrics": metrics,
             }
@@ -380,6 +392,7 @@ def _render_models(rows: list[dict]) -> None:
             Column("model", "model", heading=True),
             Column("champion", "champion"),
             Column("challenger", "challenger"),
+            Column("shadow", "shadow", wrap=True, min_width=10),
             Column("notes", "governance", wrap=True, min_width=12),
             Column("due", "revalidation due"),
             Column("metrics", "key metrics (champion)", wrap=True, min_width=22),

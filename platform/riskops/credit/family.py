@@ -423,6 +423,13 @@ class CreditFamily(Family):
 
         return ROUTE
 
+    def shadow_pairs(self, life: Any, name: str, champion: int, challenger: int) -> Any:
+        """The champion's and the shadow's answers to the same live applicants
+        (:mod:`riskops.credit.shadow`)."""
+        from riskops.credit.shadow import shadow_pairs
+
+        return shadow_pairs(life, name, champion, challenger)
+
     def monitors(self) -> tuple[Any, ...]:
         """The validation tests on matured outcomes (:mod:`riskops.credit.performance`)."""
         from riskops.credit.performance import OUTCOME_MONITOR

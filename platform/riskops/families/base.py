@@ -352,6 +352,12 @@ class Family(ABC):
         """Monitors run on a served champion's live evidence (backtests, matured outcomes)."""
         return ()
 
+    def shadow_pairs(self, life: Any, name: str, champion: int, challenger: int) -> ShadowPairs:
+        """The live requests both the champion and the challenger in shadow answered, paired
+        (:mod:`riskops.lifecycle.shadow` judges them at the challenger's promotion). Default:
+        none, with the reason."""
+        return ShadowPairs(None, f"the {self.name} family records no shadow answers")
+
     def served_inputs(self, settings: Any, name: str, last: int) -> pd.DataFrame:
         """The last ``last`` input rows the service scored for ``name``, one column per
         feature (the recent window of drift checks). Default: the inference log."""
@@ -368,6 +374,24 @@ class Family(ABC):
         raise BadInputError(
             f"--include-outcomes: the {self.name} family records no matured outcomes to add"
         )
+
+
+@dataclass(frozen=True)
+class ShadowPairs:
+    """A shadow window: one row per live input both versions scored, with ``pd_champion``,
+    ``pd_challenger``, ``grade_champion``, ``grade_challenger``, ``decided_at`` (and
+    ``request_id``); ``None`` with ``reason`` when there is none. ``delong``: the paired
+    discrimination test on the matured outcomes of the window, when the family has one
+    (``{"evaluated", "n", "auc_champion", "auc_challenger", "p_value", "alpha"}`` or
+    ``{"evaluated": False, "reason"}``). ``seal``: the head of the evidence stream read.
+    ``inputs``: the live input rows of the window (one column per feature), when kept, for
+    their data drift against the challenger's training data."""
+
+    pairs: pd.DataFrame | None
+    reason: str = ""
+    delong: dict[str, Any] | None = None
+    seal: dict[str, Any] | None = None
+    inputs: pd.DataFrame | None = None
 
 
 def scalar_params(estimator: Any, deep: bool = False) -> dict[str, Any]:

@@ -404,6 +404,12 @@ def _judge_evidence(life: Lifecycle, name: str, version: int, state: ModelState)
         family_name = family_of_registered(name, info.tags.get("family"))
         policy = life.policies.for_model(name, family_name)
         family = get_family(family_name)
+        from riskops.lifecycle.shadow import shadow_evidence
+
+        # A version that has been in shadow is judged on its live window too.
+        shadow = shadow_evidence(life, family, name, version, state)
+        if shadow is not None:
+            evidence = {**evidence, "shadow": shadow}
         report = evaluate(name, version, evidence, policy, family.extra_gates(policy))
         stale = _stale(evidence, state, version)
         if stale is not None:

@@ -87,6 +87,27 @@ class ModelRef(BaseModel):
     version: int
 
 
+class ShadowStatus(BaseModel):
+    """A version scoring the model's live requests beside the champion, off the hot path
+    (what this worker process handed it since it started)."""
+
+    version: int | None = Field(description="The version the audit trail names in shadow.")
+    requests: int = Field(
+        default=0,
+        description="Requests handed to the shadow; those not scored, dropped or failed are "
+        "still queued.",
+    )
+    scored: int = Field(default=0, description="Requests the shadow scored and recorded.")
+    rows: int = Field(default=0, description="Rows (applicants...) the shadow recorded.")
+    dropped: int = Field(
+        default=0, description="Requests dropped because the shadow could not keep up."
+    )
+    failed: int = Field(default=0, description="Requests the shadow refused or failed on.")
+    last_failure: str | None = None
+    first_scored_at: str | None = None
+    last_scored_at: str | None = None
+
+
 class ServedModel(BaseModel):
     name: str
     alias: str
@@ -115,6 +136,9 @@ class ServedModel(BaseModel):
     )
     max_rows: int | None = Field(
         default=None, description="Most rows (applicants, feature rows, prices) per request."
+    )
+    shadow: ShadowStatus | None = Field(
+        default=None, description="The version in shadow, when the audit trail names one."
     )
 
 

@@ -1,0 +1,134 @@
+"""The shadow window as promotion evidence: what the challenger answered to live requests,
+beside the champion, while it was in shadow (``riskops shadow``, issue 30).
+
+A version that has been in shadow is judged at its promotion on its window, not only on the
+evidence of its training: the live requests both versions answered, paired by the family
+(:meth:`~riskops.families.base.Family.shadow_pairs`; credit: the decision store's answers of
+role ``champion`` and ``shadow`` to the same applicant ids). :func:`shadow_evidence` reduces
+them to the facts the pure gates read (:func:`riskops.gates.shadow_gates`):
+
+* the window: paired answers, requests, first and last;
+* prediction drift between challenger and champion on identical requests
+  (:func:`riskops.drift.prediction_drift`: PSI of the PDs, Spearman, means);
+* the PSI of their grade distributions (:func:`riskops.drift.category_psi`);
+* the data drift of the window's live inputs against the challenger's training data (its
+  verified ``data/reference.parquet``; :func:`riskops.drift.measure_drift`, the policy's
+  data-drift rule);
+* the paired discrimination test once outcomes matured (credit: DeLong), when the family has
+  one.
+
+A version that was never in shadow has no shadow evidence (``None``); one whose window holds
+nothing is "not evaluated" with the reason, and the gate says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from riskops import drift
+
+if TYPE_CHECKING:
+    from riskops.families.base import Family, ShadowPairs
+    from riskops.ledger.state import ModelState
+    from riskops.lifecycle import Lifecycle
+
+
+def was_in_shadow(life: Lifecycle, name: str, version: int, state: ModelState) -> bool:
+    """Whether the trail put ``version`` in shadow since the model's incarnation began."""
+    for record in life.trail.records(name):
+        if record.seq < state.since_seq or record.action != "shadow":
+            continue
+        changes = record.body.get("alias_changes") or []
+        if any(change.get("to") == version for change in changes):
+            return True
+    return False
+
+
+def shadow_evidence(
+    life: Lifecycle, family: Family, name: str, version: int, state: ModelState
+) -> dict[str, Any] | None:
+    """The shadow evidence of ``version`` (see the module doc), ``None`` when it was never in
+    shadow."""
+    if not was_in_shadow(life, name, version, state):
+        return None
+    if state.champion is None or state.champion == version:
+        return {"evaluated": False, "reason": "no other champion answered the same requests"}
+    found = family.shadow_pairs(life, name, state.champion, version)
+    facts = summarize(found, state.champion, version)
+    if facts.get("evaluated"):
+        facts["data_drift"] = _input_drift(life, family, name, version, state, found, facts)
+    return facts
+
+
+def _input_drift(
+    life: Lifecycle,
+    family: Family,
+    name: str,
+    version: int,
+    state: ModelState,
+    found: ShadowPairs,
+    facts: dict[str, Any],
+) -> dict[str, Any]:
+    """Data drift of the window's live inputs against the challenger's training data."""
+    import io
+
+    import pandas as pd
+
+    from riskops.settings import scratch_dir
+
+    window = {"source": "shadow window", **facts["window"]}
+    if found.inputs is None or found.inputs.empty:
+        return _not_evaluated(
+            window, "the shadow window kept no input rows (the policy may forbid keeping them)"
+        )
+    raw = life.loader.read_evidence(name, version, "data/reference.parquet", state)
+    if raw is None:
+        return _not_evaluated(window, f"v{version} logged no training reference data")
+    reference = pd.read_parquet(io.BytesIO(raw))
+    policy = life.policies.for_model(name, family.name)
+    with scratch_dir(life.settings, "shadow_drift") as folder:
+        return drift.measure_drift(
+            reference, found.inputs, window, policy, folder / "shadow_data_drift.html"
+        )
+
+
+def _not_evaluated(window: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Data-drift evidence that could not be measured (the shape of
+    :func:`riskops.drift.measure_drift`'s)."""
+    return {
+        "evaluated": False,
+        "reason": reason,
+        "share_of_drifted_columns": None,
+        "drifted_columns": [],
+        "window": window,
+    }
+
+
+def summarize(found: ShadowPairs, champion: int, challenger: int) -> dict[str, Any]:
+    """The facts of a shadow window (pure)."""
+    pairs = found.pairs
+    base: dict[str, Any] = {"champion_version": champion, "challenger_version": challenger}
+    if found.seal is not None:
+        base["seal"] = found.seal
+    if pairs is None or pairs.empty:
+        reason = found.reason or "the shadow window holds no answer the champion also gave"
+        return {**base, "evaluated": False, "reason": reason, "window": {"rows": 0}}
+    stamps = pairs["decided_at"].astype(str) if "decided_at" in pairs else None
+    window = {
+        "rows": len(pairs),
+        "requests": int(pairs["request_id"].nunique()) if "request_id" in pairs else None,
+        "first": None if stamps is None else stamps.min(),
+        "last": None if stamps is None else stamps.max(),
+    }
+    return {
+        **base,
+        "evaluated": True,
+        "window": window,
+        "prediction_drift": drift.prediction_drift(
+            pairs["pd_challenger"].astype(float), pairs["pd_champion"].astype(float)
+        ),
+        "grade_psi": drift.category_psi(
+            pairs["grade_champion"].astype(str), pairs["grade_challenger"].astype(str)
+        ),
+        "delong": found.delong,
+    }
