@@ -139,3 +139,24 @@ def test_a_named_new_home_is_announced_too(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     assert f"RISKOPS_HOME {home} is a new home" in " ".join(result.stderr.split())
     assert _envelope(result.stdout) == {"ok": True, "pending": []}
+
+
+@pytest.mark.parametrize("args", [["score", "--help"], ["--help"], ["train", "credit", "--help"]])
+def test_help_touches_no_home(tmp_path: Path, args: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # Given a directory whose ./mlruns is an empty folder (a checkout's, before `make demo`)
+    (tmp_path / "mlruns").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_"))}
+    riskops = Path(sys.executable).with_name("riskops")
+    # When a user asks a command for its help there, with RISKOPS_HOME unset
+    done = subprocess.run(
+        [str(riskops), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    # Then help is printed, no home is announced, and nothing is written into the folder
+    assert done.returncode == 0, done.stderr
+    assert "Usage" in done.stdout
+    assert "new RiskOps home" not in done.stderr
+    assert list((tmp_path / "mlruns").iterdir()) == []

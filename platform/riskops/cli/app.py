@@ -80,14 +80,24 @@ def _quiet_by_default(
 
     logs.configure(_log_home(), verbose=verbose)
     output.running(f"riskops {ctx.invoked_subcommand or ''}".strip())
-    if not _asks_for_help(ctx):
-        _announce_a_new_home()
+    if _asks_for_help(ctx):
+        return  # help touches no home: nothing announced, nothing tidied (or created)
+    _announce_a_new_home()
     _tidy_home()
 
 
 def _asks_for_help(ctx: typer.Context) -> bool:
-    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-    return any(arg in ("--help", "-h") for arg in rest)
+    """Whether the command line asks for a command's help. Click has not parsed the
+    subcommand's options when this callback runs (``riskops score --help``), so the raw
+    arguments are read too."""
+    return _help_in([*getattr(ctx, "_protected_args", []), *ctx.args]) or _help_in(sys.argv[1:])
+
+
+def _help_in(args: list[str]) -> bool:
+    """``--help`` or ``-h`` among ``args``, before a ``--`` that ends the options."""
+    if "--" in args:
+        args = args[: args.index("--")]
+    return any(arg in ("--help", "-h") for arg in args)
 
 
 def _announce_a_new_home() -> None:
@@ -197,7 +207,8 @@ def main() -> None:
     from riskops.process.exiting import skip_collection_at_exit
 
     skip_collection_at_exit()
-    _temporary_files_under_home()
+    if not _help_in(sys.argv[1:]):  # help writes nothing, not even an empty scratch folder
+        _temporary_files_under_home()
     app(args=sys.argv[1:])
 
 
