@@ -85,11 +85,12 @@ def _full_training_runs(root: Path) -> set[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """``RISKOPS_COUNT_TRAININGS=1``: how many full trainings the run made, counted from the
+    """``COUNT_TRAININGS=1`` (not a ``RISKOPS_`` name: settings refuse unknown ones): how
+    many full trainings the run made, counted from the
     MLflow stores its homes left under the run's temporary folder (every xdist worker's
     folder is inside the controller's). Homes on PostgreSQL (the production tests) are not
     counted."""
-    if not os.environ.get("RISKOPS_COUNT_TRAININGS") or hasattr(config, "workerinput"):
+    if not os.environ.get("COUNT_TRAININGS") or hasattr(config, "workerinput"):
         return
     root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     runs = _full_training_runs(root)

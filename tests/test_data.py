@@ -89,7 +89,7 @@ def test_broken_file_exits_2_naming_each_bad_column(
     code, payload = _validate(path)
     # Then it exits 2 and names every bad column with its rule and values
     assert code == 2
-    found = {v["column"]: v for v in payload["violations"]}
+    found = {v["column"]: v for v in payload["error"]["violations"]}
     assert set(found) == {"Income", "Age", "Seniority", "Records"}
     assert found["Income"]["rule"] == "required column is missing"
     assert "wrong type" in found["Age"]["rule"] and found["Age"]["values"] == ["forty"]
@@ -186,7 +186,7 @@ def test_infinite_values_exit_2_naming_the_column(
     code, payload = _train(path, target)
     # Then it exits 2 naming the column, before anything is written
     assert code == 2
-    assert [v["column"] for v in payload["violations"]] == [column]
+    assert [v["column"] for v in payload["error"]["violations"]] == [column]
     assert not (riskops_home / "audit").exists() or not any((riskops_home / "audit").iterdir())
 
 
@@ -201,7 +201,7 @@ def test_all_missing_column_exits_2_with_a_clear_message(
     code, payload = _train(path)
     # Then it exits 2 saying so (no drift-library traceback)
     assert code == 2
-    (violation,) = payload["violations"]
+    (violation,) = payload["error"]["violations"]
     assert violation["column"] == "Assets" and "entirely missing" in violation["rule"]
 
 

@@ -63,7 +63,7 @@ def test_corrupt_dataset_registers_nothing(settings: Settings, tmp_path: Path) -
     # Then it exits 2 naming the columns, and nothing reaches the registry, runs or audit
     assert result.exit_code == 2
     payload = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {v["column"] for v in payload["violations"]} == {"Age", "Amount"}
+    assert {v["column"] for v in payload["error"]["violations"]} == {"Age", "Amount"}
     assert _registered_models(settings) == []
     import mlflow
 
