@@ -110,11 +110,16 @@ def test_audit_table_and_csv_of_the_governed_home(governed, tmp_path: Path) -> N
 
     out = tmp_path / "audit.csv"
     # When the auditor views and exports the trail
-    result = CliRunner().invoke(
+    result = CliRunner().invoke(app, ["audit", "credit_pd"], env={"COLUMNS": "250"})
+    exported = CliRunner().invoke(
         app, ["audit", "credit_pd", "--csv", str(out)], env={"COLUMNS": "250"}
     )
     assert result.exit_code == 0, result.output
-    # Then the table names the alias moves with their actors and reasons
+    assert exported.exit_code == 0, exported.output
+    # Then the export says what it wrote, instead of printing the trail again
+    assert f"wrote {out}" in " ".join(exported.output.split())
+    assert "→" not in exported.output
+    # and the table names the alias moves with their actors and reasons
     v1, v2 = governed.non_monotone, governed.champion
     assert f"champion v{v2} → v{v1}" in result.output
     assert f"champion v{v1} → v{v2}" in result.output
