@@ -311,6 +311,7 @@ def test_every_openapi_example_succeeds(live_service) -> None:
         "/var/forecast",
         "/volatility/forecast",
         "/anomaly/score",
+        "/market/observe",
     }
     for path, answer in answers.items():
         assert answer.status_code == 200, (path, answer.text)

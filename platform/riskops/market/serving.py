@@ -54,8 +54,9 @@ class MarketHistory(Routed):
     live_series: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         default=None,
         description="A series the live champion follows: the forecast its live state issued "
-        "after the series' last observation (no history sent).",
-        examples=["sp500"],
+        "after the series' last observation (no history sent), e.g. 'sp500'.",
+        # No `examples`: the request's example is composed from its fields' examples, and
+        # `series` and `live_series` together are refused (one source of history only).
     )
 
     @model_validator(mode="after")
