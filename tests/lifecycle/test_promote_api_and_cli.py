@@ -19,14 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 import riskops
 from riskops.lifecycle import Lifecycle
 from riskops.settings import Settings
+from tests.lifecycle.test_governance import _log_small_model
 
 NAME = "credit_pd"
 RISKOPS = Path(sys.executable).with_name("riskops")
@@ -35,27 +33,6 @@ credit_pd:
   family: credit
   approvals: 1
 """
-
-
-def _log_model(settings: Settings) -> str:
-    """A small fitted credit classifier logged in a run of its own, without gate evidence."""
-    import mlflow
-    import mlflow.sklearn
-
-    from riskops import tracking
-
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame({"Income": rng.normal(size=80), "Age": rng.normal(size=80)})
-    y = (X["Income"] + rng.normal(scale=0.5, size=80) > 0).astype(int)
-    with tracking.training_run(settings, "credit", "small") as run_id:
-        mlflow.sklearn.log_model(
-            LogisticRegression().fit(X, y),
-            name="model",
-            input_example=X.head(3),
-            pyfunc_predict_fn="predict_proba",
-            serialization_format="cloudpickle",
-        )
-    return run_id
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, home: Path, policy: Path | None = None) -> None:
@@ -113,7 +90,9 @@ def test_the_command_and_the_python_api_give_the_same_result_for_all_four_outcom
     base = Settings()
     life = Lifecycle(base)
     for _ in range(2):
-        life.register_version(_log_model(base), NAME, {"family": "credit", "model_kind": "small"})
+        life.register_version(
+            _log_small_model(base), NAME, {"family": "credit", "model_kind": "small"}
+        )
     by_cli, by_api = tmp_path / "by-cli", tmp_path / "by-api"
     shutil.copytree(riskops_home, by_cli, symlinks=True)
     shutil.copytree(riskops_home, by_api, symlinks=True)
