@@ -119,7 +119,8 @@ def shadow_of(settings: Settings, name: str, version: int) -> dict[str, Any]:
 
 def inventory(settings: Settings) -> list[dict[str, Any]]:
     """Every registered model: :meth:`Lifecycle.models` rows with their governance, the
-    ``shadow`` version when one exists, and a ``live`` slot (None until monitoring fills it)."""
+    ``shadow`` version when one exists, and what watches the champion live (:func:`live_of`;
+    ``None`` when nothing does)."""
     from riskops.audit import AuditTrail
     from riskops.families import family_of_registered
     from riskops.lifecycle import Lifecycle
@@ -143,6 +144,61 @@ def inventory(settings: Settings) -> list[dict[str, Any]]:
         row[SHADOW] = None if shadow is None else shadow_of(settings, name, shadow)
         champion = (row.get("champion") or {}).get("version")
         row["governance"] = governance_of(by_model.get(name, []), policy, book, champion).to_dict()
-        row["live"] = None
+        row["live"] = (
+            None
+            if champion is None
+            else live_of(settings, name, int(champion), family, by_model.get(name, []))
+        )
         rows.append(row)
     return rows
+
+
+def live_of(
+    settings: Settings, name: str, version: int, family: str | None, records: list[Any]
+) -> dict[str, Any] | None:
+    """What watches a champion version after its promotion: its live streams (series
+    followed, days scored, alarms audited) and its family's monitors (credit: decisions and
+    the tests on matured outcomes), with one ``status`` line; ``None`` when nothing does."""
+    import sqlalchemy as sa
+
+    from riskops.evidence.store import EvidenceStore
+
+    if settings.evidence_url is None and not (settings.home / "evidence.db").exists():
+        return None  # no live evidence was ever written (and reading must not create it)
+    try:
+        found, lines = _watchers(EvidenceStore(settings), settings, name, version, family, records)
+    except sa.exc.OperationalError as exc:  # e.g. a read-only home without the tables yet
+        return {"status": f"live evidence unreadable: {exc.orig}"}
+    if not found:
+        return None
+    return {"status": "; ".join(lines), **found}
+
+
+def _watchers(
+    store: Any, settings: Settings, name: str, version: int, family: str | None, records: list[Any]
+) -> tuple[dict[str, Any], list[str]]:
+    from riskops.families import family_of_registered, get_family
+    from riskops.live import kinds
+    from riskops.live.record import live_streams
+
+    found: dict[str, Any] = {}
+    lines = []
+    streams = live_streams(store, name, version)
+    if streams:
+        days = max(store.head(kinds.SCORES, s)[0] for s in streams)
+        alarms = sum(1 for r in records if r.action == "alarm" and r.version == version)
+        found["streams"] = {"series": len(streams), "days": days, "alarms": alarms}
+        lines.append(
+            f"{len(streams)} series, {days} days, "
+            + (f"{alarms} alarm{'s' if alarms != 1 else ''}" if alarms else "no alarm")
+        )
+    try:
+        monitors = get_family(family_of_registered(name, family)).monitors()
+    except Exception:  # an uninstalled family: its streams still show
+        monitors = ()
+    for monitor in monitors:
+        status = monitor.status(settings, name, version, records)
+        if status is not None:
+            found[monitor.name] = status
+            lines.append(status["status"])
+    return found, lines

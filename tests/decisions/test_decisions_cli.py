@@ -154,6 +154,17 @@ def test_outcomes_are_refused_whole_then_recorded_and_tested(
         None,
         None,
     ]
+    # and the inventory (`riskops models`, the console's "Live" column) shows what watches
+    # the champion: its decisions and the audited run of the tests
+    from riskops.inventory import inventory
+
+    [row] = [r for r in inventory(Settings()) if r["name"] == MODEL]
+    watched = row["live"]["outcome_tests"]
+    assert watched["decisions"] == len(store.frame(DECISIONS, MODEL))
+    assert watched["outcomes"] == 1000 and watched["audit_seq"] == tests.seq
+    assert watched["fired"] is tests.body["fired"]
+    verdict = "ALARM" if tests.body["fired"] else "tests pass"
+    assert row["live"]["status"] == f"{verdict} as of {tests.body['as_of'][:10]} (1,000 outcomes)"
     # and the model card shows the performance on matured outcomes
     card = tmp_path / "card.md"
     report = ["report", MODEL, "--out", str(tmp_path / "r.html"), "--card", str(card)]

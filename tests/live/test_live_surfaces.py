@@ -95,6 +95,12 @@ def test_riskops_live_and_the_card_show_the_record_since_promotion(live_home: Pa
     pairs = dict(section.blocks[0].pairs)
     assert pairs["Live days scored"] == str(DAYS)
     assert pairs["Series"] == "sp500"
+    # and the inventory (`riskops models`, the console's "Live" column) says what watches it
+    from riskops.inventory import inventory
+
+    [row] = [r for r in inventory(settings) if r["name"] == "market_var"]
+    assert row["live"]["streams"] == {"series": 1, "days": DAYS, "alarms": 0}
+    assert row["live"]["status"] == f"1 series, {DAYS} days, no alarm"
 
 
 def test_the_demos_live_step_replays_the_last_days_into_the_champions(live_home: Path) -> None:

@@ -514,5 +514,31 @@ class OutcomeMonitor:
     def run(self, life: Lifecycle, name: str) -> OutcomeTests:
         return run_outcome_tests(life, name)
 
+    def status(
+        self, settings: Settings, name: str, version: int, records: Iterable[Any]
+    ) -> dict[str, Any] | None:
+        """The decisions recorded for the model and the newest audited run of the tests."""
+        from riskops.evidence.store import EvidenceStore
+
+        store = EvidenceStore(settings)
+        decisions = store.head(DECISIONS, name)[0]
+        outcomes = store.head(OUTCOMES, name)[0]
+        latest = latest_outcome_tests(records)
+        if not decisions and latest is None:
+            return None
+        if latest is None:
+            line = f"{decisions:,} decisions, {outcomes:,} outcomes; not tested yet"
+        else:
+            verdict = "ALARM" if latest.get("fired") else "tests pass"
+            line = f"{verdict} as of {str(latest.get('as_of', ''))[:10]} ({outcomes:,} outcomes)"
+        return {
+            "status": line,
+            "decisions": decisions,
+            "outcomes": outcomes,
+            "tested_as_of": None if latest is None else latest.get("as_of"),
+            "fired": None if latest is None else bool(latest.get("fired")),
+            "audit_seq": None if latest is None else latest["seq"],
+        }
+
 
 OUTCOME_MONITOR = OutcomeMonitor()

@@ -31,7 +31,7 @@ prediction, and ``sklearn.base.clone`` gives back the unfitted specification.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -111,6 +111,14 @@ class LiveMonitor(Protocol):
     name: str
 
     def run(self, life: Any, name: str) -> Any: ...
+
+    def status(
+        self, settings: Any, name: str, version: int, records: Sequence[Any]
+    ) -> dict[str, Any] | None:
+        """What the model inventory shows of this monitor for a champion version: a short
+        ``status`` line and the facts behind it, from the audit ``records`` of the model and
+        the stores; ``None`` when it has nothing on the version yet."""
+        ...
 
 
 class LiveBenchmark(Protocol):
