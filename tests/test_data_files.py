@@ -134,3 +134,46 @@ def test_train_on_a_fifo_exits_2_in_one_line(riskops_home: Path, tmp_path: Path)
     assert done.returncode == 2, done.stderr
     assert "--data: not a regular file but a FIFO" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_train_refuses_a_bad_file_before_it_contacts_the_users_prefect_server(
+    riskops_home: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    # Given a Prefect server address where nothing listens (train would run as a flow run
+    # there) and files that cannot be training data
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fifo = tmp_path / "x.csv"
+    os.mkfifo(fifo)
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(50)) + "\n" + ",".join("1" * 50) + "\n")
+    env = {
+        **os.environ,
+        "RISKOPS_HOME": str(riskops_home),
+        "RISKOPS_INPUT_MAX_COLUMNS": "20",
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+    }
+    cases = {
+        fifo: "--data: not a regular file but a FIFO",
+        tmp_path / "missing.csv": "--data: file does not exist",
+        wide: "--data: more than RISKOPS_INPUT_MAX_COLUMNS (20) columns",
+    }
+    for path, expected in cases.items():
+        # When riskops train is pointed at it
+        done = subprocess.run(
+            [str(RISKOPS), "train", "credit", "--data", str(path), "--target", "t"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=env,
+        )
+        # Then it exits 2 naming the flag and the rule: refused before any flow run (the
+        # unreachable server would have made it a connection error, exit 1)
+        assert done.returncode == 2, (path, done.stderr)
+        assert expected in done.stderr, (path, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert "prefect" not in done.stderr.lower(), done.stderr

@@ -93,12 +93,25 @@ def _owners(redis: RedisServer) -> dict[int, str]:
     return {s: owner for s, owner in found.items() if owner}
 
 
-def _wait(condition, what: str, timeout: float = 300, processes=()) -> None:
-    deadline = time.monotonic() + timeout
+def _wait(condition, what: str, stall: float = 240, processes=(), progress=None) -> None:
+    """Wait for ``condition``, failing when nothing moved for ``stall`` seconds.
+
+    Why a stall and not a total deadline: these tests are about which consumer processes
+    which bar, not about speed; on a loaded machine (the suite's other workers training
+    models) the same work took 21 s alone and 195 s at load 10. ``progress`` (the scored
+    counts) restarts the clock whenever it changes, so a consumer that is slow but moving
+    passes and one that is stuck fails, saying where it stood.
+    """
+    last = progress() if progress is not None else None
+    deadline = time.monotonic() + stall
     while not condition():
         for p in processes:
             assert p.poll() is None, p.stderr.read() if p.stderr else ""
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if progress is not None:
+            now = progress()
+            if now != last:
+                last, deadline = now, time.monotonic() + stall
+        assert time.monotonic() < deadline, f"no progress for {stall:.0f} s towards {what}: {last}"
         time.sleep(0.05)
 
 
@@ -151,6 +164,7 @@ def test_two_consumers_of_one_group_share_the_shards_and_process_each_bar_once(
         ),
         "both consumers to hold shards",
         processes=(a, b),
+        progress=lambda: _owners(redis_server),
     )
     owners = _owners(redis_server)
     # When every live day of every series is published on the group's streams
@@ -164,6 +178,7 @@ def test_two_consumers_of_one_group_share_the_shards_and_process_each_bar_once(
         lambda: all(n == LIVE_DAYS for n in _scored(settings, series).values()),
         "every live day of every series",
         processes=(a, b),
+        progress=lambda: _scored(settings, series),
     )
     reports = {"desk-a": _stop(a), "desk-b": _stop(b)}
     # Then each consumer processed the bars of its own shards' series, and only those: every
@@ -210,6 +225,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
         ),
         "both consumers to hold two shards each",
         processes=(a, b),
+        progress=lambda: _owners(redis_server),
     )
     live = frame.iloc[HISTORY_DAYS:]
     publish(live.iloc[:BEFORE_KILL])
@@ -217,6 +233,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
         lambda: all(n == BEFORE_KILL for n in _scored(settings, series).values()),
         f"the first {BEFORE_KILL} live days of every series",
         processes=(a, b),
+        progress=lambda: _scored(settings, series),
     )
     owned_by_a = {s for s, owner in _owners(redis_server).items() if owner == "desk-a"}
     series_of_a = [s for s in series if shard_of(s, SHARDS) in owned_by_a]
@@ -230,6 +247,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
         lambda: all(n >= LIVE_DAYS for n in _scored(settings, series).values()),
         "every live day of every series",
         processes=(b,),
+        progress=lambda: _scored(settings, series),
     )
     b.send_signal(signal.SIGTERM)  # a clean stop: it finishes its batch and reports
     out, err = b.communicate(timeout=120)

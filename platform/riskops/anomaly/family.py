@@ -55,7 +55,7 @@ from riskops.anomaly.models import (
 )
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.base import Family, LiveTraits, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract
 
 if TYPE_CHECKING:
@@ -255,6 +255,11 @@ class AnomalyFamily(Family):
             reference=train.copy(),
             evaluation=evaluation,
         )
+
+    def live_traits(self) -> LiveTraits:
+        """One state per detector reading a bar of all its assets; its live alert rate read
+        against the training run's ``target_alert_rate``."""
+        return LiveTraits(multi_asset=True, reference_metric="target_alert_rate")
 
     def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:class:`riskops.anomaly.online.AnomalyState`): each day's bar in,

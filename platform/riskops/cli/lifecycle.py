@@ -124,6 +124,7 @@ def train(
             schema_path=schema,
             protected=protected,
         )
+        request.preflight()
         with progress(f"training {family}", json_out):
             if prefect_api():
                 # Recorded as a flow run of the Prefect server the user configured.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from riskops.settings import Settings
 
-__all__ = ["InputLimits", "open_regular", "read_limited"]
+__all__ = ["InputLimits", "check_file", "open_regular", "read_limited"]
 
 CSV_SUFFIXES = frozenset({".csv", ".txt", ".gz"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -137,7 +137,9 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
-def count_header_columns(stream: BinaryIO, max_columns: int, dataset: str) -> int:
+def count_header_columns(
+    stream: BinaryIO, max_columns: int, dataset: str, flag: str = "--data"
+) -> int:
     """The number of columns of a CSV's header, read as it streams: refused as soon as it
     passes ``max_columns`` (never read to its end). Commas inside double quotes are part of
     a name (RFC 4180); a doubled quote toggles twice and changes nothing."""
@@ -147,7 +149,7 @@ def count_header_columns(stream: BinaryIO, max_columns: int, dataset: str) -> in
         if columns > max_columns:
             raise _refuse(
                 dataset,
-                "--data",
+                flag,
                 f"more than RISKOPS_INPUT_MAX_COLUMNS ({max_columns}) columns in its header; "
                 "nothing beyond was read",
                 f"> {max_columns} columns",
@@ -174,6 +176,56 @@ def count_header_columns(stream: BinaryIO, max_columns: int, dataset: str) -> in
                 check()
             elif byte == 0x0A:  # \n ends the header
                 return columns
+
+
+def check_file(path: str | Path, dataset: str, limits: InputLimits, flag: str = "--data") -> None:
+    """Every refusal :func:`read_limited` can make without reading the file's body: its kind,
+    size and type, a CSV's header width, a Parquet footer's columns and rows.
+
+    Why: a command that hands the reading to another process (a Prefect flow run) refuses
+    bad input here first, with exit 2, before anything starts or is recorded.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with open_regular(path, dataset, flag, max_bytes=limits.max_bytes) as handle:
+        if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+            raise _refuse(dataset, flag, "unsupported file type; use .csv or .parquet", suffix)
+        if suffix in PARQUET_SUFFIXES:
+            try:
+                meta = pq.ParquetFile(handle).metadata
+            except (OSError, ValueError) as exc:
+                raise _refuse(dataset, flag, f"unreadable Parquet file: {exc}", str(path)) from None
+            if meta.num_columns > limits.max_columns:
+                raise _refuse(
+                    dataset,
+                    flag,
+                    f"more than RISKOPS_INPUT_MAX_COLUMNS ({limits.max_columns}) columns",
+                    f"{meta.num_columns} columns",
+                )
+            if meta.num_rows > limits.max_rows:
+                raise _refuse(
+                    dataset,
+                    flag,
+                    f"more than RISKOPS_INPUT_MAX_ROWS ({limits.max_rows}) rows",
+                    f"{meta.num_rows} rows",
+                )
+            return
+        import gzip
+
+        raw: io.BufferedIOBase | BinaryIO = (
+            gzip.GzipFile(fileobj=handle, mode="rb") if suffix == ".gz" else handle
+        )
+        try:
+            count_header_columns(
+                io.BufferedReader(_Capped(raw, limits.max_bytes, dataset)),
+                limits.max_columns,
+                dataset,
+                flag,
+            )
+        except (OSError, EOFError) as exc:  # a corrupt gzip stream
+            raise _refuse(dataset, flag, f"unreadable file: {exc}", str(path)) from None
 
 
 def read_limited(path: str | Path, dataset: str, limits: InputLimits) -> pd.DataFrame:

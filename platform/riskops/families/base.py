@@ -113,6 +113,53 @@ class LiveMonitor(Protocol):
     def run(self, life: Any, name: str) -> Any: ...
 
 
+class LiveBenchmark(Protocol):
+    """A benchmark followed live beside a family's champion (:class:`LiveTraits`): the
+    live record compares the champion's forecasts with the benchmark's on the same days."""
+
+    def start(self, history: Any) -> Any:
+        """The benchmark fitted on ``history`` and its online state after it."""
+        ...
+
+    def save(self, state: Any) -> dict[str, Any]:
+        """What a state checkpoint keeps of the benchmark's state (plain JSON data)."""
+        ...
+
+    def restore(self, saved: Mapping[str, Any]) -> Any:
+        """The benchmark's online state from what :meth:`save` kept."""
+        ...
+
+
+@dataclass(frozen=True)
+class LiveTraits:
+    """How the live path (:mod:`riskops.live`) follows a family's champions.
+
+    Attributes
+    ----------
+    multi_asset
+        One state reads a bar of several series at once (the anomaly detectors); otherwise
+        each series the champion follows has a state of its own.
+    benchmark
+        A benchmark followed beside the champion (volatility: GARCH(1,1)-normal, so that the
+        live Diebold-Mariano test compares like with like), or ``None``.
+    exception_watch
+        The champion's VaR exceptions are watched sequentially against its promotion
+        backtest (:class:`riskops.live.watch.Watch`).
+    reference_evidence
+        The verified evidence file the live record is read against (VaR: the promotion
+        backtest's ``forecasts.parquet``), or ``None``.
+    reference_metric
+        The training run's metric the live record is read against (anomaly: the
+        ``target_alert_rate``), or ``None``.
+    """
+
+    multi_asset: bool = False
+    benchmark: LiveBenchmark | None = None
+    exception_watch: bool = False
+    reference_evidence: str | None = None
+    reference_metric: str | None = None
+
+
 Gate = Callable[[Mapping[str, Any]], Any]
 """A family gate: gate evidence in, a :class:`~riskops.gates.GateResult` (or a list) out."""
 
@@ -347,6 +394,11 @@ class Family(ABC):
         ``checkpoint``, when given, is a saved state (``OnlineState.to_dict()``) to resume
         instead: the state the family builds, restored for ``estimator``."""
         return None
+
+    def live_traits(self) -> LiveTraits:
+        """How the live path follows this family's champions (:class:`LiveTraits`); the
+        default follows each series alone, with no benchmark, watch or reference."""
+        return LiveTraits()
 
     def monitors(self) -> tuple[LiveMonitor, ...]:
         """Monitors run on a served champion's live evidence (backtests, matured outcomes)."""

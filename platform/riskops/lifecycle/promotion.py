@@ -27,7 +27,7 @@ from riskops.names import model_name
 from riskops.progress import step
 
 if TYPE_CHECKING:
-    from riskops.lifecycle import Lifecycle
+    from riskops.lifecycle.context import LifecycleContext
 
 ARTIFACT_GATE = "artifact_integrity"
 EVIDENCE_GATE = "evidence_integrity"
@@ -40,7 +40,7 @@ def _integrity_failed(report: GateReport) -> bool:
     return any(r.gate in INTEGRITY_GATES and not r.passed for r in report.results)
 
 
-def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
+def promote(life: LifecycleContext, request: PromoteRequest) -> PromotionResult:
     """Gate a version (the trail's challenger by default) and make it champion if every gate
     passes -- or record an override (``force`` with a reason) -- or request approvals when
     the policy asks for them. Fails closed: any error while judging refuses."""
@@ -141,7 +141,7 @@ def promote(life: Lifecycle, request: PromoteRequest) -> PromotionResult:
     return replace(result, documents=life.document_decision(name, target, seqs[-1]))
 
 
-def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+def approve(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
     """Approve a pending promotion request; the last required approval moves the champion.
 
     Refuses (exit 2) self-approval, a second approval by the same actor, and a version with
@@ -240,7 +240,7 @@ def approve(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     return replace(result, documents=life.document_decision(name, version, seqs[-1]))
 
 
-def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+def reject(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
     """Reject a pending promotion request; the champion does not change."""
     name = model_name(request.name)
     life.require("reject", "reject a promotion")
@@ -267,7 +267,7 @@ def reject(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     )
 
 
-def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
+def rollback(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
     """Make the trail's previous champion champion again (never an alias's claim)."""
     name = model_name(request.name)
     life.require("rollback", "roll back a champion")
@@ -302,7 +302,9 @@ def rollback(life: Lifecycle, request: DecideRequest) -> PromotionResult:
     )
 
 
-def shadow(life: Lifecycle, request: DecideRequest, *, stop: bool = False) -> PromotionResult:
+def shadow(
+    life: LifecycleContext, request: DecideRequest, *, stop: bool = False
+) -> PromotionResult:
     """Put a registered version in shadow (it scores live traffic beside the champion, off
     the hot path), or end the shadow (``stop``). Audited like an alias change: the record
     comes first, the ``shadow`` alias follows. The version must load from its audited files
@@ -350,7 +352,7 @@ def shadow(life: Lifecycle, request: DecideRequest, *, stop: bool = False) -> Pr
     )
 
 
-def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
+def judge(life: LifecycleContext, name: str, version: int, state: ModelState) -> GateReport:
     """The policy's gates on the version's verified evidence, the version's open findings,
     then the integrity checks."""
     step(f"judging the gates of {name} v{version}")
@@ -360,7 +362,9 @@ def judge(life: Lifecycle, name: str, version: int, state: ModelState) -> GateRe
     return replace(report, results=(*report.results, *extra))
 
 
-def _findings(life: Lifecycle, name: str, version: int, state: ModelState) -> GateResult | None:
+def _findings(
+    life: LifecycleContext, name: str, version: int, state: ModelState
+) -> GateResult | None:
     """Open findings of the version that the policy makes blocking (:mod:`riskops.findings`);
     None when it has none."""
     from riskops.findings import GATE, findings_from, findings_gate
@@ -375,7 +379,9 @@ def _findings(life: Lifecycle, name: str, version: int, state: ModelState) -> Ga
         return GateResult(GATE, False, f"{type(exc).__name__}: {exc}", errored=True)
 
 
-def _judge_evidence(life: Lifecycle, name: str, version: int, state: ModelState) -> GateReport:
+def _judge_evidence(
+    life: LifecycleContext, name: str, version: int, state: ModelState
+) -> GateReport:
     from riskops.ledger.loader import EvidenceIntegrityError
 
     champion = state.champion if state.champion != version else None
@@ -459,7 +465,9 @@ def _stale(evidence: dict[str, Any], state: ModelState, version: int) -> GateRes
     )
 
 
-def _integrity(life: Lifecycle, name: str, version: int, state: ModelState) -> list[GateResult]:
+def _integrity(
+    life: LifecycleContext, name: str, version: int, state: ModelState
+) -> list[GateResult]:
     """The version's files match the audited hashes, load, and give outputs within the
     family's contract on their input example."""
     try:
@@ -496,7 +504,7 @@ def _integrity(life: Lifecycle, name: str, version: int, state: ModelState) -> l
 
 
 def _apply(
-    life: Lifecycle,
+    life: LifecycleContext,
     name: str,
     target: int,
     state: ModelState,

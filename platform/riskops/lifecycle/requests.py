@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskops.data import DataSource
 from riskops.errors import BadInputError
 from riskops.families.base import TrainOptions
+
+if TYPE_CHECKING:
+    from riskops.data.files import InputLimits
 
 MAPPING_FIELDS = (
     "target",
@@ -123,6 +126,32 @@ class TrainRequest:
             run_name=run_name,
             provenance=provenance,
         )
+
+    def preflight(self, limits: InputLimits | None = None) -> None:
+        """Refuse what can be refused before anything runs: the model name, and each file
+        the request names (its kind, size, type and header; see
+        :func:`riskops.data.files.check_file`). Raises
+        :class:`~riskops.errors.BadInputError` (exit 2).
+
+        Why: a request that runs as a Prefect flow run reads its files in the run; a bad
+        file would otherwise start (and fail) a run on the user's server first.
+        """
+        from riskops.data.files import InputLimits, check_file, open_regular
+        from riskops.names import model_name
+
+        if self.name is not None:
+            model_name(self.name)
+        limits = limits or InputLimits.from_settings()
+        source = self.source
+        if source is not None and source.path is not None:
+            check_file(source.path, str(source.path), limits, "--data")
+            if source.schema_path is not None:
+                with open_regular(source.schema_path, str(source.schema_path), "--schema"):
+                    pass  # a regular, readable file; its rules are read with the data
+        if isinstance(self.recent, Path):
+            check_file(self.recent, str(self.recent), limits, "--recent")
+        elif isinstance(self.recent, DataSource) and self.recent.path is not None:
+            check_file(self.recent.path, str(self.recent.path), limits, "--recent")
 
     def to_parameters(self) -> dict[str, Any]:
         """The request as plain data: the parameters of the ``train`` flow

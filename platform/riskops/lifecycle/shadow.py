@@ -30,10 +30,10 @@ from riskops import drift
 if TYPE_CHECKING:
     from riskops.families.base import Family, ShadowPairs
     from riskops.ledger.state import ModelState
-    from riskops.lifecycle import Lifecycle
+    from riskops.lifecycle.context import LifecycleContext
 
 
-def was_in_shadow(life: Lifecycle, name: str, version: int, state: ModelState) -> bool:
+def was_in_shadow(life: LifecycleContext, name: str, version: int, state: ModelState) -> bool:
     """Whether the trail put ``version`` in shadow since the model's incarnation began."""
     for record in life.trail.records(name):
         if record.seq < state.since_seq or record.action != "shadow":
@@ -45,7 +45,7 @@ def was_in_shadow(life: Lifecycle, name: str, version: int, state: ModelState) -
 
 
 def shadow_evidence(
-    life: Lifecycle, family: Family, name: str, version: int, state: ModelState
+    life: LifecycleContext, family: Family, name: str, version: int, state: ModelState
 ) -> dict[str, Any] | None:
     """The shadow evidence of ``version`` (see the module doc), ``None`` when it was never in
     shadow."""
@@ -61,7 +61,7 @@ def shadow_evidence(
 
 
 def _input_drift(
-    life: Lifecycle,
+    life: LifecycleContext,
     family: Family,
     name: str,
     version: int,

@@ -27,7 +27,7 @@ from riskops.progress import step
 from riskops.tracking import SPEC_FILE
 
 if TYPE_CHECKING:
-    from riskops.lifecycle import Lifecycle
+    from riskops.lifecycle.context import LifecycleContext
 
 EVIDENCE_FILE = "gate_evidence.json"
 
@@ -60,7 +60,7 @@ def code_version() -> str:
             return "riskops-unknown"
 
 
-def train(life: Lifecycle, request: TrainRequest) -> TrainResult:
+def train(life: LifecycleContext, request: TrainRequest) -> TrainResult:
     """Train the built-in kind ``request.options.model`` (default: the family's first)."""
     family = get_family(request.family)
     kind = request.options.model or family.models[0]
@@ -72,7 +72,7 @@ def train(life: Lifecycle, request: TrainRequest) -> TrainResult:
     return register(life, replace(request, options=options, estimator=None))
 
 
-def register(life: Lifecycle, request: TrainRequest) -> TrainResult:
+def register(life: LifecycleContext, request: TrainRequest) -> TrainResult:
     """Check, clone, fit, evaluate, gather gate evidence, log and register a challenger."""
     from riskops import tracking
     from riskops.data import load
@@ -277,7 +277,7 @@ def _told_if_storage_fails(name: str) -> Iterator[list[str]]:
 
 
 def retrain(
-    life: Lifecycle,
+    life: LifecycleContext,
     name: str,
     source: Any = None,
     *,

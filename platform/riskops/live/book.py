@@ -143,11 +143,9 @@ class _Slot:
             "benchmark": None,
             "watch": None if self.watch is None else self.watch.to_dict(),
         }
-        if self.benchmark is not None:
-            fitted = self.benchmark.estimator
-            saved["benchmark"] = self.benchmark.to_dict()
-            saved["benchmark_params"] = [float(v) for v in fitted.params_]
-            saved["benchmark_scale"] = float(getattr(fitted, "scale_", 1.0) or 1.0)
+        benchmark = self.champion.traits.benchmark
+        if self.benchmark is not None and benchmark is not None:
+            saved.update(benchmark.save(self.benchmark))
         return kinds.dumps(saved)
 
 
@@ -172,20 +170,6 @@ class _Pending:
             Batch(self.kinds_by_name[k], s, rows, self.expect[(k, s)])
             for (k, s), rows in self.rows.items()
         ]
-
-
-def _benchmark_model(params: list[float] | None, scale: float | None) -> Any:
-    """The volatility benchmark (GARCH(1,1), normal): unfitted, or with given parameters
-    (a checkpoint's; the fingerprint of the restored state checks them)."""
-    from riskops.market.evaluation import BENCHMARK
-    from riskops.market.volatility import GarchVolatility
-
-    spec: dict[str, Any] = {k: v for k, v in BENCHMARK.items() if k != "model"}
-    model = GarchVolatility(**spec)
-    if params is not None:
-        model.params_ = pd.Series([float(v) for v in params])
-        model.scale_ = float(scale or 1.0)
-    return model
 
 
 def _now() -> str:
@@ -605,8 +589,6 @@ class LiveBook:
         return slot
 
     def _restore(self, champion: LiveChampion, series: str, stream: str) -> _Slot | None:
-        from riskops.market.online import restore_state
-
         seq, _ = self.store.head(kinds.STATES, stream)
         if seq == 0:
             return None
@@ -616,11 +598,10 @@ class LiveBook:
         if state.seq != seq:
             raise RuntimeError(f"live: {stream} checkpoint {seq} holds a state at {state.seq}")
         benchmark = None
-        if saved.get("benchmark") is not None:
-            fitted = _benchmark_model(saved["benchmark_params"], saved["benchmark_scale"])
-            benchmark = restore_state(fitted, saved["benchmark"])
+        if saved.get("benchmark") is not None and champion.traits.benchmark is not None:
+            benchmark = champion.traits.benchmark.restore(saved)
         watch = None if saved.get("watch") is None else Watch.from_dict(saved["watch"])
-        if watch is None and champion.role == "champion" and champion.family.name == "var":
+        if watch is None and champion.role == "champion" and champion.traits.exception_watch:
             # Followed in shadow (no watch) before its promotion: its alarms start now.
             watch = Watch(champion.backtest_hits(LEVEL))
         return _Slot(champion, series, state, seq, benchmark, watch)
@@ -638,12 +619,14 @@ class LiveBook:
         if history is None:
             return None
         state = champion.family.online(champion.estimator, history=history)
-        benchmark = None
-        if champion.family.name == "volatility":
-            benchmark = self._benchmark(history)
-        watch = None
-        if champion.family.name == "var" and champion.role == "champion":
-            watch = Watch(champion.backtest_hits(LEVEL))
+        traits = champion.traits
+        benchmark = None if traits.benchmark is None else traits.benchmark.start(history)
+        # A version in shadow gets no watch: its live record is evidence, not an alarm.
+        watch = (
+            Watch(champion.backtest_hits(LEVEL))
+            if traits.exception_watch and champion.role == "champion"
+            else None
+        )
         return _Slot(champion, series, state, 0, benchmark, watch, fresh=True)
 
     def _recorded_history(self, series: str, before: pd.Timestamp) -> pd.Series | None:
@@ -656,16 +639,6 @@ class LiveBook:
             return None
         index = pd.DatetimeIndex([pd.Timestamp(r["ts"]) for r in rows])
         return pd.Series([float(r["ret"]) for r in rows], index=index, name=series)
-
-    # ------------------------------------------------------------------ volatility benchmark
-    @staticmethod
-    def _benchmark(history: Any) -> Any:
-        """GARCH(1,1) with normal innovations fitted on the history, online (the volatility
-        family's benchmark, so that the live Diebold-Mariano test compares like with like)."""
-        from riskops.market.online import online_state
-
-        model = _benchmark_model(None, None).fit(history)
-        return online_state(model, history=history)
 
     # ------------------------------------------------------------------ alarms
     def _publish(self, report: IngestReport) -> None:

@@ -10,6 +10,7 @@ the traffic light) and the anomaly detector's target alert rate.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskops.families.base import Family
+from riskops.families.base import Family, LiveTraits
 
 __all__ = [
     "LiveChampion",
@@ -56,10 +57,15 @@ class LiveChampion:
     champion on the same observations (its own streams, the same days), raising no alarm
     (issue 30)."""
 
+    @functools.cached_property
+    def traits(self) -> LiveTraits:
+        """How the live path follows this champion (its family's hook)."""
+        return self.family.live_traits()
+
     @property
     def multi_asset(self) -> bool:
         """Whether one state reads a bar of several series at once (anomaly detectors)."""
-        return self.family.name == "anomaly"
+        return self.traits.multi_asset
 
     def series_key(self, series: str) -> str:
         """The live stream's series part: the series, or the detector's assets joined."""
@@ -163,21 +169,23 @@ def load_champion(loader: Any, name: str, version: int, role: str = "champion") 
 def live_facts(
     loader: Any, name: str, version: int, state: Any = None
 ) -> tuple[pd.DataFrame | None, float | None]:
-    """What a version's live record is read against, from its verified evidence: the
-    promotion backtest's forecasts (VaR: ``forecasts.parquet``) and the anomaly detector's
-    target alert rate."""
+    """What a version's live record is read against, as its family says
+    (:class:`~riskops.families.base.LiveTraits`), from its verified evidence: the promotion
+    backtest's forecasts (VaR: ``forecasts.parquet``) and a training metric (the anomaly
+    detector's target alert rate)."""
     from riskops import tracking
-    from riskops.families import family_of_registered
+    from riskops.families import family_of_registered, get_family
 
     _, info = loader.registered(name, version, state)
-    family = family_of_registered(name, info.tags.get("family"))
+    traits = get_family(family_of_registered(name, info.tags.get("family"))).live_traits()
     backtest = None
-    if family == "var":
-        data = loader.read_evidence(name, version, "forecasts.parquet", state)
+    if traits.reference_evidence is not None:
+        data = loader.read_evidence(name, version, traits.reference_evidence, state)
         backtest = None if data is None else pd.read_parquet(io.BytesIO(data))
     rate = None
-    if family == "anomaly":
-        found = tracking.run_facts(loader.settings, info.run_id)["metrics"].get("target_alert_rate")
+    if traits.reference_metric is not None:
+        metrics = tracking.run_facts(loader.settings, info.run_id)["metrics"]
+        found = metrics.get(traits.reference_metric)
         rate = None if found is None else float(found)
     return backtest, rate
 

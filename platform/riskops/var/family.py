@@ -44,7 +44,7 @@ import pandas as pd
 
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.base import Family, LiveTraits, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract, ContractError
 from riskops.market.features import input_example, recent_window
 from riskops.market.features import risk_features as var_features
@@ -283,6 +283,11 @@ class VaRFamily(Family):
             if not (np.isfinite(var) and np.isfinite(es)) or es < var - 1e-9 * max(1.0, abs(var)):
                 problems.append(f"VaR {var!r} and ES {es!r} at level {level}")
         return problems
+
+    def live_traits(self) -> LiveTraits:
+        """Each series alone; its VaR exceptions watched against the promotion backtest
+        (``forecasts.parquet``)."""
+        return LiveTraits(exception_watch=True, reference_evidence="forecasts.parquet")
 
     def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): VaR and ES at 95% and

@@ -38,7 +38,7 @@ import pandas as pd
 
 from riskops.data.market import MarketDataset
 from riskops.errors import BadInputError
-from riskops.families.base import Family, TrainingOutcome, TrainOptions, scalar_params
+from riskops.families.base import Family, LiveTraits, TrainingOutcome, TrainOptions, scalar_params
 from riskops.families.contracts import Contract
 from riskops.market.evaluation import BENCHMARK
 from riskops.market.evaluation import VARIANCE_METRICS as METRICS
@@ -311,6 +311,12 @@ class VolatilityFamily(Family):
         if variance.size == 0 or not np.all(np.isfinite(variance) & (variance > 0)):
             return [f"variances {variance[:5].tolist()} are not positive and finite"]
         return []
+
+    def live_traits(self) -> LiveTraits:
+        """Each series alone, with the GARCH(1,1)-normal benchmark followed beside it."""
+        from riskops.volatility.live import GarchBenchmark
+
+        return LiveTraits(benchmark=GarchBenchmark())
 
     def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): the next day's
