@@ -41,6 +41,9 @@ class GateReport:
     version: int | None
     champion_version: int | None
     results: tuple[GateResult, ...] = field(default_factory=tuple)
+    seals: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """What live evidence the gates read, sealed (stream heads, digests: the shadow window's),
+    so that an auditor re-reads exactly that evidence and re-runs them."""
 
     @property
     def passed(self) -> bool:
@@ -58,6 +61,7 @@ class GateReport:
             "champion_version": self.champion_version,
             "passed": self.passed,
             "results": [asdict(r) for r in self.results],
+            **({"seals": list(self.seals)} if self.seals else {}),
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class GateReport:
             version=data.get("version"),
             champion_version=data.get("champion_version"),
             results=tuple(GateResult(**r) for r in data.get("results", [])),
+            seals=tuple(data.get("seals", ())),
         )
 
 
@@ -116,6 +121,7 @@ def evaluate(
         version=version,
         champion_version=None if champion is None else champion.get("version"),
         results=tuple(results),
+        seals=tuple((evidence.get("shadow") or {}).get("seals") or ()),
     )
 
 
@@ -259,8 +265,8 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
 def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
     """The shadow window (live requests both models answered, :mod:`riskops.lifecycle.shadow`):
     large enough to conclude, then challenger and champion PDs and grades on identical
-    requests must not diverge, and the paired discrimination test (once outcomes matured)
-    must not find the challenger worse."""
+    requests must not diverge. The paired test on matured outcomes is the family's gate
+    (credit: :func:`riskops.credit.shadow.shadow_delong_gate`), on the same evidence."""
     shadow = evidence["shadow"]
     rule = policy.shadow
     window = shadow.get("window") or {}
@@ -319,24 +325,6 @@ def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
                 gate="shadow_data_drift",
                 reason=f"live inputs of the shadow window against the challenger's training "
                 f"data: {inputs.reason}",
-            )
-        )
-    delong = shadow.get("delong")
-    if delong is None or not delong.get("evaluated", False):
-        why = (delong or {}).get("reason") or "no matured outcomes of the shadow window"
-        out.append(GateResult("shadow_delong", True, f"not evaluated: {why}", evaluated=False))
-    else:
-        p_value = float(delong["p_value"])
-        worse = delong["auc_challenger"] < delong["auc_champion"] and p_value < delong["alpha"]
-        out.append(
-            GateResult(
-                "shadow_delong",
-                not worse,
-                f"paired DeLong on {delong['n']} matured applicants: AUC "
-                f"{delong['auc_challenger']:.4f} (challenger) vs {delong['auc_champion']:.4f}, "
-                f"p = {p_value:.3g}" + (" : significantly worse" if worse else ""),
-                p_value,
-                delong["alpha"],
             )
         )
     return out

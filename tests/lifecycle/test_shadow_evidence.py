@@ -82,7 +82,8 @@ def test_a_challenger_answering_like_the_champion_passes() -> None:
     assert results["shadow_prediction_drift"].passed
     assert results["shadow_prediction_drift"].observed == pytest.approx(0.0, abs=1e-9)
     assert results["shadow_grade_psi"].passed
-    assert results["shadow_delong"].evaluated is False
+    # the paired test on matured outcomes is the family's gate, not the generic one's
+    assert "shadow_delong" not in results
 
 
 def test_a_challenger_differing_materially_on_live_requests_is_refused() -> None:
@@ -97,3 +98,48 @@ def test_a_challenger_differing_materially_on_live_requests_is_refused() -> None
     )
     assert not report.passed
     assert {"shadow_prediction_drift", "shadow_grade_psi"} <= {r.gate for r in report.failures}
+
+
+def _delong_gate(facts: dict[str, object] | None, **rule: object) -> object:
+    from riskops.credit.outcome_policy import OutcomePolicy, ShadowComparisonRule
+    from riskops.credit.rules import CreditRules
+    from riskops.credit.shadow import shadow_delong_gate
+
+    policy = CreditRules(outcomes=OutcomePolicy(shadow_comparison=ShadowComparisonRule(**rule)))
+    shadow = summarize(ShadowPairs(_pairs(600), delong=facts), 1, 2)
+    (result,) = shadow_delong_gate({"shadow": shadow}, policy)
+    return result
+
+
+def _facts(n: int, defaults: int, p: float) -> dict[str, object]:
+    return {
+        "evaluated": True,
+        "matured_pairs": n,
+        "defaults": defaults,
+        "auc_challenger": 0.70,
+        "auc_champion": 0.80,
+        "z": -2.5,
+        "p_challenger_worse": p,
+        "pairs_sha256": "0" * 64,
+    }
+
+
+def test_the_shadow_delong_gate_refuses_a_significantly_worse_challenger() -> None:
+    refused = _delong_gate(_facts(1000, 60, 0.006))
+    assert refused.passed is False and refused.evaluated
+    assert (refused.observed, refused.threshold) == (0.006, 0.05)
+    assert "p = 0.006 < 0.05" in refused.reason
+    assert _delong_gate(_facts(1000, 60, 0.2)).passed is True
+    # a p-value that is not a number refuses (fail closed)
+    assert _delong_gate(_facts(1000, 60, float("nan"))).passed is False
+
+
+def test_the_shadow_delong_gate_below_its_minimum_is_not_evaluated_with_the_counts() -> None:
+    for facts in (_facts(150, 40, 0.001), _facts(1000, 20, 0.001), _facts(1000, 985, 0.001)):
+        result = _delong_gate(facts)
+        assert result.passed is True and result.evaluated is False
+        assert result.reason.startswith(f"not evaluated: {facts['matured_pairs']} matured pairs")
+    # the minimum is the policy's
+    assert _delong_gate(_facts(150, 40, 0.001), min_pairs=100).passed is False
+    # and no window facts at all are said so too
+    assert _delong_gate(None).evaluated is False

@@ -404,11 +404,13 @@ class CreditFamily(Family):
         return credit_rules(policy)
 
     def extra_gates(self, policy: Any) -> list[tuple[str, Gate]]:
-        """Target leakage and fairness, when the policy's rules ask for them."""
+        """Target leakage and fairness, when the policy's rules ask for them, and the shadow
+        window's paired DeLong test on matured outcomes (for a version that was in shadow)."""
         from functools import partial
 
         from riskops.credit.fairness import fairness_gate
         from riskops.credit.leakage import leakage_gate
+        from riskops.credit.shadow import shadow_delong_gate
 
         rules = self.rules(policy)
         gates: list[tuple[str, Gate]] = []
@@ -416,6 +418,7 @@ class CreditFamily(Family):
             gates.append(("leakage", partial(leakage_gate, policy=rules)))
         if rules.fairness is not None:
             gates.append(("fairness", partial(fairness_gate, policy=rules)))
+        gates.append(("shadow_delong", partial(shadow_delong_gate, policy=rules)))
         return gates
 
     def service_route(self) -> Any:

@@ -38,6 +38,7 @@ __all__ = [
     "OutcomePolicy",
     "PsiAlarm",
     "ReversalAlarm",
+    "ShadowComparisonRule",
     "TrafficLights",
 ]
 
@@ -128,6 +129,25 @@ class OutcomeAlarmRules(_Frozen):
     grade_reversals: ReversalAlarm | None = ReversalAlarm()
 
 
+class ShadowComparisonRule(_Frozen):
+    """The promotion gate on a shadow window's matured outcomes: DeLong's paired test of
+    the challenger's PDs against the champion's on the applicants both scored
+    (:func:`riskops.credit.shadow.shadow_delong_gate`).
+
+    Refuse when the challenger's AUC is significantly below the champion's: the one-sided
+    p-value of "challenger worse" below ``alpha`` (a test of size ``alpha`` against an
+    equally good challenger). Judged only on at least ``min_pairs`` matured pairs with
+    ``min_defaults`` defaults and as many non-defaults (the normal approximation is poor
+    with a handful of defaults, as for the AUC alarm); fewer are reported "not evaluated"
+    with the counts, never as passed on evidence.
+    """
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    min_pairs: int = Field(default=200, ge=4)
+    min_defaults: int = Field(default=30, ge=2)
+    why: str = "the challenger ranks the matured applicants of its shadow window worse"
+
+
 class OutcomePolicy(_Frozen):
     """How a credit model is judged on matured outcomes.
 
@@ -143,3 +163,6 @@ class OutcomePolicy(_Frozen):
     auc_score: Literal["pd", "grade"] = "pd"
     ece_bins: int = Field(default=10, ge=2, le=100)
     alarms: OutcomeAlarmRules = OutcomeAlarmRules()
+    shadow_comparison: ShadowComparisonRule | None = ShadowComparisonRule()
+    """The shadow window's paired DeLong gate at a challenger's promotion; ``null``: not
+    evaluated (reported so)."""

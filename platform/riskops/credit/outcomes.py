@@ -324,6 +324,9 @@ def _matured_labels(
     if np.any(observed_all.isna().to_numpy()):
         raise BadInputError("outcomes.observed_at: missing date-times")
     observed_ns = observed_all.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if not len(observed_ns):  # no outcome recorded yet: nothing to look up
+        position = np.full(len(decision_ids), -1)
+        observed_ns = default = np.zeros(1, dtype=np.int64)
     take = np.where(position >= 0, position, 0)
     # An outcome observed after as_of was not known at as_of: the evaluation as of a past
     # date sees what was known then, and gives the same answer when run again later.

@@ -440,10 +440,11 @@ class Family(ABC):
 class ShadowPairs:
     """A shadow window: one row per live input both versions scored, with ``pd_champion``,
     ``pd_challenger``, ``grade_champion``, ``grade_challenger``, ``decided_at`` (and
-    ``request_id``); ``None`` with ``reason`` when there is none. ``delong``: the paired
-    discrimination test on the matured outcomes of the window, when the family has one
-    (``{"evaluated", "n", "auc_champion", "auc_challenger", "p_value", "alpha"}`` or
-    ``{"evaluated": False, "reason"}``). ``seal``: the head of the evidence stream read.
+    ``request_id``); ``None`` with ``reason`` when there is none. ``delong``: the facts of
+    the paired discrimination test on the matured outcomes of the window, when the family
+    has one, judged by the family's own gate (credit:
+    :func:`riskops.credit.shadow.paired_outcome_test`, with ``seals``: the heads of the
+    streams read). ``seal``: the head of the evidence stream read.
     ``inputs``: the live input rows of the window (one column per feature), when kept, for
     their data drift against the challenger's training data."""
 

@@ -104,12 +104,31 @@ def _not_evaluated(window: dict[str, Any], reason: str) -> dict[str, Any]:
     }
 
 
+def _seals(found: ShadowPairs) -> list[dict[str, Any]]:
+    """The stream heads the window was read up to, and the digest of the matured pairs the
+    paired test ran on: what the gate decision records."""
+    delong = found.delong or {}
+    seals = [dict(s) for s in delong.get("seals") or ([found.seal] if found.seal else [])]
+    if "pairs_sha256" in delong:
+        seals.append(
+            {
+                "kind": "shadow_matured_pairs",
+                "rows": delong.get("matured_pairs"),
+                "as_of": delong.get("as_of"),
+                "horizon_months": delong.get("horizon_months"),
+                "sha256": delong["pairs_sha256"],
+            }
+        )
+    return seals
+
+
 def summarize(found: ShadowPairs, champion: int, challenger: int) -> dict[str, Any]:
     """The facts of a shadow window (pure)."""
     pairs = found.pairs
     base: dict[str, Any] = {"champion_version": champion, "challenger_version": challenger}
     if found.seal is not None:
         base["seal"] = found.seal
+    base["seals"] = _seals(found)
     if pairs is None or pairs.empty:
         reason = found.reason or "the shadow window holds no answer the champion also gave"
         return {**base, "evaluated": False, "reason": reason, "window": {"rows": 0}}

@@ -43,7 +43,13 @@ import pandas as pd
 
 from riskops.evidence.store import Batch, EvidenceConflict, EvidenceStore, StaleHead
 from riskops.live import kinds
-from riskops.live.champions import MIN_HISTORY_DAYS, LiveChampion, live_champions, load_champion
+from riskops.live.champions import (
+    MIN_HISTORY_DAYS,
+    LiveChampion,
+    live_champions,
+    live_shadows,
+    load_champion,
+)
 from riskops.live.observations import DEAD_LETTERED, Observation, Refused
 from riskops.live.watch import LEVEL, Watch
 from riskops.settings import Settings
@@ -205,7 +211,10 @@ class LiveBook:
         self.on_alarm = on_alarm
         self._history = history
         self._fixed = list(champions) if champions is not None else None
-        self._champions: dict[str, LiveChampion] = {c.name: c for c in self._fixed or []}
+        self._champions: dict[str, LiveChampion] = {
+            c.name: c for c in self._fixed or [] if c.role == "champion"
+        }
+        self._shadows: dict[str, LiveChampion] = {}
         self._checked = 0.0
         self._slots: dict[str, _Slot | None] = {}
         self._series: dict[str, tuple[int, str, float | None]] = {}
@@ -214,27 +223,36 @@ class LiveBook:
 
     # ------------------------------------------------------------------ champions
     def champions(self) -> list[LiveChampion]:
-        """The live champions now (the trail asked at most every :data:`REFRESH_SECONDS`)."""
+        """The live champions now, and the versions in shadow beside them (the trail asked
+        at most every :data:`REFRESH_SECONDS`)."""
         if self._fixed is not None:
             return self._fixed
         now = time.monotonic()
         if now - self._checked < REFRESH_SECONDS and self._checked:
-            return list(self._champions.values())
+            return [*self._champions.values(), *self._shadows.values()]
         self._checked = now
-        wanted = live_champions(self.loader)
-        for name in list(self._champions):
-            held = self._champions[name]
-            if wanted.get(name, (None,))[0] != held.version:
-                # Promoted, rolled back or retired: its live record ends with its version.
-                del self._champions[name]
-                self._slots = {k: v for k, v in self._slots.items() if not k.startswith(f"{name}/")}
+        self._refresh(self._champions, live_champions(self.loader), "champion")
+        self._refresh(self._shadows, live_shadows(self.loader), "shadow")
+        return [*self._champions.values(), *self._shadows.values()]
+
+    def _refresh(
+        self, held: dict[str, LiveChampion], wanted: dict[str, tuple[int, str]], role: str
+    ) -> None:
+        """Follow the versions ``wanted`` in ``role``; stop following the others."""
+        for name in list(held):
+            version = held[name].version
+            if wanted.get(name, (None,))[0] != version:
+                # Promoted, rolled back, retired or no longer in shadow: its live record ends
+                # with its version (its states stay in the store, checkpointed).
+                del held[name]
+                prefix = kinds.live_stream(name, version, "")
+                self._slots = {k: v for k, v in self._slots.items() if not k.startswith(prefix)}
         for name, (version, _) in wanted.items():
-            if name not in self._champions:
+            if name not in held:
                 try:
-                    self._champions[name] = load_champion(self.loader, name, version)
+                    held[name] = load_champion(self.loader, name, version, role)
                 except Exception as exc:  # unloadable: reported, the others go on
-                    logger.warning("live: %s v%s not followed: %s", name, version, exc)
-        return list(self._champions.values())
+                    logger.warning("live: %s v%s (%s) not followed: %s", name, version, role, exc)
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, items: Sequence[Observation | Refused]) -> IngestReport:
@@ -429,6 +447,8 @@ class LiveBook:
         ):
             pending.add(kinds.FORECASTS, stream, self._forecast_row(slot, issued, None), 0)
         scored, alarms = self._score(slot, observation, issued, new)
+        if champion.role != "champion":
+            alarms = []  # a shadow's live record is evidence for its promotion, not an alarm
         if slot.benchmark is not None:
             slot.benchmark.update(observation.ret, timestamp=observation.ts)
         seq = new.seq
@@ -581,6 +601,9 @@ class LiveBook:
         if saved.get("benchmark") is not None and champion.traits.benchmark is not None:
             benchmark = champion.traits.benchmark.restore(saved)
         watch = None if saved.get("watch") is None else Watch.from_dict(saved["watch"])
+        if watch is None and champion.role == "champion" and champion.traits.exception_watch:
+            # Followed in shadow (no watch) before its promotion: its alarms start now.
+            watch = Watch(champion.backtest_hits(LEVEL))
         return _Slot(champion, series, state, seq, benchmark, watch)
 
     def _start(self, champion: LiveChampion, series: str, first: pd.Timestamp) -> _Slot | None:
@@ -598,7 +621,12 @@ class LiveBook:
         state = champion.family.online(champion.estimator, history=history)
         traits = champion.traits
         benchmark = None if traits.benchmark is None else traits.benchmark.start(history)
-        watch = Watch(champion.backtest_hits(LEVEL)) if traits.exception_watch else None
+        # A version in shadow gets no watch: its live record is evidence, not an alarm.
+        watch = (
+            Watch(champion.backtest_hits(LEVEL))
+            if traits.exception_watch and champion.role == "champion"
+            else None
+        )
         return _Slot(champion, series, state, 0, benchmark, watch, fresh=True)
 
     def _recorded_history(self, series: str, before: pd.Timestamp) -> pd.Series | None:

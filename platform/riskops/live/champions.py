@@ -26,6 +26,7 @@ __all__ = [
     "follows_live",
     "live_champions",
     "live_facts",
+    "live_shadows",
     "load_champion",
 ]
 
@@ -51,6 +52,10 @@ class LiveChampion:
     source: dict[str, Any] | None = None
     backtest: pd.DataFrame | None = field(default=None, repr=False)
     target_alert_rate: float | None = None
+    role: str = "champion"
+    """``champion``, or ``shadow``: a version the trail put in shadow, followed beside the
+    champion on the same observations (its own streams, the same days), raising no alarm
+    (issue 30)."""
 
     @functools.cached_property
     def traits(self) -> LiveTraits:
@@ -109,28 +114,37 @@ class LiveChampion:
         return dataset.window(end=earlier[-1])
 
 
-def live_champions(loader: Any) -> dict[str, tuple[int, str]]:
+def live_champions(loader: Any, role: str = "champion") -> dict[str, tuple[int, str]]:
     """``name -> (version, family)`` of every champion the trail names whose family has a
-    live path (cheap: a fold of the trail and one registry read per model)."""
+    live path (cheap: a fold of the trail and one registry read per model); with ``role``
+    ``"shadow"``, of every version in shadow instead."""
     from riskops.families import family_of_registered, get_family
     from riskops.ledger.state import fold_all
 
     found = {}
     for name, state in fold_all(loader.trail.records()).items():
-        if state.champion is None:
+        version = state.champion if role == "champion" else state.shadow
+        if version is None:
             continue
         try:
-            _, info = loader.registered(name, state.champion, state)
+            _, info = loader.registered(name, version, state)
             family = get_family(family_of_registered(name, info.tags.get("family")))
         except Exception:  # deleted, re-created, unknown family: nothing to follow
             continue
         if follows_live(family):
-            found[name] = (state.champion, family.name)
+            found[name] = (version, family.name)
     return found
 
 
-def load_champion(loader: Any, name: str, version: int) -> LiveChampion:
-    """A champion version loaded and verified, with its live facts."""
+def live_shadows(loader: Any) -> dict[str, tuple[int, str]]:
+    """``name -> (version, family)`` of every version in shadow whose family has a live
+    path."""
+    return live_champions(loader, role="shadow")
+
+
+def load_champion(loader: Any, name: str, version: int, role: str = "champion") -> LiveChampion:
+    """A champion version (or the version in shadow, ``role``) loaded and verified, with its
+    live facts."""
     from riskops.families import family_of_registered, get_family
     from riskops.tracking import SPEC_FILE
 
@@ -144,7 +158,7 @@ def load_champion(loader: Any, name: str, version: int) -> LiveChampion:
     spec = loader.read_json(name, version, SPEC_FILE, state) or {}
     source = spec.get("source") or lineage.get("source")
     champion = LiveChampion(
-        name, version, family, identity, estimator, assets, source if source else None
+        name, version, family, identity, estimator, assets, source if source else None, role=role
     )
     if not champion.multi_asset:
         champion.assets = assets[:1]
