@@ -132,9 +132,13 @@ def attacked(
         assert freeze(riskops_home) or os.geteuid() == 0
         # As an operator would run the copy: its home named, everything else derived from it
         # (the original's store, Prefect and BentoML homes were exported by the given steps).
-        for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "BENTOML_HOME"):
+        for variable in (
+            "MLFLOW_TRACKING_URI",
+            "MLFLOW_REGISTRY_URI",
+            "BENTOML_HOME",
+            "PREFECT_HOME",
+        ):
             monkeypatch.delenv(variable, raising=False)
-        monkeypatch.delenv("PREFECT_HOME", raising=False)
         monkeypatch.setenv("RISKOPS_HOME", str(copy))
         moved = Settings()
         assert moved.home == copy and moved.mlflow_tracking_uri.endswith(f"{copy}/mlflow.db")
