@@ -457,6 +457,21 @@ FIGURES: tuple[Figure, ...] = (
         times(2),
     ),
     Figure(
+        "audit.record",
+        "One keyed audit record (SQLite table + MAC'd anchor file), median per record",
+        "bench_audit_append.json",
+        at("per_record", "keyed", "median_ms"),
+        ms(1),
+    ),
+    Figure(
+        "audit.anchor_postgres",
+        "An audit record with its append-only PostgreSQL anchor (durable commit) over one "
+        "without, median",
+        "bench_audit_append.json",
+        at("ratios_median", "postgres_anchor_over_keyed"),
+        times(2),
+    ),
+    Figure(
         "auth.cached",
         "A service token checked per request (after its first argon2 verification)",
         "bench_caller_auth.json",

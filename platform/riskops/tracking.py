@@ -49,6 +49,7 @@ def configure(settings: Settings) -> None:
         settings.ensure_home()
         _create_local_store(settings)
         locate(settings)  # a copied or moved home uses its own files
+    _forget_other_stores_artifact_locations(settings.mlflow_tracking_uri)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_registry_uri)
     if os.environ.get("MLFLOW_CONFIGURE_LOGGING", "").lower() == "false":
@@ -57,6 +58,31 @@ def configure(settings: Settings) -> None:
         from mlflow.utils.logging_utils import disable_logging
 
         disable_logging()
+
+
+_configured_store: str | None = None
+"""The tracking URI this process last configured MLflow for."""
+
+
+def _forget_other_stores_artifact_locations(tracking_uri: str) -> None:
+    """Drop MLflow's process-wide cache of artifact locations when the store changes.
+
+    MLflow caches each run's (and logged model's) artifact repository by id alone, whatever
+    the store (``mlflow.tracking._tracking_service.utils._artifact_repos_cache``). A copied
+    home holds the original's run ids: a process that used the original and then its copy
+    (a Python session, a test) read and wrote the copy's runs in the original's artifact
+    folders -- a promotion's gate report landed in the original home. Switching stores
+    starts from an empty cache, so each run's location is read from the store in use.
+    """
+    global _configured_store
+    if _configured_store == tracking_uri:
+        return
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    cache = getattr(tracking_utils, "_artifact_repos_cache", None)
+    if cache is not None:
+        cache.clear()
+    _configured_store = tracking_uri
 
 
 _QUIET = threading.Lock()

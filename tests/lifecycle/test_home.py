@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.lifecycle.homes import close_connections_under, copy_home, tree_digest
+
 RISKOPS = Path(sys.executable).with_name("riskops")
-
-
-def _files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
 def _riskops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -59,10 +57,9 @@ def test_a_copied_home_verifies_and_writes_only_its_own_files(
     original_home: Path, tmp_path: Path
 ) -> None:
     # Given a copy of a home with a champion, made the way an operator would (cp -a)
-    copy = tmp_path / "elsewhere" / "home"
-    copy.parent.mkdir()
-    subprocess.run(["cp", "-a", str(original_home), str(copy)], check=True)
-    original_files = _files(original_home)
+    close_connections_under(original_home)  # the fixture's, before the original is hashed
+    copy = copy_home(original_home, tmp_path / "elsewhere" / "home")
+    original = tree_digest(original_home)
     # When the copy is verified
     verified = _riskops(copy, "audit", "verify")
     # Then it verifies, and every location in its store now lies under the copy
@@ -73,8 +70,8 @@ def test_a_copied_home_verifies_and_writes_only_its_own_files(
     # When the copy trains a new version
     trained = _riskops(copy, "train", "var", "--model", "historical", "--json")
     assert trained.returncode == 0, trained.stderr
-    # Then nothing was added to, or changed in, the original
-    assert _files(original_home) == original_files
+    # Then nothing was added to, or changed in, the original: it is byte-identical
+    assert tree_digest(original_home) == original
     assert all(str(copy) not in loc for loc in _locations(original_home))
 
 
@@ -110,3 +107,31 @@ def test_a_home_that_moved_twice_follows_its_last_place(
     assert verified.returncode == 0, verified.stdout
     assert all(str(first) + "/" not in loc for loc in _locations(second))
     assert (second / "home.json").read_text().strip() == f'{{"path": "{second}"}}'
+
+
+def test_one_process_using_a_home_then_its_copy_writes_into_the_copy(
+    riskops_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow caches a run's artifact folder by run id, whatever the store: before RiskOps
+    forgot that cache on a change of store, a process that had used a home and then used its
+    copy (the same run ids) wrote the copy's artifacts into the original (7 Dec 2026)."""
+    from riskops import tracking
+    from riskops.settings import Settings
+    from tests.lifecycle.test_ledger_truth import _log_model
+
+    # Given a run of the home, whose artifact folder this process has used
+    original = Settings()
+    run_id = _log_model(original)
+    tracking.log_json(original, run_id, {"before": "the copy"}, "notes/before.json")
+    # When the home is copied and the same process writes to that run of the copy
+    close_connections_under(riskops_home)
+    copy = copy_home(riskops_home, tmp_path / "elsewhere" / "home")
+    digest = tree_digest(riskops_home)
+    for variable in ("MLFLOW_TRACKING_URI", "BENTOML_HOME", "PREFECT_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("RISKOPS_HOME", str(copy))
+    uri = tracking.log_json(Settings(), run_id, {"after": "the copy"}, "notes/after.json")
+    # Then the file is in the copy's artifacts, and the original is byte-identical
+    assert uri.startswith(f"file://{copy}/"), uri
+    assert Path(uri.removeprefix("file://")).is_file()
+    assert tree_digest(riskops_home) == digest

@@ -303,3 +303,230 @@ def test_a_training_killed_mid_upload_leaves_nothing_registered_and_its_run_fail
     assert code == 0 and report["findings"] == [], report
     assert client.get_run(run.info.run_id).info.status == "FAILED"
     assert not [name for name in _scratch_left(settings) if f"-{dead}-" in name]
+
+
+# ------------------------------------------------- approval, rollback and shadow
+def _approval_pending(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[int, int]:
+    """Champion v1; v2 forced by alice under a policy asking one approval (pending); the
+    environment then acts as bob. Returns (v1, v2)."""
+    from tests.lifecycle.test_governance import APPROVAL_POLICY
+
+    first = _champion(Lifecycle(settings))
+    second = _register(Lifecycle(settings))
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(APPROVAL_POLICY)
+    monkeypatch.setenv("RISKOPS_POLICY_FILE", str(policy))
+    monkeypatch.setenv("RISKOPS_ACTOR", "alice")
+    requested = Lifecycle(Settings()).promote(NAME, second, force=True, reason="urgent")
+    assert requested.outcome == "awaiting_approval", requested
+    monkeypatch.setenv("RISKOPS_ACTOR", "bob")
+    return first, second
+
+
+def _actions_since(life: Lifecycle, count: int) -> list[str]:
+    return [r.action for r in life.trail.records()[count:]]
+
+
+def _reconciled_then_clean(life: Lifecycle, expected: list[tuple[str, Any, Any]]) -> None:
+    """``riskops reconcile`` applies exactly ``expected`` (alias, from, to), recorded first;
+    then verify finds nothing."""
+    code, done = _cli("reconcile", NAME)
+    assert code == 0, done
+    assert sorted((c["alias"], c["from"], c["to"]) for c in done["alias_changes"]) == expected
+    assert life.trail.records(NAME)[-1].action == "reconcile"
+    code, report = _cli("audit", "verify")
+    assert code == 0 and report["findings"] == [], report
+
+
+def test_an_approval_killed_after_its_promotion_record_is_served_reported_and_reconciled(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    life = Lifecycle(settings)
+    first, second = _approval_pending(settings, monkeypatch, tmp_path)
+    records = len(life.trail.records())
+    # When bob's `riskops approve` is killed after the override it records, before the aliases
+    _kill_at(
+        "riskops.lifecycle:Lifecycle.project",
+        ["approve", NAME, "--version", str(second), "--reason", "reviewed"],
+        marker=tmp_path / "reached",
+    )
+    # Then the trail holds the approval and the promotion: v2 is served, the registry lags
+    assert _actions_since(life, records) == ["approve", "override"]
+    state = fold(life.trail.records(NAME), NAME)
+    assert (state.champion, state.previous, state.pending) == (second, first, {})
+    assert _served(settings) == second and _alias(life, CHAMPION) == first
+    # And verify passes, explaining the lag and naming the repair
+    code, report = _cli("audit", "verify")
+    assert code == 0, report
+    lag = _messages(report, "warning")
+    assert lag and all(f"riskops reconcile {NAME}" in m for m in lag), lag
+    assert any(f"{NAME}@champion still points to v{first}" in m for m in lag)
+    # When bob runs the approval again, it is refused (exit 2): nothing is pending, and
+    # nothing is recorded twice
+    count = len(life.trail.records())
+    code, again = _cli("approve", NAME, "--version", str(second), "--reason", "again")
+    assert code == 2 and "no pending promotion request" in again["error"]["message"], again
+    assert len(life.trail.records()) == count
+    # When reconcile runs, the aliases follow the trail, and verify is clean
+    _reconciled_then_clean(
+        life,
+        [("challenger", second, None), ("champion", first, second), ("previous", None, first)],
+    )
+
+
+def test_an_approval_killed_before_its_promotion_record_is_completed_by_running_it_again(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    life = Lifecycle(settings)
+    first, second = _approval_pending(settings, monkeypatch, tmp_path)
+    records = len(life.trail.records())
+    # When bob's `riskops approve` is killed after recording his approval (the only one the
+    # request needs), before the promotion is recorded
+    _kill_at(
+        "riskops.audit:AuditTrail.append",
+        ["approve", NAME, "--version", str(second), "--reason", "reviewed"],
+        when="args[1] == 'override'",
+        marker=tmp_path / "reached",
+    )
+    # Then the request holds every approval it needs, and nothing moved: v1 is served
+    assert _actions_since(life, records) == ["approve"]
+    state = fold(life.trail.records(NAME), NAME)
+    assert state.champion == first and state.pending[second].approvers == ("bob",)
+    assert _served(settings) == first and _alias(life, CHAMPION) == first
+    # And verify passes, saying the request is approved but not applied, and how to apply it
+    code, report = _cli("audit", "verify")
+    assert code == 0, report
+    assert _messages(report, "warning") == [
+        f"{NAME} v{second}: its promotion request (record {state.pending[second].seq}) has "
+        "the 1 approval it needs (bob) but no promotion was recorded (an approval "
+        f"interrupted?); `riskops approve {NAME} --version {second}` run again by an "
+        "approver completes it"
+    ]
+    # When bob runs the approval again, it completes the promotion, with no second approval
+    code, done = _cli("approve", NAME, "--version", str(second), "--reason", "again")
+    assert code == 0 and done["outcome"] == "promoted", done
+    assert _actions_since(life, records) == ["approve", "override"]
+    assert life.trail.records(NAME)[-1].body["approved_by"] == ["bob"]
+    assert _served(settings) == second and _alias(life, CHAMPION) == second
+    code, report = _cli("audit", "verify")
+    assert code == 0 and report["findings"] == [], report
+
+
+def test_a_rollback_killed_after_its_record_is_served_reported_and_reconciled(
+    settings: Settings, tmp_path: Path
+) -> None:
+    life = Lifecycle(settings)
+    # Given champion v2 after v1
+    first = _champion(life)
+    second = _champion(life)
+    records = len(life.trail.records())
+    # When `riskops rollback` is killed after its record, before the aliases move
+    _kill_at(
+        "riskops.lifecycle:Lifecycle.project",
+        ["rollback", NAME, "--reason", "killed"],
+        marker=tmp_path / "reached",
+    )
+    # Then the trail says v1 is champion again and v1 is served; the registry still says v2
+    assert _actions_since(life, records) == ["rollback"]
+    state = fold(life.trail.records(NAME), NAME)
+    assert (state.champion, state.previous) == (first, None)
+    assert _served(settings) == first
+    assert (_alias(life, CHAMPION), _alias(life, PREVIOUS)) == (second, first)
+    # And verify passes, explaining the lag and naming the repair
+    code, report = _cli("audit", "verify")
+    assert code == 0, report
+    lag = _messages(report, "warning")
+    assert len(lag) == 2 and all(f"riskops reconcile {NAME}" in m for m in lag), lag
+    # When the rollback is run again, it is refused (exit 2: no audited previous champion
+    # left), and nothing is recorded twice
+    code, again = _cli("rollback", NAME)
+    assert code == 2 and "no audited previous champion" in again["error"]["message"], again
+    assert _actions_since(life, records) == ["rollback"]
+    # When reconcile runs, the aliases follow the trail, and verify is clean
+    _reconciled_then_clean(life, [("champion", second, first), ("previous", first, None)])
+
+
+def test_a_shadow_killed_after_its_record_is_shadowed_reported_and_reconciled(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from riskops.registry import SHADOW
+
+    life = Lifecycle(settings)
+    # Given champion v1 and a candidate v2
+    _champion(life)
+    candidate = _register(life)
+    records = len(life.trail.records())
+    # When `riskops shadow` is killed after its record, before the alias moves
+    _kill_at(
+        "riskops.lifecycle:Lifecycle.project",
+        ["shadow", NAME, "--version", str(candidate)],
+        marker=tmp_path / "reached",
+    )
+    # Then the trail's shadow is v2 and the service's shadow source serves it; no alias yet
+    assert _actions_since(life, records) == ["shadow"]
+    assert fold(life.trail.records(NAME), NAME).shadow == candidate
+    holder = ChampionHolder(LedgerSource(settings), NAME, role="shadow")
+    assert holder.refresh() and holder.current.version == candidate  # type: ignore[union-attr]
+    assert _alias(life, SHADOW) is None
+    # And verify passes, explaining the lag
+    code, report = _cli("audit", "verify")
+    assert code == 0, report
+    (lag,) = _messages(report, "warning")
+    assert f"{NAME}@shadow still points to nothing" in lag and "riskops reconcile" in lag
+    # When the same shadow is asked again, nothing is recorded twice
+    code, again = _cli("shadow", NAME, "--version", str(candidate))
+    assert code == 0 and again["outcome"] == "shadow_started", again
+    assert f"v{candidate} already shadows the champion" in again["note"], again
+    assert _actions_since(life, records) == ["shadow"]
+    # When reconcile runs, the alias follows the trail, and verify is clean
+    _reconciled_then_clean(life, [("shadow", None, candidate)])
+
+
+@pytest.mark.parametrize("command", ["approve", "rollback", "shadow"])
+def test_a_decision_killed_inside_its_append_records_nothing_and_runs_again_once(
+    command: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    life = Lifecycle(settings)
+    # Given the state each command acts on
+    if command == "approve":
+        _, second = _approval_pending(settings, monkeypatch, tmp_path)
+        argv = ["approve", NAME, "--version", str(second), "--reason", "reviewed"]
+        recorded, champion = ["approve", "override"], second
+    elif command == "rollback":
+        first = _champion(life)
+        _champion(life)
+        argv, recorded, champion = ["rollback", NAME], ["rollback"], first
+    else:
+        first = _champion(life)
+        candidate = _register(life)
+        argv = ["shadow", NAME, "--version", str(candidate)]
+        recorded, champion = ["shadow"], first
+    before = fold(life.trail.records(NAME), NAME)
+    records = len(life.trail.records())
+    # When the command is killed inside the append of its first record: the anchor file
+    # already names the record, the transaction has not committed
+    _kill_at(
+        "riskops.audit:AuditTrail._write_anchor_file",
+        argv,
+        when=f"args[1].action == {recorded[0]!r}",
+        after=True,
+        marker=tmp_path / "reached",
+    )
+    # Then nothing of it is in the trail, and nothing changed
+    assert len(life.trail.records()) == records
+    assert fold(life.trail.records(NAME), NAME) == before
+    assert _served(settings) == before.champion == _alias(life, CHAMPION)
+    # And verify tells the interrupted append from deleted records (no false alarm)
+    code, report = _cli("audit", "verify")
+    assert code == 0, report
+    (note,) = _messages(report, "warning")
+    assert f"the append of record {records + 1} was interrupted before it committed" in note
+    # When the command runs again, it is recorded once and applied; verify is clean
+    code, done = _cli(*argv)
+    assert code == 0, done
+    assert _actions_since(life, records) == recorded
+    assert _served(settings) == champion == _alias(life, CHAMPION)
+    code, report = _cli("audit", "verify")
+    assert code == 0 and report["findings"] == [], report

@@ -9,9 +9,11 @@ service's own source of truth (:class:`services.champions.LedgerSource`).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,13 @@ from riskops.lifecycle import Lifecycle
 from riskops.registry import AUDIT_HEAD_TAG, CHAMPION, PREVIOUS, Registry
 from riskops.settings import Settings
 from services.champions import ChampionHolder, LedgerSource
+from tests.lifecycle.homes import (
+    close_connections_under,
+    copy_home,
+    freeze,
+    thaw,
+    tree_digest,
+)
 
 runner = CliRunner()
 NAME = "credit_pd"
@@ -92,11 +101,64 @@ def _verify(settings: Settings) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
+@pytest.fixture(params=["original", "moved"])
+def attacked(
+    request: pytest.FixtureRequest,
+    riskops_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[[], Settings]]:
+    """Where an attack runs (issue 26: its tests must hold on a moved home too).
+
+    Called once the test's given state is built, it returns the settings of the home the
+    attack then runs on: ``original``, the test's home; ``moved``, a ``cp -a`` copy of it at
+    another path (``RISKOPS_HOME`` pointing there, nothing else told), its original frozen
+    (every write into it fails) and byte-identical at the end of the test (attack 10).
+    """
+    frozen: list[tuple[Path, str]] = []
+
+    def move() -> Settings:
+        import mlflow
+
+        if request.param == "original":
+            return Settings()
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        close_connections_under(riskops_home)
+        copy = copy_home(riskops_home, tmp_path / "elsewhere" / "home")
+        frozen.append((riskops_home, tree_digest(riskops_home)))
+        # Root passes file modes; where the immutable attribute is missing too, the digest
+        # at the end is the check left.
+        assert freeze(riskops_home) or os.geteuid() == 0
+        # As an operator would run the copy: its home named, everything else derived from it
+        # (the original's store, Prefect and BentoML homes were exported by the given steps).
+        for variable in (
+            "MLFLOW_TRACKING_URI",
+            "MLFLOW_REGISTRY_URI",
+            "BENTOML_HOME",
+            "PREFECT_HOME",
+        ):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("RISKOPS_HOME", str(copy))
+        moved = Settings()
+        assert moved.home == copy and moved.mlflow_tracking_uri.endswith(f"{copy}/mlflow.db")
+        return moved
+
+    yield move
+    for original, digest in frozen:
+        thaw(original)
+        assert tree_digest(original) == digest, f"the moved home wrote into {original}"
+
+
 # ------------------------------------------------------------------------- attack 1
-def test_a_deleted_and_recreated_model_has_no_audited_champion(settings: Settings) -> None:
-    life = Lifecycle(settings)
+def test_a_deleted_and_recreated_model_has_no_audited_champion(
+    settings: Settings, attacked: Callable[[], Settings]
+) -> None:
     # Given an audited champion
-    _champion(life)
+    _champion(Lifecycle(settings))
+    assert _verify(settings)[0] == 0
+    settings = attacked()
+    life = Lifecycle(settings)
     assert _verify(settings)[0] == 0
     # When the registered model is deleted with the plain MLflow client
     life.registry.client.delete_registered_model(NAME)
@@ -120,13 +182,15 @@ def test_a_deleted_and_recreated_model_has_no_audited_champion(settings: Setting
 
 # ------------------------------------------------------------------------- attack 2
 def test_rollback_goes_to_the_audited_previous_champion_never_to_the_alias(
-    settings: Settings,
+    settings: Settings, attacked: Callable[[], Settings]
 ) -> None:
     life = Lifecycle(settings)
     # Given champion v2 after v1, and a v3 that never was champion
     first = _champion(life)
     second = _champion(life)
     refused = _register(life)
+    settings = attacked()
+    life = Lifecycle(settings)
     # When the previous alias is set to v3 with the plain MLflow client
     life.registry.client.set_registered_model_alias(NAME, PREVIOUS, str(refused))
     # Then verify fails naming the alias, and rollback returns to the audited v1
@@ -143,12 +207,14 @@ def test_rollback_goes_to_the_audited_previous_champion_never_to_the_alias(
 
 # ------------------------------------------------------------------------- attack 3
 def test_an_unaudited_champion_cannot_be_laundered_through_a_recorded_override(
-    settings: Settings,
+    settings: Settings, attacked: Callable[[], Settings]
 ) -> None:
     life = Lifecycle(settings)
     # Given audited champion v1, and v2 made champion with the plain MLflow client
     first = _champion(life)
     unaudited = _register(life)
+    settings = attacked()
+    life = Lifecycle(settings)
     life.registry.client.set_registered_model_alias(NAME, CHAMPION, str(unaudited))
     # When v3 is forced to champion: the override records the trail's champion, v1
     third = _register(life)
@@ -166,13 +232,16 @@ def test_an_unaudited_champion_cannot_be_laundered_through_a_recorded_override(
 
 
 # ------------------------------------------------------------------------- attack 4
-def test_edited_gate_evidence_refuses_promotion_even_forced(settings: Settings) -> None:
+def test_edited_gate_evidence_refuses_promotion_even_forced(
+    settings: Settings, attacked: Callable[[], Settings]
+) -> None:
     from riskops import tracking
 
-    life = Lifecycle(settings)
     # Given a challenger whose gate evidence fails its floors
     failing = {"metrics": {"auc": 0.51, "ks": 0.01, "ece": 0.2}, "evidence": {}, "champion": None}
-    version = _register(life, evidence=failing)
+    version = _register(Lifecycle(settings), evidence=failing)
+    settings = attacked()
+    life = Lifecycle(settings)
     # When its gate_evidence.json is rewritten in the artifact store to pass
     run_id = life.loader.registered(NAME, version)[1].run_id
     uri = tracking.run_facts(settings, run_id)["artifact_uri"]
@@ -190,12 +259,16 @@ def test_edited_gate_evidence_refuses_promotion_even_forced(settings: Settings) 
     assert _served(settings) is None
 
 
-def test_edited_evidence_of_the_champion_fails_verify(settings: Settings) -> None:
+def test_edited_evidence_of_the_champion_fails_verify(
+    settings: Settings, attacked: Callable[[], Settings]
+) -> None:
     from riskops import tracking
 
     life = Lifecycle(settings)
     version = _register(life, evidence={"metrics": {}, "evidence": {}, "champion": None})
     life.promote(NAME, version, force=True, reason="fixture")
+    settings = attacked()
+    life = Lifecycle(settings)
     run_id = life.loader.registered(NAME, version)[1].run_id
     uri = tracking.run_facts(settings, run_id)["artifact_uri"]
     (Path(uri.removeprefix("file://")) / "gate_evidence.json").write_text("{}")
@@ -205,14 +278,17 @@ def test_edited_evidence_of_the_champion_fails_verify(settings: Settings) -> Non
 
 # ------------------------------------------------------------------------- attack 5
 def test_a_replayed_anchor_is_detected_by_the_append_only_anchor_table(
-    riskops_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    riskops_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    attacked: Callable[[], Settings],
 ) -> None:
     # Given a keyed home that also anchors to a table outside it (append-only in production)
     monkeypatch.setenv("RISKOPS_AUDIT_KEY", "k" * 32)
     monkeypatch.setenv("RISKOPS_AUDIT_ANCHOR_URL", f"sqlite:///{tmp_path / 'anchors.db'}")
-    settings = Settings()
+    _champion(Lifecycle(Settings()))
+    settings = attacked()
     life = Lifecycle(settings)
-    _champion(life)
     # And the anchor file and the registry's tag as they are now, saved by an attacker
     saved_file = settings.audit_anchor_file.read_text()
     saved_tag = life.registry.model_tags()[NAME][AUDIT_HEAD_TAG]
@@ -233,12 +309,12 @@ def test_a_replayed_anchor_is_detected_by_the_append_only_anchor_table(
 
 
 def test_an_anchor_tag_is_signed_under_the_key(
-    riskops_home: Path, monkeypatch: pytest.MonkeyPatch
+    riskops_home: Path, monkeypatch: pytest.MonkeyPatch, attacked: Callable[[], Settings]
 ) -> None:
     monkeypatch.setenv("RISKOPS_AUDIT_KEY", "k" * 32)
-    settings = Settings()
+    _champion(Lifecycle(Settings()))
+    settings = attacked()
     life = Lifecycle(settings)
-    _champion(life)
     # When the tag is replaced by the head's seq and hash without its MAC
     head = life.trail.records()[-1]
     life.registry.tag_model(NAME, AUDIT_HEAD_TAG, Anchor(head.seq, head.hash, head.ts).value())
@@ -249,12 +325,13 @@ def test_an_anchor_tag_is_signed_under_the_key(
 
 # ------------------------------------------------------------------------- attack 6
 def test_a_keyed_home_refuses_unkeyed_writes_before_anything_changes(
-    riskops_home: Path, monkeypatch: pytest.MonkeyPatch
+    riskops_home: Path, monkeypatch: pytest.MonkeyPatch, attacked: Callable[[], Settings]
 ) -> None:
     monkeypatch.setenv("RISKOPS_AUDIT_KEY", "k" * 32)
     life = Lifecycle(Settings())
     first = _champion(life)
     second = _register(life)
+    life = Lifecycle(attacked())
     records = len(life.trail.records())
     # When a forced promotion is attempted without the key, or with another one
     for key in (None, "x" * 32):
@@ -401,13 +478,13 @@ def test_no_sequence_of_registry_moves_serves_a_champion_the_trail_did_not_appro
 
 
 def test_a_cli_command_in_a_subprocess_refuses_unkeyed_writes(
-    riskops_home: Path, monkeypatch: pytest.MonkeyPatch
+    riskops_home: Path, monkeypatch: pytest.MonkeyPatch, attacked: Callable[[], Settings]
 ) -> None:
     """The refusal holds for the real command too (its exit code, its one line)."""
     monkeypatch.setenv("RISKOPS_AUDIT_KEY", "k" * 32)
-    life = Lifecycle(Settings())
-    _champion(life)
-    env = {k: v for k, v in __import__("os").environ.items() if k != "RISKOPS_AUDIT_KEY"}
+    _champion(Lifecycle(Settings()))
+    attacked()
+    env = {k: v for k, v in os.environ.items() if k != "RISKOPS_AUDIT_KEY"}
     done = subprocess.run(
         [str(RISKOPS), "rollback", NAME],
         env=env,

@@ -485,8 +485,11 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_cluster(log_dir: Path) -> Iterator[PostgresServer]:
-    """Init, start and (at exit) stop and delete a PostgreSQL cluster on a free port."""
+def postgres_cluster(
+    log_dir: Path, port: int | None = None, *, durable: bool = False
+) -> Iterator[PostgresServer]:
+    """Init, start and (at exit) stop and delete a PostgreSQL cluster on ``port`` (a free
+    one by default); ``durable`` keeps PostgreSQL's durable commits (a benchmark's)."""
     import psycopg2
 
     bin_dir = postgres_bin_dir()
@@ -523,7 +526,7 @@ def postgres_cluster(log_dir: Path) -> Iterator[PostgresServer]:
             timeout=120,
         )
         pwfile.unlink()
-        port = free_port()
+        port = port or free_port()
 
         def accepting() -> bool:
             try:
@@ -552,12 +555,18 @@ def postgres_cluster(log_dir: Path) -> Iterator[PostgresServer]:
                 "-c",
                 f"unix_socket_directories={root}",
                 # A throwaway cluster: durability buys nothing, speed does.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
+                *(
+                    []
+                    if durable
+                    else [
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                        "-c",
+                        "full_page_writes=off",
+                    ]
+                ),
                 "-c",
                 "max_connections=200",
             ],

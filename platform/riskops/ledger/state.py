@@ -102,6 +102,12 @@ class PendingRequest:
     reason: str | None
     approvers: tuple[str, ...] = ()
 
+    @property
+    def fully_approved(self) -> bool:
+        """Every approval the request needs was recorded, but not yet its promotion (the
+        approval's command interrupted between the two records)."""
+        return len(self.approvers) >= self.required
+
 
 @dataclass(frozen=True)
 class ModelState:

@@ -14,6 +14,9 @@ trail or the registry:
   reconcile`` applies it); what is served never depends on either;
 * the champion's **identity** (its run and incarnation), its **model files** and its
   **evidence files** against the hashes recorded at registration;
+* a promotion request holding every approval it needs but no promotion (an ``approve``
+  interrupted between its two records: a warning, the approver's command run again
+  completes it);
 * every stream of live evidence a record **sealed** (the decisions and outcomes an outcome
   test or a retrain read, :meth:`riskops.evidence.store.EvidenceStore.seal`): its hash
   chain, and each sealed row still there with its digest.
@@ -129,6 +132,30 @@ def unaudited_versions(
     return sorted(set(in_registry) - set(state.versions) - recorded)
 
 
+def approved_not_applied(name: str, state: ModelState) -> list[Finding]:
+    """Promotion requests holding every approval they need but no promotion (pure): an
+    ``approve`` killed between the approval's record and the promotion's. Nothing moved;
+    the approver's command, run again, completes it without a second approval."""
+    out = []
+    for version, request in sorted(state.pending.items()):
+        if not request.fully_approved:
+            continue
+        plural = "" if request.required == 1 else "s"
+        out.append(
+            Finding(
+                "warning",
+                "approval",
+                f"{name} v{version}: its promotion request (record {request.seq}) has the "
+                f"{request.required} approval{plural} it needs ({', '.join(request.approvers)}) "
+                "but no promotion was recorded (an approval interrupted?); `riskops approve "
+                f"{name} --version {version}` run again by an approver completes it",
+                model=name,
+                seq=request.seq,
+            )
+        )
+    return out
+
+
 def _v(version: int | None) -> str:
     return "nothing" if version is None else f"v{version}"
 
@@ -205,6 +232,7 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
             if before.incarnation != state.incarnation:
                 before = None  # the decision started a new model: nothing of the old lags
         findings += alias_findings(name, state, before, aliases, same_model=same)
+        findings += approved_not_applied(name, state)
         if same:
             in_registry = [v.version for v in registry.versions(name)]
             row["unaudited_versions"] = unaudited_versions(

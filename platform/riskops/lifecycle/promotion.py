@@ -145,7 +145,9 @@ def approve(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
     """Approve a pending promotion request; the last required approval moves the champion.
 
     Refuses (exit 2) self-approval, a second approval by the same actor, and a version with
-    no pending request. Gates are judged again before the champion changes.
+    no pending request. Gates are judged again before the champion changes. An approver whose
+    approval completed the request, but whose command was interrupted before the promotion
+    was recorded, completes it by approving again (no second approval is recorded).
     """
     from riskops.identity.roles import canonical, same_person
 
@@ -164,15 +166,18 @@ def approve(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
                 f"actor: {actor} requested the promotion of {name} v{version} and cannot "
                 "approve it; another person must (maker-checker)"
             )
-        if actor in pending.approvers:
+        resuming = actor in pending.approvers and pending.fully_approved
+        if actor in pending.approvers and not resuming:
             raise BadInputError(f"actor: {actor} already approved {name} v{version}")
         life.loader.registered(name, version, state)
-        seqs = [
-            life.trail.append(
-                "approve", name, version, reason=request.reason, request_seq=pending.seq
-            ).seq
-        ]
-        approvers = [*pending.approvers, actor]
+        seqs: list[int] = []
+        if not resuming:
+            seqs.append(
+                life.trail.append(
+                    "approve", name, version, reason=request.reason, request_seq=pending.seq
+                ).seq
+            )
+        approvers = list(pending.approvers) if resuming else [*pending.approvers, actor]
         approvals = {"approved_by": approvers, "required": pending.required}
         champion = state.champion
         if len(approvers) < pending.required:
@@ -324,6 +329,17 @@ def shadow(
             version = _target(state, request.version)
             if version == state.champion:
                 raise BadInputError(f"version: {name} v{version} is the champion, not a shadow")
+            if version == current:
+                # Asked again (say, a command killed after its record and run once more):
+                # recorded once; a lagging alias is reconcile's to apply.
+                return PromotionResult(
+                    name,
+                    version,
+                    Outcome.SHADOW_STARTED,
+                    state.champion,
+                    state.champion,
+                    note=f"v{version} already shadows the champion (nothing recorded)",
+                )
             failed = [r for r in _integrity(life, name, version, state) if not r.passed]
             if failed:
                 raise BadInputError(
