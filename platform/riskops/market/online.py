@@ -193,6 +193,11 @@ class Forecast(NamedTuple):
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is float:  # the common cases first: one is called per field per observation
+        return value if math.isfinite(value) else None
+    if value is None or kind is str or kind is int or kind is bool or kind is tuple:
+        return value
     if isinstance(value, float | np.floating):
         value = float(value)
         return value if math.isfinite(value) else None
