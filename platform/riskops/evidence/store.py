@@ -328,11 +328,11 @@ class EvidenceStore:
 
         What a live consumer commits per message batch (observation, forecast, score and
         state of every series it touched) before it acknowledges the messages. Each kind
-        costs two statements whatever the number of streams: the heads, and one multi-row
-        insert; the keys already held are looked up only when the insert meets one (the
-        unique key refuses it), and the transaction is then done again with them, so that
-        duplicates are skipped and conflicts refused as :meth:`append` says. Returns one
-        :class:`Appended` per batch, in order.
+        costs one multi-row insert whatever the number of streams (and a query of the heads
+        not remembered, below); the keys already held are looked up only when the insert
+        meets one (the unique key refuses it), and the transaction is then done again with
+        them, so that duplicates are skipped and conflicts refused as :meth:`append` says.
+        Returns one :class:`Appended` per batch, in order.
 
         The heads this store committed are remembered, and a stream whose remembered head is
         the one its batch expects (or that expects none) is not read again: a live consumer
@@ -360,15 +360,15 @@ class EvidenceStore:
                         chosen = [batches[i] for i in positions]
                         # The retry reads every head: one remembered may be behind.
                         done = self._append_kind(conn, chosen, look_up, trust=not look_up)
-                        for i, appended in zip(positions, done, strict=True):
-                            out[i] = appended
+                        for i, one in zip(positions, done, strict=True):
+                            out[i] = one
                 break
             except sa.exc.IntegrityError:
                 if look_up:
                     raise
-        appended = [a for a in out if a is not None]
-        self._remember(appended)
-        return appended
+        committed = [a for a in out if a is not None]
+        self._remember(committed)
+        return committed
 
     def _remember(self, appended: Sequence[Appended]) -> None:
         """Remember committed heads (never one behind what is remembered: two threads'
@@ -383,11 +383,6 @@ class EvidenceStore:
                 found = committed.get((a.kind, a.stream))
                 if found is None or found[0] < a.head_seq:
                     committed[(a.kind, a.stream)] = (a.head_seq, a.head_hash)
-
-    def forget_heads(self) -> None:
-        """Read every stream's head from the database at the next append."""
-        with self._committed_lock:
-            self._committed.clear()
 
     def _append_kind(
         self,
@@ -421,22 +416,24 @@ class EvidenceStore:
             for found in conn.execute(query):
                 held[found.stream][found.key] = _canonical({n: getattr(found, n) for n in names})
         values: list[dict[str, Any]] = []
-        results = []
+        results: list[Appended] = []
         for batch in batches:
             seq, prev = heads.get(batch.stream, (0, GENESIS))
             if batch.expect_seq is not None and seq != batch.expect_seq:
                 raise StaleHead(kind.name, batch.stream, batch.expect_seq, seq)
-            result = None
+            fresh = None
             if not held[batch.stream]:
-                result = _plan_fresh(kind, batch.stream, batch.rows, seq, prev, values)
-            if result is None:
-                [result], planned = _plan(
-                    kind, batch.stream, [batch.rows], held[batch.stream], seq, prev
-                )
-                if isinstance(result, Exception):
-                    raise result
-                values += planned
+                fresh = _plan_fresh(kind, batch.stream, batch.rows, seq, prev, values)
+            if fresh is not None:
+                results.append(fresh)
+                continue
+            [result], planned = _plan(
+                kind, batch.stream, [batch.rows], held[batch.stream], seq, prev
+            )
+            if isinstance(result, Exception):
+                raise result
             results.append(result)
+            values += planned
         if values:
             self._insert(conn, table, values)
         return results
