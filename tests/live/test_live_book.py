@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from riskops.evidence.store import Batch, EvidenceStore, StaleHead
 from riskops.families import get_family
@@ -228,3 +231,19 @@ def test_an_alarm_is_audited_naming_the_seal_and_handed_to_the_event_adapter(
     ]
     # and an alarm already audited is never audited twice
     assert book.publish_pending() == []
+
+
+@settings_hypothesis(max_examples=60, deadline=None)
+@given(seeded=st.integers(0, 250), hits=st.lists(st.booleans(), max_size=300))
+def test_the_watch_checkpoint_writes_its_window_as_it_always_did(
+    seeded: int, hits: list[bool]
+) -> None:
+    from riskops.live.watch import Watch
+
+    watch = Watch(np.arange(seeded) % 7 == 0)
+    for hit in hits:
+        watch.update(hit)
+    saved = watch.to_dict()
+    # The window as the checkpoints recorded so far wrote it (their digests cover it)
+    assert saved["zone"]["window"] == "".join("1" if h else "0" for h in watch.zone.window)
+    assert Watch.from_dict(saved).to_dict() == saved

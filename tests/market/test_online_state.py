@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -350,3 +352,54 @@ def test_batch_replay_is_the_online_record(name, fitted, data) -> None:
             )
     else:
         np.testing.assert_allclose(replay["variance"], [f.variance for f in issued], rtol=RTOL)
+
+
+_FIELD_VALUES = (
+    st.none()
+    | st.floats()  # NaN and infinities become null
+    | st.floats(allow_nan=False).map(np.float64)
+    | st.integers(-(2**40), 2**40)
+    | st.integers(-(2**31), 2**31).map(np.int64)
+    | st.booleans()
+    | st.booleans().map(np.bool_)
+    | st.text(max_size=5)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(_FIELD_VALUES, min_size=5, max_size=5),
+    levels=st.lists(st.sampled_from([0.95, 0.975, 0.99]), max_size=3, unique=True),
+    quantiles=st.lists(_FIELD_VALUES, min_size=6, max_size=6),
+)
+def test_a_forecast_is_written_out_as_the_ledger_always_recorded_it(
+    values: list[Any], levels: list[float], quantiles: list[Any]
+) -> None:
+    # The forecasts rows hash this dict's JSON: the fast conversion of its fields must
+    # give what the general one gives (floats, numpy scalars, non-finite values as None).
+    from riskops.market.rolling import level_tag
+
+    def general(value: Any) -> Any:
+        if isinstance(value, float | np.floating):
+            value = float(value)
+            return value if math.isfinite(value) else None
+        if isinstance(value, np.integer | np.bool_):
+            return value.item()
+        return value
+
+    mean, variance, score, percentile, alert = values
+    n = len(levels)
+    forecast = Forecast(
+        "k", 3, "2020-01-01T00:00:00", 1, tuple(levels), tuple(quantiles[:n]),
+        tuple(quantiles[3 : 3 + n]), mean, variance, score, percentile, alert,
+        (("f", quantiles[5]),), None,
+    )  # fmt: skip
+    expected = {name: general(v) for name, v in zip(forecast._fields, forecast, strict=True)}
+    expected["levels"] = list(levels)
+    for name, given_values in (("var", quantiles[:n]), ("es", quantiles[3 : 3 + n])):
+        pairs = zip(levels, given_values, strict=True)
+        expected[name] = {level_tag(lv): general(v) for lv, v in pairs}
+    expected["features"] = {"f": general(quantiles[5])}
+    got = forecast.to_dict()
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert [type(got[k]) for k in sorted(got)] == [type(expected[k]) for k in sorted(expected)]

@@ -18,11 +18,13 @@ the stream already holds is a *duplicate* (same payload: counted, not written ag
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import operator
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GENESIS = "0" * 64
+_REMEMBERED_HEADS = 200_000
+"""At most this many committed stream heads are remembered (about 40 MB)."""
 _STORE_COLUMNS = frozenset({"stream", "seq", "key", "prev_hash", "hash"})
 
 
@@ -50,7 +54,7 @@ class EvidenceKind:
     name: str
     columns: tuple[sa.Column[Any], ...]
 
-    @property
+    @functools.cached_property
     def payload(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
@@ -109,8 +113,52 @@ def row_hash(stream: str, seq: int, key: str, payload: Mapping[str, Any], prev: 
     return _digest(stream, seq, key, _canonical(payload), prev)
 
 
+def canonical_json(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"), sort_keys=True)``, byte for byte: the
+    encoding every row digest is computed over (never change it: recorded digests depend on
+    it). The C encoder is built once instead of once per call -- ``json.dumps`` with
+    arguments builds a ``JSONEncoder`` and its C scanner each time, which cost more than the
+    encoding of a small row. Without the circular-reference check: a row is a flat mapping.
+    """
+    if type(value) is str:
+        return _encode_string(value)
+    return "".join(_CANONICAL_ENCODER(value, 0))
+
+
+def _encoder(*, allow_nan: bool) -> Any:
+    """The C encoder ``json.dumps(..., separators=(",", ":"), sort_keys=True)`` uses."""
+    base = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=allow_nan)
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    if make is None:  # a Python without the C accelerator: the pure-Python path
+        return lambda value, _: base.iterencode(value)
+    return make(
+        None,  # markers: no circular-reference check
+        base.default,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        base.key_separator,
+        base.item_separator,
+        True,  # sort_keys
+        False,  # skipkeys
+        allow_nan,
+    )
+
+
+_CANONICAL_ENCODER = _encoder(allow_nan=True)
+
+
+def strict_canonical_encoder() -> Any:
+    """``encoder(value, 0) -> chunks`` of ``json.dumps(value, separators=(",", ":"),
+    sort_keys=True, allow_nan=False)``, built once (a non-finite number raises
+    ``ValueError``; no circular-reference check: a cycle raises ``RecursionError``)."""
+    return _encoder(allow_nan=False)
+
+
+_encode_string = json.encoder.encode_basestring_ascii
+
+
 def _digest(stream: str, seq: int, key: str, canonical: dict[str, Any], prev: str) -> str:
-    text = json.dumps([stream, seq, key, canonical, prev], separators=(",", ":"), sort_keys=True)
+    text = canonical_json([stream, seq, key, canonical, prev])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -120,8 +168,14 @@ _PLAIN = (str, int, bool, type(None))
 def _canonical(payload: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in payload.items():
-        if type(value) in _PLAIN:  # the common case, first: no conversion
+        kind = type(value)
+        if kind in _PLAIN:  # the common case, first: no conversion
             pass
+        elif kind is float:  # the next most common: what the branches below do to a float
+            if not math.isfinite(value):
+                value = repr(value)
+            elif value == 0.0:
+                value = 0.0
         elif isinstance(value, float) and not math.isfinite(value):
             value = repr(value)  # JSON has no NaN; keep it distinguishable and stable
         elif isinstance(value, float) and value == 0.0:
@@ -157,8 +211,20 @@ class _Prepared:
     def parameters(self, values: Mapping[str, Any]) -> Any:
         if self.names is None:
             return {**self.fixed, **values}
+        if not self.fixed:
+            try:
+                return self._pick(values)  # every column given: the insert of a planned row
+            except KeyError:
+                pass
         fixed = self.fixed
         return tuple(values[n] if n in values else fixed.get(n) for n in self.names)
+
+    @functools.cached_property
+    def _pick(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        names = self.names or ()
+        if len(names) == 1:
+            return lambda values: (values[names[0]],)
+        return operator.itemgetter(*names)
 
 
 class EvidenceStore:
@@ -189,6 +255,9 @@ class EvidenceStore:
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
         self._prepared: dict[str, tuple[_Prepared, _Prepared]] = {}
+        self._committed: dict[tuple[str, str], tuple[int, str]] = {}
+        """``(kind, stream) -> (seq, hash)`` this store committed last (see :meth:`append_all`)."""
+        self._committed_lock = threading.Lock()
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:
@@ -259,11 +328,22 @@ class EvidenceStore:
 
         What a live consumer commits per message batch (observation, forecast, score and
         state of every series it touched) before it acknowledges the messages. Each kind
-        costs two statements whatever the number of streams: the heads, and one multi-row
-        insert; the keys already held are looked up only when the insert meets one (the
-        unique key refuses it), and the transaction is then done again with them, so that
-        duplicates are skipped and conflicts refused as :meth:`append` says. Returns one
-        :class:`Appended` per batch, in order.
+        costs one multi-row insert whatever the number of streams (and a query of the heads
+        not remembered, below); the keys already held are looked up only when the insert
+        meets one (the unique key refuses it), and the transaction is then done again with
+        them, so that duplicates are skipped and conflicts refused as :meth:`append` says.
+        Returns one :class:`Appended` per batch, in order.
+
+        The heads this store committed are remembered, and a stream whose remembered head is
+        the one its batch expects (or that expects none) is not read again: a live consumer
+        holds its series' leases and is normally their only writer, and the head query was
+        the dearest statement of the batch. A remembered head can only be *behind* the
+        stream (it is remembered after the commit, and rows are never removed), and a row
+        planned on a head that is behind takes a sequence number the stream already holds:
+        the primary key ``(stream, seq)`` refuses it, and the transaction is done again
+        from heads read in it -- where a batch that expected the old head gets
+        :class:`StaleHead`, as before. Another writer is detected by the database, not by
+        a read that could race it.
         """
         by_kind: dict[str, list[int]] = {}
         for i, batch in enumerate(batches):
@@ -278,23 +358,56 @@ class EvidenceStore:
                 with self.engine.begin() as conn:
                     for positions in by_kind.values():
                         chosen = [batches[i] for i in positions]
-                        done = self._append_kind(conn, chosen, look_up)
-                        for i, appended in zip(positions, done, strict=True):
-                            out[i] = appended
+                        # The retry reads every head: one remembered may be behind.
+                        done = self._append_kind(conn, chosen, look_up, trust=not look_up)
+                        for i, one in zip(positions, done, strict=True):
+                            out[i] = one
                 break
             except sa.exc.IntegrityError:
                 if look_up:
                     raise
-        return [a for a in out if a is not None]
+        committed = [a for a in out if a is not None]
+        self._remember(committed)
+        return committed
+
+    def _remember(self, appended: Sequence[Appended]) -> None:
+        """Remember committed heads (never one behind what is remembered: two threads'
+        commits may be remembered in either order)."""
+        with self._committed_lock:
+            committed = self._committed
+            if len(committed) > _REMEMBERED_HEADS:
+                committed.clear()  # a bound, not a policy: a head not remembered is read
+            for a in appended:
+                if a.head_seq == 0:
+                    continue
+                found = committed.get((a.kind, a.stream))
+                if found is None or found[0] < a.head_seq:
+                    committed[(a.kind, a.stream)] = (a.head_seq, a.head_hash)
 
     def _append_kind(
-        self, conn: sa.Connection, batches: Sequence[Batch], look_up: bool = True
+        self,
+        conn: sa.Connection,
+        batches: Sequence[Batch],
+        look_up: bool = True,
+        trust: bool = False,
     ) -> list[Appended]:
         kind = batches[0].kind
         table = self.table(kind)
         names = kind.payload
         wanted = [(b.stream, str(r["key"])) for b in batches for r in b.rows] if look_up else []
-        heads = self._heads(conn, table, [b.stream for b in batches])
+        heads: dict[str, tuple[int, str]] = {}
+        unknown = []
+        committed = self._committed
+        for b in batches:
+            # A batch with no row inserts nothing that could meet a moved head: read it.
+            found = committed.get((kind.name, b.stream)) if trust and b.rows else None
+            if found is not None and (b.expect_seq is None or b.expect_seq == found[0]):
+                heads[b.stream] = found
+            else:
+                # Not remembered, or not what the writer expects: the database says.
+                unknown.append(b.stream)
+        if unknown:
+            heads.update(self._heads(conn, table, unknown))
         held: dict[str, dict[str, dict[str, Any]]] = {b.stream: {} for b in batches}
         for chunk in _chunks(wanted, 400):
             if not chunk:
@@ -303,11 +416,17 @@ class EvidenceStore:
             for found in conn.execute(query):
                 held[found.stream][found.key] = _canonical({n: getattr(found, n) for n in names})
         values: list[dict[str, Any]] = []
-        results = []
+        results: list[Appended] = []
         for batch in batches:
             seq, prev = heads.get(batch.stream, (0, GENESIS))
             if batch.expect_seq is not None and seq != batch.expect_seq:
                 raise StaleHead(kind.name, batch.stream, batch.expect_seq, seq)
+            fresh = None
+            if not held[batch.stream]:
+                fresh = _plan_fresh(kind, batch.stream, batch.rows, seq, prev, values)
+            if fresh is not None:
+                results.append(fresh)
+                continue
             [result], planned = _plan(
                 kind, batch.stream, [batch.rows], held[batch.stream], seq, prev
             )
@@ -598,6 +717,33 @@ def _plan(
             )
         )
     return results, values
+
+
+def _plan_fresh(
+    kind: EvidenceKind,
+    stream: str,
+    rows: Sequence[Mapping[str, Any]],
+    seq: int,
+    prev: str,
+    values: list[dict[str, Any]],
+) -> Appended | None:
+    """:func:`_plan` of one group when the stream holds none of its keys (the common case
+    of :meth:`EvidenceStore.append_all`, whose batches hold one row per stream): the same
+    rows, appended to ``values``, without the bookkeeping of duplicates and conflicts.
+    ``None`` (nothing appended) when a key is repeated: :func:`_plan` says so."""
+    keys = [str(r["key"]) for r in rows]
+    if len(keys) > 1 and len(set(keys)) != len(keys):
+        return None
+    names = kind.payload
+    for row, key in zip(rows, keys, strict=True):
+        payload = {n: row.get(n) for n in names}
+        seq += 1
+        digest = _digest(stream, seq, key, _canonical(payload), prev)
+        values.append(
+            {"stream": stream, "seq": seq, "key": key, **payload, "prev_hash": prev, "hash": digest}
+        )
+        prev = digest
+    return Appended(kind.name, stream, len(keys), 0, seq, prev, tuple(keys))
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -31,6 +31,7 @@ audited when a process died is audited by the next one (:meth:`LiveBook.publish_
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -445,7 +446,7 @@ class LiveBook:
         if slot.fresh and not any(
             r["key"] == "0" for r in pending.rows.get((kinds.FORECASTS.name, stream), [])
         ):
-            pending.add(kinds.FORECASTS, stream, self._forecast_row(slot, issued, None), 0)
+            pending.add(kinds.FORECASTS, stream, self._forecast_row(slot, issued, None)[0], 0)
         scored, alarms = self._score(slot, observation, issued, new)
         if champion.role != "champion":
             alarms = []  # a shadow's live record is evidence for its promotion, not an alarm
@@ -464,7 +465,7 @@ class LiveBook:
             },
             slot.seq,
         )
-        forecast_row = self._forecast_row(slot, new, observation.key)
+        forecast_row, published = self._forecast_row(slot, new, observation.key)
         pending.add(kinds.FORECASTS, stream, forecast_row, 0 if slot.fresh else slot.seq + 1)
         pending.add(
             kinds.STATES,
@@ -495,20 +496,26 @@ class LiveBook:
             )
             report.alarms.append({"model": champion.name, "key": key, "stream": stream})
         outcome.followers[stream] = "forecast"
-        report.forecasts[stream] = kinds.loads(forecast_row["forecast"]) | {
+        report.forecasts[stream] = published | {
             "seq": seq,
             "based_on": observation.key,
         }
 
-    def _forecast_row(self, slot: _Slot, forecast: Any, based_on: str | None) -> dict[str, Any]:
+    def _forecast_row(
+        self, slot: _Slot, forecast: Any, based_on: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The forecasts row and its forecast as plain JSON values (what is published:
+        ``kinds.loads`` of the row's ``forecast`` text, without parsing it back)."""
         values = forecast.to_dict()
         for name in ("kind", "seq", "timestamp", "horizon"):
             values.pop(name, None)
         values = {k: v for k, v in values.items() if v not in (None, [], {})}
         if slot.benchmark is not None:
-            values["benchmark_variance"] = slot.benchmark.forecast().variance
+            benchmark = float(slot.benchmark.forecast().variance)
+            # JSON has no NaN: null, as the encoder's fallback would write it.
+            values["benchmark_variance"] = benchmark if math.isfinite(benchmark) else None
         champion = slot.champion
-        return {
+        row = {
             "key": str(forecast.seq),
             "model": champion.name,
             "version": champion.version,
@@ -519,6 +526,7 @@ class LiveBook:
             "issued_at": _now(),
             "forecast": kinds.dumps(values),
         }
+        return row, values
 
     def _score(
         self, slot: _Slot, observation: Observation, issued: Any, new: Any

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from riskops.evidence.store import EvidenceKind
+from riskops.evidence.store import EvidenceKind, strict_canonical_encoder
 
 __all__ = [
     "ALARMS",
@@ -139,12 +139,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_STRICT = strict_canonical_encoder()
+
+
 def dumps(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces, non-finite numbers as null)."""
+    """Canonical JSON (sorted keys, no spaces, non-finite numbers as null).
+
+    Byte for byte ``json.dumps(value, sort_keys=True, separators=(",", ":"))`` of the
+    value with non-finite numbers as null and numpy scalars as numbers (the property
+    tests check it): rows hash this text, so it must never change.
+    """
     try:
-        # Most payloads are plain already: one pass of the C encoder.
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
+        # Most payloads are plain already: one pass of the C encoder, built once.
+        return "".join(_STRICT(value, 0))
+    except (TypeError, ValueError, RecursionError):
         return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
 
 

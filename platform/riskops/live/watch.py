@@ -27,6 +27,8 @@ from riskops.stats.sequential import BernoulliCusum, CusumDesign, ZoneChangeDete
 
 __all__ = ["LEVEL", "TARGET_ARL0", "Alarm", "Watch", "cusum_design"]
 
+_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
 LEVEL = 0.99
 """The VaR level the detectors watch (the Basel traffic light's)."""
 TARGET_ARL0 = 1000.0
@@ -101,7 +103,8 @@ class Watch:
         """Plain JSON, compact (checkpointed after every observation): the zone's window as
         a string of 0/1, the CUSUM's running state and its design's identity."""
         zone = self.zone.to_dict()
-        zone["window"] = "".join("1" if h else "0" for h in zone["window"])
+        # The window holds 0/1 ints: as bytes, then "0"/"1", at C speed (250 days a bar).
+        zone["window"] = bytes(zone["window"]).translate(_DIGITS).decode("ascii")
         design = self.cusum.design
         return {
             "zone": zone,

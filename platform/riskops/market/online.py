@@ -193,6 +193,11 @@ class Forecast(NamedTuple):
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is float:  # the common cases first: one is called per field per observation
+        return value if math.isfinite(value) else None
+    if value is None or kind is str or kind is int or kind is bool or kind is tuple:
+        return value
     if isinstance(value, float | np.floating):
         value = float(value)
         return value if math.isfinite(value) else None
@@ -298,6 +303,7 @@ class OnlineState(ABC):
     last_timestamp: pd.Timestamp | None
     fingerprint: str
     _current: Forecast
+    _stamped: tuple[pd.Timestamp, str] | None = None
 
     def __init__(self, estimator: Any, *, levels: Sequence[float] = LEVELS, history: Any = None):
         self._prepare(estimator, levels)
@@ -353,14 +359,13 @@ class OnlineState(ABC):
 
     def to_dict(self) -> dict[str, Any]:
         """The checkpoint: plain JSON, restored by :meth:`from_dict` with the same estimator."""
-        when = self.last_timestamp
         return {
             "schema": CHECKPOINT_SCHEMA,
             "kind": self.kind,
             "fingerprint": self.fingerprint,
             "levels": list(self.levels),
             "seq": self.seq,
-            "timestamp": None if when is None else when.isoformat(),
+            "timestamp": self._stamp(),
             "state": self._dump(),
         }
 
@@ -412,7 +417,17 @@ class OnlineState(ABC):
         return _return_value(observation)
 
     def _stamp(self) -> str | None:
-        return None if self.last_timestamp is None else self.last_timestamp.isoformat()
+        when = self.last_timestamp
+        if when is None:
+            return None
+        # The same timestamp is written out by the forecast and by the checkpoint of every
+        # observation, and a Timestamp's isoformat is slow: once per timestamp.
+        cached = self._stamped
+        if cached is not None and cached[0] is when:
+            return cached[1]
+        text = when.isoformat()
+        self._stamped = (when, text)
+        return text
 
     @abstractmethod
     def _setup(self, estimator: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ little, so about three likelihood evaluations replace a full optimisation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,7 +45,13 @@ _DISTS = ("normal", "t")
 
 def level_tag(level: float) -> str:
     """Column suffix of a level: 0.99 -> ``"99"``, 0.975 -> ``"97.5"``."""
-    return format(round(float(level) * 100, 6), "g")
+    return _level_tag(float(level))
+
+
+@functools.lru_cache(maxsize=256)
+def _level_tag(level: float) -> str:
+    # A handful of levels, tagged several times per live observation.
+    return format(round(level * 100, 6), "g")
 
 
 def garch_backcast(resids: np.ndarray) -> float:
