@@ -93,7 +93,29 @@ def _owners(redis: RedisServer) -> dict[int, str]:
     return {s: owner for s, owner in found.items() if owner}
 
 
-def _wait(condition, what: str, stall: float = 240, processes=(), progress=None) -> None:
+def _diagnosis(redis: RedisServer, home: Path) -> str:
+    """Where the group stood (leases, members, per shard: pending and lag) and the tail of
+    the consumers' log: what a stalled run needs to be understood."""
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis.url, decode_responses=True)
+    lines = [f"members: {client.hgetall('riskops:obs:members:riskops-live')}"]
+    for shard in range(SHARDS):
+        stream = f"riskops:obs:{shard}"
+        lease = client.get(f"riskops:obs:lease:riskops-live:{shard}")
+        ttl = client.pttl(f"riskops:obs:lease:riskops-live:{shard}")
+        groups = client.xinfo_groups(stream) if client.exists(stream) else []
+        pending = client.xpending(stream, "riskops-live") if groups else None
+        lines.append(f"shard {shard}: lease {lease} ({ttl} ms), {groups}, pending {pending}")
+    log = home / "logs" / "riskops.log"
+    if log.exists():
+        lines.append("log tail:\n" + "\n".join(log.read_text().splitlines()[-60:]))
+    return "\n".join(lines)
+
+
+def _wait(
+    condition, what: str, stall: float = 240, processes=(), progress=None, describe=None
+) -> None:
     """Wait for ``condition``, failing when nothing moved for ``stall`` seconds.
 
     Why a stall and not a total deadline: these tests are about which consumer processes
@@ -111,7 +133,9 @@ def _wait(condition, what: str, stall: float = 240, processes=(), progress=None)
             now = progress()
             if now != last:
                 last, deadline = now, time.monotonic() + stall
-        assert time.monotonic() < deadline, f"no progress for {stall:.0f} s towards {what}: {last}"
+        if time.monotonic() >= deadline:
+            detail = describe() if describe is not None else ""
+            raise AssertionError(f"no progress for {stall:.0f} s towards {what}: {last}\n{detail}")
         time.sleep(0.05)
 
 
@@ -179,6 +203,7 @@ def test_two_consumers_of_one_group_share_the_shards_and_process_each_bar_once(
         "every live day of every series",
         processes=(a, b),
         progress=lambda: _scored(settings, series),
+        describe=lambda: _diagnosis(redis_server, live_home),
     )
     reports = {"desk-a": _stop(a), "desk-b": _stop(b)}
     # Then each consumer processed the bars of its own shards' series, and only those: every
@@ -234,6 +259,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
         f"the first {BEFORE_KILL} live days of every series",
         processes=(a, b),
         progress=lambda: _scored(settings, series),
+        describe=lambda: _diagnosis(redis_server, live_home),
     )
     owned_by_a = {s for s, owner in _owners(redis_server).items() if owner == "desk-a"}
     series_of_a = [s for s in series if shard_of(s, SHARDS) in owned_by_a]
@@ -248,6 +274,7 @@ def test_a_dead_consumers_series_are_taken_over_with_their_state(
         "every live day of every series",
         processes=(b,),
         progress=lambda: _scored(settings, series),
+        describe=lambda: _diagnosis(redis_server, live_home),
     )
     b.send_signal(signal.SIGTERM)  # a clean stop: it finishes its batch and reports
     out, err = b.communicate(timeout=120)
