@@ -8,8 +8,9 @@ on one home, each time a new process on a free port, and stopped once ready. Per
 
 * time to ready: from the process's start to the first ``/readyz`` 200 (polled every 50 ms);
 * first attempt: no ``/readyz`` answer ever reported a model ``failed`` (a load that failed
-  waits 30 s for its retry), and the service's output (its stderr, where ``riskops.*``
-  records go through BentoML's handlers) holds no ``cannot load`` line and no traceback;
+  shows ``failed`` for the 30 s until its retry), and the service's output (stdout and
+  stderr: ``riskops.*`` records go there through BentoML's handlers) holds no ``cannot
+  load`` line and no traceback, and names each champion's ``serving vN (was none)`` once;
 * ready as soon as the last champion loaded: the first ``/readyz`` answer in which every
   champion has a version is the 200 (``last_load_to_ready_seconds``: from the first answer
   showing them all loaded to the first 200, 0 when they are the same answer);
@@ -71,19 +72,19 @@ def _champions(home: Path) -> list[str]:
 
 def one_start(home: Path, folder: Path, index: int, timeout: float) -> dict[str, Any]:
     port = _free_port()
-    stderr_path = folder / f"stderr-{index:02d}.txt"
+    output_path = folder / f"output-{index:02d}.txt"
     load = [round(x, 2) for x in os.getloadavg()]
     ready_at = all_loaded_at = None
     failed_seen: set[str] = set()
     served: dict[str, Any] = {}
-    with stderr_path.open("wb") as stderr:
+    with output_path.open("wb") as output_file:
         started = time.time()
         process = subprocess.Popen(
             [RISKOPS, "serve", "--port", str(port)],
             env=_environment(home),
             cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
+            stdout=output_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
@@ -113,7 +114,8 @@ def one_start(home: Path, folder: Path, index: int, timeout: float) -> dict[str,
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
-    output = stderr_path.read_text(errors="replace")
+    output = output_path.read_text(errors="replace")
+    loads = re.findall(r"(\S+): serving v\d+ \(was none\)", output)
     return {
         "start": index,
         "load_avg_at_start": load,
@@ -124,7 +126,8 @@ def one_start(home: Path, folder: Path, index: int, timeout: float) -> dict[str,
         else round(ready_at - all_loaded_at, 3),
         "failed_states_seen": sorted(failed_seen),
         "failed_load_lines": [line for line in output.splitlines() if FAILED_LOAD.search(line)][:5],
-        "traceback_in_stderr": "Traceback" in output,
+        "loads_logged": sorted(loads),
+        "traceback_in_output": "Traceback" in output,
     }
 
 
@@ -150,8 +153,9 @@ def main() -> int:
                 result["seconds_to_ready"] is not None
                 and not result["failed_states_seen"]
                 and not result["failed_load_lines"]
-                and not result["traceback_in_stderr"]
+                and not result["traceback_in_output"]
                 and result["every_champion_served"]
+                and result["loads_logged"] == champions
             )
             lag = result["last_load_to_ready_seconds"]
             result["ready_as_soon_as_loaded"] = lag is not None and lag <= args.slack
@@ -177,7 +181,7 @@ def main() -> int:
         "all_first_attempt": all(s["first_attempt"] for s in starts),
         "all_ready_as_soon_as_loaded": all(s["ready_as_soon_as_loaded"] for s in starts),
         "retries": sum(bool(s["failed_load_lines"] or s["failed_states_seen"]) for s in starts),
-        "tracebacks": sum(s["traceback_in_stderr"] for s in starts),
+        "tracebacks": sum(s["traceback_in_output"] for s in starts),
         "slack_seconds": args.slack,
         "seconds_to_ready": {
             "min": min(times) if times else None,
