@@ -32,6 +32,7 @@ import os
 import platform
 import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fast runs, best time kept")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
+    load_before = [round(x, 2) for x in os.getloadavg()]
 
     from riskops.data.market import load_market
     from riskops.market.rolling import RollingBacktest, level_tag
@@ -134,8 +136,10 @@ def main() -> None:
         "max_rel_diff_vs_arch_warm": float(f"{warm_rel.max():.3g}"),
         "median_rel_diff_vs_arch_warm": float(f"{np.median(warm_rel):.3g}"),
         "target": "<= 20 s for 2,000 forecasts on 2 cores; max relative difference <= 0.1%",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
+            "load_avg_before": load_before,
             "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
         },

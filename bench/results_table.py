@@ -317,6 +317,15 @@ FIGURES: tuple[Figure, ...] = (
         context=r"\barch\b.*(refit|warm)|(refit|warm).*\barch\b",
     ),
     Figure(
+        "rolling.vs_arch_warm",
+        "Rolling 99% GARCH-t VaR, 2,000 daily refits: time of an `arch` refit loop warm-started "
+        "from the previous day's estimates (`starting_values=`) over RiskOps's",
+        "bench_rolling.json",
+        at("speedup_vs_arch_warm"),
+        times(1),
+        context=r"\barch\b.*(refit|warm)|(refit|warm).*\barch\b",
+    ),
+    Figure(
         "live.vs_arch_refilter",
         "Online GARCH-t VaR update per observation: arch re-filtering with fixed parameters "
         "over RiskOps's online update",
@@ -442,6 +451,29 @@ FIGURES: tuple[Figure, ...] = (
         str,
     ),
     Figure(
+        "decisions.p99_cost",
+        "Every credit decision recorded durably before its answer, one applicant per request, "
+        "16 connections: p99 latency added over the inference log's (no record kept)",
+        "bench_decisions.json",
+        at("one_applicant", "p99_cost_ms"),
+        ms(1),
+    ),
+    Figure(
+        "decisions.throughput_share",
+        "Same load: requests per second with the durable decision store, as a share of "
+        "the inference log's",
+        "bench_decisions.json",
+        at("one_applicant", "ratio_durable_over_inference_log", "rps"),
+        share,
+    ),
+    Figure(
+        "decisions.per_second",
+        "Credit decisions recorded durably, 100 applicants per request, 4 connections",
+        "bench_decisions.json",
+        at("hundred_applicants", "durable", "decisions_per_second"),
+        lambda value: f"{value:,.0f} decisions/s",
+    ),
+    Figure(
         "outcomes.million",
         "1,000,000 matured credit decisions evaluated against their grades, median",
         "bench_outcomes.json",
@@ -531,6 +563,7 @@ _LOAD_KEYS = (
     ("load_average_before",),
     ("loadavg_before",),
     ("machine", "load_avg_before"),
+    ("machine", "load_before"),
     ("machine", "load_average_before"),
     ("machine", "load_average_at_end"),
     ("machine", "load_avg_1m_at_end"),

@@ -30,6 +30,8 @@ SPEC_FILE = "specification.json"
 _STORE_CREATION = threading.Lock()
 """Serialises creating a new local store between the threads of one process."""
 RISKOPS_PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_SOURCES = "code"
+"""Folder of a local home holding its content-addressed copies of the riskops package."""
 
 
 def client(settings: Settings) -> MlflowClient:
@@ -264,6 +266,7 @@ def read_artifact(settings: Settings, run_id: str, artifact: str) -> bytes:
 
 
 def log_outcome(
+    settings: Settings,
     family: Family,
     outcome: TrainingOutcome,
     lineage: dict[str, Any],
@@ -274,7 +277,9 @@ def log_outcome(
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    mlflow.set_tags(tags)
+    if settings.is_local_tracking():
+        keep_package_source(settings)
+    mlflow.set_tags(tags | {f"riskops.{k}": v for k, v in package_identity().items()})
     mlflow.log_params({k: _param(v) for k, v in outcome.params.items()})
     mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items() if _finite(v)})
     mlflow.log_dict(_jsonable(outcome.evidence), "evidence.json")
@@ -322,9 +327,11 @@ def _log_model(
         pyfunc_predict_fn=family.pyfunc_predict_fn,
         serialization_format=fmt,
         skops_trusted_types=list(trusted_types()) if fmt == SKOPS else None,
-        # The model's own code travels with it: mlflow.pyfunc.load_model works in a Python
-        # where riskops is not installed (MLflow puts model/code/ on sys.path when loading).
-        code_paths=[str(RISKOPS_PACKAGE_DIR)],
+        # The model names the riskops it was made with (version and a hash of the package's
+        # files) instead of carrying a copy of the package: one copy per model was 211
+        # files each, 864 .py files in the demo's home. A local home keeps one copy per
+        # package hash (keep_package_source) for MLflow alone to load the model with.
+        metadata={"riskops": package_identity()},
         # A model made only of trusted types (skops) needs nothing beyond RiskOps's own
         # dependencies; anything else (a user's estimator from another library) lets MLflow
         # infer what it imports, so that library is listed too.
@@ -332,10 +339,79 @@ def _log_model(
     )
 
 
+def _package_manifest() -> dict[str, str]:
+    """SHA-256 of each file of the running riskops package (compiled caches left out)."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    for path in sorted(RISKOPS_PACKAGE_DIR.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        out[path.relative_to(RISKOPS_PACKAGE_DIR).as_posix()] = hashlib.sha256(
+            path.read_bytes()
+        ).hexdigest()
+    return out
+
+
+@functools.cache
+def package_identity() -> dict[str, str]:
+    """The riskops a model is made with: its installed version and ``package_sha256``, the
+    digest of the package's file manifest (:func:`riskops.manifests.manifest_digest`), which
+    names the home's copy of that source (:func:`keep_package_source`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from riskops.manifests import manifest_digest
+
+    try:
+        installed = version("riskops")
+    except PackageNotFoundError:
+        installed = "unknown"
+    return {"version": installed, "package_sha256": manifest_digest(_package_manifest())}
+
+
+def package_source(settings: Settings, package_sha256: str) -> Path:
+    """The folder to put on ``sys.path`` to import the riskops a model names (its MLmodel's
+    ``metadata.riskops.package_sha256``): ``<home>/code/<sha256>``, content-addressed."""
+    return settings.home / PACKAGE_SOURCES / package_sha256
+
+
+def keep_package_source(settings: Settings) -> Path:
+    """One copy of the running riskops package in a local home, whatever the number of
+    models made with it: ``<home>/code/<package_sha256>/riskops``, written once (into a
+    temporary folder renamed into place, so a concurrent training never sees half a copy)
+    and replaced only when its files no longer hash to its name."""
+    import shutil
+
+    from riskops.manifests import file_manifest, manifest_digest
+
+    digest = package_identity()["package_sha256"]
+    target = package_source(settings, digest)
+    if target.is_dir() and manifest_digest(file_manifest(target / "riskops")) == digest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=target.parent))
+    try:
+        for relative in _package_manifest():
+            destination = staging / "riskops" / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(RISKOPS_PACKAGE_DIR / relative, destination)
+        if target.exists():
+            shutil.rmtree(target)  # a damaged copy: its files no longer hash to its name
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # not another process's identical copy: a real error
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 @functools.cache
 def model_requirements() -> list[str] | None:
     """What a logged model needs where RiskOps is not installed: RiskOps's own runtime
-    dependencies (its code travels with the model), pinned to the versions installed here.
+    dependencies (the package itself is named by the model's metadata, its source kept once
+    per home: :func:`keep_package_source`), pinned to the versions installed here.
 
     Declared rather than inferred: MLflow's inference loads the model in a fresh Python to see
     what it imports (about 13 s per model here, measured 27 Nov 2026) or exports the whole

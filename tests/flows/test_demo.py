@@ -376,3 +376,161 @@ def test_every_task_process_reported_to_the_one_prefect_server(
     # and that server was the one the demo started for itself (its banner is in the log)
     log = (home / "logs" / "prefect-server.log").read_text()
     assert "PREFECT_API_URL=http://127.0.0.1:" in log
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+# Commands the README gives that are not typed in the demo's shell: the demo itself (this
+# module's fixture runs the `riskops demo` that `make demo` ends with), the test suite, and
+# the documentation's developer commands (their strict build is `make lint`'s).
+_NOT_AFTER_THE_DEMO = ("make demo", "make test", "make docs", "uv run mkdocs serve")
+# A command that runs until stopped, by what it starts with once `uv run` is dropped: the
+# path that answers 200 once it is up. Each is given a free port (`--port N`) in place of
+# the one the README prints.
+_README_SERVERS = {
+    "riskops serve": "/readyz",
+    "riskops console": "/login",
+    "mlflow ui": "/health",
+    "prefect server start": "/api/health",
+    "evidently ui": "/api/projects",
+}
+
+
+def _readme_commands() -> list[str]:
+    """Every command the README tells a user to type, in the order it tells them.
+
+    The lines of its ``bash`` blocks (comments dropped) and the commands it gives inline in
+    its prose (code spans that run something: ``uv run …``, ``VAR=… uv run …`` or
+    ``curl …``); the ``Layout`` block is a tree, not a command block.
+    """
+    text = README.read_text()
+    commands: list[str] = []
+    for block in re.finditer(r"```(\w*)\n(.*?)```|`([^`\n]+)`", text, flags=re.S):
+        language, body, inline = block.groups()
+        if inline is not None:
+            runs = inline.startswith(("uv run ", "curl ")) or " uv run " in inline
+            if runs:
+                commands.append(inline.strip())
+            continue
+        if language != "bash":
+            continue
+        for line in body.splitlines():
+            line = re.sub(r"(^|\s+)#(\s.*)?$", "", line).strip()
+            if line:
+                commands.append(line)
+    return commands
+
+
+def test_the_readme_commands_are_found() -> None:
+    """The extraction sees the tour's commands (a README rewritten in another form would
+    otherwise leave the test below nothing to run)."""
+    commands = _readme_commands()
+    assert "uv run riskops models" in commands
+    assert "uv run riskops serve" in commands
+    assert any(c.startswith("curl ") and " -d " in c for c in commands)
+    assert commands.index("uv run riskops serve") < commands.index("curl -s localhost:3000/models")
+    assert "uv run riskops console" in commands
+    assert "make demo" in commands and "# installs" not in " ".join(commands)
+
+
+def test_every_command_the_readme_tells_a_user_to_type_works(
+    demo_run: tuple[Path, dict[str, str], str, str], tmp_path: Path
+) -> None:
+    """The README's commands after ``make demo``, in one new shell standing in a copy of the
+    repository root: its ``mlruns/`` the demo's home, ``.venv`` the environment, and
+    RISKOPS_HOME unset, as after ``make demo``. ``uv run X`` is typed as ``X`` in the
+    activated environment (the README gives the two as the same; ``uv run`` would sync the
+    shared environment); its ``/tmp`` paths are under this test's folder. ``riskops serve``
+    runs "in another terminal" from where the README starts it to the end; every other
+    server is started on a free port, probed and stopped."""
+    import shutil
+    import signal
+
+    home, _, _, _ = demo_run
+    root = tmp_path / "riskops"
+    root.mkdir()
+    shutil.copytree(home, root / "mlruns", symlinks=True)
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = _shell_environment()
+    activate = "source .venv/bin/activate"
+    exports: list[str] = []  # what the user exported so far in their shell
+
+    def typed(line: str) -> str:
+        line = line.removeprefix("uv run ").replace(" uv run ", " ")
+        return line.replace("/tmp/", f"{scratch}/")
+
+    def shell(command: str) -> list[str]:
+        return ["bash", "-c", "\n".join(["set -e", activate, *exports, command])]
+
+    def start(command: str, probe: str) -> tuple[subprocess.Popen[bytes], int]:
+        port = _free_port()
+        moved = re.sub(r" --port \d+", "", command) + f" --port {port}"
+        process = subprocess.Popen(
+            shell(moved),
+            env=env,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}{probe}", process, timeout=240)
+        except BaseException:
+            stop(process)
+            raise
+        return process, port
+
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    commands = _readme_commands()
+    served: tuple[subprocess.Popen[bytes], int] | None = None
+    ran: list[str] = []
+    try:
+        for line in commands:
+            if line in _NOT_AFTER_THE_DEMO or line == activate:
+                continue
+            command = typed(line)
+            # what it runs, after any VAR=value prefixes
+            program = re.sub(r"^(\w+=\S+ )+", "", command)
+            server = next((p for s, p in _README_SERVERS.items() if program.startswith(s)), None)
+            if server is not None and program.startswith("riskops serve"):
+                assert served is None, "the README starts the service twice"
+                served = start(command, server)
+            elif server is not None:
+                stop(start(command, server)[0])
+            else:
+                if command.startswith("curl "):
+                    assert served is not None, f"{line}: the README has not started the service"
+                    command = command.replace("localhost:3000", f"localhost:{served[1]}")
+                    command = command.replace("curl -s ", "curl -sf ", 1)
+                done = subprocess.run(
+                    shell(command),
+                    env=env,
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+                # Then each exits 0 (a curl: the service answered 2xx; a score or forecast
+                # names the model that gave it)
+                assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-3000:])
+                if command.startswith("curl ") and " -d " in command:
+                    assert '"model"' in done.stdout, (line, done.stdout[:2000])
+                exports += [p for p in command.split(" && ") if p.startswith("export ")]
+            ran.append(line)
+    finally:
+        if served is not None:
+            stop(served[0])
+    # Every command was typed but those the README runs before the demo's shell
+    skipped = [c for c in commands if c in _NOT_AFTER_THE_DEMO or c == activate]
+    assert ran == [c for c in commands if c not in skipped]
+    assert (scratch / "tour_pd.html").is_file()

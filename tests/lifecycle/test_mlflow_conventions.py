@@ -112,13 +112,18 @@ def test_a_registered_version_is_described_and_its_data_logged(promoted) -> None
 
 
 LOAD_WITHOUT_RISKOPS = """
-import importlib.util, json, sys
-# Hide the development install of riskops: only the model's own code may provide it.
+import importlib.util, json, os, sys
+# Hide the development install of riskops: only the home's copy of it may provide it.
 sys.path = [p for p in sys.path if not p.rstrip("/").endswith("platform")]
 assert importlib.util.find_spec("riskops") is None, "riskops is still importable"
+import mlflow.models
 import mlflow.pyfunc
 import pandas as pd
-model = mlflow.pyfunc.load_model("models:/credit_pd@champion")
+uri = "models:/credit_pd@champion"
+# The model names the riskops it was made with; the home keeps that source once, by its hash.
+made_with = mlflow.models.get_model_info(uri).metadata["riskops"]
+sys.path.insert(0, os.path.join(os.environ["RISKOPS_HOME"], "code", made_with["package_sha256"]))
+model = mlflow.pyfunc.load_model(uri)
 rows = pd.read_parquet(sys.argv[1])  # Parquet keeps the dtypes the signature expects
 # The credit flavour predicts with predict_proba: column 1 is the probability of default.
 print(json.dumps([float(p) for p in model.predict(rows)[:, 1]]))
@@ -129,9 +134,7 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     promoted, tmp_path: Path
 ) -> None:
     import json
-    import os
     import subprocess
-    import sys
 
     from riskops.data.credit import load_credit
 
@@ -141,7 +144,8 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
     rows = load_credit().frame.drop(columns=["Status"]).head(5)
     example = tmp_path / "rows.parquet"
     rows.to_parquet(example)
-    # When a Python without riskops on its path loads the champion through MLflow alone
+    # When a Python without riskops on its path loads the champion through MLflow alone,
+    # with the home's copy of the riskops the model names
     done = subprocess.run(
         [sys.executable, "-c", LOAD_WITHOUT_RISKOPS, str(example)],
         capture_output=True,
@@ -151,10 +155,36 @@ def test_a_champion_loads_with_pyfunc_where_riskops_is_not_installed(
         env={**os.environ, "PYTHONPATH": ""},
         cwd=tmp_path,
     )
-    # Then it loads (from the code logged with the model) and scores the rows
+    # Then it loads and scores the rows
     assert done.returncode == 0, done.stderr[-3000:]
     pds = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(pds) == 5 and all(0 < p < 1 for p in pds)
+
+
+def test_a_home_holds_one_copy_of_the_package_however_many_models(promoted) -> None:
+    import mlflow.models
+
+    from riskops.tracking import RISKOPS_PACKAGE_DIR, package_identity
+
+    # Given a copy of the trained home: two models trained (credit_pd, market_var)
+    home = Path(os.environ["RISKOPS_HOME"])
+    names = {m.name for m in mlflow.MlflowClient().search_registered_models()}
+    assert {"credit_pd", "market_var"} <= names
+    # Then each model names the riskops it was made with instead of carrying a copy
+    identity = package_identity()
+    for name in ("credit_pd", "market_var"):
+        info = mlflow.models.get_model_info(f"models:/{name}/1")
+        assert info.metadata["riskops"] == identity, name
+    # and the home holds the package's source files once, under that hash
+    package = {
+        p.relative_to(RISKOPS_PACKAGE_DIR).as_posix()
+        for p in RISKOPS_PACKAGE_DIR.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    sources = sorted(p for p in home.rglob("*.py"))
+    copy = home / "code" / identity["package_sha256"] / "riskops"
+    assert {p.relative_to(copy).as_posix() for p in sources} == package
+    assert len(sources) == len(package)
 
 
 def test_a_logged_model_declares_riskops_dependencies_pinned_not_inferred(promoted) -> None:

@@ -181,7 +181,7 @@ def register(life: LifecycleContext, request: TrainRequest) -> TrainResult:
         run_name = request.run_name or f"{name}-{outcome.model_kind}"
         step("logging the run to MLflow and registering the version")
         with tracking.training_run(settings, family.name, run_name) as run_id:
-            tracking.log_outcome(family, outcome, lineage, tags)
+            tracking.log_outcome(settings, family, outcome, lineage, tags)
             tracking.log_evidence(evidence, EVIDENCE_FILE)
             tracking.log_evidence(
                 {
