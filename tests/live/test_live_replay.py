@@ -191,6 +191,7 @@ def test_a_malformed_message_is_dead_lettered_and_acknowledged(
     broker = RedisStreams(redis_server.url, consumer="c", shards=1)
     broker.client.xadd(broker.stream(shard_of("sp500", 1)), {"body": bad})
     stats = Consumer(LiveBook(Settings()), broker).run(idle_seconds=1)
+    broker.close()
     assert stats.counts == {"malformed": 1}
     [letter] = EvidenceStore(Settings()).rows(kinds.DEAD_LETTERS, broker.name)
     assert letter["reason"] == "malformed" and letter["message"] == bad and letter["detail"]

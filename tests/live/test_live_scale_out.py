@@ -303,3 +303,36 @@ def _estimator(settings):
     from riskops.ledger.loader import VerifiedLoader
 
     return VerifiedLoader(settings).champion("market_var").estimator
+
+
+def test_a_consumer_that_stopped_consuming_does_not_hold_the_others_share_down(
+    redis_server: RedisServer,
+) -> None:
+    """A consumer whose loop stopped calling ``heartbeat`` (ended without ``close``, or
+    stuck) keeps its lease thread alive; it must not count as a member of the group. (It
+    did: a broker a test left unclosed held the takeover test's survivor to half the shards
+    for the rest of the session, a stall the suite saw under load.)"""
+    import redis as redis_client
+
+    from riskops.live.brokers import RedisStreams
+
+    redis_server.flush()
+    client = redis_client.Redis.from_url(redis_server.url)
+    # Given a consumer that took every shard, then lost them (its lease keys gone, as after
+    # a flush), and stopped consuming without closing: its lease thread still runs
+    idle = RedisStreams(redis_server.url, consumer="idle", shards=SHARDS, lease_ms=1000)
+    survivor = RedisStreams(redis_server.url, consumer="survivor", shards=SHARDS, lease_ms=1000)
+    try:
+        assert idle.heartbeat() == set(range(SHARDS))
+        client.delete(*[f"riskops:obs:lease:riskops-live:{s}" for s in range(SHARDS)])
+        assert idle._renewer is not None and idle._renewer.is_alive()
+        # When its membership has run out (its lease period) while its thread went on
+        deadline = time.monotonic() + 30
+        while int(client.hget("riskops:obs:members:riskops-live", "idle")) >= time.time() * 1000:
+            assert time.monotonic() < deadline, "the idle consumer's membership never ran out"
+            time.sleep(0.05)
+        # Then another consumer counts itself alone and takes every shard
+        assert survivor.heartbeat() == set(range(SHARDS))
+    finally:
+        idle.close()
+        survivor.close()

@@ -191,17 +191,26 @@ class RedisStreams:
 
     def _keep_alive(self) -> None:
         """Renew the leases every third of their life from a thread of its own, so that a
-        long batch does not lose them; a process that dies (or hangs in Redis) stops it."""
+        long batch does not lose them; a process that dies (or hangs in Redis) stops it.
+
+        It renews the leases only: being counted as a live member of the group (the fair
+        share) is what :meth:`heartbeat` says, so a consumer whose loop stopped calling it
+        (ended, stuck, or never closed) stops counting and cannot hold the others' share
+        down while it holds no shard."""
         while not self._stopped.wait(self.lease_ms / 3000):
             try:
                 self._renew_owned()
             except Exception as exc:  # the broker is down: the main loop reports it
                 logger.debug("live: lease renewal failed: %s", exc)
 
+    def _announce(self) -> None:
+        """Count this consumer as a live member until its lease period from now (each
+        member says until when, so members with other lease periods are judged alike)."""
+        until_ms = int(time.time() * 1000) + self.lease_ms
+        self._call(self.client.hset, self._members, self.consumer, until_ms)
+
     def _renew_owned(self) -> None:
         with self._lock:
-            now_ms = int(time.time() * 1000)
-            self._call(self.client.hset, self._members, self.consumer, now_ms)
             for shard in sorted(self.owned):
                 if not self._call(
                     self._renew, keys=[self._lease(shard)], args=[self.consumer, self.lease_ms]
@@ -224,12 +233,13 @@ class RedisStreams:
             return self._rebalance()
 
     def _rebalance(self) -> set[int]:
+        self._announce()
         self._renew_owned()
         now_ms = int(time.time() * 1000)
         members = self._call(self.client.hgetall, self._members)
-        alive = [k for k, v in members.items() if now_ms - int(v) <= self.lease_ms]
-        for name, seen in members.items():
-            if now_ms - int(seen) > 10 * self.lease_ms:
+        alive = [k for k, until in members.items() if int(until) >= now_ms]
+        for name, until in members.items():
+            if now_ms - int(until) > 10 * self.lease_ms:
                 self._call(self.client.hdel, self._members, name)
         fair = math.ceil(self.shards / max(1, len(alive)))
         while len(self.owned) > fair:
