@@ -255,6 +255,26 @@ def cli_consoles_follow_columns(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setattr(console, "_width", None)
 
 
+PREFECT_SERVER_FIXTURES = frozenset(
+    {"prefect_api", "prefect_server", "story", "production_env", "production_settings"}
+)
+"""The fixtures that give a test a Prefect server (and export ``PREFECT_API_URL``)."""
+
+
+@pytest.fixture(autouse=True)
+def _prefect_server_only_when_asked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test sees ``PREFECT_API_URL`` only when it asks for a Prefect server.
+
+    Why: with the variable set, ``riskops train``/``promote`` run as flow runs on that
+    server. An address another test left behind (its server stopped since) turned bad-input
+    exits 2 into connection errors in tests that never asked for Prefect.
+    """
+    if PREFECT_SERVER_FIXTURES.isdisjoint(request.fixturenames):
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+
 @pytest.fixture
 def riskops_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_mlflow_db: Path

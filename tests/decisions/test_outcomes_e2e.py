@@ -85,8 +85,9 @@ def story(champion_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             patch.delenv(name, raising=False)
         patch.setenv("PREFECT_HOME", str(root / "prefect"))
         with LocalPrefectServer(root / "prefect" / "server.log") as server:
+            # (the server exported its address, and takes it back when it stops: patching it
+            # here too would restore the stopped server's address afterwards)
             url = server.ready()
-            patch.setenv("PREFECT_API_URL", url)
             from pipelines.deployments import deployments
 
             retrain = next(d for d in deployments() if d.name == "nightly-retrain")
