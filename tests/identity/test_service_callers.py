@@ -42,6 +42,12 @@ def _applicant() -> list[dict[str, Any]]:
     ]
 
 
+def _service_log(home: IdentityHome) -> str:
+    """The newest service log of the home (what a failed expectation needs to be read)."""
+    logs = sorted(home.home.glob("service-*.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text(errors="replace") if logs else "(no service log)"
+
+
 @contextlib.contextmanager
 def _service(home: IdentityHome) -> Iterator[str]:
     """``riskops serve`` on the identity home, in its own session; yields its URL."""
@@ -141,6 +147,9 @@ def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
 
         # And every served decision is recorded with its caller, before its answer was sent
         recorded = EvidenceStore(settings).frame(DECISIONS, MODEL, ["caller"])
-        callers = {k: int(v) for k, v in recorded["caller"].value_counts().items()}
-        assert callers == served
+        callers = {str(k): int(v) for k, v in recorded["caller"].value_counts(dropna=False).items()}
+        assert callers == served, (
+            f"{len(recorded)} decision(s) in {settings.evidence_database_url}; "
+            f"service log:\n{_service_log(ihome)[-3000:]}"
+        )
     print(f"revocation seen after {refused_after:.3f} s; served {served}")

@@ -56,9 +56,12 @@ def test_every_champion_loads_on_the_first_attempt_at_each_cold_start(
         # Then no probe ever saw a champion fail to load (each was only loading, then served)
         states = {s for body in bodies for m in body["models"].values() for s in [m["state"]]}
         assert "failed" not in states, (start, bodies[-3:])
-        # and the 200 came with all four served
+        # and the 200 came with the four families' champions served, and every other model
+        # the home holds a champion of (the serving tests share their home and may have
+        # promoted a user's model in it before this copy was taken)
         ready = bodies[-1]["models"]
-        assert set(ready) == champions, (start, ready)
+        assert champions <= set(ready), (start, ready)
+        assert all(m["state"] == "ready" for m in ready.values()), (start, ready)
         assert all(m["version"] is not None for m in ready.values()), (start, ready)
         # with no load retried and no traceback in the service's output (riskops.* records
         # go there, through BentoML's handlers)
