@@ -166,7 +166,7 @@ def live_of(
     if settings.evidence_url is None and not (settings.home / "evidence.db").exists():
         return None  # no live evidence was ever written (and reading must not create it)
     try:
-        found, lines = _watchers(EvidenceStore(settings), settings, name, version, family, records)
+        found, lines = _watchers(EvidenceStore(settings), name, version, family, records)
     except sa.exc.OperationalError as exc:  # e.g. a read-only home without the tables yet
         return {"status": f"live evidence unreadable: {exc.orig}"}
     if not found:
@@ -175,7 +175,7 @@ def live_of(
 
 
 def _watchers(
-    store: Any, settings: Settings, name: str, version: int, family: str | None, records: list[Any]
+    store: Any, name: str, version: int, family: str | None, records: list[Any]
 ) -> tuple[dict[str, Any], list[str]]:
     from riskops.families import family_of_registered, get_family
     from riskops.live import kinds
@@ -197,7 +197,7 @@ def _watchers(
     except Exception:  # an uninstalled family: its streams still show
         monitors = ()
     for monitor in monitors:
-        status = monitor.status(settings, name, version, records)
+        status = monitor.status(store, name, version, records)
         if status is not None:
             found[monitor.name] = status
             lines.append(status["status"])

@@ -515,12 +515,9 @@ class OutcomeMonitor:
         return run_outcome_tests(life, name)
 
     def status(
-        self, settings: Settings, name: str, version: int, records: Iterable[Any]
+        self, store: EvidenceStore, name: str, version: int, records: Iterable[Any]
     ) -> dict[str, Any] | None:
         """The decisions recorded for the model and the newest audited run of the tests."""
-        from riskops.evidence.store import EvidenceStore
-
-        store = EvidenceStore(settings)
         decisions = store.head(DECISIONS, name)[0]
         outcomes = store.head(OUTCOMES, name)[0]
         latest = latest_outcome_tests(records)

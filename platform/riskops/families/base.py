@@ -113,11 +113,11 @@ class LiveMonitor(Protocol):
     def run(self, life: Any, name: str) -> Any: ...
 
     def status(
-        self, settings: Any, name: str, version: int, records: Sequence[Any]
+        self, store: Any, name: str, version: int, records: Sequence[Any]
     ) -> dict[str, Any] | None:
         """What the model inventory shows of this monitor for a champion version: a short
         ``status`` line and the facts behind it, from the audit ``records`` of the model and
-        the stores; ``None`` when it has nothing on the version yet."""
+        the live evidence ``store``; ``None`` when it has nothing on the version yet."""
         ...
 
 
