@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -261,6 +262,16 @@ _SERVER_PROBES = {
 }
 
 
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session: SIGTERM to its group, SIGKILL after 60 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
 def _wait_for(
     url: str, process: subprocess.Popen[bytes], timeout: float, log: Path | None = None
 ) -> httpx.Response:
@@ -308,7 +319,6 @@ def test_every_hint_the_demo_prints_works_verbatim(
     lines, from a directory outside the checkout; servers are started (on a free port in
     place of the printed one), probed and stopped."""
     import re
-    import signal
 
     home, _, out, _ = demo_run
     hints = json.loads((home / "demo" / "summary.json").read_text())["next"]
@@ -356,12 +366,7 @@ def test_every_hint_the_demo_prints_works_verbatim(
                 names = {p["name"] for p in answer.json()}
                 assert {"credit_pd", "market_var", "market_volatility", "market_anomaly"} <= names
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=30)
+            _stop_group(server)
     # The report hint wrote where it was typed, and nothing else landed there
     assert sorted(p.name for p in elsewhere.iterdir()) == ["credit_pd.html"]
 
@@ -468,7 +473,6 @@ def test_every_command_the_readme_tells_a_user_to_type_works(
     runs "in another terminal" from where the README starts it to the end; every other
     server is started on a free port, probed and stopped."""
     import shutil
-    import signal
 
     home, _, _, _ = demo_run
     root = tmp_path / "riskops"
@@ -504,17 +508,9 @@ def test_every_command_the_readme_tells_a_user_to_type_works(
         try:
             _wait_for(f"http://127.0.0.1:{port}{probe}", process, timeout=240, log=log)
         except BaseException:
-            stop(process)
+            _stop_group(process)
             raise
         return process, port
-
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
     commands = _readme_commands()
     served: tuple[subprocess.Popen[bytes], int] | None = None
@@ -531,7 +527,7 @@ def test_every_command_the_readme_tells_a_user_to_type_works(
                 assert served is None, "the README starts the service twice"
                 served = start(command, server)
             elif server is not None:
-                stop(start(command, server)[0])
+                _stop_group(start(command, server)[0])
             else:
                 if command.startswith("curl "):
                     assert served is not None, f"{line}: the README has not started the service"
@@ -555,7 +551,7 @@ def test_every_command_the_readme_tells_a_user_to_type_works(
             ran.append(line)
     finally:
         if served is not None:
-            stop(served[0])
+            _stop_group(served[0])
     # Every command was typed but those the README runs before the demo's shell
     skipped = [c for c in commands if c in _NOT_AFTER_THE_DEMO or c == activate]
     assert ran == [c for c in commands if c not in skipped]
