@@ -380,8 +380,17 @@ def test_the_drift_command_points_at_the_evidently_workspace(
     assert evidently.split(" --port")[0] in " ".join(printed.split())
 
 
-def test_editing_any_audit_record_breaks_verify(demo_home: tuple[Path, dict, dict]) -> None:
-    home, _, env = demo_home
+def test_editing_any_audit_record_breaks_verify(
+    demo_home: tuple[Path, dict, dict], tmp_path: Path
+) -> None:
+    """On a copy of the demo's home: the module's later tests (the README's commands) read the
+    demo's own trail and must find it intact."""
+    import shutil
+
+    shared, _, shared_env = demo_home
+    home = tmp_path / "home"
+    shutil.copytree(shared, home, symlinks=True)
+    env = shared_env | {"RISKOPS_HOME": str(home)}
     assert _cli(env, "audit", "verify").returncode == 0
     with sqlite3.connect(home / "audit.db") as conn:
         conn.execute("UPDATE riskops_audit SET actor = 'someone-else' WHERE seq = 3")

@@ -101,6 +101,10 @@ def test_riskops_live_and_the_card_show_the_record_since_promotion(live_home: Pa
     [row] = [r for r in inventory(settings) if r["name"] == "market_var"]
     assert row["live"]["streams"] == {"series": 1, "days": DAYS, "alarms": 0}
     assert row["live"]["status"] == f"1 series, {DAYS} days, no alarm"
+    shown = CliRunner().invoke(app, ["models"])  # 80 columns: one block per model
+    assert shown.exit_code == 0, shown.output
+    [line] = [line for line in shown.stdout.splitlines() if line.split()[:1] == ["live"]]
+    assert line.split(maxsplit=1)[1].rstrip() == f"1 series, {DAYS} days, no alarm", shown.stdout
 
 
 def test_the_demos_live_step_replays_the_last_days_into_the_champions(live_home: Path) -> None:

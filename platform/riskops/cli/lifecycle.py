@@ -316,7 +316,8 @@ def rollback(
 
 
 def models(json_out: opt.Json = False) -> None:
-    """Each model: tier, champion and challenger, revalidation due date, key metrics."""
+    """Each model: tier, champion, challenger and shadow, revalidation due date, what watches
+    the champion live, key metrics."""
     with command(json_out):
         from riskops.inventory import inventory
         from riskops.settings import Settings
@@ -384,6 +385,8 @@ def _render_models(rows: list[dict]) -> None:
                 "challenger": cell(row, "challenger"),
                 "shadow": shadow_cell(row),
                 "due": due,
+                # what watches the champion since its promotion (the console's Live column)
+                "live": escape((row.get("live") or {}).get("status") or "not monitored"),
                 "metrics": metrics,
             }
         )
@@ -396,6 +399,7 @@ def _render_models(rows: list[dict]) -> None:
             Column("shadow", "shadow", wrap=True, min_width=10),
             Column("notes", "governance", wrap=True, min_width=12),
             Column("due", "revalidation due"),
+            Column("live", "live", wrap=True, min_width=12),
             Column("metrics", "key metrics (champion)", wrap=True, min_width=22),
         ],
         shown,
