@@ -448,6 +448,36 @@ def test_a_rollback_killed_after_its_record_is_served_reported_and_reconciled(
     _reconciled_then_clean(life, [("champion", second, first), ("previous", first, None)])
 
 
+def test_a_killed_rollback_run_again_with_from_rolls_back_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    life = Lifecycle(settings)
+    # Given champions v1, v2 and v3 in turn (a plain second rollback would go back to v1)
+    first = _champion(life)
+    second = _champion(life)
+    third = _champion(life)
+    records = len(life.trail.records())
+    # When `riskops rollback --from 3` is killed after its record, before the aliases move
+    argv = ["rollback", NAME, "--from", str(third), "--reason", "killed"]
+    _kill_at("riskops.lifecycle:Lifecycle.project", argv, marker=tmp_path / "reached")
+    assert _actions_since(life, records) == ["rollback"]
+    # Then the same command run again finds v3 already rolled back: exit 0, nothing recorded,
+    # v2 stays champion (not v1)
+    code, again = _cli(*argv)
+    assert code == 0, again
+    assert again["outcome"] == "rolled_back" and again["champion"] == second, again
+    assert f"v{third} was already rolled back" in again["note"], again
+    assert _actions_since(life, records) == ["rollback"]
+    assert fold(life.trail.records(NAME), NAME).champion == second
+    # And a rollback from a version that is not champion, and was not just rolled back,
+    # is refused naming the option and the champion
+    code, wrong = _cli("rollback", NAME, "--from", str(first))
+    assert code == 2, wrong
+    message = wrong["error"]["message"]
+    assert message.startswith("from: ") and f"champion is v{second}, not v{first}" in message
+    assert _actions_since(life, records) == ["rollback"]
+
+
 def test_a_shadow_killed_after_its_record_is_shadowed_reported_and_reconciled(
     settings: Settings, tmp_path: Path
 ) -> None:

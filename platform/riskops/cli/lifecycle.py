@@ -305,6 +305,15 @@ def shadow(
 
 def rollback(
     name: opt.ModelName,
+    from_version: Annotated[
+        int | None,
+        typer.Option(
+            "--from",
+            min=1,
+            help="Roll back only while this version is champion: run again after an "
+            "interruption, the command finds it already rolled back and records nothing.",
+        ),
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     json_out: opt.Json = False,
 ) -> None:
@@ -312,7 +321,7 @@ def rollback(
     with command(json_out):
         from riskops.lifecycle import Lifecycle
 
-        finish_decision(Lifecycle().rollback(name, reason), json_out)
+        finish_decision(Lifecycle().rollback(name, reason, from_version=from_version), json_out)
 
 
 def models(json_out: opt.Json = False) -> None:

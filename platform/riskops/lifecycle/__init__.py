@@ -152,10 +152,12 @@ class Lifecycle:
 
         return promotion.reject(self, DecideRequest(name, version, reason))
 
-    def rollback(self, name: str, reason: str | None = None) -> PromotionResult:
+    def rollback(
+        self, name: str, reason: str | None = None, *, from_version: int | None = None
+    ) -> PromotionResult:
         from riskops.lifecycle import promotion
 
-        return promotion.rollback(self, DecideRequest(name, None, reason))
+        return promotion.rollback(self, DecideRequest(name, from_version, reason))
 
     def shadow(
         self,

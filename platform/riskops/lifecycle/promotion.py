@@ -273,13 +273,37 @@ def reject(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
 
 
 def rollback(life: LifecycleContext, request: DecideRequest) -> PromotionResult:
-    """Make the trail's previous champion champion again (never an alias's claim)."""
+    """Make the trail's previous champion champion again (never an alias's claim).
+
+    ``request.version``, when given, is the champion to roll back *from*: the rollback
+    happens only while it is champion. A command killed after its record and run again
+    then finds that version already rolled back, and records nothing (without it, a second
+    run would roll back one champion further)."""
     name = model_name(request.name)
     life.require("rollback", "roll back a champion")
     life.trail.check_writable(f"rolling back {name}")
     with life.trail.model_lock(name):
         state = life.loader.state(name)
         previous, champion = state.previous, state.champion
+        if request.version is not None and request.version != champion:
+            done = _rolled_back_from(life, name, request.version, state)
+            if done is None:
+                current = "no champion" if champion is None else f"v{champion}"
+                raise BadInputError(
+                    f"from: {name}'s champion is {current}, not v{request.version}: "
+                    "nothing rolled back"
+                )
+            return PromotionResult(
+                name,
+                state.champion or request.version,
+                Outcome.ROLLED_BACK,
+                state.champion,
+                request.version,
+                note=(
+                    f"v{request.version} was already rolled back (audit record {done}); "
+                    "nothing recorded"
+                ),
+            )
         if champion is None or previous is None:
             raise BadInputError(f"model: {name} has no audited previous champion to roll back to")
         # The version must still be what the trail registered (files and identity).
@@ -582,6 +606,29 @@ def _pending_version(state: ModelState, version: int | None) -> int:
     if version not in state.pending:
         raise BadInputError(f"version: {state.name} v{version} has no pending promotion request")
     return version
+
+
+def _rolled_back_from(
+    life: LifecycleContext, name: str, version: int, state: ModelState
+) -> int | None:
+    """The sequence number of the rollback that made ``version`` leave the champion role,
+    when it is the trail's last change of champion (``None`` otherwise)."""
+    last = None
+    for record in life.trail.records(name):
+        if record.seq < state.since_seq:
+            continue
+        changes = record.body.get("alias_changes") or []
+        moved = [
+            c for c in changes if c.get("alias") == "champion" and c.get("from") != c.get("to")
+        ]
+        if moved:
+            last = (record, moved[-1])
+    if last is None:
+        return None
+    record, change = last
+    if record.action == "rollback" and change.get("from") == version:
+        return record.seq
+    return None
 
 
 def _after_rollback(state: ModelState) -> int | None:

@@ -188,7 +188,8 @@ class PromoteRequest:
 
 @dataclass(frozen=True)
 class DecideRequest:
-    """Approve or reject a pending promotion request, or roll back (``version`` unused)."""
+    """Approve or reject a pending promotion request (``version``: the version decided
+    about), or roll back (``version``: the champion to roll back from, when given)."""
 
     name: str
     version: int | None = None
