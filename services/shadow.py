@@ -8,12 +8,18 @@ A shadow's scoring costs about what the champion's does. In the worker process i
 take the GIL from the event loop for as long as it runs: every champion request arriving
 meanwhile waits (up to ``sys.getswitchinterval()``, 5 ms, per hand-off), and on a busy
 server the champion's throughput falls by the shadow's share. So each worker that has a
-shadow to feed starts one **shadow process** (``python -m services.shadow``) that lowers its
-own priority to ``SCHED_IDLE`` (and ``nice 19``) and does all the shadow's work there:
-loading the version the audit trail names in shadow
+shadow to feed starts one **shadow process** (``python -m services.shadow``) whose scoring
+thread lowers its own priority to ``SCHED_IDLE`` (and ``nice 19``) and does the shadow's work
+there: loading the version the audit trail names in shadow
 (:class:`~services.champions.ChampionHolder`, role ``shadow``: identity and hashes
-verified), validating, scoring, recording. The kernel gives it the CPU
-the champion leaves idle.
+verified), validating, scoring. The kernel gives it the CPU the champion leaves idle.
+
+Its answers are written by a **recorder thread that keeps the normal priority**. The shadow's
+rows go to the same database as the champion's decisions, and a write holds that database's
+write lock until its commit: written from an idle-priority thread, a busy machine would
+preempt it inside its transaction and the champion's own commits would wait for a thread
+that cannot run (a priority inversion). The recorder's work is bounded by what the idle
+thread managed to score.
 
 The hand-off costs the worker one non-blocking ``send`` on a Unix datagram socket per
 request, made once the champion's answer is built: the raw request body with a small
@@ -289,11 +295,12 @@ class _ShadowProcess:
         self.holders: dict[str, Any] = {}
         self.specs: dict[str, Any] = {}
         self.unsaved: dict[str, list[tuple[Any, list[dict[str, Any]]]]] = {}
+        self.unsaved_lock = threading.Lock()  # scoring thread adds, the recorder takes
+        self.counts_lock = threading.Lock()  # the recorder corrects counts it failed to write
         self.writers: dict[str, Any] = {}
         self._store: Any = None
         self._reported = b""
         self._last_report = 0.0
-        self._last_flush = time.monotonic()
 
     # ---------------------------------------------------------------- reading
     def read(self) -> None:
@@ -334,7 +341,11 @@ class _ShadowProcess:
         return counts
 
     # ---------------------------------------------------------------- scoring
-    def run(self) -> None:
+    def run(self, recorder: _Recorder) -> None:
+        """Score until the worker goes away (this thread and the reader thread it starts run
+        at the lowered priority: a starved reader lets the socket fill, and the worker drops
+        and counts); ``recorder`` writes what was scored."""
+        recorder.serve(self)
         threading.Thread(target=self.read, name="shadow-reader", daemon=True).start()
         while True:
             with self.ready:
@@ -352,14 +363,10 @@ class _ShadowProcess:
                 counts.last_failure = f"{type(exc).__name__}: {exc}"[:300]
                 logger.debug("shadow scoring failed", exc_info=True)
             self._housekeeping()
-        self.flush()
+        recorder.finish()
         self.report(force=True)
-        for writer in self.writers.values():
-            writer.close()
 
     def _housekeeping(self) -> None:
-        if time.monotonic() - self._last_flush >= _FLUSH_PERIOD:
-            self.flush()
         self.report()
 
     def _shadow(self, path: str, model: str, version: int) -> Any:
@@ -401,21 +408,28 @@ class _ShadowProcess:
                 row["key"] = f"{row['key']}#shadow-v{version}"
             row["role"] = "shadow"
         kind = getattr(route, "record", None)
-        self.unsaved.setdefault(model, []).append((kind, rows))
+        with self.unsaved_lock:
+            self.unsaved.setdefault(model, []).append((kind, rows))
         counts = self._counts(model)
         counts.version = version
-        counts.scored += 1
-        counts.rows += len(rows)
+        with self.counts_lock:
+            counts.scored += 1
+            counts.rows += len(rows)
         stamp = _now()
         counts.first_scored_at = counts.first_scored_at or stamp
         counts.last_scored_at = stamp
 
     # ---------------------------------------------------------------- recording
+    def close(self) -> None:
+        """Close the inference logs (the recorder thread, after its last flush)."""
+        for writer in self.writers.values():
+            writer.close()
+
     def flush(self) -> None:
         """Write what was scored: one transaction per model (the evidence store), or the
         shadow's inference log."""
-        self._last_flush = time.monotonic()
-        unsaved, self.unsaved = self.unsaved, {}
+        with self.unsaved_lock:
+            unsaved, self.unsaved = self.unsaved, {}
         for model, batches in unsaved.items():
             kept = [(kind, rows) for kind, rows in batches if kind is not None]
             logged = [rows for kind, rows in batches if kind is None]
@@ -450,8 +464,9 @@ class _ShadowProcess:
                 self._store.append(kind, model, rows)
             except Exception as exc:
                 counts = self._counts(model)
-                counts.failed += 1
-                counts.rows -= len(rows)
+                with self.counts_lock:
+                    counts.failed += 1
+                    counts.rows -= len(rows)
                 counts.last_failure = f"not recorded: {type(exc).__name__}: {exc}"[:300]
 
     def report(self, force: bool = False) -> None:
@@ -474,15 +489,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pending", type=int, default=256)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
-    # The lowest priority: the shadow gets the CPU the champion leaves idle. SCHED_IDLE
-    # (Linux) runs it only on an otherwise idle CPU; nice 19 alone still takes a share.
+    # The recorder thread first, at the normal priority; then this thread lowers its own
+    # for everything it loads and scores (threads it starts, and the libraries' thread
+    # pools created from it, inherit the lowered priority).
+    recorder = _Recorder()
+    _lower_this_threads_priority()
+    sock = socket.socket(fileno=args.fd)
+    _ShadowProcess(sock, args.max_pending, args.parent).run(recorder)
+    return 0
+
+
+class _Recorder:
+    """The thread that writes the shadow's answers, at the normal priority (see the module
+    doc: an idle-priority writer would hold the champion's database lock while preempted).
+    Started before the process lowers its priority; it waits for the shadow to serve, then
+    flushes every ``_FLUSH_PERIOD`` and once more at the end."""
+
+    def __init__(self) -> None:
+        self._shadow: _ShadowProcess | None = None
+        self._served = threading.Event()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shadow-recorder", daemon=True)
+        self._thread.start()
+
+    def serve(self, shadow: _ShadowProcess) -> None:
+        self._shadow = shadow
+        self._served.set()
+
+    def finish(self) -> None:
+        """Write what is left and stop (called when nothing more will be scored)."""
+        self._finished.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        self._served.wait()
+        shadow = self._shadow
+        if shadow is None:  # never: serve() sets it before the event
+            return
+        while not self._finished.wait(_FLUSH_PERIOD):
+            shadow.flush()
+        shadow.flush()
+        shadow.close()
+
+
+def _lower_this_threads_priority() -> None:
+    """The lowest priority for the calling thread and the threads it starts next: the shadow
+    gets the CPU the champion leaves idle. SCHED_IDLE (Linux) runs it only on an otherwise
+    idle CPU; nice 19 alone still takes a share. On Linux both are per thread, so the
+    recorder thread started before keeps the normal priority."""
     with contextlib.suppress(OSError):
         os.nice(19)
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    sock = socket.socket(fileno=args.fd)
-    _ShadowProcess(sock, args.max_pending, args.parent).run()
-    return 0
 
 
 if __name__ == "__main__":

@@ -160,6 +160,41 @@ def test_both_answers_are_recorded_for_every_request_the_shadow_scored(shadowed:
     assert (paired["grade_shadow"] == paired["grade_champion"]).all()
 
 
+def _scheduling(pid: int) -> dict[int, tuple[int, int]]:
+    """``{thread id: (policy, nice)}`` of each thread of ``pid`` (proc(5): fields 41, 19)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found[int(task.name)] = (int(fields[38]), int(fields[16]))
+    return found
+
+
+def test_the_shadow_scores_at_idle_priority_and_records_at_normal_priority(
+    shadowed: Any,
+) -> None:
+    """The shadow's rows share the champion's database: a writer preempted inside its
+    transaction would make the champion's commits wait for it (a priority inversion)."""
+    service, _, _ = shadowed
+    # Given the service's shadow process, after it has scored (its thread pools exist)
+    process = _shadow_process(service.home)
+    with httpx.Client(base_url=service.url, timeout=60) as client:
+        for applicant in _applicants(20):
+            assert client.post("/credit/score", json={"applicants": [applicant]}).status_code == 200
+    _wait_for(
+        lambda: (s := _shadow(service))["scored"] + s["dropped"] + s["failed"] == s["requests"],
+        "every request scored or dropped",
+        service,
+    )
+    threads = _scheduling(process)
+    # Then its main thread, which loads and scores, runs at SCHED_IDLE and nice 19
+    assert threads[process] == (os.SCHED_IDLE, 19), threads
+    # And exactly one thread, the recorder, keeps the normal policy and priority
+    normal = [tid for tid, scheduling in threads.items() if scheduling == (os.SCHED_OTHER, 0)]
+    assert len(normal) == 1, threads
+    # And no other thread has any other scheduling
+    assert set(threads.values()) == {(os.SCHED_IDLE, 19), (os.SCHED_OTHER, 0)}, threads
+
+
 def test_a_shadow_that_cannot_keep_up_is_dropped_and_counted(shadowed: Any) -> None:
     service, _, _ = shadowed
     before = _shadow(service)
