@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gates import garch_t, rate, t_quantile  # noqa: E402
+from bench_gates import garch_t, rate, t_quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "bench_shadow_backtest.json"

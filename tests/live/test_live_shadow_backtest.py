@@ -123,6 +123,17 @@ def test_an_optimistic_challenger_is_refused_on_its_shadow_window(live_home: Pat
     # And the decision seals the live streams it read, both versions'
     streams = {seal["stream"] for seal in decision.report.seals}
     assert {f"{NAME}/v1/sp500", f"{NAME}/v{challenger}/sp500"} <= streams
+    # And the challenger's card shows the window (dates, days, series) and the comparison
+    from riskops.governance.card import build_card
+    from riskops.governance.facts import collect
+
+    card = build_card(collect(life.settings, NAME, challenger, workdir=live_home / "tmp-card"))
+    [section] = [s for s in card.sections if s.key == "shadow_window"]
+    table = section.blocks[1]
+    rows = {row[0]: row for row in table.rows}
+    assert rows["shadow_backtest_window"][3].startswith("shadow window: 260 days (2015-01-12")
+    assert rows["shadow_backtest:binomial_pvalue_99"][1] == "refused"
+    assert rows["shadow_backtest_loss_99"][1] == "passed"
 
 
 def test_an_honest_challenger_is_not_refused_on_its_shadow_window(live_home: Path) -> None:

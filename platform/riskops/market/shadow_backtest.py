@@ -245,8 +245,7 @@ def shadow_backtest_gate(
             GateResult(
                 GATE,
                 True,
-                f"not evaluated: window too small ({days} days < {rule.min_days}): "
-                f"{_span(window)}",
+                f"not evaluated: window too small ({days} days < {rule.min_days}): {_span(window)}",
                 days,
                 rule.min_days,
                 evaluated=False,
@@ -254,7 +253,9 @@ def shadow_backtest_gate(
         ]
     if not facts.get("evaluated"):
         return [GateResult(GATE, True, f"not evaluated: {facts.get('reason')}", evaluated=False)]
-    out = [GateResult(f"{GATE}_window", True, f"shadow window: {_span(window)}", days, rule.min_days)]
+    out = [
+        GateResult(f"{GATE}_window", True, f"shadow window: {_span(window)}", days, rule.min_days)
+    ]
     if facts.get("kind") == "var":
         out += _coverage_results(facts, backtests, check_threshold, GateResult)
     for name, loss in facts["loss"].items():
