@@ -13,7 +13,9 @@ the live path (:class:`~riskops.live.book.LiveBook`, the one path of ``riskops o
   and exceptions;
 * an honest challenger (the champion's own run registered again: the same forecasts, day by
   day) is not refused on the window;
-* a window shorter than the policy's ``min_days`` says "not evaluated: window too small".
+* a window shorter than the policy's ``min_days`` says "not evaluated: window too small";
+* a volatility challenger whose variance is half its model's is refused on QLIKE
+  (Diebold-Mariano on the same days).
 """
 
 from __future__ import annotations
@@ -176,3 +178,84 @@ def test_a_shadow_window_too_small_says_so(live_home: Path) -> None:
     assert not result.evaluated
     assert result.reason.startswith("not evaluated: window too small (30 days < 250)")
     assert "series sp500" in result.reason
+
+
+VOLATILITY = "market_volatility"
+VOLATILITY_DAYS = 510
+"""Past the policy's ``min_days`` (500) for ``market_volatility``."""
+
+
+def _volatility_champion(life: Any, home: Path) -> None:
+    """``market_volatility`` v1: GARCH(1,1)-t trained on the same CSV as the VaR champion
+    (the S&P 500 without its last 1,000 days), promoted through the lifecycle."""
+    from riskops.data import DataSource
+    from riskops.families.base import TrainOptions
+
+    source = DataSource(
+        domain="market",
+        path=home / "data" / "sp500.csv",
+        date_col="date",
+        return_col="ret",
+        return_scale="percent",
+    )
+    options = TrainOptions(model="garch", extra={"eval_days": 250, "refit_every": 50})
+    trained = life.train("volatility", source, options)
+    assert life.promote(VOLATILITY, trained.version).promoted
+
+
+def _register_understated(life: Any) -> int:
+    """v1's GARCH refitted with its variance halved, logged with v1's gate evidence."""
+    import cloudpickle
+    import mlflow
+    import mlflow.sklearn
+
+    from riskops import tracking
+    from riskops.market.features import input_example
+    from tests.live import optimistic
+
+    v1 = life.loader.champion(VOLATILITY).estimator
+    evidence = life.loader.read_json(VOLATILITY, 1, "gate_evidence.json")
+    model = optimistic.UnderstatedVolatility(**v1.get_params()).fit(v1.returns_)
+    cloudpickle.register_pickle_by_value(optimistic)
+    try:
+        with tracking.training_run(life.settings, "volatility", "understated") as run_id:
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=input_example(v1.returns_),
+                pyfunc_predict_fn="predict",
+                serialization_format="cloudpickle",
+            )
+            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
+            mlflow.log_dict(evidence, "gate_evidence.json")
+    finally:
+        cloudpickle.unregister_pickle_by_value(optimistic)
+    tags = {"family": "volatility", "model_kind": "understated_garch"}
+    return int(life.register_version(run_id, VOLATILITY, tags))
+
+
+def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
+    live_home: Path,
+) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given a volatility champion and a challenger whose variance is half its model's
+    life = Lifecycle(Settings())
+    _volatility_champion(life, live_home)
+    challenger = _register_understated(life)
+    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
+    # When 510 new days arrive on the live stream
+    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
+    assert report.counts == {"accepted": VOLATILITY_DAYS}
+    decision = life.promote(VOLATILITY, challenger, reason="test")
+    # Then it is refused on QLIKE against the champion on the same days, named in the reason
+    shadow = _shadow_results(decision)
+    assert shadow["shadow_backtest_window"].observed == VOLATILITY_DAYS
+    qlike = shadow["shadow_backtest_loss_qlike"]
+    assert not qlike.passed and qlike.observed < 0.05
+    assert not decision.promoted
+    assert any(
+        r.startswith(f"QLIKE on the shadow window's {VOLATILITY_DAYS} days")
+        for r in decision.reasons()
+    )
