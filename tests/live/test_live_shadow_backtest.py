@@ -156,6 +156,10 @@ def test_an_honest_challenger_is_not_refused_on_its_shadow_window(live_home: Pat
     assert all(r.passed and r.evaluated for r in shadow.values()), {
         g: r.reason for g, r in shadow.items()
     }
+    # And the generic shadow gates see the same VaRs on the same days
+    gates = {r.gate: r for r in decision.report.results}
+    assert gates["shadow_window"].passed and gates["shadow_window"].evaluated
+    assert gates["shadow_prediction_drift"].observed == 0.0
     # And the same forecasts give the same tick loss: nothing to prefer
     loss = shadow["shadow_backtest_loss_99"]
     assert loss.observed == 0.5  # Diebold-Mariano on identical losses
