@@ -125,6 +125,25 @@ def test_an_optimistic_challenger_is_refused_on_its_shadow_window(live_home: Pat
     # And the decision seals the live streams it read, both versions'
     streams = {seal["stream"] for seal in decision.report.seals}
     assert {f"{NAME}/v1/sp500", f"{NAME}/v{challenger}/sp500"} <= streams
+    # And the audit verification re-checks them against the ledger: they hold, until a
+    # sealed row of the window is edited
+    import sqlalchemy as sa
+
+    from riskops.evidence.store import EvidenceStore
+    from riskops.ledger.verify import seal_findings
+    from riskops.live import kinds
+
+    records = life.trail.records(NAME)
+    assert seal_findings(life.settings, records) == []
+    store = EvidenceStore(life.settings)
+    table = store.table(kinds.SCORES)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.stream == f"{NAME}/v{challenger}/sp500", table.c.seq == 5)
+            .values(ret=0.0)
+        )
+    assert seal_findings(life.settings, records)
     # And the challenger's card shows the window (dates, days, series) and the comparison
     from riskops.governance.card import build_card
     from riskops.governance.facts import collect
