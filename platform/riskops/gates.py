@@ -264,9 +264,11 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
 
 def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
     """The shadow window (live requests both models answered, :mod:`riskops.lifecycle.shadow`):
-    large enough to conclude, then challenger and champion PDs and grades on identical
-    requests must not diverge. The paired test on matured outcomes is the family's gate
-    (credit: :func:`riskops.credit.shadow.shadow_delong_gate`), on the same evidence."""
+    large enough to conclude, then challenger and champion outputs (PDs, VaRs, variances) and
+    grades (when the family has them) on identical requests must not diverge. The paired test
+    on matured outcomes is the family's gate (credit:
+    :func:`riskops.credit.shadow.shadow_delong_gate`; VaR and volatility:
+    :func:`riskops.market.shadow_backtest.shadow_backtest_gate`), on the same evidence."""
     shadow = evidence["shadow"]
     rule = policy.shadow
     window = shadow.get("window") or {}
@@ -290,33 +292,36 @@ def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
             )
         ]
     out = [GateResult("shadow_window", True, f"shadow window: {span}", rows, rule.min_rows)]
-    drift = shadow["prediction_drift"]
-    psi = float(drift["psi"])
-    limit = policy.prediction_drift.max_psi
-    passed = math.isfinite(psi) and 0.0 <= psi <= limit
-    out.append(
-        GateResult(
-            "shadow_prediction_drift",
-            passed,
-            f"PSI of challenger vs champion PDs on the same {rows} live requests = {psi:.3f} "
-            f"{'<=' if passed else '>'} {limit:g} (mean PD {drift['mean_challenger']:.4f} vs "
-            f"{drift['mean_champion']:.4f})",
-            psi,
-            limit,
+    drift = shadow.get("prediction_drift")
+    if drift is not None:
+        psi = float(drift["psi"])
+        limit = policy.prediction_drift.max_psi
+        passed = math.isfinite(psi) and 0.0 <= psi <= limit
+        output = "PDs" if shadow.get("output", "pd") == "pd" else f"{shadow['output']} forecasts"
+        out.append(
+            GateResult(
+                "shadow_prediction_drift",
+                passed,
+                f"PSI of challenger vs champion {output} on the same {rows} live requests = "
+                f"{psi:.3f} {'<=' if passed else '>'} {limit:g} (mean "
+                f"{drift['mean_challenger']:.4f} vs {drift['mean_champion']:.4f})",
+                psi,
+                limit,
+            )
         )
-    )
-    grade_psi = float(shadow["grade_psi"])
-    passed = math.isfinite(grade_psi) and 0.0 <= grade_psi <= rule.max_grade_psi
-    out.append(
-        GateResult(
-            "shadow_grade_psi",
-            passed,
-            f"PSI of the challenger's grades vs the champion's on the same live requests = "
-            f"{grade_psi:.3f} {'<=' if passed else '>'} {rule.max_grade_psi:g}",
-            grade_psi,
-            rule.max_grade_psi,
+    if shadow.get("grade_psi") is not None:
+        grade_psi = float(shadow["grade_psi"])
+        passed = math.isfinite(grade_psi) and 0.0 <= grade_psi <= rule.max_grade_psi
+        out.append(
+            GateResult(
+                "shadow_grade_psi",
+                passed,
+                f"PSI of the challenger's grades vs the champion's on the same live requests = "
+                f"{grade_psi:.3f} {'<=' if passed else '>'} {rule.max_grade_psi:g}",
+                grade_psi,
+                rule.max_grade_psi,
+            )
         )
-    )
     if shadow.get("data_drift") is not None:
         inputs = data_drift_gate({"data_drift": shadow["data_drift"]}, policy)
         out.append(

@@ -253,7 +253,8 @@ def test_bad_frames_are_refused_with_the_field_named() -> None:
 
 
 def test_champion_and_challenger_compared_on_the_applicants_both_scored(portfolio) -> None:
-    from riskops.credit.outcomes import compare_on_outcomes
+    from riskops.credit.outcome_policy import OutcomePolicy
+    from riskops.credit.shadow import paired_outcome_test
     from riskops.stats.discrimination import delong_paired_test
 
     decisions, outcomes, _ = portfolio
@@ -262,17 +263,19 @@ def test_champion_and_challenger_compared_on_the_applicants_both_scored(portfoli
     shadow = decisions.iloc[1000:][["id", "pd"]].assign(
         pd=lambda f: np.clip(f["pd"] * np.exp(rng.normal(0, 0.8, len(f))), 0, 1)
     )
-    comparison = compare_on_outcomes(
-        decisions, shadow.sample(frac=1.0, random_state=1), outcomes, as_of=LATER
+    pairs = decisions[["id", "decided_at", "pd"]].merge(
+        shadow.sample(frac=1.0, random_state=1), on="id", suffixes=("_champion", "_challenger")
     )
+    facts = paired_outcome_test(pairs, outcomes, as_of=pd.Timestamp(LATER), policy=OutcomePolicy())
     # Then the test runs on exactly those 5,000, pairing each applicant's two PDs
     joined = (
         decisions.iloc[1000:].merge(outcomes, on="id").merge(shadow, on="id", suffixes=("", "_b"))
     )
-    expected = delong_paired_test(joined["default"], joined["pd"], joined["pd_b"])
-    assert comparison.applicants_both == comparison.evaluated == 5000
-    assert comparison.test == expected
-    # And the noisier challenger ranks worse than the champion (one-sided, b lower)
-    assert comparison.test is not None and comparison.test.difference > 0
-    assert comparison.test.pvalue < 0.01
-    json.dumps(comparison.to_dict(), allow_nan=False)
+    expected = delong_paired_test(joined["default"], joined["pd_b"], joined["pd"])
+    assert facts["applicants_both"] == facts["matured_pairs"] == 5000
+    assert facts["z"] == pytest.approx(expected.z, rel=1e-12)
+    assert facts["auc_challenger"] == pytest.approx(expected.auc_a, rel=1e-12)
+    # And the noisier challenger ranks worse than the champion (one-sided)
+    assert facts["difference"] < 0
+    assert facts["p_challenger_worse"] < 0.01
+    json.dumps(facts, allow_nan=False)

@@ -247,7 +247,7 @@ def test_champion_and_shadow_compared_on_the_same_matured_applicants(
     """The function the shadow work calls: DeLong's paired test on the applicants both
     the champion and a shadow version scored, once their outcomes matured."""
     from riskops.credit.decisions import decision_rows
-    from riskops.credit.performance import compare_on_shadow
+    from riskops.credit.shadow import shadow_pairs
     from riskops.lifecycle import Lifecycle
     from riskops.stats.discrimination import delong_paired_test
 
@@ -278,14 +278,14 @@ def test_champion_and_shadow_compared_on_the_same_matured_applicants(
     args += ["--target", "default", "--positive-label", "Yes", "--observed-at", "observed"]
     assert runner.invoke(app, [*args, "--no-retrain"]).exit_code == 0
     # When the champion is compared with the shadow
-    found = compare_on_shadow(Lifecycle(), MODEL, 2)
+    found = shadow_pairs(Lifecycle(), MODEL, 1, 2).delong
     # Then exactly the 1,000 matured applicants both scored are compared, by DeLong's
-    # paired test on their PDs
-    assert found.comparison.applicants_both == 1200 and found.comparison.evaluated == 1000
+    # paired test on their PDs (challenger first: its one-sided p-value is "worse")
+    assert found is not None
+    assert found["applicants_both"] == 1200 and found["matured_pairs"] == 1000
     y = outcomes["default"].iloc[:1000].eq("Yes").to_numpy().astype(float)
-    expected = delong_paired_test(y, champion["pd"].to_numpy()[:1000], noisy[:1000])
-    assert found.comparison.test is not None
-    assert found.comparison.test.to_dict() == expected.to_dict()
-    assert found.comparison.defaults == int(y.sum())
-    assert found.champion_versions == (1,)
-    assert list(found.seals) == [store.seal(DECISIONS, MODEL), store.seal(OUTCOMES, MODEL)]
+    expected = delong_paired_test(y, noisy[:1000], champion["pd"].to_numpy()[:1000])
+    assert found["z"] == pytest.approx(expected.z, rel=1e-12)
+    assert found["p_challenger_worse"] == pytest.approx(expected.pvalue_a_lower, rel=1e-12)
+    assert found["defaults"] == int(y.sum())
+    assert found["seals"] == [store.seal(DECISIONS, MODEL), store.seal(OUTCOMES, MODEL)]

@@ -35,8 +35,8 @@ Computed per model version (references cited in the modules named):
 * stability: the PSI of the grade shares against the development sample
   (:func:`riskops.credit.metrics.psi_from_shares`) and the ECB's Herfindahl index and test
   against the initial grade distribution -- :mod:`riskops.stats.concentration`;
-* champion against challenger on the same applicants: :func:`compare_on_outcomes`, the
-  paired DeLong test on the matured applicants both scored;
+* champion against challenger on the same applicants: the paired DeLong test on the matured
+  applicants both scored is :func:`riskops.credit.shadow.paired_outcome_test`'s;
 * calibration: the Brier score (scikit-learn's ``brier_score_loss``), the expected
   calibration error over equal-width PD bins (as :func:`riskops.credit.metrics.
   expected_calibration_error`) and the significant grade reversals on outcomes
@@ -69,10 +69,8 @@ from riskops.stats.concentration import (
 from riskops.stats.discrimination import (
     AucEstimate,
     AucVsInitialTest,
-    PairedAucTest,
     compare_with_initial,
     delong_auc,
-    delong_paired_test,
 )
 
 __all__ = [
@@ -81,8 +79,6 @@ __all__ = [
     "InitialValidation",
     "OutcomeCounts",
     "OutcomeResult",
-    "PairedOutcomeComparison",
-    "compare_on_outcomes",
     "evaluate_outcomes",
     "grade_sort_key",
     "horizon_end",
@@ -636,81 +632,3 @@ def _ece(y: np.ndarray, pd_: np.ndarray, n_bins: int) -> float:
         bins, weights=pd_, minlength=n_bins
     )
     return float(np.abs(gap).sum() / len(y))
-
-
-@dataclass(frozen=True)
-class PairedOutcomeComparison:
-    """Champion (``a``) against challenger (``b``) on the matured applicants both scored."""
-
-    applicants_both: int
-    evaluated: int
-    defaults: int
-    test: PairedAucTest | None
-    not_evaluated: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "applicants_both": self.applicants_both,
-            "evaluated": self.evaluated,
-            "defaults": self.defaults,
-            "test": self.test.to_dict() if self.test is not None else None,
-            "not_evaluated": self.not_evaluated,
-        }
-
-
-def compare_on_outcomes(
-    champion: pd.DataFrame,
-    challenger: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    *,
-    as_of: Any,
-    policy: OutcomePolicy | None = None,
-) -> PairedOutcomeComparison:
-    """DeLong's paired test of champion and challenger PDs on the same matured applicants.
-
-    Parameters
-    ----------
-    champion
-        The champion's decisions: ``id``, ``decided_at``, ``pd``.
-    challenger
-        The challenger's (shadow) scores of the same applicants: ``id``, ``pd``.
-    outcomes
-        ``id``, ``default``, ``observed_at``.
-    as_of, policy
-        As for :func:`evaluate_outcomes` (the horizon is the policy's).
-
-    ``test.pvalue_a_lower`` is the one-sided p-value of "the champion ranks worse than
-    the challenger": the evidence for promoting the challenger.
-    """
-    policy = policy or OutcomePolicy()
-    _require(champion, ("id", "decided_at", "pd"), "champion")
-    _require(challenger, ("id", "pd"), "challenger")
-    _require(outcomes, OUTCOME_COLUMNS, "outcomes")
-    challenger_ids = pd.Index(challenger["id"].astype(str))
-    if not challenger_ids.is_unique:
-        raise BadInputError("challenger.id: one score per applicant")
-    position = challenger_ids.get_indexer(pd.Index(champion["id"].astype(str)))
-    both = position >= 0
-    shared = champion.loc[both].reset_index(drop=True)
-    labels = _matured_labels(shared, outcomes, _utc(as_of, "as_of"), policy.default_horizon_months)
-    keep = labels.evaluated
-    y = labels.y[keep].astype(float)
-    a = shared["pd"].to_numpy(dtype=float)[keep]
-    b = challenger["pd"].to_numpy(dtype=float)[position[both]][keep]
-    defaults = int(y.sum())
-    if defaults < 2 or len(y) - defaults < 2:
-        return PairedOutcomeComparison(
-            applicants_both=int(both.sum()),
-            evaluated=len(y),
-            defaults=defaults,
-            test=None,
-            not_evaluated=(
-                f"needs 2 defaults and 2 non-defaults, has {defaults} and {len(y) - defaults}"
-            ),
-        )
-    return PairedOutcomeComparison(
-        applicants_both=int(both.sum()),
-        evaluated=len(y),
-        defaults=defaults,
-        test=delong_paired_test(y, a, b),
-    )

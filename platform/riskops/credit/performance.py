@@ -10,9 +10,10 @@
   alarms (:func:`riskops.credit.outcome_alarms.evaluate_alarms`); each run is an audited
   ``outcome_tests`` record holding the results, the alarms and the seals of the decision
   and outcome streams it read (:meth:`riskops.evidence.store.EvidenceStore.seal`).
-* :func:`compare_on_shadow` -- champion against a challenger on the applicants both scored
-  (the challenger's rows have role ``shadow``), once their outcomes matured: DeLong's paired
-  test, as promotion evidence.
+* champion against a challenger on the applicants both scored once their outcomes matured
+  (DeLong's paired test, promotion evidence) is :mod:`riskops.credit.shadow`'s
+  (:func:`~riskops.credit.shadow.shadow_pairs`, :func:`~riskops.credit.shadow.
+  paired_outcome_test`): one way to do it.
 * :func:`matured_training_rows` -- the matured decisions with their outcome, as training rows
   (their stored inputs), for ``riskops retrain --include-outcomes``.
 
@@ -37,8 +38,6 @@ from riskops.credit.outcome_policy import OutcomePolicy
 from riskops.credit.outcomes import (
     InitialValidation,
     OutcomeResult,
-    PairedOutcomeComparison,
-    compare_on_outcomes,
     evaluate_outcomes,
     matured_labels,
 )
@@ -55,8 +54,6 @@ __all__ = [
     "OUTCOME_TESTS",
     "OutcomeTests",
     "RecordedOutcomes",
-    "ShadowComparison",
-    "compare_on_shadow",
     "initial_validation",
     "latest_outcome_tests",
     "matured_training_rows",
@@ -346,68 +343,6 @@ def latest_outcome_tests(records: Iterable[Any]) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------ champion vs shadow
-@dataclass(frozen=True)
-class ShadowComparison:
-    """Champion against a challenger that scored the same applicants in shadow."""
-
-    name: str
-    challenger_version: int
-    champion_versions: tuple[int, ...]
-    comparison: PairedOutcomeComparison
-    seals: tuple[dict[str, Any], ...]
-    as_of: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.name,
-            "challenger_version": self.challenger_version,
-            "champion_versions": list(self.champion_versions),
-            "as_of": self.as_of,
-            "seals": list(self.seals),
-            **self.comparison.to_dict(),
-        }
-
-
-def compare_on_shadow(
-    life: Lifecycle, name: str, challenger_version: int, *, as_of: Any = None
-) -> ShadowComparison:
-    """DeLong's paired test of the champion's PDs against ``challenger_version``'s on the
-    matured applicants both scored: the champion's decisions (role ``champion``) and the
-    challenger's answers to the same ids (role ``shadow``, version ``challenger_version``).
-
-    ``comparison.test.pvalue_a_lower`` is the one-sided p-value that the champion ranks
-    worse than the challenger: evidence for promoting it. Not evaluated (with the reason)
-    below two defaults and two non-defaults. Reads up to the seals it returns; the caller
-    (a promotion) records them with its decision.
-    """
-    life.require("view", "read the decision store")
-    policy = outcome_policy(life, name)
-    when = _now(life.settings) if as_of is None else pd.Timestamp(as_of)
-    store = _store(life)
-    seals = (store.seal(DECISIONS, name), store.seal(OUTCOMES, name))
-    champion = read_decisions(store, name, through_seq=seals[0]["seq"])
-    challenger = read_decisions(
-        store, name, "shadow", challenger_version, through_seq=seals[0]["seq"]
-    )
-    outcomes = read_outcomes(store, name, through_seq=seals[1]["seq"])
-    both = champion[champion["id"].isin(challenger["id"])]
-    comparison = compare_on_outcomes(
-        champion[["id", "decided_at", "pd"]],
-        challenger[["id", "pd"]],
-        outcomes[["id", "default", "observed_at"]],
-        as_of=when,
-        policy=policy,
-    )
-    return ShadowComparison(
-        name,
-        int(challenger_version),
-        tuple(sorted(int(v) for v in both["model_version"].unique())),
-        comparison,
-        seals,
-        when.isoformat(),
-    )
-
-
 # ------------------------------------------------------------------ retraining
 def matured_training_rows(
     settings: Settings,

@@ -16,7 +16,7 @@ from riskops.documents.blocks import Block, Facts, Section, Table, Text, fmt
 if TYPE_CHECKING:
     from riskops.documents.facts import VersionFacts
 
-__all__ = ["since_promotion"]
+__all__ = ["market_sections", "shadow_window", "since_promotion"]
 
 
 def _stream_blocks(summary: dict[str, Any]) -> list[Block]:
@@ -79,3 +79,44 @@ def since_promotion(facts: VersionFacts) -> tuple[Section, ...]:
     for summary in streams:
         blocks += _stream_blocks(summary)
     return (Section("since_promotion", "Since promotion", tuple(blocks)),)
+
+
+def shadow_window(facts: VersionFacts) -> tuple[Section, ...]:
+    """The shadow window as the last gate report that judged one read it (issue 30): the
+    window (dates, days, series) and each comparison of challenger and champion on it, with
+    the decision and the stream heads sealed; nothing for a version never judged in shadow."""
+    for entry in reversed(facts.gate_reports):
+        report = entry.get("report") or {}
+        results = [r for r in report.get("results") or [] if r["gate"].startswith("shadow")]
+        if not results:
+            continue
+        rows = tuple(
+            (
+                r["gate"],
+                "passed" if r["passed"] else "refused",
+                "yes" if r.get("evaluated", True) else "no (not evaluated)",
+                r["reason"],
+            )
+            for r in results
+        )
+        blocks: list[Block] = [
+            Text(
+                f"Judged against champion v{report.get('champion_version')} on the live days "
+                f"both versions forecast while this version was in shadow "
+                f"({entry.get('artifact', 'gate report')})."
+            ),
+            Table(("gate", "decision", "evaluated", "reason"), rows, "Shadow window"),
+        ]
+        seals = [s for s in report.get("seals") or [] if "stream" in s]
+        if seals:
+            sealed = tuple(
+                (s["kind"], s["stream"], fmt(s["seq"]), f"{s['hash'][:16]}...") for s in seals
+            )
+            blocks.append(Table(("kind", "stream", "row", "hash"), sealed, "Streams sealed"))
+        return (Section("shadow_window", "Shadow window", tuple(blocks)),)
+    return ()
+
+
+def market_sections(facts: VersionFacts) -> tuple[Section, ...]:
+    """A market version's live sections: since its promotion, and its shadow window."""
+    return (*since_promotion(facts), *shadow_window(facts))

@@ -159,6 +159,12 @@ class LiveTraits:
     reference_metric
         The training run's metric the live record is read against (anomaly: the
         ``target_alert_rate``), or ``None``.
+    shadow_backtest
+        The family's comparative backtest of a shadow window read from the live forecast
+        ledger (rows of matured days with both versions' forecasts in, facts out; pure:
+        :mod:`riskops.market.shadow_backtest`), or ``None`` when the family judges no live
+        shadow window. With it, a challenger's shadow window is read from the ledger
+        (:func:`riskops.live.shadow.live_shadow_pairs`) instead of :meth:`Family.shadow_pairs`.
     """
 
     multi_asset: bool = False
@@ -166,6 +172,7 @@ class LiveTraits:
     exception_watch: bool = False
     reference_evidence: str | None = None
     reference_metric: str | None = None
+    shadow_backtest: Callable[[pd.DataFrame], dict[str, Any]] | None = None
 
 
 Gate = Callable[[Mapping[str, Any]], Any]
@@ -446,13 +453,23 @@ class ShadowPairs:
     :func:`riskops.credit.shadow.paired_outcome_test`, with ``seals``: the heads of the
     streams read). ``seal``: the head of the evidence stream read.
     ``inputs``: the live input rows of the window (one column per feature), when kept, for
-    their data drift against the challenger's training data."""
+    their data drift against the challenger's training data.
+
+    A market window (:mod:`riskops.live.shadow`) pairs matured days instead: ``comparison``
+    holds the family's comparative backtest of them (:attr:`LiveTraits.shadow_backtest`),
+    ``seals`` every stream head read, ``window`` the window's facts (rows, days, series,
+    first, last) and ``output`` the forecast whose drift between the two versions is
+    measured (``{output}_champion`` and ``{output}_challenger``; credit: ``pd``)."""
 
     pairs: pd.DataFrame | None
     reason: str = ""
     delong: dict[str, Any] | None = None
     seal: dict[str, Any] | None = None
     inputs: pd.DataFrame | None = None
+    comparison: dict[str, Any] | None = None
+    seals: tuple[dict[str, Any], ...] = ()
+    window: dict[str, Any] | None = None
+    output: str | None = "pd"
 
 
 def scalar_params(estimator: Any, deep: bool = False) -> dict[str, Any]:

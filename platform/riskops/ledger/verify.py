@@ -288,11 +288,13 @@ def verify_installation(settings: Any, *, artifacts: bool = True) -> IntegrityRe
 
 
 def _seals(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The seals a record's body names: its own, and those of what a training added."""
+    """The seals a record's body names: its own, those of what a training added, and those
+    of the live evidence a gate decision read (its report's: a shadow window's streams)."""
     found = list(body.get("seals") or [])
-    added = body.get("outcomes_added")
-    if isinstance(added, dict):
-        found += list(added.get("seals") or [])
+    for part in ("outcomes_added", "report"):
+        added = body.get(part)
+        if isinstance(added, dict):
+            found += list(added.get("seals") or [])
     return [s for s in found if isinstance(s, dict) and {"kind", "stream", "seq"} <= set(s)]
 
 

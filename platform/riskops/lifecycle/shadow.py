@@ -15,7 +15,11 @@ them to the facts the pure gates read (:func:`riskops.gates.shadow_gates`):
   verified ``data/reference.parquet``; :func:`riskops.drift.measure_drift`, the policy's
   data-drift rule);
 * the paired discrimination test once outcomes matured (credit: DeLong), when the family has
-  one.
+  one;
+* for a family that follows its champions live (:attr:`~riskops.families.base.LiveTraits.
+  shadow_backtest`: VaR, volatility), the matured days both versions forecast, read from the
+  live forecast ledger (:func:`riskops.live.shadow.live_shadow_pairs`), and the family's
+  comparative backtest of them (``comparison``), judged by the family's gate.
 
 A version that was never in shadow has no shadow evidence (``None``); one whose window holds
 nothing is "not evaluated" with the reason, and the gate says so.
@@ -53,11 +57,24 @@ def shadow_evidence(
         return None
     if state.champion is None or state.champion == version:
         return {"evaluated": False, "reason": "no other champion answered the same requests"}
-    found = family.shadow_pairs(life, name, state.champion, version)
+    found = _pairs(life, family, name, state.champion, version)
     facts = summarize(found, state.champion, version)
     if facts.get("evaluated"):
         facts["data_drift"] = _input_drift(life, family, name, version, state, found, facts)
     return facts
+
+
+def _pairs(
+    life: LifecycleContext, family: Family, name: str, champion: int, challenger: int
+) -> ShadowPairs:
+    """The family's shadow window: from the live forecast ledger when the family judges one
+    there (its live traits say how), else from its own hook."""
+    compare = family.live_traits().shadow_backtest
+    if compare is not None:
+        from riskops.live.shadow import live_shadow_pairs
+
+        return live_shadow_pairs(life.settings, compare, name, champion, challenger)
+    return family.shadow_pairs(life, name, champion, challenger)
 
 
 def _input_drift(
@@ -109,6 +126,7 @@ def _seals(found: ShadowPairs) -> list[dict[str, Any]]:
     paired test ran on: what the gate decision records."""
     delong = found.delong or {}
     seals = [dict(s) for s in delong.get("seals") or ([found.seal] if found.seal else [])]
+    seals += [dict(s) for s in found.seals]
     if "pairs_sha256" in delong:
         seals.append(
             {
@@ -133,21 +151,25 @@ def summarize(found: ShadowPairs, champion: int, challenger: int) -> dict[str, A
         reason = found.reason or "the shadow window holds no answer the champion also gave"
         return {**base, "evaluated": False, "reason": reason, "window": {"rows": 0}}
     stamps = pairs["decided_at"].astype(str) if "decided_at" in pairs else None
-    window = {
+    window = found.window or {
         "rows": len(pairs),
         "requests": int(pairs["request_id"].nunique()) if "request_id" in pairs else None,
         "first": None if stamps is None else stamps.min(),
         "last": None if stamps is None else stamps.max(),
     }
-    return {
-        **base,
-        "evaluated": True,
-        "window": window,
-        "prediction_drift": drift.prediction_drift(
-            pairs["pd_challenger"].astype(float), pairs["pd_champion"].astype(float)
-        ),
-        "grade_psi": drift.category_psi(
+    facts: dict[str, Any] = {**base, "evaluated": True, "window": window}
+    output = found.output
+    if output is not None and f"{output}_champion" in pairs and f"{output}_challenger" in pairs:
+        facts["output"] = output
+        facts["prediction_drift"] = drift.prediction_drift(
+            pairs[f"{output}_challenger"].astype(float), pairs[f"{output}_champion"].astype(float)
+        )
+    if "grade_champion" in pairs and "grade_challenger" in pairs:
+        facts["grade_psi"] = drift.category_psi(
             pairs["grade_champion"].astype(str), pairs["grade_challenger"].astype(str)
-        ),
-        "delong": found.delong,
-    }
+        )
+    if found.delong is not None or found.comparison is None:
+        facts["delong"] = found.delong
+    if found.comparison is not None:
+        facts["comparison"] = found.comparison
+    return facts

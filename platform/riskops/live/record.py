@@ -46,11 +46,14 @@ def live_streams(store: EvidenceStore, name: str, version: int | None = None) ->
     return sorted(s for s in store.streams(kinds.SCORES) if s.startswith(prefix))
 
 
-def live_frame(store: EvidenceStore, stream: str) -> pd.DataFrame:
+def live_frame(store: EvidenceStore, stream: str, through_seq: int | None = None) -> pd.DataFrame:
     """One row per scored observation, oldest first, indexed by its timestamp: ``ret`` and
     the forecast issued for it (``var_{lvl}``/``es_{lvl}``; ``variance`` and
-    ``benchmark_variance``; ``alert`` and ``score``)."""
+    ``benchmark_variance``; ``alert`` and ``score``); up to score row ``through_seq`` (what a
+    seal of the scores taken before covers) when given."""
     scores = store.rows(kinds.SCORES, stream)
+    if through_seq is not None:
+        scores = [s for s in scores if s["seq"] <= through_seq]
     forecasts = {r["key"]: kinds.loads(r["forecast"]) for r in store.rows(kinds.FORECASTS, stream)}
     rows = []
     for score in scores:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from riskops.documents.blocks import Block, Table, fmt, number
 from riskops.documents.family import FamilyDocuments
 from riskops.documents.figures import figure, png_of_file, read_table
-from riskops.documents.live import since_promotion
+from riskops.documents.live import market_sections
 from riskops.documents.texts import FamilyText
 
 if TYPE_CHECKING:
@@ -294,6 +294,6 @@ def figures(facts: VersionFacts, used: set[str]) -> list[Figure | None]:
 
 
 DOCUMENTS = FamilyDocuments(
-    TEXT, sections=since_promotion, tables=tables, caveats=caveats, figures=figures
+    TEXT, sections=market_sections, tables=tables, caveats=caveats, figures=figures
 )
 """The VaR family's part of its versions' cards and reports."""

@@ -286,8 +286,15 @@ class VaRFamily(Family):
 
     def live_traits(self) -> LiveTraits:
         """Each series alone; its VaR exceptions watched against the promotion backtest
-        (``forecasts.parquet``)."""
-        return LiveTraits(exception_watch=True, reference_evidence="forecasts.parquet")
+        (``forecasts.parquet``); a shadow window judged by the comparative backtest of both
+        VaRs on the same matured days (:mod:`riskops.market.shadow_backtest`)."""
+        from riskops.market.shadow_backtest import var_shadow_backtest
+
+        return LiveTraits(
+            exception_watch=True,
+            reference_evidence="forecasts.parquet",
+            shadow_backtest=var_shadow_backtest,
+        )
 
     def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): VaR and ES at 95% and
@@ -298,6 +305,24 @@ class VaRFamily(Family):
         if checkpoint is not None:
             return restore_state(estimator, checkpoint)
         return online_state(estimator, levels=LEVELS, history=history)
+
+    def rules(self, policy: Any) -> Any:
+        """The policy's ``rules: shadow_comparison`` (the shadow window's comparative
+        backtest), parsed; ``None`` when absent. Exit 2 naming the field."""
+        from riskops.market.shadow_backtest import shadow_rule
+
+        return shadow_rule(policy)
+
+    def extra_gates(self, policy: Any) -> list[tuple[str, Any]]:
+        """The shadow window's comparative backtest, for a version that was in shadow:
+        exceptions and the policy's coverage tests of both, Diebold-Mariano on tick loss
+        (:func:`riskops.market.shadow_backtest.shadow_backtest_gate`)."""
+        from functools import partial
+
+        from riskops.market.shadow_backtest import shadow_backtest_gate
+
+        gate = partial(shadow_backtest_gate, rule=self.rules(policy), backtests=policy.backtests)
+        return [("shadow_backtest", gate)]
 
     def service_route(self) -> Any:
         from riskops.var.serving import ROUTE

@@ -313,10 +313,13 @@ class VolatilityFamily(Family):
         return []
 
     def live_traits(self) -> LiveTraits:
-        """Each series alone, with the GARCH(1,1)-normal benchmark followed beside it."""
+        """Each series alone, with the GARCH(1,1)-normal benchmark followed beside it; a
+        shadow window judged by QLIKE and Diebold-Mariano on the same matured days
+        (:mod:`riskops.market.shadow_backtest`)."""
+        from riskops.market.shadow_backtest import volatility_shadow_backtest
         from riskops.volatility.live import GarchBenchmark
 
-        return LiveTraits(benchmark=GarchBenchmark())
+        return LiveTraits(benchmark=GarchBenchmark(), shadow_backtest=volatility_shadow_backtest)
 
     def online(self, estimator: Any, history: Any = None, checkpoint: Any = None) -> Any:
         """The live state (:func:`riskops.market.online.online_state`): the next day's
@@ -327,6 +330,24 @@ class VolatilityFamily(Family):
         if checkpoint is not None:
             return restore_state(estimator, checkpoint)
         return online_state(estimator, history=history)
+
+    def rules(self, policy: Any) -> Any:
+        """The policy's ``rules: shadow_comparison`` (the shadow window's comparative
+        backtest), parsed; ``None`` when absent. Exit 2 naming the field."""
+        from riskops.market.shadow_backtest import shadow_rule
+
+        return shadow_rule(policy)
+
+    def extra_gates(self, policy: Any) -> list[tuple[str, Any]]:
+        """The shadow window's comparative backtest, for a version that was in shadow: QLIKE
+        of both, Diebold-Mariano on their differences
+        (:func:`riskops.market.shadow_backtest.shadow_backtest_gate`)."""
+        from functools import partial
+
+        from riskops.market.shadow_backtest import shadow_backtest_gate
+
+        gate = partial(shadow_backtest_gate, rule=self.rules(policy), backtests=policy.backtests)
+        return [("shadow_backtest", gate)]
 
     def service_route(self) -> Any:
         from riskops.volatility.serving import ROUTE

@@ -1,0 +1,284 @@
+"""A VaR challenger judged at its promotion on its shadow window of the live stream (issue 30,
+item 3): the comparative backtest of challenger and champion on the same matured days
+(:mod:`riskops.market.shadow_backtest`, read from the live forecast ledger by
+:mod:`riskops.live.shadow`).
+
+On a copy of the live trained home (GARCH(1,1)-t ``market_var`` v1, champion, trained without
+the last 1,000 days of the bundled S&P 500): a challenger is put in shadow, new days arrive on
+the live path (:class:`~riskops.live.book.LiveBook`, the one path of ``riskops observe``,
+``riskops stream`` and ``POST /market/observe``), and ``promote`` reads the window.
+
+* a challenger made too optimistic on purpose (v1's model refitted with its VaR and ES times
+  0.7, :mod:`tests.live.optimistic`) is refused, the reason naming the window's coverage test
+  and exceptions;
+* an honest challenger (the champion's own run registered again: the same forecasts, day by
+  day) is not refused on the window;
+* a window shorter than the policy's ``min_days`` says "not evaluated: window too small";
+* a volatility challenger whose variance is half its model's is refused on QLIKE
+  (Diebold-Mariano on the same days).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from riskops.live.book import LiveBook
+from riskops.live.observations import Observation
+from tests.live.conftest import LIVE_DAYS, sp500_returns
+
+NAME = "market_var"
+JUDGED_DAYS = 260
+"""Past the policy's ``min_days`` (250) for ``market_var``."""
+
+
+def _live_days(n: int) -> list[Observation]:
+    """The first ``n`` of the days the champion never saw."""
+    days = sp500_returns().iloc[-LIVE_DAYS:].iloc[:n]
+    return [
+        Observation("sp500", ts, float(r), source="test", message_id=f"sp500@{i}")
+        for i, (ts, r) in enumerate(days.items())
+    ]
+
+
+def _register_optimistic(life: Any) -> int:
+    """v1's GARCH(1,1)-t refitted on the same days with VaR and ES times 0.7, logged with its
+    code and with v1's gate evidence (it passed its training window as v1 did), registered."""
+    import cloudpickle
+    import mlflow
+    import mlflow.sklearn
+
+    from riskops import tracking
+    from riskops.market.features import input_example
+    from tests.live import optimistic
+
+    v1 = life.loader.champion(NAME).estimator
+    evidence = life.loader.read_json(NAME, 1, "gate_evidence.json")
+    model = optimistic.OptimisticVaR(**v1.get_params()).fit(v1.returns_)
+    cloudpickle.register_pickle_by_value(optimistic)
+    try:
+        with tracking.training_run(life.settings, "var", "optimistic") as run_id:
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=input_example(v1.returns_),
+                pyfunc_predict_fn="predict",
+                serialization_format="cloudpickle",
+            )
+            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
+            mlflow.log_dict(evidence, "gate_evidence.json")
+    finally:
+        cloudpickle.unregister_pickle_by_value(optimistic)
+    return int(
+        life.register_version(run_id, NAME, {"family": "var", "model_kind": "optimistic_garch_t"})
+    )
+
+
+def _register_again(life: Any) -> int:
+    """The champion's own run registered again: an honest challenger, the same forecasts."""
+    info = life.registry.version_for_alias(NAME, "champion")
+    return int(life.register_version(info.run_id, NAME, dict(info.tags)))
+
+
+def _shadow_then_observe(life: Any, version: int, days: int) -> None:
+    from riskops.settings import Settings
+
+    assert life.shadow(NAME, version, reason="shadow backtest test").outcome == "shadow_started"
+    report = LiveBook(Settings()).ingest(_live_days(days))
+    assert report.counts == {"accepted": days}
+
+
+def _shadow_results(decision: Any) -> dict[str, Any]:
+    assert decision.report is not None, decision.to_dict()
+    return {r.gate: r for r in decision.report.results if r.gate.startswith("shadow_backtest")}
+
+
+def test_an_optimistic_challenger_is_refused_on_its_shadow_window(live_home: Path) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given a challenger whose VaR is 0.7 times the champion's model's, in shadow
+    life = Lifecycle(Settings())
+    challenger = _register_optimistic(life)
+    # When 260 new days arrive on the live stream, forecast by both
+    _shadow_then_observe(life, challenger, JUDGED_DAYS)
+    decision = life.promote(NAME, challenger, reason="test")
+    # Then the promotion is refused on the shadow window's coverage and loss
+    assert not decision.promoted
+    shadow = _shadow_results(decision)
+    window = shadow["shadow_backtest_window"]
+    assert window.passed and window.observed == JUDGED_DAYS
+    refused = [r for r in shadow.values() if not r.passed]
+    assert refused, {g: r.reason for g, r in shadow.items()}
+    assert all(r.gate.startswith(("shadow_backtest:", "shadow_backtest_loss")) for r in refused)
+    # And the reason names the coverage test, the exceptions of both and the window
+    binomial = shadow["shadow_backtest:binomial_pvalue_99"]
+    assert not binomial.passed
+    assert "challenger" in binomial.reason and "99% exceptions" in binomial.reason
+    assert "champion on the same days: passes" in binomial.reason
+    reasons = " ".join(decision.reasons())
+    assert "shadow window, challenger: binomial_pvalue_99" in reasons
+    # (on these days, 12 exceptions at 99% against the champion's 4, 2.6 expected; and a 95%
+    # tick loss significantly above the champion's, the loss test named in the reason too)
+    assert not shadow["shadow_backtest_loss_95"].passed
+    assert "95% tick loss on the shadow window's 260 days" in reasons
+    # And the decision seals the live streams it read, both versions'
+    streams = {seal["stream"] for seal in decision.report.seals}
+    assert {f"{NAME}/v1/sp500", f"{NAME}/v{challenger}/sp500"} <= streams
+    # And the audit verification re-checks them against the ledger: they hold, until a
+    # sealed row of the window is edited
+    import sqlalchemy as sa
+
+    from riskops.evidence.store import EvidenceStore
+    from riskops.ledger.verify import seal_findings
+    from riskops.live import kinds
+
+    records = life.trail.records(NAME)
+    assert seal_findings(life.settings, records) == []
+    store = EvidenceStore(life.settings)
+    table = store.table(kinds.SCORES)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.stream == f"{NAME}/v{challenger}/sp500", table.c.seq == 5)
+            .values(ret=0.0)
+        )
+    assert seal_findings(life.settings, records)
+    # And the challenger's card shows the window (dates, days, series) and the comparison
+    from riskops.governance.card import build_card
+    from riskops.governance.facts import collect
+
+    card = build_card(collect(life.settings, NAME, challenger, workdir=live_home / "tmp-card"))
+    [section] = [s for s in card.sections if s.key == "shadow_window"]
+    table = section.blocks[1]
+    rows = {row[0]: row for row in table.rows}
+    assert rows["shadow_backtest_window"][3].startswith("shadow window: 260 days (2015-01-12")
+    assert rows["shadow_backtest:binomial_pvalue_99"][1] == "refused"
+    assert rows["shadow_backtest_loss_99"][1] == "passed"
+
+
+def test_an_honest_challenger_is_not_refused_on_its_shadow_window(live_home: Path) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given the champion's own run registered again, in shadow
+    life = Lifecycle(Settings())
+    challenger = _register_again(life)
+    # When the same 260 days arrive
+    _shadow_then_observe(life, challenger, JUDGED_DAYS)
+    decision = life.promote(NAME, challenger, reason="test")
+    # Then every gate of its shadow window was evaluated and passed
+    shadow = _shadow_results(decision)
+    assert shadow["shadow_backtest_window"].observed == JUDGED_DAYS
+    assert {"shadow_backtest_loss_99", "shadow_backtest_loss_95"} <= set(shadow)
+    assert any(g.startswith("shadow_backtest:") for g in shadow)
+    assert all(r.passed and r.evaluated for r in shadow.values()), {
+        g: r.reason for g, r in shadow.items()
+    }
+    # And the generic shadow gates see the same VaRs on the same days
+    gates = {r.gate: r for r in decision.report.results}
+    assert gates["shadow_window"].passed and gates["shadow_window"].evaluated
+    assert gates["shadow_prediction_drift"].observed == 0.0
+    # And the same forecasts give the same tick loss: nothing to prefer
+    loss = shadow["shadow_backtest_loss_99"]
+    assert loss.observed == 0.5  # Diebold-Mariano on identical losses
+
+
+def test_a_shadow_window_too_small_says_so(live_home: Path) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given a challenger in shadow
+    life = Lifecycle(Settings())
+    challenger = _register_optimistic(life)
+    # When only 30 days arrive (fewer than the policy's 250)
+    _shadow_then_observe(life, challenger, 30)
+    decision = life.promote(NAME, challenger, reason="test")
+    # Then the window is reported, not evaluated, and says why
+    shadow = _shadow_results(decision)
+    assert list(shadow) == ["shadow_backtest"]
+    result = shadow["shadow_backtest"]
+    assert not result.evaluated
+    assert result.reason.startswith("not evaluated: window too small (30 days < 250)")
+    assert "series sp500" in result.reason
+
+
+VOLATILITY = "market_volatility"
+VOLATILITY_DAYS = 510
+"""Past the policy's ``min_days`` (500) for ``market_volatility``."""
+
+
+def _volatility_champion(life: Any, home: Path) -> None:
+    """``market_volatility`` v1: GARCH(1,1)-t trained on the same CSV as the VaR champion
+    (the S&P 500 without its last 1,000 days), promoted through the lifecycle."""
+    from riskops.data import DataSource
+    from riskops.families.base import TrainOptions
+
+    source = DataSource(
+        domain="market",
+        path=home / "data" / "sp500.csv",
+        date_col="date",
+        return_col="ret",
+        return_scale="percent",
+    )
+    options = TrainOptions(model="garch", extra={"eval_days": 250, "refit_every": 50})
+    trained = life.train("volatility", source, options)
+    assert life.promote(VOLATILITY, trained.version).promoted
+
+
+def _register_understated(life: Any) -> int:
+    """v1's GARCH refitted with its variance halved, logged with v1's gate evidence."""
+    import cloudpickle
+    import mlflow
+    import mlflow.sklearn
+
+    from riskops import tracking
+    from riskops.market.features import input_example
+    from tests.live import optimistic
+
+    v1 = life.loader.champion(VOLATILITY).estimator
+    evidence = life.loader.read_json(VOLATILITY, 1, "gate_evidence.json")
+    model = optimistic.UnderstatedVolatility(**v1.get_params()).fit(v1.returns_)
+    cloudpickle.register_pickle_by_value(optimistic)
+    try:
+        with tracking.training_run(life.settings, "volatility", "understated") as run_id:
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=input_example(v1.returns_),
+                pyfunc_predict_fn="predict",
+                serialization_format="cloudpickle",
+            )
+            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
+            mlflow.log_dict(evidence, "gate_evidence.json")
+    finally:
+        cloudpickle.unregister_pickle_by_value(optimistic)
+    tags = {"family": "volatility", "model_kind": "understated_garch"}
+    return int(life.register_version(run_id, VOLATILITY, tags))
+
+
+def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
+    live_home: Path,
+) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given a volatility champion and a challenger whose variance is half its model's
+    life = Lifecycle(Settings())
+    _volatility_champion(life, live_home)
+    challenger = _register_understated(life)
+    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
+    # When 510 new days arrive on the live stream
+    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
+    assert report.counts == {"accepted": VOLATILITY_DAYS}
+    decision = life.promote(VOLATILITY, challenger, reason="test")
+    # Then it is refused on QLIKE against the champion on the same days, named in the reason
+    shadow = _shadow_results(decision)
+    assert shadow["shadow_backtest_window"].observed == VOLATILITY_DAYS
+    qlike = shadow["shadow_backtest_loss_qlike"]
+    assert not qlike.passed and qlike.observed < 0.05
+    assert not decision.promoted
+    assert any(
+        r.startswith(f"QLIKE on the shadow window's {VOLATILITY_DAYS} days")
+        for r in decision.reasons()
+    )
