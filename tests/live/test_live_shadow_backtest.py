@@ -117,7 +117,8 @@ def test_an_optimistic_challenger_is_refused_on_its_shadow_window(live_home: Pat
     assert "challenger" in binomial.reason and "99% exceptions" in binomial.reason
     assert "champion on the same days: passes" in binomial.reason
     reasons = " ".join(decision.reasons())
-    assert "shadow window, challenger: binomial_pvalue_99" in reasons
+    assert f"shadow window ({JUDGED_DAYS} days), challenger: binomial_pvalue_99" in reasons
+    assert "1,000-day" not in binomial.reason  # the promotion backtest's window is not this one
     # (on these days, 12 exceptions at 99% against the champion's 4, 2.6 expected; and a 95%
     # tick loss significantly above the champion's, the loss test named in the reason too)
     assert not shadow["shadow_backtest_loss_95"].passed
