@@ -192,9 +192,7 @@ def test_kill_9_after_commits_no_durable_point_acknowledged_redelivers_them_as_d
     client = redis.Redis.from_url(redis_server.url)
 
     def pending() -> int:
-        return sum(
-            client.xpending(f"riskops:obs:{s}", "riskops-live")["pending"] for s in range(4)
-        )
+        return sum(client.xpending(f"riskops:obs:{s}", "riskops-live")["pending"] for s in range(4))
 
     # Given a consumer whose durable point is ten minutes away: it commits and publishes,
     # and acknowledges nothing

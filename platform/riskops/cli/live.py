@@ -208,9 +208,7 @@ def stream(
         float,
         typer.Option(help="Redis: a consumer silent this long is dead; others take its series."),
     ] = 10.0,
-    batch: Annotated[
-        int, typer.Option(help="Messages read and committed at once.")
-    ] = 100,
+    batch: Annotated[int, typer.Option(help="Messages read and committed at once.")] = 100,
     durable_ms: Annotated[
         float,
         typer.Option(

@@ -300,9 +300,7 @@ class RedisStreams:
         the entries it has just processed are still pending when it reads again."""
         with self._lock:
             owned, drained = set(self.owned), set(self._drained)
-            pending = {
-                self.stream(s): self._cursor.get(s, "0") for s in sorted(owned - drained)
-            }
+            pending = {self.stream(s): self._cursor.get(s, "0") for s in sorted(owned - drained)}
         if not owned:
             time.sleep(block_ms / 1000)
             return []
