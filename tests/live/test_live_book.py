@@ -191,6 +191,42 @@ def test_append_all_is_one_transaction_and_checks_each_streams_head(settings: Se
     assert store.head(kind, "b")[0] == 0 and store.head(kind, "a")[0] == 1
 
 
+def test_a_durable_point_covers_every_commit_before_it_unless_a_reader_holds_an_old_snapshot(
+    settings: Settings,
+) -> None:
+    import sqlite3
+
+    store = EvidenceStore(settings)
+    kind = kinds.ALARMS
+    row = {"version": 1, "series": "s", "day_seq": 1, "ts": "2020-01-01", "detector": "c"}
+    # Given a store whose commits are not synced (WAL, synchronous NORMAL)
+    store.defer_durability()
+    assert store.deferred
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    store.append(kind, "a", [{"key": "1", **row, "detail": "{}"}])
+    # Then a durable point copies every frame of the log into the synced database
+    assert store.durable_point()
+    # But while a reader holds the snapshot before a commit, that commit's frames cannot be
+    # copied, and the durable point says it did not cover them
+    reader = sqlite3.connect(settings.home / "evidence.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM riskops_evidence_live_alarms").fetchone() == (1,)
+    store.append(kind, "a", [{"key": "2", **row, "detail": "{}"}])
+    assert not store.durable_point()
+    reader.execute("COMMIT")
+    reader.close()
+    assert store.durable_point()
+    assert [r["key"] for r in store.rows(kind, "a")] == ["1", "2"]
+
+
+def test_without_deferral_every_commit_is_synced_and_durable(settings: Settings) -> None:
+    store = EvidenceStore(settings)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    assert not store.deferred and store.durable_point()
+
+
 def test_an_alarm_is_audited_naming_the_seal_and_handed_to_the_event_adapter(
     settings: Settings, garch_champion: LiveChampion, riskops_home: Path
 ) -> None:

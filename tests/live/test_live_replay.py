@@ -176,6 +176,58 @@ def test_kill_9_mid_replay_then_restart_records_every_day_exactly_once(
     assert pending == 0
 
 
+def test_kill_9_after_commits_no_durable_point_acknowledged_redelivers_them_as_duplicates(
+    live_home: Path, redis_server: RedisServer
+) -> None:
+    """The window of the deferred durability: batches committed (synchronous NORMAL) and
+    their forecasts published, but no durable point yet, so none acknowledged."""
+    import redis
+
+    from riskops.live.brokers import RedisStreams
+    from riskops.settings import Settings
+
+    redis_server.flush()
+    settings = Settings()
+    RedisStreams(redis_server.url, shards=4).publish_observations(_bodies())
+    client = redis.Redis.from_url(redis_server.url)
+
+    def pending() -> int:
+        return sum(client.xpending(f"riskops:obs:{s}", "riskops-live")["pending"] for s in range(4))
+
+    # Given a consumer whose durable point is ten minutes away: it commits and publishes,
+    # and acknowledges nothing
+    first = _stream(live_home, redis_server, "--until-idle", "60", "--durable-ms", "600000")
+    deadline = time.monotonic() + 300
+    while _scored(settings) < 300:
+        assert first.poll() is None, first.stderr.read() if first.stderr else ""
+        assert time.monotonic() < deadline, "the consumer absorbed fewer than 300 days in 5 min"
+        time.sleep(0.05)
+    # When it is killed with SIGKILL
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    committed = _scored(settings)
+    assert 300 <= committed < LIVE_DAYS
+    # every committed day is still pending on the broker: none was acknowledged
+    assert pending() >= committed
+    # and a consumer of the default durability is started under the same name
+    second = _stream(live_home, redis_server, "--until-idle", "3")
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err[-3000:]
+    report = json.loads(out)
+    # Then every committed day came again and was counted a duplicate, the others accepted
+    assert report["counts"] == {"duplicate": committed, "accepted": LIVE_DAYS - committed}
+    # and the ledger has every day exactly once, with the forecasts of an uninterrupted run
+    observations, forecasts, scores = _ledger(settings)
+    days = [b["timestamp"] for b in _bodies()]
+    assert [o["ts"][:10] for o in observations] == days
+    assert [s["key"] for s in scores] == [str(i) for i in range(1, LIVE_DAYS + 1)]
+    assert [f["key"] for f in forecasts] == [str(i) for i in range(LIVE_DAYS + 1)]
+    _, batch = _offline(settings)
+    assert np.array_equal(_hits(scores, "99"), (batch["ret"] < -batch["var_99"]).to_numpy())
+    # and the stopping consumer's last durable point acknowledged everything
+    assert pending() == 0
+
+
 @pytest.mark.parametrize("bad", ["not json", '{"series": "sp500"}', '{"series": "a/b"}'])
 def test_a_malformed_message_is_dead_lettered_and_acknowledged(
     live_home: Path, redis_server: RedisServer, bad: str

@@ -208,9 +208,15 @@ def stream(
         float,
         typer.Option(help="Redis: a consumer silent this long is dead; others take its series."),
     ] = 10.0,
-    batch: Annotated[
-        int, typer.Option(help="Messages committed (and acknowledged) at once.")
-    ] = 100,
+    batch: Annotated[int, typer.Option(help="Messages read and committed at once.")] = 100,
+    durable_ms: Annotated[
+        float,
+        typer.Option(
+            help="Commit without fsync, publish at once, and acknowledge batches when a "
+            "durable point (every this many ms) covers them; 0: one synced commit per batch, "
+            "acknowledged at once."
+        ),
+    ] = 50.0,
     until_idle: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without a message.")
     ] = None,
@@ -219,7 +225,8 @@ def stream(
     json_out: opt.Json = False,
 ) -> None:
     """Consume observations from a broker (or a replayed file) until stopped: each batch is
-    committed to the live ledger before it is acknowledged."""
+    committed to the live ledger before its forecasts are published, and acknowledged once
+    a durable point covers it."""
     with command(json_out):
         from riskops.errors import BadInputError
         from riskops.lifecycle import Lifecycle
@@ -255,7 +262,14 @@ def stream(
                 }
             source = open_source(broker, **options)
         on_alarm, note = _alarm_events(events)
-        runner = Consumer(LiveBook(settings, on_alarm=on_alarm), source, batch=batch)
+        if durable_ms < 0:
+            raise BadInputError(f"--durable-ms: milliseconds, at least 0, got {durable_ms}")
+        runner = Consumer(
+            LiveBook(settings, on_alarm=on_alarm),
+            source,
+            batch=batch,
+            durable_ms=durable_ms or None,
+        )
 
         def stop(signum: int, frame: Any) -> None:
             runner.stop.set()  # finish the batch in hand, then leave

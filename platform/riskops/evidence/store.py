@@ -237,6 +237,8 @@ class EvidenceStore:
         url = settings.evidence_database_url
         if url.startswith("sqlite"):
             settings.ensure_home()
+        self._synchronous = "FULL"
+        """SQLite's ``synchronous`` of this store's connections (see :meth:`defer_durability`)."""
         self.engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
 
@@ -244,9 +246,10 @@ class EvidenceStore:
             def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
                 dbapi_conn.isolation_level = None
                 dbapi_conn.execute("PRAGMA busy_timeout = 30000")
-                # WAL: readers never block the writer; a commit is one fsync of the log.
+                # WAL: readers never block the writer; a commit is one fsync of the log
+                # (FULL), or none until the next checkpoint (NORMAL, see defer_durability).
                 dbapi_conn.execute("PRAGMA journal_mode = WAL")
-                dbapi_conn.execute("PRAGMA synchronous = FULL")
+                dbapi_conn.execute(f"PRAGMA synchronous = {self._synchronous}")
 
             @sa.event.listens_for(self.engine, "begin")
             def _sqlite_begin(conn: Any) -> None:
@@ -258,6 +261,52 @@ class EvidenceStore:
         self._committed: dict[tuple[str, str], tuple[int, str]] = {}
         """``(kind, stream) -> (seq, hash)`` this store committed last (see :meth:`append_all`)."""
         self._committed_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ durability
+    @property
+    def deferred(self) -> bool:
+        """Whether a commit may return before it is durable (see :meth:`defer_durability`)."""
+        return self._synchronous != "FULL"
+
+    def defer_durability(self) -> None:
+        """Commit without waiting for the disk; :meth:`durable_point` makes them durable.
+
+        SQLite only (PostgreSQL commits are durable, and this does nothing there): the
+        store's connections use WAL with ``synchronous = NORMAL``, so that a commit writes
+        the log but does not fsync it. A committed transaction then survives the end of
+        the process (``kill -9``: the log is in the operating system's cache and every
+        other connection reads it) but not a power loss or a crash of the operating
+        system, until a :meth:`durable_point` that succeeds after it. A writer that must
+        not lose what it confirmed (the live consumer's acknowledgements) confirms only
+        what a durable point covers.
+        """
+        if self.engine.dialect.name != "sqlite" or self.deferred:
+            return
+        self._synchronous = "NORMAL"
+        self.engine.dispose()  # connections already open keep their pragma: new ones
+
+    def durable_point(self) -> bool:
+        """Make every transaction committed before this call durable; whether it did.
+
+        With :meth:`defer_durability`, a passive checkpoint of the write-ahead log
+        (``PRAGMA wal_checkpoint(PASSIVE)``): SQLite syncs the log before it copies its
+        frames into the database and syncs the database once every frame is copied, so a
+        checkpoint that copied every frame of the log (``checkpointed == log``) leaves
+        every earlier commit on disk. It takes no write lock (the writer goes on while it
+        runs, from another thread); a reader holding an older snapshot can keep frames
+        from being copied, and then it returns ``False`` (try again later). Without
+        deferral every commit is durable already: ``True``.
+        """
+        if not self.deferred:
+            return True
+        raw = self.engine.raw_connection()
+        try:
+            busy, log, checkpointed = raw.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
+        finally:
+            raw.close()
+        return busy == 0 and log >= 0 and checkpointed == log
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:

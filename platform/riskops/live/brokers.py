@@ -134,6 +134,8 @@ class RedisStreams:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self.owned: set[int] = set()
         self._drained: set[int] = set()
+        self._cursor: dict[int, str] = {}
+        """Per shard not drained: the id after which its pending entries are read next."""
         self._groups_ready = False
         self._renew = self.client.register_script(_RENEW)
         self._lock = threading.RLock()
@@ -218,6 +220,7 @@ class RedisStreams:
                     # Lost (the process stalled past the lease): another consumer owns it.
                     self.owned.discard(shard)
                     self._drained.discard(shard)
+                    self._cursor.pop(shard, None)
 
     def heartbeat(self) -> set[int]:
         """Renew this consumer's leases, take free shards up to its fair share, give back
@@ -247,6 +250,7 @@ class RedisStreams:
             self._call(self._release, keys=[self._lease(shard)], args=[self.consumer])
             self.owned.discard(shard)
             self._drained.discard(shard)
+            self._cursor.pop(shard, None)
         for shard in range(self.shards):
             if len(self.owned) >= fair:
                 break
@@ -280,6 +284,7 @@ class RedisStreams:
             if start in (b"0-0", "0-0"):
                 break
         self._drained.discard(shard)
+        self._cursor.pop(shard, None)
         if claimed:
             logger.info(
                 "live: %s took over shard %s with %s pending", self.consumer, shard, claimed
@@ -288,23 +293,32 @@ class RedisStreams:
 
     def read(self, count: int = 100, block_ms: int = 500) -> list[Message]:
         """Up to ``count`` messages of the owned shards: each shard's pending entries (its
-        own, or claimed) before new ones."""
+        own, or claimed) before new ones.
+
+        The pending entries are read on from where the last read of them stopped, not from
+        the start: the consumer acknowledges a batch only once a durable point covers it, so
+        the entries it has just processed are still pending when it reads again."""
         with self._lock:
             owned, drained = set(self.owned), set(self._drained)
+            pending = {self.stream(s): self._cursor.get(s, "0") for s in sorted(owned - drained)}
         if not owned:
             time.sleep(block_ms / 1000)
             return []
-        pending = {self.stream(s): "0" for s in sorted(owned - drained)}
         if pending:
             answer = self._call(
                 self.client.xreadgroup, self.group, self.consumer, pending, count=count
             )
             messages = self._messages(answer)
             for stream, entries in answer or []:
-                if not entries:
-                    name = stream.decode() if isinstance(stream, bytes) else stream
-                    with self._lock:
-                        self._drained.add(int(name.rsplit(":", 1)[1]))
+                name = stream.decode() if isinstance(stream, bytes) else stream
+                shard = int(name.rsplit(":", 1)[1])
+                with self._lock:
+                    if not entries:
+                        self._drained.add(shard)
+                        self._cursor.pop(shard, None)
+                    elif shard in self.owned:
+                        last = entries[-1][0]
+                        self._cursor[shard] = last.decode() if isinstance(last, bytes) else last
             if messages:
                 return messages
         fresh = {self.stream(s): ">" for s in sorted(owned)}
@@ -338,7 +352,12 @@ class RedisStreams:
         """Messages of a batch that was not committed: read again (they stay pending)."""
         with self._lock:
             for m in messages:
-                self._drained.discard(int(m.handle[0].rsplit(":", 1)[1]))
+                shard = int(m.handle[0].rsplit(":", 1)[1])
+                self._drained.discard(shard)
+                before = _id_before(m.handle[1])
+                found = self._cursor.get(shard)
+                if found is None or _id_key(before) < _id_key(found):
+                    self._cursor[shard] = before
 
     def ack(self, messages: Sequence[Message]) -> None:
         """Acknowledge committed messages (XACK, per shard)."""
@@ -375,6 +394,19 @@ class RedisStreams:
         except Exception:  # the broker is gone: the leases expire on their own
             pass
         self.owned.clear()
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _id_before(entry_id: str) -> str:
+    """The stream entry id just before ``entry_id`` (reads "after" it start at it)."""
+    ms, seq = _id_key(entry_id)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-18446744073709551615" if ms > 0 else "0"
 
 
 # -- Kafka -------------------------------------------------------------------------------------

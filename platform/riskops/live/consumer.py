@@ -1,16 +1,34 @@
-"""The stream consumer: read a batch, put it through the book, acknowledge what is committed.
+"""The stream consumer: read a batch, put it through the book, publish, acknowledge what is durable.
 
 One loop for every source (:mod:`riskops.live.brokers`)::
 
     heartbeat -> read a batch -> parse each message -> LiveBook.ingest (one transaction)
-              -> acknowledge the batch -> publish its forecasts
+              -> publish its forecasts -> acknowledge the batches a durable point covers
 
-A message is acknowledged only after the transaction that recorded it -- observation,
-forecast, score, state checkpoint, or its dead letter -- has committed, so ``kill -9`` at
-any point loses nothing acknowledged and repeats nothing (a message read again is a
-counted duplicate). A batch that could not be committed (stale twice) is read again. A
-broker that does not answer is a counted outcome with a dead letter; the loop waits
-(doubling up to :data:`MAX_BACKOFF_SECONDS`) and goes on.
+The durability contract (``durable_ms``, default :data:`DURABLE_MS`):
+
+* a batch's forecasts are published once its transaction -- observations, forecasts,
+  scores, state checkpoints, dead letters -- has *committed*: on SQLite with
+  ``synchronous = NORMAL`` (:meth:`~riskops.evidence.store.EvidenceStore.defer_durability`),
+  which survives the end of the process (``kill -9``) but not yet a power loss;
+* its messages are acknowledged on the broker only after a *durable point* covers the
+  commit: a thread of the consumer checkpoints the write-ahead log every ``durable_ms``
+  (:meth:`~riskops.evidence.store.EvidenceStore.durable_point`: the log and the database
+  synced), and the loop acknowledges every batch committed before the last checkpoint that
+  succeeded (and all of them, after a last durable point, when it stops).
+
+So ``kill -9`` at any point loses nothing committed and counts nothing twice (a message read
+again is a counted duplicate); a power loss or an operating-system crash loses at most the
+commits of the last ``durable_ms`` or so -- their messages were not acknowledged, so the
+broker delivers them again and the ledger records them then, once (the state restarts from
+its last durable checkpoint). What may repeat is a *published* forecast of that window: the
+same stream, sequence number and values, published again. ``durable_ms=None`` is the
+strict mode: every commit is synced (``synchronous = FULL``, one fsync per batch) and the
+batch acknowledged at once, before its forecasts are published.
+
+A batch that could not be committed (stale twice) is read again. A broker that does not
+answer is a counted outcome with a dead letter; the loop waits (doubling up to
+:data:`MAX_BACKOFF_SECONDS`) and goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from riskops.errors import BadInputError
 from riskops.evidence.store import Batch
 from riskops.live import kinds
 from riskops.live.book import LiveBook
@@ -36,6 +55,11 @@ __all__ = ["Consumer", "ConsumerStats"]
 logger = logging.getLogger("riskops.live")
 
 MAX_BACKOFF_SECONDS = 10.0
+DURABLE_MS = 50.0
+"""How often committed batches are made durable (and then acknowledged), in milliseconds."""
+FINAL_DURABLE_SECONDS = 5.0
+"""How long a stopping consumer tries to make its last batches durable before it leaves them
+unacknowledged (delivered again to whoever reads next: counted duplicates)."""
 
 
 @dataclass
@@ -87,17 +111,37 @@ class Consumer:
         Messages read (and committed) at once.
     block_ms
         How long a read waits for messages.
+    durable_ms
+        How often committed batches are made durable and then acknowledged (module doc);
+        ``None``: every commit durable, its batch acknowledged at once.
     """
 
     def __init__(
-        self, book: LiveBook, source: Any, *, batch: int = 100, block_ms: int = 200
+        self,
+        book: LiveBook,
+        source: Any,
+        *,
+        batch: int = 100,
+        block_ms: int = 200,
+        durable_ms: float | None = DURABLE_MS,
     ) -> None:
+        if durable_ms is not None and not durable_ms > 0:
+            raise BadInputError(f"durable_ms: milliseconds above 0 (or None), got {durable_ms}")
         self.book = book
         self.source = source
         self.batch = int(batch)
         self.block_ms = int(block_ms)
+        self.durable_ms = durable_ms
         self.stats = ConsumerStats()
         self.stop = threading.Event()
+        self._unacked: deque[tuple[int, list[Message]]] = deque()
+        """``(batch number, messages)`` committed, not acknowledged yet (oldest first)."""
+        self._committed = 0
+        """Batches committed so far (numbers 1, 2, ...)."""
+        self._durable = 0
+        """Batches a durable point covers: numbers up to this one."""
+        if durable_ms is not None:
+            book.store.defer_durability()
 
     def run(
         self,
@@ -108,11 +152,33 @@ class Consumer:
     ) -> ConsumerStats:
         """Consume until :attr:`stop` is set, ``max_messages`` were absorbed, the source is
         exhausted (a replay), or nothing came for ``idle_seconds``."""
+        self.book.champions()  # loaded before the first message, not during its batch
+        self.book.publish_pending()
+        done = threading.Event()
+        syncer = None
+        if self.durable_ms is not None:
+            syncer = threading.Thread(
+                target=self._keep_durable, args=(done,), name="riskops-durable", daemon=True
+            )
+            syncer.start()
+        try:
+            self._loop(max_messages, idle_seconds, on_batch)
+        finally:
+            done.set()
+            if syncer is not None:
+                syncer.join()
+            self._last_durable_point()
+        return self.stats
+
+    def _loop(
+        self,
+        max_messages: int | None,
+        idle_seconds: float | None,
+        on_batch: Callable[[Any], None] | None,
+    ) -> None:
         backoff = 0.5
         idle_since = time.monotonic()
         last_beat = 0.0
-        self.book.champions()  # loaded before the first message, not during its batch
-        self.book.publish_pending()
         while not self.stop.is_set():
             try:
                 now = time.monotonic()
@@ -126,6 +192,7 @@ class Consumer:
                 backoff = min(2 * backoff, MAX_BACKOFF_SECONDS)
                 continue
             backoff = 0.5
+            self._ack_durable()
             if not messages:
                 if getattr(self.source, "exhausted", False):
                     break
@@ -138,7 +205,58 @@ class Consumer:
                 on_batch(report)
             if max_messages is not None and self.stats.messages >= max_messages:
                 break
-        return self.stats
+
+    # ------------------------------------------------------------------ durability
+    def _keep_durable(self, done: threading.Event) -> None:
+        """Every ``durable_ms``: a durable point covering the batches committed before it."""
+        assert self.durable_ms is not None
+        while not done.wait(self.durable_ms / 1000):
+            committed = self._committed  # read before the checkpoint starts
+            if committed <= self._durable:
+                continue
+            try:
+                if self.book.store.durable_point():
+                    self._durable = committed
+            except Exception as exc:  # the store is busy or down: the next round tries
+                logger.warning("live: durable point failed: %s", exc)
+
+    def _ack_durable(self) -> None:
+        """Acknowledge every committed batch a durable point covers (one call)."""
+        durable = self._durable
+        if not self._unacked or self._unacked[0][0] > durable:
+            return
+        messages: list[Message] = []
+        while self._unacked and self._unacked[0][0] <= durable:
+            messages += self._unacked.popleft()[1]
+        try:
+            self.source.ack(messages)
+        except BrokerDown as exc:
+            # Durable but not acknowledged: delivered again later, then a duplicate.
+            self._broker_down(f"acknowledging {len(messages)} message(s): {exc}")
+
+    def _last_durable_point(self) -> None:
+        """A stopping consumer acknowledges what it committed, once a durable point holds."""
+        if not self._unacked:
+            return
+        deadline = time.monotonic() + FINAL_DURABLE_SECONDS
+        committed = self._committed
+        while True:
+            try:
+                if self.book.store.durable_point():
+                    self._durable = committed
+                    break
+            except Exception as exc:
+                logger.warning("live: durable point failed: %s", exc)
+            if time.monotonic() > deadline:
+                logger.warning(
+                    "live: no durable point in %.0f s: %s committed message(s) left "
+                    "unacknowledged (delivered again: duplicates)",
+                    FINAL_DURABLE_SECONDS,
+                    sum(len(m) for _, m in self._unacked),
+                )
+                return
+            time.sleep(0.05)
+        self._ack_durable()
 
     def _absorb(self, messages: list[Message]) -> Any:
         items = [parse(m.body, self.source.name, m.id) for m in messages]
@@ -147,11 +265,12 @@ class Consumer:
             self.source.requeue(messages)
             self.stats.counts.update(report.counts)
             return report
-        try:
-            self.source.ack(messages)
-        except BrokerDown as exc:
-            # Committed but not acknowledged: delivered again later, then a duplicate.
-            self._broker_down(f"acknowledging {len(messages)} message(s): {exc}")
+        self._committed += 1
+        if self.durable_ms is None:
+            self._durable = self._committed  # synchronous = FULL: the commit is durable
+        self._unacked.append((self._committed, messages))
+        if self.durable_ms is None:
+            self._ack_durable()
         self.stats.batches += 1
         self.stats.messages += len(messages)
         self.stats.counts.update(report.counts)
