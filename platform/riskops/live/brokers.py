@@ -412,6 +412,17 @@ def _id_before(entry_id: str) -> str:
 # -- Kafka -------------------------------------------------------------------------------------
 
 
+def kafka_commit_offsets(consumed: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """``{partition: offset to commit}`` for consumed ``(partition, offset)`` pairs: Kafka's
+    committed offset is the next one to read, one past the highest consumed per partition.
+    Committing only the last message's would leave the batch's other partitions to be read
+    again (and an earlier, lower offset of one partition must never move its commit back)."""
+    found: dict[int, int] = {}
+    for partition, offset in consumed:
+        found[partition] = max(found.get(partition, -1), offset + 1)
+    return found
+
+
 class KafkaTopic:
     """Observations on a Kafka topic keyed by series; offsets committed after the batch."""
 
@@ -464,12 +475,18 @@ class KafkaTopic:
             self._consumer.seek(TopicPartition(self.topic, partition, offset))
 
     def ack(self, messages: Sequence[Message]) -> None:
-        from confluent_kafka import KafkaException
+        """Commit, for each partition the messages came from, the offset after the last one
+        (a batch, or several batches acknowledged at once, spans partitions)."""
+        from confluent_kafka import KafkaException, TopicPartition
 
         if not messages:
             return
+        offsets = kafka_commit_offsets((m.handle.partition(), m.handle.offset()) for m in messages)
         try:
-            self._consumer.commit(message=messages[-1].handle, asynchronous=False)
+            self._consumer.commit(
+                offsets=[TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())],
+                asynchronous=False,
+            )
         except KafkaException as exc:
             raise BrokerDown(f"kafka: {exc}") from None
 
