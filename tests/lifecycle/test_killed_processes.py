@@ -469,13 +469,18 @@ def test_a_killed_rollback_run_again_with_from_rolls_back_once(
     assert f"v{third} was already rolled back" in again["note"], again
     assert _actions_since(life, records) == ["rollback"]
     assert fold(life.trail.records(NAME), NAME).champion == second
+    # And so it does once `riskops reconcile` has brought the aliases to the trail
+    _reconciled_then_clean(life, [("champion", third, second), ("previous", second, first)])
+    code, again = _cli(*argv)
+    assert code == 0 and f"v{third} was already rolled back" in again["note"], again
+    assert _actions_since(life, records) == ["rollback", "reconcile"]
     # And a rollback from a version that is not champion, and was not just rolled back,
     # is refused naming the option and the champion
     code, wrong = _cli("rollback", NAME, "--from", str(first))
     assert code == 2, wrong
     message = wrong["error"]["message"]
     assert message.startswith("from: ") and f"champion is v{second}, not v{first}" in message
-    assert _actions_since(life, records) == ["rollback"]
+    assert _actions_since(life, records) == ["rollback", "reconcile"]
 
 
 def test_a_shadow_killed_after_its_record_is_shadowed_reported_and_reconciled(

@@ -615,7 +615,8 @@ def _rolled_back_from(
     when it is the trail's last change of champion (``None`` otherwise)."""
     last = None
     for record in life.trail.records(name):
-        if record.seq < state.since_seq:
+        # reconcile records only bring MLflow's aliases to what the trail already says
+        if record.seq < state.since_seq or record.action == "reconcile":
             continue
         changes = record.body.get("alias_changes") or []
         moved = [
