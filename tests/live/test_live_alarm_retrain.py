@@ -25,31 +25,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "results" / "bench_live.
 def _register_optimistic(life) -> int:
     """market_var v2: v1's GARCH(1,1)-t refitted on the same days, its VaR and ES times 0.7,
     logged with its code (cloudpickle by value), registered and made champion by force."""
-    import cloudpickle
-    import mlflow
-    import mlflow.sklearn
-
-    from riskops import tracking
-    from riskops.market.features import input_example
     from tests.live import optimistic
 
-    v1 = life.loader.champion("market_var").estimator
-    model = optimistic.OptimisticVaR(**v1.get_params()).fit(v1.returns_)
-    cloudpickle.register_pickle_by_value(optimistic)
-    try:
-        with tracking.training_run(life.settings, "var", "optimistic") as run_id:
-            mlflow.sklearn.log_model(
-                model,
-                name="model",
-                input_example=input_example(v1.returns_),
-                pyfunc_predict_fn="predict",
-                serialization_format="cloudpickle",
-            )
-            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
-    finally:
-        cloudpickle.unregister_pickle_by_value(optimistic)
-    version = life.register_version(
-        run_id, "market_var", {"family": "var", "model_kind": "optimistic_garch_t"}
+    version = optimistic.register_degraded(
+        life, "market_var", "var", optimistic.OptimisticVaR, "optimistic_garch_t", "optimistic"
     )
     decision = life.promote(
         "market_var", version, force=True, reason="test: a champion made too optimistic"

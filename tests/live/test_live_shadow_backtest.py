@@ -44,33 +44,17 @@ def _live_days(n: int) -> list[Observation]:
 def _register_optimistic(life: Any) -> int:
     """v1's GARCH(1,1)-t refitted on the same days with VaR and ES times 0.7, logged with its
     code and with v1's gate evidence (it passed its training window as v1 did), registered."""
-    import cloudpickle
-    import mlflow
-    import mlflow.sklearn
-
-    from riskops import tracking
-    from riskops.market.features import input_example
     from tests.live import optimistic
 
-    v1 = life.loader.champion(NAME).estimator
     evidence = life.loader.read_json(NAME, 1, "gate_evidence.json")
-    model = optimistic.OptimisticVaR(**v1.get_params()).fit(v1.returns_)
-    cloudpickle.register_pickle_by_value(optimistic)
-    try:
-        with tracking.training_run(life.settings, "var", "optimistic") as run_id:
-            mlflow.sklearn.log_model(
-                model,
-                name="model",
-                input_example=input_example(v1.returns_),
-                pyfunc_predict_fn="predict",
-                serialization_format="cloudpickle",
-            )
-            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
-            mlflow.log_dict(evidence, "gate_evidence.json")
-    finally:
-        cloudpickle.unregister_pickle_by_value(optimistic)
-    return int(
-        life.register_version(run_id, NAME, {"family": "var", "model_kind": "optimistic_garch_t"})
+    return optimistic.register_degraded(
+        life,
+        NAME,
+        "var",
+        optimistic.OptimisticVaR,
+        "optimistic_garch_t",
+        "optimistic",
+        evidence=evidence,
     )
 
 
@@ -229,33 +213,18 @@ def _volatility_champion(life: Any, home: Path) -> None:
 
 def _register_understated(life: Any) -> int:
     """v1's GARCH refitted with its variance halved, logged with v1's gate evidence."""
-    import cloudpickle
-    import mlflow
-    import mlflow.sklearn
-
-    from riskops import tracking
-    from riskops.market.features import input_example
     from tests.live import optimistic
 
-    v1 = life.loader.champion(VOLATILITY).estimator
     evidence = life.loader.read_json(VOLATILITY, 1, "gate_evidence.json")
-    model = optimistic.UnderstatedVolatility(**v1.get_params()).fit(v1.returns_)
-    cloudpickle.register_pickle_by_value(optimistic)
-    try:
-        with tracking.training_run(life.settings, "volatility", "understated") as run_id:
-            mlflow.sklearn.log_model(
-                model,
-                name="model",
-                input_example=input_example(v1.returns_),
-                pyfunc_predict_fn="predict",
-                serialization_format="cloudpickle",
-            )
-            mlflow.log_dict({"dataset": {"assets": ["sp500"]}}, "lineage.json")
-            mlflow.log_dict(evidence, "gate_evidence.json")
-    finally:
-        cloudpickle.unregister_pickle_by_value(optimistic)
-    tags = {"family": "volatility", "model_kind": "understated_garch"}
-    return int(life.register_version(run_id, VOLATILITY, tags))
+    return optimistic.register_degraded(
+        life,
+        VOLATILITY,
+        "volatility",
+        optimistic.UnderstatedVolatility,
+        "understated_garch",
+        "understated",
+        evidence=evidence,
+    )
 
 
 def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
