@@ -38,6 +38,10 @@ bare online update in the same run:
   per batch: checks, score, update, and one transaction appending the observations,
   forecasts, scores and state checkpoints to the evidence store (SQLite, WAL, synchronous
   FULL: one fsync per batch);
+* ``ledger_checkpoints`` -- the same path with the online states checkpointed at every bar
+  (as before the log replay) and every ``CHECKPOINT_EVERY`` (50) bars, for the GARCH(1,1)-t
+  VaR and the FHS VaR (whose residual window makes a checkpoint of kilobytes): CPU per
+  observation and the ratio;
 * ``broker_latency`` -- a real ``redis-server`` (started here), a producer *process*
   sending ``--rate`` (1,000) observations per second for ``--seconds`` over the universe,
   one consumer (:class:`riskops.live.consumer.Consumer`, batches of up to 100): p50/p99 of
@@ -471,9 +475,9 @@ def _universe(args: argparse.Namespace, days: int) -> tuple[Any, list[str], Any,
     return model, names, frame.iloc[: args.history_days], frame.iloc[args.history_days :]
 
 
-def _book(home: Path, model: Any, history: Any) -> Any:
+def _book(home: Path, model: Any, history: Any, checkpoint_every: int | None = None) -> Any:
     from riskops.families import get_family
-    from riskops.live.book import LiveBook
+    from riskops.live.book import CHECKPOINT_EVERY, LiveBook
     from riskops.live.champions import LiveChampion
     from riskops.settings import Settings
 
@@ -483,7 +487,68 @@ def _book(home: Path, model: Any, history: Any) -> Any:
     def start(champion: Any, series: str, before: Any) -> Any:
         return history[series]
 
-    return LiveBook(settings, champions=[champion], history=start)
+    every = CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+    return LiveBook(settings, champions=[champion], history=start, checkpoint_every=every)
+
+
+def _ledger_checkpoints(
+    args: argparse.Namespace, model: Any, history: Any, live: Any, tmp: str
+) -> dict[str, Any]:
+    """The ledger path with a state checkpoint at every bar (as before the log replay) and
+    every :data:`~riskops.live.book.CHECKPOINT_EVERY` bars, side by side, for the GARCH-t
+    VaR (a state of a few floats) and the FHS VaR (a residual window of hundreds)."""
+    from riskops.data.market import load_market
+    from riskops.live.book import CHECKPOINT_EVERY
+    from riskops.live.observations import Observation
+    from riskops.market.var import FilteredHistoricalVaR
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Fitted on the GARCH-t champion's training days (_universe)
+        fhs = FilteredHistoricalVaR().fit(load_market().series().to_numpy()[: args.train_days])
+    names = list(live.columns)
+    batches = [
+        [
+            Observation(s, ts, float(live.at[ts, s]), source="bench", message_id=f"{s}@{d}")
+            for s in names
+        ]
+        for d, ts in enumerate(live.index)
+    ]
+    n = len(names) * (len(batches) - 1)
+    out: dict[str, Any] = {
+        "what": "LiveBook.ingest as in ledger_append, its states checkpointed at every bar "
+        f"or every {CHECKPOINT_EVERY} bars (the first bar of each series, untimed, is "
+        "checkpointed in both: the timed bars are the ones between checkpoints)",
+        "observations": n,
+    }
+    for label, champion in (("garch_t_var", model), ("gjr_fhs_var", fhs)):
+        row: dict[str, Any] = {}
+        for every in (1, CHECKPOINT_EVERY):
+            book = _book(Path(tmp) / f"checkpoints-{label}-{every}", champion, history, every)
+            book.ingest(batches[0])
+
+            def ingest(book: Any = book) -> None:
+                for batch in batches[1:]:
+                    book.ingest(batch)
+
+            wall, cpu = _timed(ingest)
+            row[f"every_{every}"] = {
+                "obs_per_second": round(n / wall, 1),
+                "cpu_us_per_observation": round(1e6 * cpu / n, 1),
+            }
+        row["cpu_ratio_every_bar_to_sparse"] = round(
+            row["every_1"]["cpu_us_per_observation"]
+            / row[f"every_{CHECKPOINT_EVERY}"]["cpu_us_per_observation"],
+            2,
+        )
+        out[label] = row
+        print(
+            f"  checkpoints {label}: every bar {row['every_1']['cpu_us_per_observation']:.0f}"
+            f" us CPU/obs, every {CHECKPOINT_EVERY} "
+            f"{row[f'every_{CHECKPOINT_EVERY}']['cpu_us_per_observation']:.0f} us "
+            f"({row['cpu_ratio_every_bar_to_sparse']:.2f}x)"
+        )
+    return out
 
 
 def _producer(url: str, names: list[str], live: Any, rate: float, seconds: float) -> None:
@@ -578,6 +643,7 @@ def stream_path(args: argparse.Namespace) -> dict[str, Any]:
             f"  ledger path {n / wall:,.0f} obs/s  (bare update {bare:,.0f} obs/s) "
             f"for {len(names)} series"
         )
+        out["ledger_checkpoints"] = _ledger_checkpoints(args, model, history, live, tmp)
         # -- the broker latency at a fixed rate
         binary = shutil.which("redis-server")
         if binary is None:

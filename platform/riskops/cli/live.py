@@ -150,6 +150,7 @@ def observe(
                 counts.update(report.counts)
                 alarms += report.alarms
                 forecasts.update(report.forecasts)
+            book.save_states()  # the next observe resumes without replaying these bars
         payload = {
             "counts": dict(counts),
             "alarms": alarms,

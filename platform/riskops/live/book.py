@@ -9,17 +9,27 @@
    dead letter with the reason; a bar with only a close gets its return from the previous
    close (the first close of a series only *anchors* the returns);
 2. **each live champion** (:mod:`riskops.live.champions`) following the series: its state
-   (cached, else restored from the last checkpoint, else built from the history before the
-   bar -- the champion's training data for its own asset, else the series' recorded
-   observations once there are :data:`~riskops.live.champions.MIN_HISTORY_DAYS` of them,
-   else the champion is *warming up* on the series) scores the bar against the forecast it
-   issued for it (VaR exceptions and the detectors, the variance's QLIKE, the anomaly
-   alert), absorbs it and issues the next forecast;
+   (cached, else restored from the last checkpoint and the bars scored after it, else
+   built from the history before the bar -- the champion's training data for its own
+   asset, else the series' recorded observations once there are
+   :data:`~riskops.live.champions.MIN_HISTORY_DAYS` of them, else the champion is *warming
+   up* on the series) scores the bar against the forecast it issued for it (VaR exceptions
+   and the detectors, the variance's QLIKE, the anomaly alert), absorbs it and issues the
+   next forecast;
 3. **one transaction** (:meth:`~riskops.evidence.store.EvidenceStore.append_all`) writes
    the observations, forecasts, scores, state checkpoints, alarms and dead letters of the
    whole batch, each stream's head checked against the one the rows were built on (a
    stream another writer moved is *stale*: nothing is written, the caches are dropped and
    the batch is tried once more from the store).
+
+A state is checkpointed at its first bar, then every :data:`CHECKPOINT_EVERY` bars, and
+when a process stops cleanly (:meth:`LiveBook.save_states`), not at every bar: the scores
+stream of a live stream is the log of the bars its state absorbed, in order (one row per
+bar, written in the same transaction as the bar), so a state is restored from its last
+checkpoint by re-applying the bars scored after it (:meth:`LiveBook._restore`; the update
+is deterministic). A restored state -- after a restart, a stale head or a takeover by
+another process -- is the state an uninterrupted book holds, detectors and benchmark
+included.
 
 Only then does the caller acknowledge the messages: a process killed at any point loses no
 acknowledged observation, and a message delivered again is a duplicate. After the commit,
@@ -42,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskops.errors import BadInputError
 from riskops.evidence.store import Batch, EvidenceConflict, EvidenceStore, StaleHead
 from riskops.live import kinds
 from riskops.live.champions import (
@@ -62,6 +73,15 @@ logger = logging.getLogger("riskops.live")
 REFRESH_SECONDS = 5.0
 """How often the book asks the trail which champions are live (a promotion is followed
 within this time)."""
+
+CHECKPOINT_EVERY = 50
+"""Bars between two state checkpoints of one live stream (module doc). A checkpoint row is
+the whole online state -- an FHS/HS window is hundreds of floats -- serialised, hashed and
+written; at every bar it was the dearest row of the batch. Restoring replays at most
+``CHECKPOINT_EVERY - 1`` bars (tens of microseconds each: one state update and, with the
+watch, one detector step), so 50 keeps a restore of a stream near a millisecond (a
+takeover of 500 series, well under a second) while the checkpoints cost 1/50 of what they
+did per bar."""
 
 
 @dataclass
@@ -116,7 +136,18 @@ class IngestReport:
 class _Slot:
     """One (champion, series) live stream: its state, benchmark, detectors, committed seq."""
 
-    __slots__ = ("benchmark", "champion", "fresh", "seq", "series", "state", "stream", "watch")
+    __slots__ = (
+        "benchmark",
+        "champion",
+        "fresh",
+        "saved",
+        "seq",
+        "series",
+        "state",
+        "states",
+        "stream",
+        "watch",
+    )
 
     def __init__(
         self,
@@ -127,6 +158,8 @@ class _Slot:
         benchmark: Any = None,
         watch: Watch | None = None,
         fresh: bool = False,
+        saved: int | None = None,
+        states: int = 0,
     ) -> None:
         self.champion = champion
         self.series = series
@@ -137,6 +170,25 @@ class _Slot:
         self.watch = watch
         self.fresh = fresh
         """Built from history: its first forecast (seq 0) is not stored yet."""
+        self.saved = saved
+        """The state's seq at its last checkpoint; ``None``: the next bar must write one
+        (a fresh state, or a watch started since the checkpoint: neither is in the log)."""
+        self.states = states
+        """Rows of the stream's checkpoints (its head: what the next one expects)."""
+
+    def due(self, seq: int, every: int) -> bool:
+        """Whether the state at ``seq`` is checkpointed (``every`` bars after the last)."""
+        return self.saved is None or seq - self.saved >= every
+
+    def checkpoint_row(self, ts: str | None) -> dict[str, Any]:
+        """The states row of the state as it is now (the bar ``ts`` its last)."""
+        state = self.state
+        return {
+            "key": str(state.seq),
+            "fingerprint": state.fingerprint,
+            "ts": ts,
+            "state": self.checkpoint(),
+        }
 
     def checkpoint(self) -> str:
         saved: dict[str, Any] = {
@@ -177,6 +229,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def _exceptions(issued: Any, ret: float) -> dict[str, bool]:
+    """Per level tag, whether ``ret`` fell below the VaR ``issued`` for it (the live score
+    and the replay of a restore count them alike)."""
+    from riskops.market.rolling import level_tag
+
+    return {level_tag(lv): bool(ret < -v) for lv, v in zip(issued.levels, issued.var, strict=True)}
+
+
+def _joint(bars: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A multi-asset bar from each asset's observations row at one time."""
+    joint: dict[str, Any] = {"ret": {a: b["ret"] for a, b in bars.items()}}
+    for name in ("high", "low", "volume"):
+        values = {a: b.get(name) for a, b in bars.items()}
+        if any(v is not None for v in values.values()):
+            joint[name] = values
+    return joint
+
+
 class LiveBook:
     """The live champions of one installation and the one path of their observations.
 
@@ -193,6 +263,9 @@ class LiveBook:
         (the benchmark passes its synthetic universe).
     champions
         Load these champions instead of asking the trail (tests, the benchmark).
+    checkpoint_every
+        Bars between two checkpoints of a stream's state (:data:`CHECKPOINT_EVERY`; tests
+        take fewer, to restore across several).
     """
 
     def __init__(
@@ -203,8 +276,15 @@ class LiveBook:
         history: Callable[[LiveChampion, str, pd.Timestamp], Any] | None = None,
         champions: Sequence[LiveChampion] | None = None,
         store: EvidenceStore | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
         from riskops.ledger.loader import VerifiedLoader
+
+        if isinstance(checkpoint_every, bool) or int(checkpoint_every) < 1:
+            raise BadInputError(
+                f"checkpoint_every: a number of bars of at least 1, got {checkpoint_every!r}"
+            )
+        self.checkpoint_every = int(checkpoint_every)
 
         self.settings = settings or Settings()
         self.store = store or EvidenceStore(self.settings)
@@ -244,7 +324,7 @@ class LiveBook:
             version = held[name].version
             if wanted.get(name, (None,))[0] != version:
                 # Promoted, rolled back, retired or no longer in shadow: its live record ends
-                # with its version (its states stay in the store, checkpointed).
+                # with its version (its states stay restorable: checkpoint and scores).
                 del held[name]
                 prefix = kinds.live_stream(name, version, "")
                 self._slots = {k: v for k, v in self._slots.items() if not k.startswith(prefix)}
@@ -284,6 +364,42 @@ class LiveBook:
         """Drop every cached state and series head (they are read again from the store)."""
         self._slots.clear()
         self._series.clear()
+
+    def save_states(self) -> int:
+        """Checkpoint every cached state whose last bar has none (a process stopping
+        cleanly), so that the next one to follow its streams replays nothing; returns how
+        many were written.
+
+        One transaction; each stream's scores head is checked against the state's, so a
+        stream another process moved meanwhile gets no checkpoint of an older state (it
+        would be correct, only useless). Failing is logged, never raised: a checkpoint
+        spares a replay, nothing depends on it.
+        """
+        batches: list[Batch] = []
+        slots = []
+        for stream, slot in self._slots.items():
+            if slot is None or slot.fresh or slot.saved == slot.seq:
+                continue
+            when = slot.state.last_timestamp
+            row = slot.checkpoint_row(None if when is None else when.isoformat())
+            batches.append(Batch(kinds.STATES, stream, [row], slot.states))
+            batches.append(Batch(kinds.SCORES, stream, [], slot.seq))
+            slots.append(slot)
+        if not batches:
+            return 0
+        try:
+            self.store.append_all(batches)
+        except (StaleHead, EvidenceConflict) as exc:
+            logger.info("live: states not checkpointed at the stop (%s): another writer", exc)
+            self.forget()
+            return 0
+        except Exception as exc:  # the store is down: the next process replays more
+            logger.warning("live: states not checkpointed at the stop: %s", exc)
+            return 0
+        for slot in slots:
+            slot.saved = slot.seq
+            slot.states += 1
+        return len(slots)
 
     def _ingest(self, items: Sequence[Observation | Refused]) -> IngestReport:
         pending = _Pending()
@@ -467,17 +583,11 @@ class LiveBook:
         )
         forecast_row, published = self._forecast_row(slot, new, observation.key)
         pending.add(kinds.FORECASTS, stream, forecast_row, 0 if slot.fresh else slot.seq + 1)
-        pending.add(
-            kinds.STATES,
-            stream,
-            {
-                "key": str(seq),
-                "fingerprint": state.fingerprint,
-                "ts": observation.key,
-                "state": slot.checkpoint(),
-            },
-            slot.seq,
-        )
+        if slot.due(seq, self.checkpoint_every):
+            # Between checkpoints the scores row above is the log a restore replays.
+            pending.add(kinds.STATES, stream, slot.checkpoint_row(observation.key), slot.states)
+            slot.saved = seq
+            slot.states += 1
         for alarm in alarms:
             key = f"v{champion.version}/{series}/{seq}/{alarm.detector}"
             pending.add(
@@ -539,10 +649,7 @@ class LiveBook:
         out: dict[str, Any] = {}
         alarms: list[Any] = []
         if issued.levels:
-            hits = {
-                level_tag(lv): bool(ret < -v)
-                for lv, v in zip(issued.levels, issued.var, strict=True)
-            }
+            hits = _exceptions(issued, ret)
             out["exceptions"] = hits
             if slot.watch is not None and level_tag(LEVEL) in hits:
                 out["detectors"], alarms = slot.watch.update(hits[level_tag(LEVEL)])
@@ -580,12 +687,7 @@ class LiveBook:
             if found is None or found["ret"] is None:
                 return None
             bars[asset] = {"ret": found["ret"], **(kinds.loads(found["bar"]) or {})}
-        joint: dict[str, Any] = {"ret": {a: b["ret"] for a, b in bars.items()}}
-        for name in ("high", "low", "volume"):
-            values = {a: b.get(name) for a, b in bars.items()}
-            if any(v is not None for v in values.values()):
-                joint[name] = values
-        return joint
+        return _joint(bars)
 
     def _slot(self, champion: LiveChampion, series: str, first: pd.Timestamp) -> _Slot | None:
         stream = kinds.live_stream(champion.name, champion.version, series)
@@ -597,22 +699,91 @@ class LiveBook:
         return slot
 
     def _restore(self, champion: LiveChampion, series: str, stream: str) -> _Slot | None:
-        seq, _ = self.store.head(kinds.STATES, stream)
-        if seq == 0:
+        """The stream's state from the store: its last checkpoint, then the bars scored
+        after it re-applied (module doc); ``None`` when it has no checkpoint."""
+        states, _ = self.store.head(kinds.STATES, stream)
+        if states == 0:
             return None
-        row = self.store.rows(kinds.STATES, stream, after_seq=seq - 1)[0]
+        row = self.store.rows(kinds.STATES, stream, after_seq=states - 1)[0]
         saved = kinds.loads(row["state"])
         state = champion.family.online(champion.estimator, checkpoint=saved["state"])
-        if state.seq != seq:
-            raise RuntimeError(f"live: {stream} checkpoint {seq} holds a state at {state.seq}")
+        if str(state.seq) != row["key"]:
+            raise RuntimeError(
+                f"live: {stream} checkpoint {row['key']} holds a state at {state.seq}"
+            )
         benchmark = None
         if saved.get("benchmark") is not None and champion.traits.benchmark is not None:
             benchmark = champion.traits.benchmark.restore(saved)
         watch = None if saved.get("watch") is None else Watch.from_dict(saved["watch"])
+        slot = _Slot(
+            champion, series, state, state.seq, benchmark, watch, saved=state.seq, states=states
+        )
+        self._replay(slot)
         if watch is None and champion.role == "champion" and champion.traits.exception_watch:
-            # Followed in shadow (no watch) before its promotion: its alarms start now.
-            watch = Watch(champion.backtest_hits(LEVEL))
-        return _Slot(champion, series, state, seq, benchmark, watch)
+            # Followed in shadow (no watch) before its promotion: its alarms start now. A
+            # checkpoint without a watch means no bar after it was watched (the first
+            # watched bar writes one: `saved` None), so the replay above saw none either.
+            slot.watch = Watch(champion.backtest_hits(LEVEL))
+            slot.saved = None
+        return slot
+
+    def _replay(self, slot: _Slot) -> None:
+        """Re-apply to a restored slot the bars its stream scored after its checkpoint, as
+        :meth:`_follow` applied them: the state's update, the watch's exception at
+        :data:`~riskops.live.watch.LEVEL`, the benchmark's update. Nothing is written."""
+        from riskops.market.online import ObservationRejected
+        from riskops.market.rolling import level_tag
+
+        state, champion = slot.state, slot.champion
+        # The scores stream holds one row per bar the state absorbed: its seq is the
+        # state's (rows with key 1, 2, ...; checked below).
+        logged = self.store.rows(kinds.SCORES, slot.stream, after_seq=state.seq)
+        if not logged:
+            return
+        values: list[Any] = [r["ret"] for r in logged]
+        if champion.multi_asset:
+            values = self._joint_bars(champion, [r["ts"] for r in logged])
+        watched = level_tag(LEVEL)
+        for row, value in zip(logged, values, strict=True):
+            if row["key"] != str(state.seq + 1) or value is None:
+                raise RuntimeError(
+                    f"live: {slot.stream} score {row['key']} ({row['ts']}) cannot be replayed "
+                    f"on its state at {state.seq}"
+                )
+            when = pd.Timestamp(row["ts"])
+            issued = state.forecast()
+            try:
+                state.update(value, timestamp=when)
+            except ObservationRejected as exc:
+                raise RuntimeError(
+                    f"live: {slot.stream} score {row['key']} ({row['ts']}) was refused on "
+                    f"replay: {exc}"
+                ) from None
+            if slot.watch is not None and issued.levels:
+                hits = _exceptions(issued, float(row["ret"] or 0.0))
+                if watched in hits:
+                    slot.watch.update(hits[watched])
+            if slot.benchmark is not None:
+                slot.benchmark.update(row["ret"], timestamp=when)
+        slot.seq = state.seq
+
+    def _joint_bars(self, champion: LiveChampion, keys: list[str]) -> list[Any]:
+        """The multi-asset bars at ``keys`` from the recorded observations (``None`` where
+        an asset has none)."""
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for asset in champion.assets:
+            found[asset] = {
+                r["key"]: {"ret": r["ret"], **(kinds.loads(r["bar"]) or {})}
+                for r in self.store.rows(kinds.OBSERVATIONS, asset, keys=keys)
+            }
+        out: list[Any] = []
+        for key in keys:
+            bars = {a: found[a].get(key) for a in champion.assets}
+            if any(b is None or b["ret"] is None for b in bars.values()):
+                out.append(None)
+                continue
+            out.append(_joint({a: b for a, b in bars.items() if b is not None}))
+        return out
 
     def _start(self, champion: LiveChampion, series: str, first: pd.Timestamp) -> _Slot | None:
         history = champion.history(series, first)
@@ -635,6 +806,8 @@ class LiveBook:
             if traits.exception_watch and champion.role == "champion"
             else None
         )
+        # Its first bar is checkpointed (`saved` None): a restore never rebuilds a state from
+        # history, which may have changed since (the recorded observations grow).
         return _Slot(champion, series, state, 0, benchmark, watch, fresh=True)
 
     def _recorded_history(self, series: str, before: pd.Timestamp) -> pd.Series | None:

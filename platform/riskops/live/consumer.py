@@ -20,9 +20,9 @@ The durability contract (``durable_ms``, default :data:`DURABLE_MS`):
 So ``kill -9`` at any point loses nothing committed and counts nothing twice (a message read
 again is a counted duplicate); a power loss or an operating-system crash loses at most the
 commits of the last ``durable_ms`` or so -- their messages were not acknowledged, so the
-broker delivers them again and the ledger records them then, once (the state restarts from
-its last durable checkpoint). What may repeat is a *published* forecast of that window: the
-same stream, sequence number and values, published again. ``durable_ms=None`` is the
+broker delivers them again and the ledger records them then, once (the state restarts as
+the durable ledger restores it). What may repeat is a *published* forecast of that
+window: the same stream, sequence number and values, published again. ``durable_ms=None`` is the
 strict mode: every commit is synced (``synchronous = FULL``, one fsync per batch) and the
 batch acknowledged at once, before its forecasts are published.
 
@@ -167,6 +167,9 @@ class Consumer:
             done.set()
             if syncer is not None:
                 syncer.join()
+            # Before the last durable point, which then covers them: whoever follows these
+            # series next restores their states without replaying a bar.
+            self.book.save_states()
             self._last_durable_point()
         return self.stats
 

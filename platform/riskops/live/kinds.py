@@ -89,8 +89,11 @@ STATES = EvidenceKind(
         sa.Column("state", sa.Text, nullable=False),
     ),
 )
-"""The checkpoint after observation ``key``: the online state, its benchmark's, the
-detectors' (plain JSON, restored by :func:`riskops.market.online.restore_state`)."""
+"""A checkpoint of the state ``key`` (the state's sequence number), whose last observation
+was ``ts``: the online state, its benchmark's, the detectors' (plain JSON, restored by
+:func:`riskops.market.online.restore_state`). Written every
+:data:`riskops.live.book.CHECKPOINT_EVERY` bars, not at each: a restore re-applies the bars
+the stream scored after it."""
 
 ALARMS = EvidenceKind(
     "live_alarms",

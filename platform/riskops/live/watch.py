@@ -12,7 +12,8 @@ Two detectors watch the 99% exceptions of each (champion, series) stream
 
 Their run lengths (false alarms of a calibrated model, delay for one that covers 98%, or
 whose VaR is 0.7 of the true one) are simulated in ``bench/bench_live.py``. The detectors'
-state is checkpointed with the online state, so a restart resumes them too.
+state is checkpointed with the online state and replayed with it (their exception is
+recomputed from the replayed forecast), so a restart resumes them too.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Watch:
         return statistics, alarms
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON, compact (checkpointed after every observation): the zone's window as
+        """Plain JSON, compact (checkpointed with the online state): the zone's window as
         a string of 0/1, the CUSUM's running state and its design's identity."""
         zone = self.zone.to_dict()
         # The window holds 0/1 ints: as bytes, then "0"/"1", at C speed (250 days a bar).
