@@ -26,10 +26,9 @@ A state is checkpointed at its first bar, then every :data:`CHECKPOINT_EVERY` ba
 when a process stops cleanly (:meth:`LiveBook.save_states`), not at every bar: the scores
 stream of a live stream is the log of the bars its state absorbed, in order (one row per
 bar, written in the same transaction as the bar), so a state is restored from its last
-checkpoint by re-applying the bars scored after it (:meth:`LiveBook._restore`; the update
-is deterministic). A restored state -- after a restart, a stale head or a takeover by
-another process -- is the state an uninterrupted book holds, detectors and benchmark
-included.
+checkpoint by re-applying the bars scored after it (the update is deterministic). A
+restored state -- after a restart, a stale head or a takeover by another process -- is the
+state an uninterrupted book holds, detectors and benchmark included.
 
 Only then does the caller acknowledge the messages: a process killed at any point loses no
 acknowledged observation, and a message delivered again is a duplicate. After the commit,
