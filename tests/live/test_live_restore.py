@@ -234,14 +234,26 @@ def test_a_stop_does_not_checkpoint_a_stream_another_process_moved(
 ) -> None:
     case = cases["garch_t_var"]
     settings = Settings(home=tmp_path)
-    stopping = LiveBook(settings, champions=[case.champion], checkpoint_every=EVERY)
-    stopping.ingest(case.days[:10])
-    # Given another process that took the series over and moved it on
-    LiveBook(settings, champions=[case.champion], checkpoint_every=EVERY).ingest(case.days[10:12])
-    # When the first one stops cleanly, its state (at 10) is not written over the newer one
-    assert stopping.save_states() == 0
-    keys = [r["key"] for r in EvidenceStore(settings).rows(kinds.STATES, "market_var/v1/sp500")]
-    assert keys == ["1", "8"]
+
+    def start(champion, series, before):  # type: ignore[no-untyped-def]
+        return sp500_returns().iloc[:TRAIN_DAYS]
+
+    def book() -> LiveBook:
+        return LiveBook(settings, champions=[case.champion], history=start, checkpoint_every=EVERY)
+
+    other = [Observation("other", d.ts, d.ret, source="test") for d in case.days]
+    stopping = book()
+    stopping.ingest(case.days[:10] + other[:10])
+    # Given another process that took sp500 over and moved it on (not the other series)
+    book().ingest(case.days[10:12])
+    # When the first one stops cleanly, its state of sp500 (at 10) is not written over the
+    # newer one, and its state of the other series is checkpointed
+    assert stopping.save_states() == 1
+    store = EvidenceStore(settings)
+    assert [r["key"] for r in store.rows(kinds.STATES, "market_var/v1/sp500")] == ["1", "8"]
+    assert [r["key"] for r in store.rows(kinds.STATES, "market_var/v1/other")] == ["1", "8", "10"]
+    # and a book that follows sp500 next restores it at 12 (checkpoint 8 and four bars)
+    assert book().ingest(case.days[12:13]).forecasts["market_var/v1/sp500"]["seq"] == 13
 
 
 def test_checkpoint_every_is_checked(settings: Settings) -> None:

@@ -93,6 +93,8 @@ class StaleHead(RiskOpsError):
             f"{kind}: {stream} is at row {found}, the writer expected {expected}; nothing of "
             "the batch was written"
         )
+        self.kind = kind
+        self.stream = stream
         self.expected = expected
         self.found = found
 

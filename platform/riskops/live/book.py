@@ -370,32 +370,40 @@ class LiveBook:
         many were written.
 
         One transaction; each stream's scores head is checked against the state's, so a
-        stream another process moved meanwhile gets no checkpoint of an older state (it
-        would be correct, only useless). Failing is logged, never raised: a checkpoint
-        spares a replay, nothing depends on it.
+        stream another process moved meanwhile (it took the series over) gets no checkpoint
+        of an older state -- it would be correct, only useless -- and is left out, the
+        others written. Failing is logged, never raised: a checkpoint spares a replay,
+        nothing depends on it.
         """
-        batches: list[Batch] = []
-        slots = []
-        for stream, slot in self._slots.items():
-            if slot is None or slot.fresh or slot.saved == slot.seq:
-                continue
-            when = slot.state.last_timestamp
-            row = slot.checkpoint_row(None if when is None else when.isoformat())
-            batches.append(Batch(kinds.STATES, stream, [row], slot.states))
-            batches.append(Batch(kinds.SCORES, stream, [], slot.seq))
-            slots.append(slot)
-        if not batches:
-            return 0
-        try:
-            self.store.append_all(batches)
-        except (StaleHead, EvidenceConflict) as exc:
-            logger.info("live: states not checkpointed at the stop (%s): another writer", exc)
-            self.forget()
-            return 0
-        except Exception as exc:  # the store is down: the next process replays more
-            logger.warning("live: states not checkpointed at the stop: %s", exc)
-            return 0
-        for slot in slots:
+        slots = {
+            stream: slot
+            for stream, slot in self._slots.items()
+            if slot is not None and not slot.fresh and slot.saved != slot.seq
+        }
+        while slots:
+            batches: list[Batch] = []
+            for stream, slot in slots.items():
+                when = slot.state.last_timestamp
+                row = slot.checkpoint_row(None if when is None else when.isoformat())
+                batches.append(Batch(kinds.STATES, stream, [row], slot.states))
+                batches.append(Batch(kinds.SCORES, stream, [], slot.seq))
+            try:
+                self.store.append_all(batches)
+                break
+            except StaleHead as exc:
+                logger.info("live: %s moved on in another process: not checkpointed", exc.stream)
+                self._slots.pop(exc.stream, None)
+                if slots.pop(exc.stream, None) is None:  # not one of ours: give up
+                    self.forget()
+                    return 0
+            except EvidenceConflict as exc:
+                logger.info("live: states not checkpointed at the stop (%s)", exc)
+                self.forget()
+                return 0
+            except Exception as exc:  # the store is down: the next process replays more
+                logger.warning("live: states not checkpointed at the stop: %s", exc)
+                return 0
+        for slot in slots.values():
             slot.saved = slot.seq
             slot.states += 1
         return len(slots)
