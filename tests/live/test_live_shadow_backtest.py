@@ -404,6 +404,8 @@ def test_a_calm_trained_challenger_shows_its_crisis_windows_input_drift(
     facts = shadow_evidence(life, get_family("var"), NAME, challenger, state)
     assert facts is not None
     measured = facts["data_drift"]
+    psi = {column: round(c["score"], 3) for column, c in measured["columns"].items()}
+    print(f"\ncalm v{challenger} PSI of each live input against its training data: {psi}")
     assert measured["columns"]["rv_22"]["stattest"] == "psi"
     assert measured["columns"]["rv_22"]["score"] > 1.0
     policy = life.policies.for_model(NAME, "var")
