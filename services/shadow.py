@@ -21,6 +21,15 @@ preempt it inside its transaction and the champion's own commits would wait for 
 that cannot run (a priority inversion). The recorder's work is bounded by what the idle
 thread managed to score.
 
+The threads of one process also share its GIL, and a thread preempted while it holds the GIL
+holds it until the kernel runs it again -- which, at ``SCHED_IDLE`` on a busy machine, can be
+tens of milliseconds. A recorder that needed the GIL back after each SQLite call, inside its
+transaction, would then hold the champion's write lock for as long: the same inversion, one
+level down. So the idle threads **yield to the recorder between requests**
+(:class:`_Turns`): before it takes the database's write lock, the recorder waits until the
+scoring and reader threads are between two requests, and they wait, parked without the GIL,
+until its commit. Waiting for them costs the recorder only; nothing of the champion waits.
+
 The hand-off costs the worker one non-blocking ``send`` on a Unix datagram socket per
 request, made once the champion's answer is built: the raw request body with a small
 header (model, shadow version, request id, caller). Nothing in the worker waits for the
@@ -67,6 +76,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,6 +268,47 @@ class ShadowLane:
 
 # ============================================================================ the shadow process
 @dataclass
+class _Turns:
+    """The idle threads score (or read) one request at a time and yield to the recorder
+    between two: while the recorder writes, they are parked without the GIL, so that none can
+    be preempted holding it inside the recorder's transaction (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._working = 0
+        self._writing = False
+        self._write_wanted = False
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        """Around one request's work in an idle thread."""
+        with self._changed:
+            while self._writing or self._write_wanted:
+                self._changed.wait()
+            self._working += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._working -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around the recorder's write: no idle thread works meanwhile."""
+        with self._changed:
+            self._write_wanted = True
+            while self._working:
+                self._changed.wait()
+            self._write_wanted, self._writing = False, True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+
 class _Counts:
     version: int | None = None
     scored: int = 0
@@ -299,6 +350,7 @@ class _ShadowProcess:
         self.counts_lock = threading.Lock()  # the recorder corrects counts it failed to write
         self.writers: dict[str, Any] = {}
         self._store: Any = None
+        self.turns = _Turns()
         self._reported = b""
         self._last_report = 0.0
 
@@ -321,18 +373,22 @@ class _ShadowProcess:
                     self.stopping = True
                     self.ready.notify()
                 return
-            self.taken += 1
-            head, _, body = message.partition(b"\n")
-            try:
-                job = orjson.loads(head)
-            except orjson.JSONDecodeError:
-                continue
-            with self.ready:
-                if len(self.pending) >= self.max_pending:
-                    self._counts(job["m"]).dropped += 1
-                    continue
-                self.pending.append((job, body))
-                self.ready.notify()
+            with self.turns.working():
+                self._take(message)
+
+    def _take(self, message: bytes) -> None:
+        self.taken += 1
+        head, _, body = message.partition(b"\n")
+        try:
+            job = orjson.loads(head)
+        except orjson.JSONDecodeError:
+            return
+        with self.ready:
+            if len(self.pending) >= self.max_pending:
+                self._counts(job["m"]).dropped += 1
+                return
+            self.pending.append((job, body))
+            self.ready.notify()
 
     def _counts(self, model: str) -> _Counts:
         counts = self.counts.get(model)
@@ -355,14 +411,15 @@ class _ShadowProcess:
                 if not self.pending and self.stopping:
                     break
                 job, body = self.pending.popleft()
-            try:
-                self.score(job, body)
-            except Exception as exc:  # one request's failure never stops the shadow
-                counts = self._counts(job["m"])
-                counts.failed += 1
-                counts.last_failure = f"{type(exc).__name__}: {exc}"[:300]
-                logger.debug("shadow scoring failed", exc_info=True)
-            self._housekeeping()
+            with self.turns.working():
+                try:
+                    self.score(job, body)
+                except Exception as exc:  # one request's failure never stops the shadow
+                    counts = self._counts(job["m"])
+                    counts.failed += 1
+                    counts.last_failure = f"{type(exc).__name__}: {exc}"[:300]
+                    logger.debug("shadow scoring failed", exc_info=True)
+                self._housekeeping()
         recorder.finish()
         self.report(force=True)
 
@@ -436,7 +493,8 @@ class _ShadowProcess:
             if logged:
                 self._writer(model).log_many([row for rows in logged for row in rows])
             if kept:
-                self._append(model, kept)
+                with self.turns.writing():
+                    self._append(model, kept)
 
     def _writer(self, model: str) -> Any:
         writer = self.writers.get(model)

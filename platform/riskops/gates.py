@@ -265,8 +265,10 @@ def prediction_drift_gate(evidence: Evidence, policy: Policy) -> GateResult:
 def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
     """The shadow window (live requests both models answered, :mod:`riskops.lifecycle.shadow`):
     large enough to conclude, then challenger and champion outputs (PDs, VaRs, variances) and
-    grades (when the family has them) on identical requests must not diverge. The paired test
-    on matured outcomes is the family's gate (credit:
+    grades (when the family has them) on identical requests must not diverge, and the window's
+    live inputs are judged against the challenger's training data by the policy's data-drift
+    rule (shown, "not evaluated" with what was measured, when the window is too small to
+    conclude). The paired test on matured outcomes is the family's gate (credit:
     :func:`riskops.credit.shadow.shadow_delong_gate`; VaR and volatility:
     :func:`riskops.market.shadow_backtest.shadow_backtest_gate`), on the same evidence."""
     shadow = evidence["shadow"]
@@ -289,7 +291,8 @@ def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
                 rows,
                 rule.min_rows,
                 evaluated=False,
-            )
+            ),
+            *_shadow_input_drift(shadow, policy, concluded=False),
         ]
     out = [GateResult("shadow_window", True, f"shadow window: {span}", rows, rule.min_rows)]
     drift = shadow.get("prediction_drift")
@@ -322,17 +325,49 @@ def shadow_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:
                 rule.max_grade_psi,
             )
         )
-    if shadow.get("data_drift") is not None:
-        inputs = data_drift_gate({"data_drift": shadow["data_drift"]}, policy)
-        out.append(
-            replace(
-                inputs,
-                gate="shadow_data_drift",
-                reason=f"live inputs of the shadow window against the challenger's training "
-                f"data: {inputs.reason}",
+    return out + _shadow_input_drift(shadow, policy, concluded=True)
+
+
+def _shadow_input_drift(
+    shadow: Mapping[str, Any], policy: Policy, *, concluded: bool
+) -> list[GateResult]:
+    """The data drift of the shadow window's live inputs against the challenger's training
+    data, judged by the policy's data-drift rule (:func:`data_drift_gate`), its reason
+    naming the window and the rows measured. Below the window's minimum (not
+    ``concluded``) it is shown "not evaluated" with what it measured: never absent."""
+    drift = shadow.get("data_drift")
+    if drift is None:
+        return []
+    window = drift.get("window") or {}
+    extent = (
+        f"{window['days']} days"
+        if window.get("days") is not None
+        else f"{window.get('rows')} paired answers"
+    )
+    where = f"{extent}, {window.get('first') or '-'} to {window.get('last') or '-'}"
+    if window.get("input_rows") is not None:
+        where += f"; {window['input_rows']} input rows"
+    lead = f"live inputs of the shadow window ({where}) against the challenger's training data"
+    inputs = data_drift_gate({"data_drift": drift}, policy)
+    if not inputs.evaluated:
+        why = inputs.reason.removeprefix("not evaluated: ")
+        return [replace(inputs, gate="shadow_data_drift", reason=f"not evaluated: {lead}: {why}")]
+    share = inputs.observed
+    if not concluded and isinstance(share, float) and math.isfinite(share) and 0 <= share <= 1:
+        # A share that is not one stays the data-drift gate's refusal: fail closed.
+        drifted = ", ".join(drift.get("drifted_columns", [])[:8]) or "none"
+        return [
+            GateResult(
+                "shadow_data_drift",
+                True,
+                f"not evaluated: the shadow window is too small to conclude; {lead}: "
+                f"measured {share:.0%} of features drifted ({drifted})",
+                inputs.observed,
+                inputs.threshold,
+                evaluated=False,
             )
-        )
-    return out
+        ]
+    return [replace(inputs, gate="shadow_data_drift", reason=f"{lead}: {inputs.reason}")]
 
 
 def champion_gates(evidence: Evidence, policy: Policy) -> list[GateResult]:

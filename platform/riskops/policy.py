@@ -70,7 +70,8 @@ class DataDriftRule(_Frozen):
     ``--recent``, the champion's inference log or a date column); otherwise the gate
     reports "not evaluated" and passes."""
     min_recent_rows: int = Field(default=200, ge=1)
-    """Fewest inference-log rows that count as a recent window."""
+    """Fewest rows that count as a recent window: of the served champion's inference log,
+    and of a shadow window's live inputs (fewer: "not evaluated", with the counts)."""
 
 
 class PredictionDriftRule(_Frozen):

@@ -143,3 +143,123 @@ def test_the_shadow_delong_gate_below_its_minimum_is_not_evaluated_with_the_coun
     assert _delong_gate(_facts(150, 40, 0.001), min_pairs=100).passed is False
     # and no window facts at all are said so too
     assert _delong_gate(None).evaluated is False
+
+
+def _market_rows(days: int, series: tuple[str, ...] = ("sp500",), seed: int = 0) -> pd.DataFrame:
+    """A market shadow window: matured days of each series with both versions' VaRs."""
+    rng = np.random.default_rng(seed)
+    frames = [
+        pd.DataFrame(
+            {
+                "series": name,
+                "day": pd.bdate_range("2021-01-04", periods=days),
+                "ret": rng.standard_t(5, days),
+                "var_99_champion": 2.5,
+                "var_99_challenger": 2.5,
+            }
+        )
+        for name in series
+    ]
+    return pd.concat(frames, ignore_index=True).sort_values(["day", "series"], kind="stable")
+
+
+def test_a_market_windows_live_inputs_are_its_returns_as_the_familys_features() -> None:
+    from riskops.data.market import MarketDataset
+    from riskops.families import get_family
+    from riskops.live.shadow import window_inputs
+    from riskops.market.features import WARMUP_DAYS, risk_features
+
+    # Given a window of 40 matured days of two series, interleaved day by day
+    rows = _market_rows(40, ("dax", "sp500"))
+    # When its live inputs are made with the VaR family's features
+    inputs = window_inputs(rows, get_family("var").features)
+    # Then each series' returns went through them alone, the warm-up days giving no row
+    assert len(inputs) == 2 * (40 - WARMUP_DAYS)
+    for name, part in zip(("dax", "sp500"), np.split(inputs, 2), strict=True):
+        own = rows[rows["series"] == name]
+        dataset = MarketDataset(
+            "own", "test", pd.DataFrame({name: own["ret"].to_numpy()}, index=own["day"])
+        )
+        pd.testing.assert_frame_equal(
+            part.reset_index(drop=True), risk_features(dataset).reset_index(drop=True)
+        )
+    # And a window no longer than the warm-up has no input row
+    assert window_inputs(_market_rows(WARMUP_DAYS), get_family("var").features).empty
+
+
+def _drift(share: float, input_rows: int | None = 239) -> dict[str, object]:
+    """Data-drift evidence of a shadow window as :func:`riskops.drift.measure_drift` gives
+    it (the window of a market window: days, first, last, input rows)."""
+    window = {"source": "shadow window", "rows": 260, "days": 260}
+    window |= {"first": "2007-07-02", "last": "2008-07-11", "input_rows": input_rows}
+    return {
+        "evaluated": True,
+        "share_of_drifted_columns": share,
+        "drifted_columns": ["abs_ret", "ret", "rv_22", "rv_5"][
+            : round(4 * share) if share >= 0 else 0
+        ],
+        "window": window,
+    }
+
+
+def _market_gates(rows: int, data_drift: dict[str, object], **drift_rule: object) -> dict:
+    from riskops.policy import DataDriftRule
+
+    facts = summarize(
+        ShadowPairs(_market_rows(rows).rename(columns={"day": "decided_at"}), output="var_99"),
+        1,
+        2,
+    )
+    facts["data_drift"] = data_drift
+    rule = DataDriftRule(stattest="psi", threshold=0.25, max_drift_share=0.5, **drift_rule)
+    policy = Policy(family="var", shadow=ShadowRule(min_rows=250), data_drift=rule)
+    return {r.gate: r for r in shadow_gates({"shadow": facts}, policy)}
+
+
+def test_the_shadow_windows_input_drift_is_judged_by_the_policys_drift_rule() -> None:
+    # Given a 260-day market window whose live inputs drifted in every feature
+    drifted = _drift(1.0)
+    # When a policy that records input drift without a veto (the market policies) judges it
+    recorded = _market_gates(260, drifted, veto=False)["shadow_data_drift"]
+    # Then it passes, evaluated, saying what it measured on which window
+    assert recorded.passed and recorded.evaluated and recorded.observed == 1.0
+    assert recorded.reason.startswith(
+        "live inputs of the shadow window (260 days, 2007-07-02 to 2008-07-11; 239 input rows) "
+        "against the challenger's training data: 100% of features drifted (> 50%)"
+    )
+    assert recorded.reason.endswith("recorded, not a veto (policy)")
+    # And a policy that vetoes input drift refuses the same evidence
+    vetoed = _market_gates(260, drifted, veto=True)["shadow_data_drift"]
+    assert not vetoed.passed and vetoed.evaluated
+    assert "unrepresentative" in vetoed.reason and "rv_22" in vetoed.reason
+    # And a window whose inputs were too few for the drift test says so, not a silent pass
+    few = {
+        **_drift(0.0, 9),
+        "evaluated": False,
+        "reason": "too small for the drift test: 9 live input rows in the shadow window "
+        "< data_drift.min_recent_rows 200",
+        "share_of_drifted_columns": None,
+    }
+    small = _market_gates(260, few, veto=True)["shadow_data_drift"]
+    assert not small.evaluated and small.passed  # the policy requires no recent window
+    assert small.reason.startswith("not evaluated: live inputs of the shadow window (260 days")
+    assert small.reason.endswith(
+        "9 live input rows in the shadow window < data_drift.min_recent_rows 200"
+    )
+    required = _market_gates(260, few, require_recent_window=True)["shadow_data_drift"]
+    assert not required.passed and not required.evaluated
+
+
+def test_a_window_too_small_to_conclude_still_shows_its_input_drift() -> None:
+    # Given a 120-day window (the policy concludes from 250) whose inputs drifted
+    results = _market_gates(120, _drift(0.75), veto=True)
+    # Then the window is not evaluated, and its input drift is shown beside it, not
+    # evaluated either, with what it measured
+    assert not results["shadow_window"].evaluated
+    drift = results["shadow_data_drift"]
+    assert drift.passed and not drift.evaluated and drift.observed == 0.75
+    assert drift.reason.startswith("not evaluated: the shadow window is too small to conclude")
+    assert drift.reason.endswith("measured 75% of features drifted (abs_ret, ret, rv_22)")
+    # And a drift share that is not a share refuses even there: fail closed
+    broken = _market_gates(120, _drift(-1.0), veto=True)["shadow_data_drift"]
+    assert not broken.passed and "not a share" in broken.reason

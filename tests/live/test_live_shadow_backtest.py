@@ -15,13 +15,23 @@ the live path (:class:`~riskops.live.book.LiveBook`, the one path of ``riskops o
   day) is not refused on the window;
 * a window shorter than the policy's ``min_days`` says "not evaluated: window too small";
 * a volatility challenger whose variance is half its model's is refused on QLIKE
-  (Diebold-Mariano on the same days).
+  (Diebold-Mariano on the same days), and an honest one (GJR-GARCH(1,1) trained on the same
+  days) is not;
+* the data drift of the window's live inputs (its matured returns as the family's features)
+  against the challenger's training data is measured with the policy's drift rule and shown
+  with the window; a window too small for the drift test says so. A challenger trained on a
+  calm sub-period (July 2003 to June 2007) whose window is the start of the 2007-2008 crisis
+  drifts in every feature: the market policy records input drift without a veto (issue 13),
+  so the drift does not refuse it (the window's coverage tests do); a policy that vetoes
+  input drift refuses the same evidence.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from riskops.live.book import LiveBook
 from riskops.live.observations import Observation
@@ -167,6 +177,15 @@ def test_an_honest_challenger_is_not_refused_on_its_shadow_window(live_home: Pat
     # And the same forecasts give the same tick loss: nothing to prefer
     loss = shadow["shadow_backtest_loss_99"]
     assert loss.observed == 0.5  # Diebold-Mariano on identical losses
+    # And the live inputs of the window were measured against its training data, the window
+    # named (260 matured days; the first 21 only warm the 22-day volatility up): calmer than
+    # 1999-2013, the 22-day volatility drifts (PSI 0.47 > 0.25), one feature in four
+    inputs = gates["shadow_data_drift"]
+    assert inputs.evaluated and inputs.passed and inputs.observed == 0.25
+    assert inputs.reason.startswith(
+        "live inputs of the shadow window (260 days, 2015-01-12 to 2016-01-22; 239 input rows) "
+        "against the challenger's training data: 25% of features drifted (<= 50%)"
+    )
 
 
 def test_a_shadow_window_too_small_says_so(live_home: Path) -> None:
@@ -186,6 +205,13 @@ def test_a_shadow_window_too_small_says_so(live_home: Path) -> None:
     assert not result.evaluated
     assert result.reason.startswith("not evaluated: window too small (30 days < 250)")
     assert "series sp500" in result.reason
+    # And so is the data drift of its live inputs, too few for the drift test
+    drift = {r.gate: r for r in decision.report.results}["shadow_data_drift"]
+    assert not drift.evaluated
+    assert drift.reason.endswith(
+        "too small for the drift test: 9 live input rows in the shadow window < "
+        "data_drift.min_recent_rows 200"
+    )
 
 
 VOLATILITY = "market_volatility"
@@ -252,3 +278,147 @@ def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
         r.startswith(f"QLIKE on the shadow window's {VOLATILITY_DAYS} days")
         for r in decision.reasons()
     )
+
+
+def _trained(life: Any, family: str, data: Path, model: str) -> int:
+    """A version of ``family``'s ``model`` trained through the lifecycle on ``data`` (a CSV
+    of the S&P 500's percent returns named ``sp500``, the series it follows live)."""
+    from riskops.data import DataSource
+    from riskops.families.base import TrainOptions
+
+    source = DataSource(
+        domain="market", path=data, date_col="date", return_col="ret", return_scale="percent"
+    )
+    options = TrainOptions(model=model, extra={"eval_days": 250, "refit_every": 50})
+    return life.train(family, source, options).version
+
+
+def test_an_honest_volatility_challenger_is_not_refused_on_its_shadow_window(
+    live_home: Path,
+) -> None:
+    from riskops.lifecycle import Lifecycle
+    from riskops.settings import Settings
+
+    # Given the volatility champion (GARCH(1,1)) and an honest challenger: GJR-GARCH(1,1)
+    # trained on the same days, in shadow
+    life = Lifecycle(Settings())
+    _volatility_champion(life, live_home)
+    challenger = _trained(life, "volatility", live_home / "data" / "sp500.csv", "gjr")
+    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
+    # When the same 510 days as the understated challenger's arrive on the live stream
+    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
+    assert report.counts == {"accepted": VOLATILITY_DAYS}
+    decision = life.promote(VOLATILITY, challenger, reason="test")
+    # Then its QLIKE on the window is not significantly higher than the champion's: every
+    # gate of the comparative backtest was evaluated and passed
+    shadow = _shadow_results(decision)
+    assert shadow["shadow_backtest_window"].observed == VOLATILITY_DAYS
+    qlike = shadow["shadow_backtest_loss_qlike"]
+    assert all(r.passed and r.evaluated for r in shadow.values()), {
+        g: r.reason for g, r in shadow.items()
+    }
+    # (measured: QLIKE 0.5692 against the champion's 0.6144, one-sided p = 0.965)
+    assert qlike.observed >= 0.05
+    # And the prediction drift of the two variance forecasts on the same days was measured
+    gates = {r.gate: r for r in decision.report.results}
+    drift = gates["shadow_prediction_drift"]
+    assert drift.evaluated and "variance forecasts on the same 510 live requests" in drift.reason
+    # And the data drift of the window's live inputs against the challenger's training data
+    inputs = gates["shadow_data_drift"]
+    assert inputs.evaluated
+    assert f"{VOLATILITY_DAYS} days, 2015-01-12 to " in inputs.reason
+    assert f"{VOLATILITY_DAYS - 21} input rows" in inputs.reason
+    for gate in ("shadow_backtest_loss_qlike", "shadow_prediction_drift", "shadow_data_drift"):
+        print(f"\nhonest GJR v{challenger} {gate}: {gates[gate].reason}")
+    # And, its training gates passing as well, it is promoted
+    assert decision.promoted, [(r.gate, r.reason) for r in decision.report.failures]
+
+
+CALM = ("2003-07-01", "2007-06-29")
+"""A calm sub-period of the S&P 500 (1,000 trading days): the challenger's training data."""
+CRISIS_DAYS = 260
+"""The live days after it: 2 July 2007 to 11 July 2008, the start of the credit crisis."""
+
+
+def _sp500_csv(home: Path, folder: str, start: str | None, end: str) -> Path:
+    """The bundled S&P 500's percent returns from ``start`` to ``end``, as a CSV named
+    ``sp500`` (the series the live path follows)."""
+    returns = sp500_returns().loc[start:end]
+    path = home / folder / "sp500.csv"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"date": returns.index.strftime("%Y-%m-%d"), "ret": returns.to_numpy()}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_a_calm_trained_challenger_shows_its_crisis_windows_input_drift(
+    riskops_home: Path,
+) -> None:
+    from riskops.families import get_family
+    from riskops.gates import shadow_gates
+    from riskops.lifecycle import Lifecycle
+    from riskops.lifecycle.shadow import shadow_evidence
+    from riskops.policy import DataDriftRule
+    from riskops.settings import Settings
+
+    # Given a VaR champion (historical simulation) trained on 1999 to June 2007, and a
+    # GARCH(1,1)-t challenger trained on the calm July 2003 to June 2007 alone, in shadow
+    life = Lifecycle(Settings())
+    champion = _trained(life, "var", _sp500_csv(riskops_home, "all", None, CALM[1]), "historical")
+    assert life.promote(NAME, champion).promoted
+    challenger = _trained(life, "var", _sp500_csv(riskops_home, "calm", *CALM), "garch_t")
+    assert life.shadow(NAME, challenger, reason="test").outcome == "shadow_started"
+    # When the 260 days after it arrive on the live stream: the crisis begins
+    days = sp500_returns().loc[CALM[1] :].iloc[1 : CRISIS_DAYS + 1]
+    observations = [
+        Observation("sp500", ts, float(r), source="test", message_id=f"sp500@{i}")
+        for i, (ts, r) in enumerate(days.items())
+    ]
+    assert LiveBook(Settings()).ingest(observations).counts == {"accepted": CRISIS_DAYS}
+    decision = life.promote(NAME, challenger, reason="test")
+    # Then the data drift of the window's live inputs against the calm training data is
+    # measured and shown with the window: every feature drifted
+    gates = {r.gate: r for r in decision.report.results}
+    inputs = gates["shadow_data_drift"]
+    print(f"\ncalm v{challenger} shadow_data_drift: {inputs.reason}")
+    assert inputs.evaluated and inputs.observed == 1.0
+    assert inputs.reason.startswith(
+        "live inputs of the shadow window (260 days, 2007-07-02 to 2008-07-11; 239 input rows) "
+        "against the challenger's training data: 100% of features drifted (> 50%): abs_ret, "
+        "ret, rv_22, rv_5"
+    )
+    # And the market policy records it without a veto (issue 13: a conditional model adapts
+    # to a new regime): what refuses the promotion is the window's coverage tests (14
+    # exceptions at 99% against 2.6 expected; the champion's 13 fail them too), not the drift
+    assert inputs.passed and inputs.reason.endswith("recorded, not a veto (policy)")
+    assert not decision.promoted
+    refused = {r.gate for r in decision.report.failures}
+    assert "shadow_backtest:binomial_pvalue_99" in refused and "shadow_data_drift" not in refused
+    assert (
+        "(14 vs 13 99% exceptions, 2.6 expected)"
+        in gates["shadow_backtest:binomial_pvalue_99"].reason
+    )
+    # While a policy that vetoes input drift refuses on the same evidence
+    state = life.loader.state(NAME)
+    facts = shadow_evidence(life, get_family("var"), NAME, challenger, state)
+    assert facts is not None
+    measured = facts["data_drift"]
+    psi = {column: round(c["score"], 3) for column, c in measured["columns"].items()}
+    print(f"\ncalm v{challenger} PSI of each live input against its training data: {psi}")
+    assert measured["columns"]["rv_22"]["stattest"] == "psi"
+    assert measured["columns"]["rv_22"]["score"] > 1.0
+    policy = life.policies.for_model(NAME, "var")
+    vetoing = policy.model_copy(
+        update={"data_drift": DataDriftRule(**{**policy.data_drift.model_dump(), "veto": True})}
+    )
+    [refused] = [r for r in shadow_gates({"shadow": facts}, vetoing) if "data_drift" in r.gate]
+    assert not refused.passed and "unrepresentative of the recent window" in refused.reason
+    # And the challenger's card shows it in its shadow window section
+    from riskops.governance.card import build_card
+    from riskops.governance.facts import collect
+
+    card = build_card(collect(life.settings, NAME, challenger, workdir=riskops_home / "tmp-card"))
+    [section] = [s for s in card.sections if s.key == "shadow_window"]
+    rows = {row[0]: row for row in section.blocks[1].rows}
+    assert rows["shadow_data_drift"][3] == inputs.reason

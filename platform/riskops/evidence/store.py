@@ -18,19 +18,22 @@ the stream already holds is a *duplicate* (same payload: counted, not written ag
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import math
 import operator
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from riskops.errors import BadInputError, RiskOpsError
+from riskops.evidence.turn import WriteTurn
 from riskops.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 _REMEMBERED_HEADS = 200_000
 """At most this many committed stream heads are remembered (about 40 MB)."""
+_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the lock (or for its turn) before it gives up."""
+_READING = "riskops_reading"
+"""The execution option of a connection that only reads (a deferred ``BEGIN``)."""
 _STORE_COLUMNS = frozenset({"stream", "seq", "key", "prev_hash", "hash"})
 
 
@@ -242,12 +249,15 @@ class EvidenceStore:
         self._synchronous = "FULL"
         """SQLite's ``synchronous`` of this store's connections (see :meth:`defer_durability`)."""
         self.engine = sa.create_engine(url, future=True)
+        self._turn: WriteTurn | None = None
+        """One writer at a time across processes, woken at once (SQLite only, see
+        :mod:`riskops.evidence.turn`)."""
         if self.engine.dialect.name == "sqlite":
 
             @sa.event.listens_for(self.engine, "connect")
             def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
                 dbapi_conn.isolation_level = None
-                dbapi_conn.execute("PRAGMA busy_timeout = 30000")
+                dbapi_conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                 # WAL: readers never block the writer; a commit is one fsync of the log
                 # (FULL), or none until the next checkpoint (NORMAL, see defer_durability).
                 dbapi_conn.execute("PRAGMA journal_mode = WAL")
@@ -255,7 +265,15 @@ class EvidenceStore:
 
             @sa.event.listens_for(self.engine, "begin")
             def _sqlite_begin(conn: Any) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # A writer takes the lock at BEGIN (it reads the head it appends after); a
+                # reader's deferred BEGIN takes none: in WAL it reads a snapshot and never
+                # makes a writer wait.
+                reading = conn.get_execution_options().get(_READING, False)
+                conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+            database = self.engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._turn = WriteTurn(Path(database), timeout=_BUSY_TIMEOUT_MS / 1000)
 
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
@@ -309,6 +327,17 @@ class EvidenceStore:
         finally:
             raw.close()
         return busy == 0 and log >= 0 and checkpointed == log
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A write transaction, committed on exit, taken in its turn (:mod:`.turn`)."""
+        with self._turn or contextlib.nullcontext(), self.engine.begin() as conn:
+            yield conn
+
+    def _reading(self) -> sa.Connection:
+        """A connection whose transactions only read (a snapshot; no lock in WAL)."""
+        return self.engine.connect().execution_options(**{_READING: True})
 
     # ------------------------------------------------------------------ tables
     def table(self, kind: EvidenceKind) -> sa.Table:
@@ -406,7 +435,7 @@ class EvidenceStore:
         out: list[Appended | None] = [None] * len(batches)
         for look_up in (False, True):
             try:
-                with self.engine.begin() as conn:
+                with self._writing() as conn:
                     for positions in by_kind.values():
                         chosen = [batches[i] for i in positions]
                         # The retry reads every head: one remembered may be behind.
@@ -529,7 +558,7 @@ class EvidenceStore:
         """
         table = self.table(kind)
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 seq, prev = self._locked_head(conn, table, stream)
                 results, values = _plan(kind, stream, groups, {}, seq, prev)
                 if values:
@@ -537,7 +566,7 @@ class EvidenceStore:
             return results
         except sa.exc.IntegrityError:
             pass  # a key the stream holds: plan again, knowing what it holds
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             seq, prev = self._locked_head(conn, table, stream)
             wanted = list(dict.fromkeys(str(r["key"]) for group in groups for r in group))
             held: dict[str, dict[str, Any]] = {}
@@ -604,7 +633,7 @@ class EvidenceStore:
         if stream is not None:
             query = query.where(table.c.stream == stream, table.c.seq > after_seq)
         wanted = None if keys is None else list(keys)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             if wanted is None:
                 return [dict(r._mapping) for r in conn.execute(query)]
             out = []
@@ -639,7 +668,7 @@ class EvidenceStore:
             query = query.order_by(table.c.seq.desc()).limit(int(last))
         else:
             query = query.order_by(table.c.seq)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = pd.DataFrame(conn.execute(query).all(), columns=names)
         if last is not None:
             found = found.iloc[::-1].reset_index(drop=True)
@@ -647,13 +676,13 @@ class EvidenceStore:
 
     def streams(self, kind: EvidenceKind) -> list[str]:
         table = self.table(kind)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [r[0] for r in conn.execute(sa.select(table.c.stream).distinct())]
 
     def head(self, kind: EvidenceKind, stream: str) -> tuple[int, str]:
         """``(seq, hash)`` of the stream's newest row; ``(0, GENESIS)`` when it is empty."""
         table = self.table(kind)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = conn.execute(
                 sa.select(table.c.seq, table.c.hash)
                 .where(table.c.stream == stream)
@@ -692,7 +721,7 @@ class EvidenceStore:
     def check_seal(self, seal: Mapping[str, Any], kind: EvidenceKind) -> str | None:
         """Why a sealed head no longer holds (the sealed row changed or is gone), or None."""
         table = self.table(kind)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             found = conn.execute(
                 sa.select(table.c.hash).where(
                     table.c.stream == seal["stream"], table.c.seq == int(seal["seq"])

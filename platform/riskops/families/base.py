@@ -164,7 +164,9 @@ class LiveTraits:
         ledger (rows of matured days with both versions' forecasts in, facts out; pure:
         :mod:`riskops.market.shadow_backtest`), or ``None`` when the family judges no live
         shadow window. With it, a challenger's shadow window is read from the ledger
-        (:func:`riskops.live.shadow.live_shadow_pairs`) instead of :meth:`Family.shadow_pairs`.
+        (:func:`riskops.live.shadow.live_shadow_pairs`) instead of :meth:`Family.shadow_pairs`,
+        and the window's live inputs are its matured returns, made into drift features by
+        :meth:`Family.features` of a market dataset (:func:`riskops.live.shadow.window_inputs`).
     """
 
     multi_asset: bool = False
@@ -458,8 +460,9 @@ class ShadowPairs:
     A market window (:mod:`riskops.live.shadow`) pairs matured days instead: ``comparison``
     holds the family's comparative backtest of them (:attr:`LiveTraits.shadow_backtest`),
     ``seals`` every stream head read, ``window`` the window's facts (rows, days, series,
-    first, last) and ``output`` the forecast whose drift between the two versions is
-    measured (``{output}_champion`` and ``{output}_challenger``; credit: ``pd``)."""
+    first, last), ``output`` the forecast whose drift between the two versions is
+    measured (``{output}_champion`` and ``{output}_challenger``; credit: ``pd``) and
+    ``inputs`` the window's returns as the family's drift features."""
 
     pairs: pd.DataFrame | None
     reason: str = ""

@@ -13,7 +13,11 @@ them to the facts the pure gates read (:func:`riskops.gates.shadow_gates`):
 * the PSI of their grade distributions (:func:`riskops.drift.category_psi`);
 * the data drift of the window's live inputs against the challenger's training data (its
   verified ``data/reference.parquet``; :func:`riskops.drift.measure_drift`, the policy's
-  data-drift rule);
+  data-drift rule, the same as for the promotion's recent window): credit, the applicants
+  the champion's decisions kept; VaR and volatility, the window's matured returns as the
+  family's drift features (:func:`riskops.live.shadow.window_inputs`). Fewer input rows than
+  the policy's ``data_drift.min_recent_rows`` are "not evaluated: too small for the drift
+  test", with the counts;
 * the paired discrimination test once outcomes matured (credit: DeLong), when the family has
   one;
 * for a family that follows its champions live (:attr:`~riskops.families.base.LiveTraits.
@@ -73,7 +77,9 @@ def _pairs(
     if compare is not None:
         from riskops.live.shadow import live_shadow_pairs
 
-        return live_shadow_pairs(life.settings, compare, name, champion, challenger)
+        return live_shadow_pairs(
+            life.settings, compare, name, champion, challenger, features=family.features
+        )
     return family.shadow_pairs(life, name, champion, challenger)
 
 
@@ -94,15 +100,25 @@ def _input_drift(
     from riskops.settings import scratch_dir
 
     window = {"source": "shadow window", **facts["window"]}
-    if found.inputs is None or found.inputs.empty:
+    if found.inputs is None:
         return _not_evaluated(
             window, "the shadow window kept no input rows (the policy may forbid keeping them)"
+        )
+    window["input_rows"] = len(found.inputs)
+    policy = life.policies.for_model(name, family.name)
+    # The same minimum as the promotion's recent window: Evidently's tests on a few rows
+    # would call a drift (or its absence) on noise.
+    least = policy.data_drift.min_recent_rows
+    if len(found.inputs) < least:
+        return _not_evaluated(
+            window,
+            f"too small for the drift test: {len(found.inputs)} live input rows in the shadow "
+            f"window < data_drift.min_recent_rows {least}",
         )
     raw = life.loader.read_evidence(name, version, "data/reference.parquet", state)
     if raw is None:
         return _not_evaluated(window, f"v{version} logged no training reference data")
     reference = pd.read_parquet(io.BytesIO(raw))
-    policy = life.policies.for_model(name, family.name)
     with scratch_dir(life.settings, "shadow_drift") as folder:
         return drift.measure_drift(
             reference, found.inputs, window, policy, folder / "shadow_data_drift.html"

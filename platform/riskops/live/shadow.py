@@ -8,6 +8,12 @@ The scores and forecast streams of both versions are sealed first and read up to
 heads, so that the promotion record pins exactly the evidence its gate judged; the family's
 pure comparison (:attr:`~riskops.families.base.LiveTraits.shadow_backtest`) reduces the rows
 to the facts its gate reads.
+
+The window's live inputs are its matured returns: :func:`window_inputs` turns each series'
+returns into the family's drift features (:meth:`~riskops.families.base.Family.features`, the
+function that made the challenger's training reference and the promotion's recent window),
+so that their data drift against the challenger's training data is measured like any recent
+window's (:mod:`riskops.lifecycle.shadow`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from riskops.families.base import ShadowPairs
 from riskops.live import kinds
 from riskops.live.record import live_frame, live_streams
 
-__all__ = ["live_shadow_pairs", "read_shadow_window"]
+__all__ = ["live_shadow_pairs", "read_shadow_window", "window_inputs"]
 
 FORECAST_COLUMNS = ("var_", "es_", "variance")
 """The forecast columns of a live frame that a shadow window pairs (prefixes)."""
@@ -63,15 +69,40 @@ def read_shadow_window(
     return rows.sort_values(["day", "series"], kind="stable").reset_index(drop=True), seals
 
 
+def window_inputs(rows: pd.DataFrame, features: Callable[[Any], pd.DataFrame]) -> pd.DataFrame:
+    """The live inputs of a shadow window as drift features: each series' matured returns,
+    oldest first, as a market dataset of its own through the family's ``features`` (a market
+    family's :meth:`~riskops.families.base.Family.features`). Rolling features warm up on the
+    window's own first days, which then give no row (:data:`riskops.market.features.
+    WARMUP_DAYS`): the window's days before them are what the model saw, nothing older is
+    read. Empty when no series has a day past the warm-up."""
+    from riskops.data.market import MarketDataset
+
+    frames = []
+    for series, part in rows.groupby("series", sort=True):
+        returns = pd.DataFrame(
+            {str(series): part["ret"].to_numpy(dtype=float)},
+            index=pd.DatetimeIndex(pd.to_datetime(part["day"]), name="date"),
+        ).sort_index(kind="stable")
+        dataset = MarketDataset(
+            name=f"shadow window of {series}", source="live forecast ledger", returns=returns
+        )
+        frames.append(features(dataset))
+    found = [frame for frame in frames if len(frame)]
+    return pd.concat(found) if found else pd.DataFrame()
+
+
 def live_shadow_pairs(
     settings: Any,
     compare: Callable[[pd.DataFrame], dict[str, Any]],
     name: str,
     champion: int,
     challenger: int,
+    features: Callable[[Any], pd.DataFrame] | None = None,
 ) -> ShadowPairs:
     """The shadow window of ``challenger`` beside ``champion`` from the live ledger, with the
-    family's comparative backtest of its rows (``compare``)."""
+    family's comparative backtest of its rows (``compare``) and, given the family's
+    ``features``, the window's live inputs (:func:`window_inputs`)."""
     store = EvidenceStore(settings)
     rows, seals = read_shadow_window(store, name, champion, challenger)
     if rows.empty:
@@ -97,4 +128,5 @@ def live_shadow_pairs(
             "last": window["last"],
         },
         output=comparison.get("output"),
+        inputs=None if features is None else window_inputs(rows, features),
     )

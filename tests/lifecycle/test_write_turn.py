@@ -1,0 +1,121 @@
+"""The evidence store's write turn: one writer at a time across processes and threads, a
+bounded wait, nothing left behind by a process that dies."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from riskops.evidence.turn import WriteTurn
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from riskops.evidence.turn import WriteTurn
+with WriteTurn(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+_COUNT = """
+import sys
+from pathlib import Path
+from riskops.evidence.turn import WriteTurn
+for _ in range(int(sys.argv[3])):
+    with WriteTurn(Path(sys.argv[1])):
+        path = Path(sys.argv[2])
+        path.write_text(str(int(path.read_text()) + 1))
+"""
+
+
+def _count_under_turn(database: str, counter: str, times: int) -> None:
+    # A read-modify-write of a plain file: only exclusion keeps every increment.
+    for _ in range(times):
+        with WriteTurn(Path(database)):
+            path = Path(counter)
+            path.write_text(str(int(path.read_text()) + 1))
+
+
+def test_processes_and_threads_never_hold_a_turn_together(tmp_path: Path) -> None:
+    # Given a counter file incremented under the turn by two processes of two threads each
+    database, counter = tmp_path / "evidence.db", tmp_path / "counter"
+    counter.write_text("0")
+
+    def two_threads() -> None:
+        threads = [
+            threading.Thread(target=_count_under_turn, args=(str(database), str(counter), 200))
+            for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    # When they all run at once
+    others = [
+        subprocess.Popen([sys.executable, "-c", _COUNT, str(database), str(counter), "200"])
+        for _ in range(2)
+    ]
+    two_threads()
+    # Then no increment was lost
+    assert [p.wait(60) for p in others] == [0, 0]
+    assert int(counter.read_text()) == 4 * 200
+
+
+def test_a_writer_waits_for_a_turn_held_elsewhere_then_gives_up_like_sqlite(
+    tmp_path: Path,
+) -> None:
+    # Given another process holding the turn of a database
+    database = tmp_path / "evidence.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # When this process asks for it with a short deadline
+        # Then it gets SQLite's own "database is locked" error at the deadline
+        with (
+            pytest.raises(sqlite3.OperationalError, match="database is locked"),
+            WriteTurn(database, timeout=0.3),
+        ):
+            pass
+        # and the thread lock was released: the turn is taken once the holder lets go
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+        with WriteTurn(database, timeout=5):
+            taken = True
+        assert taken
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_process_killed_holding_the_turn_leaves_it_free(tmp_path: Path) -> None:
+    # Given a process that dies (SIGKILL) while it holds the turn
+    database = tmp_path / "evidence.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait()
+    # When another writer asks for it
+    # Then the kernel released it with the dead process's files
+    with WriteTurn(database, timeout=2):
+        taken = True
+    assert taken
+    assert (tmp_path / "evidence.db.write-turn").exists()
