@@ -408,11 +408,6 @@ def main() -> None:
     parser.add_argument(
         "--no-shadow", action="store_true", help="skip the server with a version in shadow"
     )
-    parser.add_argument(
-        "--switch-ab",
-        action="store_true",
-        help="also serve (without shadow) at Python's default 5 ms GIL switch interval",
-    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     WRK_THREADS[0] = args.wrk_threads
@@ -451,10 +446,6 @@ def main() -> None:
         if shadow is not None:
             name = f"riskops_shadow_w{workers}"
             plans.append((name, riskops, "/readyz", "/credit/score", body, {"HOME_": str(shadow)}))
-        if args.switch_ab:
-            python_default = {"RISKOPS_SERVE_SWITCH_INTERVAL_MS": "5"}
-            name = f"riskops_switch5ms_w{workers}"
-            plans.append((name, riskops, "/readyz", "/credit/score", body, python_default))
     mlflow = [
         str(BIN / "mlflow"),
         "models",
@@ -542,9 +533,7 @@ def main() -> None:
         if shadow is not None:
             shutil.rmtree(shadow.parent, ignore_errors=True)
 
-    plain = [
-        k for k in results if k.startswith("riskops") and "shadow" not in k and "switch5ms" not in k
-    ]
+    plain = [k for k in results if k.startswith("riskops") and "shadow" not in k]
     best = max(plain, key=lambda k: results[k]["rps"])
     floor = max((k for k in results if k.startswith("floor")), key=lambda k: results[k]["rps"])
     bento_floor = max(
@@ -574,15 +563,6 @@ def main() -> None:
                 "p99_ms": results[f"riskops_shadow_w{w}"]["p99_ms"]
                 / results[f"riskops_w{w}"]["p99_ms"],
                 "shadow": results[f"riskops_shadow_w{w}"]["shadow"],
-            }
-            for w in args.workers
-        }
-    if args.switch_ab:
-        summary["switch_1ms_over_5ms"] = {
-            w: {
-                "rps": results[f"riskops_w{w}"]["rps"] / results[f"riskops_switch5ms_w{w}"]["rps"],
-                "p99_ms": results[f"riskops_w{w}"]["p99_ms"]
-                / results[f"riskops_switch5ms_w{w}"]["p99_ms"],
             }
             for w in args.workers
         }
