@@ -55,7 +55,6 @@ import gc
 import itertools
 import logging
 import os
-import sys
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -261,11 +260,6 @@ class _RiskService:
         # collections that pause requests. A champion swapped out later is still freed by
         # reference counting.
         gc.freeze()
-        # The decision writer's thread gives the GIL up in every SQLite call and must take it
-        # back from the event loop, which scores without pause under load: at Python's 5 ms
-        # switch interval a group commit of three calls waited a median 7-9 ms beside one
-        # busy thread, 2 ms at 1 ms (and every answer waits for its commit).
-        sys.setswitchinterval(settings.serve_switch_interval_ms / 1000)
 
     def _served(self, route: Route, model: str, version: str) -> ServedMetrics:
         key = (model, version)

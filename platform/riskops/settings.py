@@ -136,14 +136,6 @@ class Settings(BaseSettings):
     serve_max_waiting: int = Field(
         default=64, ge=0, description="Requests queued per model route before 503."
     )
-    serve_switch_interval_ms: float = Field(
-        default=1.0,
-        gt=0,
-        le=100,
-        description="How long a service worker's busy thread may hold Python's GIL while "
-        "another waits for it (Python's default is 5 ms): the thread committing the "
-        "decisions waits for the GIL after each SQLite call, while the event loop scores.",
-    )
     shadow_max_pending: int = Field(
         default=256,
         ge=1,
