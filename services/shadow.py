@@ -94,17 +94,6 @@ socket bounds what the worker may hand it)."""
 _FLUSH_PERIOD = 0.2
 """Seconds a recorded row may wait in the shadow process before it is written."""
 
-_RECORD_ROWS = 16
-"""Rows the recorder writes per transaction (a request's rows stay together). The champion's
-writer waits for the recorder's transaction in progress: a whole flush (about 150 decisions,
-each hashed inside the transaction) held the database for several milliseconds every
-``_FLUSH_PERIOD``, 16 rows hold it well under one."""
-
-_YIELD_SECONDS = 0.002
-"""The recorder's pause between two of its transactions, longer than a waiting writer's
-longest nap (:data:`riskops.evidence.turn.LONGEST_NAP`), so that the champion's writer gets
-its turn between them."""
-
 
 # ============================================================================ the worker's side
 @dataclass
@@ -494,8 +483,8 @@ class _ShadowProcess:
             writer.close()
 
     def flush(self) -> None:
-        """Write what was scored: to the evidence store in transactions of at most
-        ``_RECORD_ROWS`` rows with a pause between them, or to the shadow's inference log."""
+        """Write what was scored: one transaction per model (the evidence store), or the
+        shadow's inference log."""
         with self.unsaved_lock:
             unsaved, self.unsaved = self.unsaved, {}
         for model, batches in unsaved.items():
@@ -503,11 +492,9 @@ class _ShadowProcess:
             logged = [rows for kind, rows in batches if kind is None]
             if logged:
                 self._writer(model).log_many([row for rows in logged for row in rows])
-            for n, chunk in enumerate(_chunks(kept, _RECORD_ROWS)):
-                if n:
-                    time.sleep(_YIELD_SECONDS)
+            if kept:
                 with self.turns.writing():
-                    self._append(model, chunk)
+                    self._append(model, kept)
 
     def _writer(self, model: str) -> Any:
         writer = self.writers.get(model)
@@ -601,22 +588,6 @@ class _Recorder:
             shadow.flush()
         shadow.flush()
         shadow.close()
-
-
-def _chunks(
-    batches: list[tuple[Any, list[dict[str, Any]]]], rows: int
-) -> list[list[tuple[Any, list[dict[str, Any]]]]]:
-    """``batches`` (one per request) in consecutive chunks of at most ``rows`` rows; a
-    request with more rows is a chunk of its own."""
-    chunks: list[list[tuple[Any, list[dict[str, Any]]]]] = []
-    size = 0
-    for batch in batches:
-        if not chunks or size + len(batch[1]) > rows:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(batch)
-        size += len(batch[1])
-    return chunks
 
 
 def _lower_this_threads_priority() -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from services.shadow import _chunks, _Turns
+from services.shadow import _Turns
 
 WAIT = 10.0
 
@@ -59,19 +56,3 @@ def test_the_recorder_waits_for_the_request_in_progress_then_parks_the_idle_thre
     for thread in (first, recorder, second):
         thread.join(WAIT)
     assert events == ["scoring", "scored", "writing", "written", "next scoring"]
-
-
-@given(sizes=st.lists(st.integers(min_value=0, max_value=40), max_size=60))
-def test_the_recorder_writes_requests_in_order_in_chunks_of_at_most_16_rows(
-    sizes: list[int],
-) -> None:
-    batches = [
-        (None, [{"request": n, "row": i} for i in range(size)]) for n, size in enumerate(sizes)
-    ]
-    chunks = _chunks(batches, 16)
-    # every request once, whole, in order
-    assert [batch for chunk in chunks for batch in chunk] == batches
-    for chunk in chunks:
-        rows = sum(len(rows) for _, rows in chunk)
-        # at most 16 rows, unless one request alone has more
-        assert rows <= 16 or len(chunk) == 1
