@@ -3,6 +3,7 @@ bounded wait, nothing left behind by a process that dies."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -119,3 +120,24 @@ def test_a_process_killed_holding_the_turn_leaves_it_free(tmp_path: Path) -> Non
         taken = True
     assert taken
     assert (tmp_path / "evidence.db.write-turn").exists()
+
+
+def test_a_forked_child_takes_its_own_turn_not_its_parents(tmp_path: Path) -> None:
+    # Given a parent that holds the turn when it forks
+    database = tmp_path / "evidence.db"
+    turn = WriteTurn(database, timeout=0.3)
+    with turn:
+        pid = os.fork()
+        if pid == 0:  # the child: the parent holds the turn, so it must wait and give up
+            try:
+                with turn:
+                    os._exit(1)  # taken: the child shared its parent's lock
+            except sqlite3.OperationalError:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+    # Then the child waited for the parent's turn instead of sharing it
+    assert os.waitstatus_to_exitcode(status) == 0
+    # and the parent's turn is free once it lets go
+    with WriteTurn(database, timeout=2):
+        taken = True
+    assert taken

@@ -61,6 +61,10 @@ class WriteTurn:
         # A forked child shares its parent's open file description (and so its flock) and
         # may inherit a thread lock taken by a thread it does not have: it makes its own.
         if self._pid != os.getpid():
+            if self._fd >= 0:
+                # The parent's descriptor: closing this copy leaves the parent's lock alone,
+                # and keeps a lock the parent holds from outliving the parent.
+                os.close(self._fd)
             self._threads = threading.Lock()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._pid = os.getpid()
