@@ -267,7 +267,6 @@ class ShadowLane:
 
 
 # ============================================================================ the shadow process
-@dataclass
 class _Turns:
     """The idle threads score (or read) one request at a time and yield to the recorder
     between two: while the recorder writes, they are parked without the GIL, so that none can
@@ -309,6 +308,7 @@ class _Turns:
                 self._changed.notify_all()
 
 
+@dataclass
 class _Counts:
     version: int | None = None
     scored: int = 0

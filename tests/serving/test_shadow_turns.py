@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from services.shadow import _Turns
+from services.shadow import _Counts, _Turns
 
 WAIT = 10.0
 
@@ -56,3 +56,17 @@ def test_the_recorder_waits_for_the_request_in_progress_then_parks_the_idle_thre
     for thread in (first, recorder, second):
         thread.join(WAIT)
     assert events == ["scoring", "scored", "writing", "written", "next scoring"]
+
+
+def test_the_shadow_reports_every_counter_before_it_first_changes() -> None:
+    # The report sends vars() of the counters: a counter still at its default is sent too
+    assert set(vars(_Counts())) == {
+        "version",
+        "scored",
+        "rows",
+        "dropped",
+        "failed",
+        "last_failure",
+        "first_scored_at",
+        "last_scored_at",
+    }
