@@ -42,6 +42,16 @@ def _applicant() -> list[dict[str, Any]]:
     ]
 
 
+def _where_decisions_are(store: Any, kind: Any) -> str:
+    """Every decisions stream of the store with its head, and the database file's identity
+    (what a missing decision needs to be traced: another stream, or another file)."""
+    heads = {stream: store.head(kind, stream)[0] for stream in store.streams(kind)}
+    database = Path(str(store.engine.url.database))
+    found = os.stat(database) if database.exists() else None
+    shown = f"inode {found.st_ino}, {found.st_size} bytes" if found else "no file"
+    return f"streams {heads}; database {shown}"
+
+
 def _service_log(home: IdentityHome) -> str:
     """The newest service log of the home (what a failed expectation needs to be read)."""
     logs = sorted(home.home.glob("service-*.log"), key=lambda p: p.stat().st_mtime)
@@ -146,10 +156,12 @@ def test_two_client_tokens_one_revoked_mid_run(ihome: IdentityHome) -> None:
         assert score("scorer-b") == 401
 
         # And every served decision is recorded with its caller, before its answer was sent
-        recorded = EvidenceStore(settings).frame(DECISIONS, MODEL, ["caller"])
+        store = EvidenceStore(settings)
+        recorded = store.frame(DECISIONS, MODEL, ["caller"])
         callers = {str(k): int(v) for k, v in recorded["caller"].value_counts(dropna=False).items()}
         assert callers == served, (
             f"{len(recorded)} decision(s) in {settings.evidence_database_url}; "
+            f"{_where_decisions_are(store, DECISIONS)}; "
             f"service log:\n{_service_log(ihome)[-3000:]}"
         )
     print(f"revocation seen after {refused_after:.3f} s; served {served}")
