@@ -35,6 +35,17 @@ for _ in range(int(sys.argv[3])):
 """
 
 
+def _holding(database: Path) -> subprocess.Popen[str]:
+    """Another process that takes the turn of ``database`` and keeps it until a line on its
+    standard input."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _count_under_turn(database: str, counter: str, times: int) -> None:
     # A read-modify-write of a plain file: only exclusion keeps every increment.
     for _ in range(times):
@@ -74,12 +85,7 @@ def test_a_writer_waits_for_a_turn_held_elsewhere_then_gives_up_like_sqlite(
 ) -> None:
     # Given another process holding the turn of a database
     database = tmp_path / "evidence.db"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(database)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _holding(database)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         # When this process asks for it with a short deadline
@@ -105,12 +111,7 @@ def test_a_writer_waits_for_a_turn_held_elsewhere_then_gives_up_like_sqlite(
 def test_a_process_killed_holding_the_turn_leaves_it_free(tmp_path: Path) -> None:
     # Given a process that dies (SIGKILL) while it holds the turn
     database = tmp_path / "evidence.db"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(database)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _holding(database)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait()

@@ -262,12 +262,8 @@ def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
     # Given a volatility champion and a challenger whose variance is half its model's
     life = Lifecycle(Settings())
     _volatility_champion(life, live_home)
-    challenger = _register_understated(life)
-    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
     # When 510 new days arrive on the live stream
-    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
-    assert report.counts == {"accepted": VOLATILITY_DAYS}
-    decision = life.promote(VOLATILITY, challenger, reason="test")
+    decision = _promoted_after_live_days(life, _register_understated(life))
     # Then it is refused on QLIKE against the champion on the same days, named in the reason
     shadow = _shadow_results(decision)
     assert shadow["shadow_backtest_window"].observed == VOLATILITY_DAYS
@@ -278,6 +274,17 @@ def test_a_volatility_challenger_worse_in_qlike_is_refused_on_its_shadow_window(
         r.startswith(f"QLIKE on the shadow window's {VOLATILITY_DAYS} days")
         for r in decision.reasons()
     )
+
+
+def _promoted_after_live_days(life: Any, challenger: int) -> Any:
+    """Put the volatility ``challenger`` in shadow, feed the live stream
+    :data:`VOLATILITY_DAYS` new days, then ask for its promotion: the decision."""
+    from riskops.settings import Settings
+
+    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
+    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
+    assert report.counts == {"accepted": VOLATILITY_DAYS}
+    return life.promote(VOLATILITY, challenger, reason="test")
 
 
 def _trained(life: Any, family: str, data: Path, model: str) -> int:
@@ -304,11 +311,8 @@ def test_an_honest_volatility_challenger_is_not_refused_on_its_shadow_window(
     life = Lifecycle(Settings())
     _volatility_champion(life, live_home)
     challenger = _trained(life, "volatility", live_home / "data" / "sp500.csv", "gjr")
-    assert life.shadow(VOLATILITY, challenger, reason="test").outcome == "shadow_started"
     # When the same 510 days as the understated challenger's arrive on the live stream
-    report = LiveBook(Settings()).ingest(_live_days(VOLATILITY_DAYS))
-    assert report.counts == {"accepted": VOLATILITY_DAYS}
-    decision = life.promote(VOLATILITY, challenger, reason="test")
+    decision = _promoted_after_live_days(life, challenger)
     # Then its QLIKE on the window is not significantly higher than the champion's: every
     # gate of the comparative backtest was evaluated and passed
     shadow = _shadow_results(decision)
